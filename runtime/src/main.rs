@@ -1,1 +1,53 @@
-fn main() {}
+//! `umwelt`: the command-line front of the umwelt robot runtime.
+
+mod cmd;
+
+use clap::{Parser, Subcommand};
+
+/// umwelt drives robots with a learned world model: sensor frames in over
+/// zenoh, latent model-predictive control, motor commands out.
+///
+/// Simulated robots (rapier3d) stand in for hardware in tests and
+/// evaluations. Run `umwelt envs` to see them.
+#[derive(Parser, Debug)]
+#[command(name = "umwelt", version, about, long_about)]
+struct Cli {
+    /// Log filter, e.g. `info`, `debug`, `umwelt_runtime=trace` (or set RUST_LOG).
+    #[arg(long, global = true, default_value = "warn")]
+    log: String,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// List the simulated robots and their tasks, with observation and action specs.
+    Envs(cmd::envs::Args),
+    /// Run episodes of a simulated robot headless under a simple policy and
+    /// report return, length, success and simulation speed.
+    Rollout(cmd::rollout::Args),
+    /// Measure performance as ratios against baselines measured in the same run.
+    Bench(cmd::bench::Args),
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&cli.log));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+    let result = match cli.command {
+        Command::Envs(a) => cmd::envs::run(a),
+        Command::Rollout(a) => cmd::rollout::run(a),
+        Command::Bench(a) => cmd::bench::run(a),
+    };
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

@@ -66,7 +66,7 @@ impl Env {
     }
 
     /// A robot from a config (validated here too).
-    pub fn from_config(cfg: RobotConfig, task: &str) -> Result<Self> {
+    pub fn from_config(mut cfg: RobotConfig, task: &str) -> Result<Self> {
         cfg.validate(&format!("for robot `{}`", cfg.robot.name()))?;
         let urdf = match cfg.robot {
             RobotKind::Arm => Some(UrdfTemplate::load(&cfg)?),
@@ -75,6 +75,10 @@ impl Env {
         // Build once now so that a bad model or joint list fails here, not at
         // the first reset.
         let probe = robots::build(&cfg, &Scales::ones(), urdf.as_ref())?;
+        // Limits the config leaves to the model (e.g. from URDF) become explicit.
+        for (i, j) in cfg.joints.iter_mut().enumerate() {
+            j.limits = j.limits.or(probe.art.limits(i));
+        }
         let task_logic = task::make(&cfg, task)?;
         let joint_kinds: Vec<JointKind> = (0..probe.art.len()).map(|i| probe.art.kind(i)).collect();
         let joint_names = cfg.joint_names();

@@ -160,6 +160,25 @@ impl Articulation {
         self.joints[i].kind
     }
 
+    /// Position limits of joint `i`, if the joint has any.
+    pub fn limits(&self, i: usize) -> Option<[f32; 2]> {
+        let j = &self.joints[i];
+        let axis = match j.coord {
+            0 => JointAxis::LinX,
+            1 => JointAxis::LinY,
+            2 => JointAxis::LinZ,
+            3 => JointAxis::AngX,
+            4 => JointAxis::AngY,
+            _ => JointAxis::AngZ,
+        };
+        self.link(j)
+            .1
+            .joint()
+            .data
+            .limits(axis)
+            .map(|l| [l.min, l.max])
+    }
+
     /// The physics time step in seconds.
     pub fn dt(&self) -> f32 {
         self.world.integration_parameters.dt

@@ -1,0 +1,35 @@
+//! The subcommands of `umwelt`, one module each.
+
+pub mod bench;
+pub mod envs;
+pub mod rollout;
+
+use std::io::Write;
+
+/// Prints one JSON document on stdout.
+pub fn print_json<T: serde::Serialize>(value: &T) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
+    serde_json::to_writer_pretty(&mut out, value)?;
+    writeln!(out)?;
+    Ok(())
+}
+
+/// Builds an environment from a robot name, or from a robot config file.
+pub fn make_env(
+    robot: &str,
+    task: &str,
+    config: Option<&std::path::Path>,
+) -> anyhow::Result<umwelt_sim::Env> {
+    let Some(path) = config else {
+        return Ok(umwelt_sim::Env::new(robot, task)?);
+    };
+    let cfg = umwelt_sim::RobotConfig::load(path)?;
+    if cfg.robot.name() != robot {
+        anyhow::bail!(
+            "{} configures robot `{}`, not `{robot}`",
+            path.display(),
+            cfg.robot.name()
+        );
+    }
+    Ok(umwelt_sim::Env::from_config(cfg, task)?)
+}

@@ -1,6 +1,6 @@
 //! Benchmarks reported as ratios against a baseline measured in the same run.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use serde::Serialize;
 use umwelt_sim::{Env, RobotKind, SimError, tasks_of};
@@ -60,4 +60,207 @@ pub fn bench_sim(seconds: f64, seed: u64) -> Result<Vec<SimBench>, SimError> {
         });
     }
     Ok(out)
+}
+
+/// Latency percentiles in microseconds.
+#[derive(Clone, Debug, Serialize)]
+pub struct Latency {
+    /// Samples.
+    pub samples: usize,
+    /// Median.
+    pub p50_us: f64,
+    /// 99th percentile.
+    pub p99_us: f64,
+    /// Largest.
+    pub max_us: f64,
+}
+
+impl Latency {
+    /// Percentiles of `us` (sorted in place).
+    pub fn of(us: &mut [f64]) -> Self {
+        us.sort_by(f64::total_cmp);
+        let at = |q: f64| {
+            us.get(((us.len() as f64 - 1.0) * q).round() as usize)
+                .copied()
+                .unwrap_or(f64::NAN)
+        };
+        Self {
+            samples: us.len(),
+            p50_us: at(0.5),
+            p99_us: at(0.99),
+            max_us: us.last().copied().unwrap_or(f64::NAN),
+        }
+    }
+}
+
+/// Sensor-frame latency over zenoh on loopback beside raw zenoh.
+#[derive(Clone, Debug, Serialize)]
+pub struct WireBench {
+    /// Encoded frame size in bytes (the raw payload has the same size).
+    pub bytes: usize,
+    /// Messages per second sent of each kind (interleaved).
+    pub rate_hz: f64,
+    /// Raw zenoh: put to receive.
+    pub raw: Latency,
+    /// umwelt frame: encode, put, receive, decode and check against the robot spec.
+    pub frame: Latency,
+    /// frame p50 / raw p50.
+    pub p50_ratio: f64,
+    /// frame p99 / raw p99.
+    pub p99_ratio: f64,
+    /// Frames lost or rejected.
+    pub frames_lost: usize,
+}
+
+/// Measures publish-to-decoded latency of `messages` arm sensor frames (6
+/// joints, 3 channels), interleaved with raw zenoh puts of the same size, at
+/// `rate_hz`, between two zenoh sessions linked over TCP loopback.
+pub fn bench_wire(
+    messages: usize,
+    rate_hz: f64,
+) -> Result<WireBench, crate::transport::TransportError> {
+    use std::sync::{Arc, Mutex};
+
+    use zenoh::Wait;
+
+    use crate::transport::{TransportError, ZenohArgs, free_loopback_endpoint, wait_for_peer};
+    use crate::wire::{self, Message, RobotWireSpec, SensorFrame};
+
+    let endpoint = free_loopback_endpoint().map_err(|e| TransportError::Open(e.to_string()))?;
+    let args = ZenohArgs::at(endpoint);
+    let a = args.open()?;
+    let b = args.open()?;
+    if !(wait_for_peer(&a, Duration::from_secs(5)) && wait_for_peer(&b, Duration::from_secs(5))) {
+        return Err(TransportError::Open(
+            "the two benchmark sessions did not link".into(),
+        ));
+    }
+    let declare = |what: &'static str, key: &str| {
+        let key = key.to_string();
+        move |e: zenoh::Error| TransportError::Declare {
+            what,
+            key,
+            message: e.to_string(),
+        }
+    };
+    let spec = RobotWireSpec {
+        robot: "arm".into(),
+        joints: 6,
+        channels: vec![
+            "to_target_x".into(),
+            "to_target_y".into(),
+            "to_target_z".into(),
+        ],
+        actuators: 6,
+    };
+    let frame_us = Arc::new(Mutex::new(Vec::with_capacity(messages)));
+    let raw_us = Arc::new(Mutex::new(Vec::with_capacity(messages)));
+    let (sink, check) = (frame_us.clone(), spec.clone());
+    let _fs = b
+        .declare_subscriber("umwelt/bench/sensors")
+        .callback(move |s| {
+            if let Ok(f) = wire::decode_sensor_frame(&s.payload().to_bytes())
+                && check.check_frame(&f).is_ok()
+                && let Ok(mut v) = sink.lock()
+            {
+                v.push(wire::now_ns().saturating_sub(f.stamp_ns) as f64 / 1e3);
+            }
+        })
+        .wait()
+        .map_err(declare("subscriber", "umwelt/bench/sensors"))?;
+    let sink = raw_us.clone();
+    let _rs = b
+        .declare_subscriber("umwelt/bench/raw")
+        .callback(move |s| {
+            let bytes = s.payload().to_bytes();
+            if let Some(sent) = bytes
+                .get(..8)
+                .and_then(|h| h.try_into().ok())
+                .map(u64::from_le_bytes)
+                && let Ok(mut v) = sink.lock()
+            {
+                v.push(wire::now_ns().saturating_sub(sent) as f64 / 1e3);
+            }
+        })
+        .wait()
+        .map_err(declare("subscriber", "umwelt/bench/raw"))?;
+    let frames = a
+        .declare_publisher("umwelt/bench/sensors")
+        .express(true)
+        .wait()
+        .map_err(declare("publisher", "umwelt/bench/sensors"))?;
+    let raw = a
+        .declare_publisher("umwelt/bench/raw")
+        .express(true)
+        .wait()
+        .map_err(declare("publisher", "umwelt/bench/raw"))?;
+    let mut frame = SensorFrame {
+        seq: 0,
+        stamp_ns: 0,
+        robot: "arm".into(),
+        positions: vec![0.1; 6],
+        velocities: vec![0.2; 6],
+        efforts: vec![0.3; 6],
+        channels: spec.channels.iter().map(|c| (c.clone(), 0.5)).collect(),
+        images: Vec::new(),
+    };
+    let bytes = wire::encode(&Message::SensorFrame(frame.clone())).len();
+    let mut payload = vec![0u8; bytes];
+    let mut buf = Vec::with_capacity(bytes);
+    let period = Duration::from_secs_f64(1.0 / rate_hz.max(1.0));
+    let put_err = |key: &str| {
+        let key = key.to_string();
+        move |e: zenoh::Error| TransportError::Put {
+            key,
+            message: e.to_string(),
+        }
+    };
+    // Warm-up: links, buffers, caches.
+    for _ in 0..50 {
+        raw.put(payload.clone())
+            .wait()
+            .map_err(put_err("umwelt/bench/raw"))?;
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    std::thread::sleep(Duration::from_millis(50));
+    raw_us.lock().map(|mut v| v.clear()).ok();
+    let mut next = Instant::now();
+    for i in 0..messages {
+        for kind in 0..2 {
+            next += period / 2;
+            if let Some(wait) = next.checked_duration_since(Instant::now()) {
+                std::thread::sleep(wait);
+            }
+            if (i + kind) % 2 == 0 {
+                frame.seq = i as u64;
+                frame.stamp_ns = wire::now_ns();
+                buf.clear();
+                wire::encode_into(&Message::SensorFrame(frame.clone()), &mut buf);
+                frames
+                    .put(buf.as_slice())
+                    .wait()
+                    .map_err(put_err("umwelt/bench/sensors"))?;
+            } else {
+                payload[..8].copy_from_slice(&wire::now_ns().to_le_bytes());
+                raw.put(payload.as_slice())
+                    .wait()
+                    .map_err(put_err("umwelt/bench/raw"))?;
+            }
+        }
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    let mut f = frame_us.lock().map(|v| v.clone()).unwrap_or_default();
+    let mut r = raw_us.lock().map(|v| v.clone()).unwrap_or_default();
+    let _ = a.close().wait();
+    let _ = b.close().wait();
+    let (frame, raw) = (Latency::of(&mut f), Latency::of(&mut r));
+    Ok(WireBench {
+        bytes,
+        rate_hz,
+        p50_ratio: frame.p50_us / raw.p50_us,
+        p99_ratio: frame.p99_us / raw.p99_us,
+        frames_lost: messages.saturating_sub(frame.samples),
+        raw,
+        frame,
+    })
 }

@@ -1,1 +1,11 @@
+//! # umwelt-runtime
+//!
+//! The robot control runtime: wire protocol, zenoh transport, control loop,
+//! and the `umwelt` command-line tool. `umwelt-sim` and `umwelt-models` meet
+//! only here.
 
+pub mod bench;
+pub mod rollout;
+pub mod sim_node;
+pub mod transport;
+pub mod wire;

@@ -13,7 +13,11 @@ use clap::{Parser, Subcommand};
 #[command(name = "umwelt", version, about, long_about)]
 struct Cli {
     /// Log filter, e.g. `info`, `debug`, `umwelt_runtime=trace` (or set RUST_LOG).
-    #[arg(long, global = true, default_value = "warn")]
+    #[arg(
+        long,
+        global = true,
+        default_value = "warn,zenoh::net::runtime::orchestrator=error"
+    )]
     log: String,
     #[command(subcommand)]
     command: Command,
@@ -26,6 +30,11 @@ enum Command {
     /// Run episodes of a simulated robot headless under a simple policy and
     /// report return, length, success and simulation speed.
     Rollout(cmd::rollout::Args),
+    /// Serve a simulated robot over zenoh, as a hardware driver would
+    /// (real-time paced, or lockstep for deterministic tests).
+    Sim(cmd::sim::Args),
+    /// Inspect zenoh traffic: list keys, echo decoded messages, measure rates.
+    Topic(cmd::topic::Args),
     /// Measure performance as ratios against baselines measured in the same run.
     Bench(cmd::bench::Args),
 }
@@ -42,6 +51,8 @@ fn main() -> std::process::ExitCode {
         Command::Envs(a) => cmd::envs::run(a),
         Command::Rollout(a) => cmd::rollout::run(a),
         Command::Bench(a) => cmd::bench::run(a),
+        Command::Sim(a) => cmd::sim::run(a),
+        Command::Topic(a) => cmd::topic::run(a),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -278,7 +278,7 @@ impl RobotConfig {
                     j.effort_limit
                 ));
             }
-            if !(j.velocity_limit > 0.0) {
+            if !(j.velocity_limit.is_finite() && j.velocity_limit > 0.0) {
                 return bad(format!(
                     "{} = {}: must be > 0",
                     field("velocity_limit"),
@@ -304,7 +304,7 @@ impl RobotConfig {
                     field("limits")
                 ));
             }
-            if self.actuation == ActuationMode::Velocity && j.actuated && !(j.velocity_gain > 0.0) {
+            if self.actuation == ActuationMode::Velocity && j.actuated && j.velocity_gain <= 0.0 {
                 return bad(format!(
                     "{}: velocity actuation needs a velocity_gain > 0",
                     field("velocity_gain")

@@ -1,6 +1,6 @@
 //! `umwelt bench`: performance figures as ratios against same-run baselines.
 
-use umwelt_runtime::bench::bench_sim;
+use umwelt_runtime::bench::{bench_sim, bench_wire};
 
 /// Arguments of `umwelt bench`.
 #[derive(clap::Args, Debug)]
@@ -20,6 +20,19 @@ enum What {
         /// Seed of the episodes.
         #[arg(long, default_value_t = 0)]
         seed: u64,
+        /// Print one JSON document on stdout.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Sensor-frame latency over zenoh on loopback (encode, publish, receive,
+    /// decode, check), beside raw zenoh put-to-receive of the same size.
+    Wire {
+        /// Frames to send (as many raw messages are interleaved).
+        #[arg(long, default_value_t = 2000)]
+        messages: usize,
+        /// Frames per second.
+        #[arg(long, default_value_t = 1000.0)]
+        rate: f64,
         /// Print one JSON document on stdout.
         #[arg(long)]
         json: bool,
@@ -47,6 +60,35 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                     r.robot, r.task, r.physics_dt, r.physics_steps_per_s, r.realtime_factor
                 );
             }
+            Ok(())
+        }
+        What::Wire {
+            messages,
+            rate,
+            json,
+        } => {
+            let r = bench_wire(messages, rate)?;
+            if json {
+                return super::print_json(&r);
+            }
+            println!(
+                "{} B messages at {} Hz over zenoh on loopback, {} each:",
+                r.bytes, r.rate_hz, r.frame.samples
+            );
+            println!("{:<44} {:>9} {:>9} {:>9}", "", "p50 us", "p99 us", "max us");
+            for (name, l) in [
+                ("raw zenoh put -> receive", &r.raw),
+                ("sensor frame encode -> decoded and checked", &r.frame),
+            ] {
+                println!(
+                    "{name:<44} {:>9.1} {:>9.1} {:>9.1}",
+                    l.p50_us, l.p99_us, l.max_us
+                );
+            }
+            println!(
+                "ratio frame/raw: p50 {:.2}, p99 {:.2}; frames lost {}",
+                r.p50_ratio, r.p99_ratio, r.frames_lost
+            );
             Ok(())
         }
     }

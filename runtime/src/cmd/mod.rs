@@ -3,6 +3,8 @@
 pub mod bench;
 pub mod envs;
 pub mod rollout;
+pub mod sim;
+pub mod topic;
 
 use std::io::Write;
 
@@ -32,4 +34,12 @@ pub fn make_env(
         );
     }
     Ok(umwelt_sim::Env::from_config(cfg, task)?)
+}
+
+/// A flag set by Ctrl-C or SIGTERM, so that nodes stop cleanly.
+pub fn stop_flag() -> anyhow::Result<std::sync::Arc<std::sync::atomic::AtomicBool>> {
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let flag = stop.clone();
+    ctrlc::set_handler(move || flag.store(true, std::sync::atomic::Ordering::SeqCst))?;
+    Ok(stop)
 }

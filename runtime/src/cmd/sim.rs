@@ -1,0 +1,99 @@
+//! `umwelt sim`: serve a simulated robot over zenoh.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use umwelt_runtime::sim_node::{SimNodeOptions, run_sim_node};
+use umwelt_runtime::transport::ZenohArgs;
+
+/// Arguments of `umwelt sim`.
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// Robot to simulate (see `umwelt envs`).
+    #[arg(long)]
+    robot: String,
+    /// Task of that robot.
+    #[arg(long)]
+    task: String,
+    /// Robot config file (TOML) replacing the built-in defaults.
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Control rate in Hz (frames published per second); must divide the
+    /// physics rate. Default: the robot config's control period.
+    #[arg(long, value_name = "HZ")]
+    rate: Option<f64>,
+    /// Advance one control step only when the command answering the last
+    /// frame arrives: deterministic simulator-in-the-loop runs.
+    #[arg(long)]
+    lockstep: bool,
+    /// In lockstep, seconds to wait for a command before sending the frame
+    /// again (with a warning).
+    #[arg(long, default_value_t = 2.0, value_name = "SECONDS")]
+    lockstep_timeout: f64,
+    /// Seed of the first episode; episode i uses seed + i.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Stop after this many seconds.
+    #[arg(long, value_name = "SECONDS")]
+    duration: Option<f64>,
+    /// Stop after this many episodes.
+    #[arg(long)]
+    episodes: Option<u32>,
+    /// Print the summary at exit as one JSON document on stdout.
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    zenoh: ZenohArgs,
+}
+
+pub fn run(args: Args) -> anyhow::Result<()> {
+    let env = match args.rate {
+        None => super::make_env(&args.robot, &args.task, args.config.as_deref())?,
+        Some(hz) => {
+            anyhow::ensure!(
+                hz.is_finite() && hz > 0.0,
+                "--rate {hz}: must be a positive number of Hz"
+            );
+            let mut cfg = match &args.config {
+                Some(p) => umwelt_sim::RobotConfig::load(p)?,
+                None => {
+                    umwelt_sim::RobotConfig::builtin(umwelt_sim::RobotKind::from_name(&args.robot)?)
+                }
+            };
+            cfg.control_period = 1.0 / hz;
+            umwelt_sim::Env::from_config(cfg, &args.task)
+                .map_err(|e| anyhow::anyhow!("--rate {hz}: {e}"))?
+        }
+    };
+    let opts = SimNodeOptions {
+        seed: args.seed,
+        lockstep: args.lockstep,
+        lockstep_timeout: Duration::from_secs_f64(args.lockstep_timeout.max(0.01)),
+        duration: args.duration.map(Duration::from_secs_f64),
+        episodes: args.episodes,
+        zenoh: args.zenoh,
+    };
+    let stop = super::stop_flag()?;
+    eprintln!(
+        "umwelt sim: {}/{} at {:.0} Hz{}; Ctrl-C stops",
+        env.robot_name(),
+        env.task_name(),
+        1.0 / env.control_period(),
+        if opts.lockstep { ", lockstep" } else { "" }
+    );
+    let summary = run_sim_node(env, &opts, &stop)?;
+    if args.json {
+        return super::print_json(&summary);
+    }
+    eprintln!(
+        "umwelt sim: {} frames, {} commands applied, {} safe steps, {} episodes, {} overruns, dropped {:?} in {:.1} s",
+        summary.frames,
+        summary.commands_applied,
+        summary.safe_steps,
+        summary.episodes,
+        summary.overruns,
+        summary.dropped,
+        summary.wall_s
+    );
+    Ok(())
+}

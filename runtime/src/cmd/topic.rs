@@ -1,0 +1,241 @@
+//! `umwelt topic`: look at what flows on zenoh.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+use umwelt_runtime::transport::{ZenohArgs, wait_for_peer};
+use umwelt_runtime::wire;
+use zenoh::Wait;
+
+/// Arguments of `umwelt topic`.
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    #[command(subcommand)]
+    what: What,
+    #[command(flatten)]
+    zenoh: ZenohArgs,
+}
+
+#[derive(clap::Subcommand, Debug)]
+enum What {
+    /// Listen for a while and list the keys messages arrive on, with rates.
+    List {
+        /// Key expression to listen to.
+        #[arg(default_value = "umwelt/**")]
+        key: String,
+        /// Seconds to listen.
+        #[arg(long, default_value_t = 2.0)]
+        duration: f64,
+        /// One JSON document on stdout.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print each message on a key, decoded; invalid ones say why.
+    Echo {
+        /// Key expression, e.g. umwelt/cartpole/sensors.
+        key: String,
+        /// Stop after this many messages.
+        #[arg(long)]
+        count: Option<u64>,
+        /// Stop after this many seconds.
+        #[arg(long)]
+        duration: Option<f64>,
+        /// One JSON document per line instead of indented JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Measure the rate of messages on a key.
+    Hz {
+        /// Key expression, e.g. umwelt/cartpole/sensors.
+        key: String,
+        /// Seconds to measure.
+        #[arg(long, default_value_t = 5.0)]
+        duration: f64,
+        /// One JSON document on stdout.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Serialize, Default, Clone)]
+struct KeyStats {
+    messages: u64,
+    bytes: u64,
+    rate_hz: f64,
+}
+
+#[derive(Serialize)]
+struct HzReport {
+    key: String,
+    messages: u64,
+    duration_s: f64,
+    rate_hz: f64,
+    period_mean_ms: f64,
+    period_std_ms: f64,
+    period_min_ms: f64,
+    period_max_ms: f64,
+}
+
+pub fn run(args: Args) -> anyhow::Result<()> {
+    let stop = super::stop_flag()?;
+    let session = args.zenoh.open()?;
+    if !wait_for_peer(&session, Duration::from_secs(2)) {
+        eprintln!(
+            "warning: no other zenoh node reachable at {} after 2 s: is `umwelt sim` or a driver running?",
+            args.zenoh.zenoh_endpoint
+        );
+    }
+    match args.what {
+        What::List {
+            key,
+            duration,
+            json,
+        } => {
+            let seen: Arc<Mutex<BTreeMap<String, KeyStats>>> = Arc::default();
+            let sink = seen.clone();
+            let _sub = session
+                .declare_subscriber(&key)
+                .callback(move |s| {
+                    if let Ok(mut m) = sink.lock() {
+                        let e = m.entry(s.key_expr().to_string()).or_default();
+                        e.messages += 1;
+                        e.bytes += s.payload().len() as u64;
+                    }
+                })
+                .wait()
+                .map_err(|e| anyhow::anyhow!("subscribing to {key}: {e}"))?;
+            sleep_unless_stopped(Duration::from_secs_f64(duration), &stop);
+            let mut seen = seen
+                .lock()
+                .map_err(|_| anyhow::anyhow!("poisoned"))?
+                .clone();
+            for s in seen.values_mut() {
+                s.rate_hz = s.messages as f64 / duration;
+            }
+            if json {
+                return super::print_json(&seen);
+            }
+            if seen.is_empty() {
+                println!("no messages on {key} in {duration} s");
+            }
+            for (k, s) in &seen {
+                println!(
+                    "{k:<40} {:>8} msgs {:>9.1} Hz {:>8.0} B/msg",
+                    s.messages,
+                    s.rate_hz,
+                    s.bytes as f64 / s.messages as f64
+                );
+            }
+        }
+        What::Echo {
+            key,
+            count,
+            duration,
+            json,
+        } => {
+            let (tx, rx) = crossbeam::channel::bounded::<(String, Vec<u8>)>(1024);
+            let _sub = session
+                .declare_subscriber(&key)
+                .callback(move |s| {
+                    let _ =
+                        tx.try_send((s.key_expr().to_string(), s.payload().to_bytes().to_vec()));
+                })
+                .wait()
+                .map_err(|e| anyhow::anyhow!("subscribing to {key}: {e}"))?;
+            let start = Instant::now();
+            let mut n = 0u64;
+            while !stop.load(Ordering::SeqCst)
+                && count.is_none_or(|c| n < c)
+                && duration.is_none_or(|d| start.elapsed().as_secs_f64() < d)
+            {
+                let Ok((k, bytes)) = rx.recv_timeout(Duration::from_millis(100)) else {
+                    continue;
+                };
+                n += 1;
+                match wire::decode(&bytes) {
+                    Ok(msg) if json => println!("{}", wire::to_json(&msg)),
+                    Ok(msg) => println!("--- {k}\n{}", wire::to_json_pretty(&msg)),
+                    Err(e) => println!("--- {k}: invalid message ({} bytes): {e}", bytes.len()),
+                }
+            }
+        }
+        What::Hz {
+            key,
+            duration,
+            json,
+        } => {
+            let stamps: Arc<Mutex<Vec<Instant>>> = Arc::default();
+            let sink = stamps.clone();
+            let _sub = session
+                .declare_subscriber(&key)
+                .callback(move |_| {
+                    if let Ok(mut v) = sink.lock() {
+                        v.push(Instant::now());
+                    }
+                })
+                .wait()
+                .map_err(|e| anyhow::anyhow!("subscribing to {key}: {e}"))?;
+            sleep_unless_stopped(Duration::from_secs_f64(duration), &stop);
+            let stamps = stamps
+                .lock()
+                .map_err(|_| anyhow::anyhow!("poisoned"))?
+                .clone();
+            let periods: Vec<f64> = stamps
+                .windows(2)
+                .map(|w| (w[1] - w[0]).as_secs_f64() * 1e3)
+                .collect();
+            let mean = periods.iter().sum::<f64>() / periods.len().max(1) as f64;
+            let var = periods.iter().map(|p| (p - mean).powi(2)).sum::<f64>()
+                / periods.len().max(1) as f64;
+            let span = match (stamps.first(), stamps.last()) {
+                (Some(a), Some(b)) if stamps.len() > 1 => (*b - *a).as_secs_f64(),
+                _ => 0.0,
+            };
+            let report = HzReport {
+                key: key.clone(),
+                messages: stamps.len() as u64,
+                duration_s: duration,
+                rate_hz: if span > 0.0 {
+                    (stamps.len() - 1) as f64 / span
+                } else {
+                    0.0
+                },
+                period_mean_ms: mean,
+                period_std_ms: var.sqrt(),
+                period_min_ms: periods.iter().copied().fold(f64::INFINITY, f64::min),
+                period_max_ms: periods.iter().copied().fold(0.0, f64::max),
+            };
+            if json {
+                return super::print_json(&report);
+            }
+            if report.messages < 2 {
+                println!(
+                    "{key}: {} messages in {duration} s: no rate",
+                    report.messages
+                );
+            } else {
+                println!(
+                    "{key}: {:.1} Hz over {} messages; period {:.2} ms mean, {:.2} std, {:.2} min, {:.2} max",
+                    report.rate_hz,
+                    report.messages,
+                    report.period_mean_ms,
+                    report.period_std_ms,
+                    report.period_min_ms,
+                    report.period_max_ms
+                );
+            }
+        }
+    }
+    let _ = session.close().wait();
+    Ok(())
+}
+
+fn sleep_unless_stopped(d: Duration, stop: &std::sync::atomic::AtomicBool) {
+    let start = Instant::now();
+    while start.elapsed() < d && !stop.load(Ordering::SeqCst) {
+        std::thread::sleep(Duration::from_millis(20).min(d.saturating_sub(start.elapsed())));
+    }
+}

@@ -5,6 +5,8 @@
 //! only here.
 
 pub mod bench;
+pub mod control;
+pub mod launch;
 pub mod rollout;
 pub mod sim_node;
 pub mod transport;

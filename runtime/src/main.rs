@@ -30,6 +30,12 @@ enum Command {
     /// Run episodes of a simulated robot headless under a simple policy and
     /// report return, length, success and simulation speed.
     Rollout(cmd::rollout::Args),
+    /// Run the control loop against whatever serves the robot's topics
+    /// (a hardware driver or `umwelt sim`).
+    Run(cmd::run::Args),
+    /// Start several nodes together (e.g. simulator + controller) from a
+    /// launch file; Ctrl-C stops them all cleanly.
+    Launch(cmd::launch::Args),
     /// Serve a simulated robot over zenoh, as a hardware driver would
     /// (real-time paced, or lockstep for deterministic tests).
     Sim(cmd::sim::Args),
@@ -52,6 +58,8 @@ fn main() -> std::process::ExitCode {
         Command::Rollout(a) => cmd::rollout::run(a),
         Command::Bench(a) => cmd::bench::run(a),
         Command::Sim(a) => cmd::sim::run(a),
+        Command::Run(a) => cmd::run::run(a),
+        Command::Launch(a) => cmd::launch::run(a),
         Command::Topic(a) => cmd::topic::run(a),
     };
     match result {

@@ -88,7 +88,7 @@ pub(crate) struct Channel {
 }
 
 /// The task-specific part of an environment.
-pub(crate) trait TaskLogic: Send {
+pub(crate) trait TaskLogic: Send + Sync {
     /// Feature names of the policy observation (see [`crate::observation`]).
     fn features(&self) -> Vec<String>;
     /// Task channels of the sensor frame.

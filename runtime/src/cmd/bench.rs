@@ -1,6 +1,6 @@
 //! `umwelt bench`: performance figures as ratios against same-run baselines.
 
-use umwelt_runtime::bench::{bench_sim, bench_wire};
+use umwelt_runtime::bench::{bench_loop, bench_sim, bench_wire};
 
 /// Arguments of `umwelt bench`.
 #[derive(clap::Args, Debug)]
@@ -20,6 +20,19 @@ enum What {
         /// Seed of the episodes.
         #[arg(long, default_value_t = 0)]
         seed: u64,
+        /// Print one JSON document on stdout.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Control-loop jitter and frame-to-command latency with the `zero`
+    /// controller against a simulator at the same rate, beside the period.
+    Loop {
+        /// Control rates to measure (Hz).
+        #[arg(long, value_delimiter = ',', default_value = "100,1000")]
+        rates: Vec<f64>,
+        /// Seconds per rate.
+        #[arg(long, default_value_t = 5.0)]
+        seconds: f64,
         /// Print one JSON document on stdout.
         #[arg(long)]
         json: bool,
@@ -58,6 +71,49 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 println!(
                     "{:<10} {:<8} {:>9} {:>16.0} {:>12.0}",
                     r.robot, r.task, r.physics_dt, r.physics_steps_per_s, r.realtime_factor
+                );
+            }
+            Ok(())
+        }
+        What::Loop {
+            rates,
+            seconds,
+            json,
+        } => {
+            let mut all = Vec::new();
+            for rate in rates {
+                all.push(
+                    bench_loop(rate, seconds)
+                        .map_err(|e| anyhow::anyhow!("bench loop at {rate} Hz: {e}"))?,
+                );
+            }
+            if json {
+                return super::print_json(&all);
+            }
+            println!(
+                "{:>8} {:>10} {:>8} {:>7} {:>13} {:>13} {:>12} {:>14} {:>12}",
+                "rate Hz",
+                "period us",
+                "ticks",
+                "misses",
+                "jitter p50 us",
+                "jitter p99 us",
+                "p99/period",
+                "latency p99 us",
+                "p99/period"
+            );
+            for b in &all {
+                println!(
+                    "{:>8.0} {:>10.0} {:>8} {:>7} {:>13.0} {:>13.0} {:>12.3} {:>14.0} {:>12.3}",
+                    b.rate_hz,
+                    b.period_us,
+                    b.ticks,
+                    b.misses,
+                    b.jitter.p50_us,
+                    b.jitter.p99_us,
+                    b.jitter_p99_per_period,
+                    b.latency.p99_us,
+                    b.latency_p99_per_period
                 );
             }
             Ok(())

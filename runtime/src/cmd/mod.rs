@@ -2,7 +2,9 @@
 
 pub mod bench;
 pub mod envs;
+pub mod launch;
 pub mod rollout;
+pub mod run;
 pub mod sim;
 pub mod topic;
 

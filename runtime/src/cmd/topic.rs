@@ -107,19 +107,19 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 })
                 .wait()
                 .map_err(|e| anyhow::anyhow!("subscribing to {key}: {e}"))?;
-            sleep_unless_stopped(Duration::from_secs_f64(duration), &stop);
+            let listened = sleep_unless_stopped(Duration::from_secs_f64(duration), &stop);
             let mut seen = seen
                 .lock()
                 .map_err(|_| anyhow::anyhow!("poisoned"))?
                 .clone();
             for s in seen.values_mut() {
-                s.rate_hz = s.messages as f64 / duration;
+                s.rate_hz = s.messages as f64 / listened;
             }
             if json {
                 return super::print_json(&seen);
             }
             if seen.is_empty() {
-                println!("no messages on {key} in {duration} s");
+                println!("no messages on {key} in {listened:.1} s");
             }
             for (k, s) in &seen {
                 println!(
@@ -178,7 +178,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 })
                 .wait()
                 .map_err(|e| anyhow::anyhow!("subscribing to {key}: {e}"))?;
-            sleep_unless_stopped(Duration::from_secs_f64(duration), &stop);
+            let listened = sleep_unless_stopped(Duration::from_secs_f64(duration), &stop);
             let stamps = stamps
                 .lock()
                 .map_err(|_| anyhow::anyhow!("poisoned"))?
@@ -197,7 +197,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             let report = HzReport {
                 key: key.clone(),
                 messages: stamps.len() as u64,
-                duration_s: duration,
+                duration_s: listened,
                 rate_hz: if span > 0.0 {
                     (stamps.len() - 1) as f64 / span
                 } else {
@@ -233,9 +233,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn sleep_unless_stopped(d: Duration, stop: &std::sync::atomic::AtomicBool) {
+/// Sleeps for `d` or until Ctrl-C; returns the seconds actually slept.
+fn sleep_unless_stopped(d: Duration, stop: &std::sync::atomic::AtomicBool) -> f64 {
     let start = Instant::now();
     while start.elapsed() < d && !stop.load(Ordering::SeqCst) {
         std::thread::sleep(Duration::from_millis(20).min(d.saturating_sub(start.elapsed())));
     }
+    start.elapsed().as_secs_f64()
 }

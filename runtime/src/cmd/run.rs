@@ -1,0 +1,76 @@
+//! `umwelt run`: the control loop.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use umwelt_runtime::control::{self, RunConfig, run_loop};
+use umwelt_runtime::transport::ZenohArgs;
+
+/// Arguments of `umwelt run`.
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// Controller config (TOML), e.g. configs/cartpole_swingup.toml.
+    #[arg(long)]
+    config: PathBuf,
+    /// Stop after this many seconds (default: until Ctrl-C).
+    #[arg(long, value_name = "SECONDS")]
+    duration: Option<f64>,
+    /// Print the loop summary as one JSON document on stdout when stopping.
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    zenoh: ZenohArgs,
+}
+
+pub fn run(args: Args) -> anyhow::Result<()> {
+    let resolved = RunConfig::load(&args.config)?;
+    let controller = control::controller::build(&resolved)?;
+    let stop = super::stop_flag()?;
+    let (robot, task, hz, name) = (
+        resolved.config.robot.clone(),
+        resolved.config.task.clone(),
+        1.0 / resolved.period,
+        controller.name().to_string(),
+    );
+    let opts = control::run_loop::LoopOptions {
+        duration: args.duration.map(Duration::from_secs_f64),
+        zenoh: args.zenoh,
+    };
+    let ready = || {
+        eprintln!(
+            "umwelt run: {robot}/{task} control loop running at {hz:.0} Hz with `{name}`; Ctrl-C stops"
+        )
+    };
+    let s = run_loop(resolved, controller, &opts, &stop, &ready)?;
+    if args.json {
+        return super::print_json(&s);
+    }
+    eprintln!(
+        "umwelt run: {} ticks, {} misses; jitter p50 {:.0} us, p99 {:.0} us, max {:.0} us (period {:.0} us); latency p99 {:.0} us; {} safe ticks {:?}; {} frames; dropped {:?}",
+        s.ticks,
+        s.misses,
+        s.jitter.p50_us,
+        s.jitter.p99_us,
+        s.jitter.max_us,
+        s.period_us,
+        s.latency.p99_us,
+        s.safe_ticks,
+        s.interventions,
+        s.frames_received,
+        s.dropped
+    );
+    for (i, e) in s
+        .episodes
+        .iter()
+        .chain(std::iter::once(&s.current_episode))
+        .enumerate()
+    {
+        if e.frames > 0 {
+            eprintln!(
+                "  episode {i}: return {:.1} over {} frames, success {}",
+                e.episode_return, e.frames, e.success
+            );
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,360 @@
+//! The controller config (`umwelt run --config FILE`): which robot, how its
+//! sensor frames become an observation vector, which controller, the safety
+//! layer and the real-time options.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use umwelt_sim::{Env, RobotConfig, RobotKind};
+
+/// Errors in a controller config; each names the file and the field.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read {path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// A value is missing, malformed or inconsistent.
+    #[error("invalid controller config {origin}: {message}")]
+    Invalid {
+        /// The file.
+        origin: String,
+        /// What is wrong, naming the field.
+        message: String,
+    },
+}
+
+/// Which built-in controller to run, with its parameters.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum ControllerConfig {
+    /// Always the zero action.
+    Zero,
+    /// Holds the joint positions of the first frame with a PD law (torque
+    /// robots) or commands zero velocity (velocity robots).
+    Hold {
+        /// Position gain (effort per m or rad).
+        #[serde(default = "default_kp")]
+        kp: f32,
+        /// Velocity gain (effort per m/s or rad/s).
+        #[serde(default = "default_kd")]
+        kd: f32,
+    },
+    /// Uniform random actions within the limits.
+    Random {
+        /// Seed of the action stream.
+        #[serde(default)]
+        seed: u64,
+    },
+    /// Model-free cart-pole baseline: energy-shaping swing-up, LQR balance.
+    CartpoleSwingup(crate::control::baseline::CartpoleParams),
+    /// A constant action with injected faults, for testing the safety layer
+    /// of a deployment: every `nan_every`-th tick returns NaN, every
+    /// `panic_every`-th panics, every `error_every`-th fails (0 = never).
+    FaultInjection {
+        /// The action on healthy ticks (one value for every actuator).
+        #[serde(default)]
+        value: f32,
+        /// Period of NaN outputs, in ticks.
+        #[serde(default)]
+        nan_every: u64,
+        /// Period of panics, in ticks.
+        #[serde(default)]
+        panic_every: u64,
+        /// Period of errors, in ticks.
+        #[serde(default)]
+        error_every: u64,
+    },
+}
+
+fn default_kp() -> f32 {
+    20.0
+}
+fn default_kd() -> f32 {
+    2.0
+}
+
+/// What starts a control tick.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Trigger {
+    /// A fixed-rate timer: ticks at `rate_hz` whatever the driver does.
+    #[default]
+    Timer,
+    /// Each new sensor frame: lowest latency, one command per frame (and in
+    /// lockstep simulation, deterministic); if no frame comes for
+    /// `stale_after_periods`, a tick commands the safe action.
+    Frame,
+}
+
+/// The safety layer's settings.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SafetyConfig {
+    /// A frame older than this many control periods (by arrival time) is
+    /// stale: the loop commands the safe action.
+    #[serde(default = "default_stale")]
+    pub stale_after_periods: f64,
+    /// Largest change of each action value per second (units/s); absent
+    /// means no slew limit. One value per actuator, or one for all.
+    #[serde(default)]
+    pub slew_rate: Option<Vec<f32>>,
+    /// Action limits `[low, high]` per actuator, tighter than the robot's;
+    /// absent means the robot config's effort (or velocity) limits.
+    #[serde(default)]
+    pub limits: Option<Vec<[f32; 2]>>,
+    /// Commands expire this many control periods after they are sent.
+    #[serde(default = "default_deadline")]
+    pub deadline_periods: f64,
+}
+
+fn default_stale() -> f64 {
+    3.0
+}
+fn default_deadline() -> f64 {
+    2.0
+}
+
+impl Default for SafetyConfig {
+    fn default() -> Self {
+        Self {
+            stale_after_periods: default_stale(),
+            slew_rate: None,
+            limits: None,
+            deadline_periods: default_deadline(),
+        }
+    }
+}
+
+/// Real-time options; each falls back with a warning where not permitted.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RealtimeConfig {
+    /// SCHED_FIFO priority of the control thread (1-99); absent: normal scheduling.
+    #[serde(default)]
+    pub fifo_priority: Option<i32>,
+    /// CPU to pin the control thread to.
+    #[serde(default)]
+    pub cpu: Option<usize>,
+    /// Lock all memory (mlockall) so page faults cannot stall the loop.
+    #[serde(default)]
+    pub mlockall: bool,
+    /// Busy-wait this many microseconds before each tick instead of
+    /// sleeping, for lower jitter at a CPU cost.
+    #[serde(default = "default_spin")]
+    pub spin_us: u64,
+}
+
+fn default_spin() -> u64 {
+    100
+}
+
+/// The whole controller config.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunConfig {
+    /// The robot's name on the wire (`umwelt/<robot>/...`) and its model.
+    pub robot: String,
+    /// The task whose observation features the controller uses.
+    pub task: String,
+    /// Robot config file (relative to this file); absent: the built-in one.
+    #[serde(default)]
+    pub robot_config: Option<PathBuf>,
+    /// Observation features (`JOINT.pos|vel|effort|cos|sin` or channel
+    /// names); absent: the task's own features.
+    #[serde(default)]
+    pub observation: Option<Vec<String>>,
+    /// Control rate in Hz; absent: the robot config's control rate.
+    #[serde(default)]
+    pub rate_hz: Option<f64>,
+    /// What starts a tick.
+    #[serde(default)]
+    pub trigger: Trigger,
+    /// Seconds between telemetry messages.
+    #[serde(default = "default_telemetry")]
+    pub telemetry_period_s: f64,
+    /// The controller.
+    pub controller: ControllerConfig,
+    /// The safety layer.
+    #[serde(default)]
+    pub safety: SafetyConfig,
+    /// Real-time options.
+    #[serde(default)]
+    pub realtime: RealtimeConfig,
+}
+
+fn default_telemetry() -> f64 {
+    1.0
+}
+
+/// A config resolved against its robot: everything the loop needs.
+pub struct Resolved {
+    /// The config as written (paths resolved).
+    pub config: RunConfig,
+    /// The robot's config.
+    pub robot: RobotConfig,
+    /// An environment of the robot and task: its specs and observation map.
+    pub env: Env,
+    /// Observation map from frames to vectors.
+    pub observation: umwelt_sim::ObservationMap,
+    /// Control period in seconds.
+    pub period: f64,
+    /// Action limits per actuator.
+    pub limits: Vec<[f32; 2]>,
+    /// Slew limit per actuator (units/s), if any.
+    pub slew: Option<Vec<f32>>,
+}
+
+impl RunConfig {
+    /// Reads a config file and resolves it.
+    pub fn load(path: &Path) -> Result<Resolved, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let origin = path.display().to_string();
+        let mut cfg: RunConfig = toml::from_str(&text).map_err(|e| ConfigError::Invalid {
+            origin: origin.clone(),
+            message: e.to_string(),
+        })?;
+        if let Some(rc) = &cfg.robot_config
+            && rc.is_relative()
+        {
+            cfg.robot_config = Some(path.parent().unwrap_or_else(|| Path::new(".")).join(rc));
+        }
+        cfg.resolve(&origin)
+    }
+
+    /// Checks the config against its robot; errors name the field.
+    pub fn resolve(self, origin: &str) -> Result<Resolved, ConfigError> {
+        let bad = |message: String| ConfigError::Invalid {
+            origin: origin.to_string(),
+            message,
+        };
+        let robot = match &self.robot_config {
+            Some(p) => RobotConfig::load(p).map_err(|e| bad(format!("robot_config: {e}")))?,
+            None => RobotConfig::builtin(
+                RobotKind::from_name(&self.robot).map_err(|e| bad(format!("robot: {e}")))?,
+            ),
+        };
+        if robot.robot.name() != self.robot {
+            return Err(bad(format!(
+                "robot = {:?}, but robot_config describes `{}`",
+                self.robot,
+                robot.robot.name()
+            )));
+        }
+        let env =
+            Env::from_config(robot.clone(), &self.task).map_err(|e| bad(format!("task: {e}")))?;
+        let features: Vec<String> = match &self.observation {
+            Some(f) => f.clone(),
+            None => env
+                .observation_map()
+                .features()
+                .iter()
+                .map(|f| f.name.clone())
+                .collect(),
+        };
+        let observation =
+            umwelt_sim::ObservationMap::new(&features, env.joint_names(), env.channel_names())
+                .map_err(|e| bad(format!("observation: {e}")))?;
+        let period = match self.rate_hz {
+            None => robot.control_period,
+            Some(hz) if hz.is_finite() && hz > 0.0 && hz <= 10_000.0 => 1.0 / hz,
+            Some(hz) => return Err(bad(format!("rate_hz = {hz}: must be in (0, 10000]"))),
+        };
+        let n = env.action_spec().len();
+        let limits: Vec<[f32; 2]> = match &self.safety.limits {
+            None => env
+                .action_spec()
+                .entries
+                .iter()
+                .map(|e| [e.low, e.high])
+                .collect(),
+            Some(l) if l.len() == n => l.clone(),
+            Some(l) => {
+                return Err(bad(format!(
+                    "safety.limits: {} pairs for {n} actuators",
+                    l.len()
+                )));
+            }
+        };
+        for (i, ([lo, hi], spec)) in limits.iter().zip(&env.action_spec().entries).enumerate() {
+            if !(lo.is_finite() && hi.is_finite() && lo < hi) {
+                return Err(bad(format!(
+                    "safety.limits[{i}] (`{}`) = [{lo}, {hi}]: lower must be below upper",
+                    spec.name
+                )));
+            }
+            if *lo < spec.low || *hi > spec.high {
+                return Err(bad(format!(
+                    "safety.limits[{i}] (`{}`) = [{lo}, {hi}]: outside the actuator's range [{}, {}]",
+                    spec.name, spec.low, spec.high
+                )));
+            }
+        }
+        let slew = match &self.safety.slew_rate {
+            None => None,
+            Some(v) if v.len() == 1 => Some(vec![v[0]; n]),
+            Some(v) if v.len() == n => Some(v.clone()),
+            Some(v) => {
+                return Err(bad(format!(
+                    "safety.slew_rate: {} values for {n} actuators (give 1 or {n})",
+                    v.len()
+                )));
+            }
+        };
+        if let Some(s) = &slew
+            && let Some(bad_rate) = s.iter().find(|r| !(r.is_finite() && **r > 0.0))
+        {
+            return Err(bad(format!(
+                "safety.slew_rate: {bad_rate} is not a positive rate"
+            )));
+        }
+        let sa = &self.safety;
+        if !(sa.stale_after_periods.is_finite() && sa.stale_after_periods >= 1.0) {
+            return Err(bad(format!(
+                "safety.stale_after_periods = {}: must be >= 1",
+                sa.stale_after_periods
+            )));
+        }
+        if !(sa.deadline_periods.is_finite() && sa.deadline_periods > 0.0) {
+            return Err(bad(format!(
+                "safety.deadline_periods = {}: must be > 0",
+                sa.deadline_periods
+            )));
+        }
+        if !(self.telemetry_period_s.is_finite() && self.telemetry_period_s > 0.0) {
+            return Err(bad(format!(
+                "telemetry_period_s = {}: must be > 0",
+                self.telemetry_period_s
+            )));
+        }
+        if let Some(p) = self.realtime.fifo_priority
+            && !(1..=99).contains(&p)
+        {
+            return Err(bad(format!("realtime.fifo_priority = {p}: must be 1-99")));
+        }
+        if let ControllerConfig::CartpoleSwingup(_) = &self.controller
+            && self.robot != "cartpole"
+        {
+            return Err(bad(format!(
+                "controller.kind = \"cartpole_swingup\" needs robot \"cartpole\", not {:?}",
+                self.robot
+            )));
+        }
+        Ok(Resolved {
+            config: self,
+            robot,
+            env,
+            observation,
+            period,
+            limits,
+            slew,
+        })
+    }
+}

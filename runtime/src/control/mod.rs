@@ -1,0 +1,15 @@
+//! The real-time control loop and what plugs into it: controller configs,
+//! controllers, the safety layer and timing.
+
+pub mod baseline;
+pub mod config;
+pub mod controller;
+pub mod safety;
+pub mod timing;
+
+pub mod run_loop;
+
+pub use config::{ConfigError, ControllerConfig, Resolved, RunConfig};
+pub use controller::{ControlInput, Controller, ControllerError};
+pub use run_loop::{LoopSummary, run_loop};
+pub use safety::{Interventions, Safety};

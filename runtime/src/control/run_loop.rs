@@ -1,0 +1,629 @@
+//! The fixed-rate control loop: newest frame -> observation -> controller
+//! -> safety -> motor command, with timing, status and telemetry.
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use crossbeam::channel::{Receiver, Sender, bounded};
+use serde::Serialize;
+use tracing::warn;
+
+use super::config::Trigger;
+use umwelt_sim::{ActuationMode, Measurement};
+use zenoh::Wait;
+use zenoh::pubsub::Publisher;
+
+use super::config::Resolved;
+use super::controller::{ControlInput, Controller};
+use super::safety::{Interventions, SafeReason, Safety};
+use super::timing::{Percentiles, Timing, apply_realtime, percentiles, record};
+use crate::sim_node::{REWARD_CHANNEL, SUCCESS_CHANNEL};
+use crate::transport::{TransportError, ZenohArgs};
+use crate::wire::{
+    self, CommandMode, DropCounter, ErrorClass, Message, MessageKind, MotorCommand, NodeState,
+    RobotWireSpec, SensorFrame, Status, Telemetry,
+};
+
+/// How the loop runs.
+#[derive(Clone, Debug, Default)]
+pub struct LoopOptions {
+    /// Stop after this long.
+    pub duration: Option<Duration>,
+    /// zenoh settings.
+    pub zenoh: ZenohArgs,
+}
+
+/// Errors that stop the loop from starting.
+#[derive(Debug, thiserror::Error)]
+pub enum LoopError {
+    /// zenoh failed.
+    #[error(transparent)]
+    Transport(#[from] TransportError),
+    /// The control thread could not start or died.
+    #[error("control thread: {0}")]
+    Thread(String),
+}
+
+/// One episode seen through the driver's `reward` and `success` channels.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct EpisodeSeen {
+    /// Sum of the frames' `reward` channel.
+    #[serde(rename = "return")]
+    pub episode_return: f64,
+    /// Frames seen.
+    pub frames: u64,
+    /// The `success` channel of the last frame.
+    pub success: bool,
+}
+
+/// What the loop did, printed when it stops.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct LoopSummary {
+    /// Robot name.
+    pub robot: String,
+    /// Controller name.
+    pub controller: String,
+    /// Control rate (Hz).
+    pub rate_hz: f64,
+    /// Control period (us).
+    pub period_us: f64,
+    /// Ticks run.
+    pub ticks: u64,
+    /// Ticks whose work overran into the next period.
+    pub misses: u64,
+    /// Tick-to-tick period.
+    pub period: Percentiles,
+    /// Lateness of each tick against its schedule.
+    pub jitter: Percentiles,
+    /// Time in the controller.
+    pub controller_time: Percentiles,
+    /// Frame sensor stamp to command publication.
+    pub latency: Percentiles,
+    /// Safety interventions.
+    pub interventions: Interventions,
+    /// Ticks that commanded the safe action.
+    pub safe_ticks: u64,
+    /// Valid frames received.
+    pub frames_received: u64,
+    /// Invalid messages dropped, by class.
+    pub dropped: Vec<(String, u64)>,
+    /// Episodes the driver finished (simulators report them).
+    pub episodes: Vec<EpisodeSeen>,
+    /// The episode in progress when the loop stopped.
+    pub current_episode: EpisodeSeen,
+    /// Real-time options that could not be applied.
+    pub realtime_not_applied: Vec<String>,
+    /// Wall-clock seconds.
+    pub wall_s: f64,
+}
+
+/// The newest valid frame and when it arrived.
+struct Latest {
+    frame: SensorFrame,
+    arrived: Instant,
+}
+
+/// State shared with the zenoh callbacks.
+struct Shared {
+    latest: Mutex<Option<Latest>>,
+    /// Wakes a frame-triggered loop: one pending notice at most.
+    new_frame: (Sender<()>, Receiver<()>),
+    estop: AtomicBool,
+    estop_reason: Mutex<String>,
+    drops: Mutex<DropCounter>,
+    frames: Mutex<(u64, Vec<EpisodeSeen>, EpisodeSeen)>,
+}
+
+impl Default for Shared {
+    fn default() -> Self {
+        Self {
+            latest: Mutex::default(),
+            new_frame: bounded(1),
+            estop: AtomicBool::default(),
+            estop_reason: Mutex::default(),
+            drops: Mutex::default(),
+            frames: Mutex::default(),
+        }
+    }
+}
+
+impl Shared {
+    fn dropped(&self, class: ErrorClass, what: &str, err: &dyn std::fmt::Display) {
+        let Ok(mut d) = self.drops.lock() else { return };
+        d.record(class);
+        if d.should_log(Instant::now()) {
+            warn!(
+                "dropped an invalid {what}: {err} ({} dropped so far)",
+                d.total()
+            );
+        }
+    }
+}
+
+fn declare_err(what: &'static str, key: String) -> impl FnOnce(zenoh::Error) -> TransportError {
+    move |e| TransportError::Declare {
+        what,
+        key,
+        message: e.to_string(),
+    }
+}
+
+/// Runs the loop until `stop` is set or the duration passes. `ready` is
+/// called once the session is up and the loop about to start.
+pub fn run_loop(
+    r: Resolved,
+    mut controller: Box<dyn Controller>,
+    opts: &LoopOptions,
+    stop: &AtomicBool,
+    ready: &(dyn Fn() + Sync),
+) -> Result<LoopSummary, LoopError> {
+    let robot = r.config.robot.clone();
+    let spec = RobotWireSpec {
+        robot: robot.clone(),
+        joints: r.env.joint_names().len(),
+        channels: r.env.channel_names().to_vec(),
+        actuators: r.env.action_spec().len(),
+    };
+    let mode = match r.robot.actuation {
+        ActuationMode::Torque => CommandMode::Torque,
+        ActuationMode::Velocity => CommandMode::Velocity,
+    };
+    let session = opts.zenoh.open()?;
+    let key = |k: MessageKind| wire::key_expr(&robot, k);
+    let shared = Arc::new(Shared::default());
+
+    let s = shared.clone();
+    let check = spec.clone();
+    let _sensors = session
+        .declare_subscriber(key(MessageKind::SensorFrame))
+        .callback(
+            move |sample| match wire::decode_sensor_frame(&sample.payload().to_bytes()) {
+                Err(e) => s.dropped(ErrorClass::from(&e), "sensor frame", &e),
+                Ok(frame) => match check.check_frame(&frame) {
+                    Err(e) => s.dropped(ErrorClass::Spec, "sensor frame", &e),
+                    Ok(()) => {
+                        if let Ok(mut f) = s.frames.lock() {
+                            f.0 += 1;
+                            let ep = &mut f.2;
+                            ep.frames += 1;
+                            ep.episode_return +=
+                                f64::from(frame.channel(REWARD_CHANNEL).unwrap_or(0.0));
+                            ep.success = frame.channel(SUCCESS_CHANNEL).is_some_and(|v| v > 0.5);
+                        }
+                        if let Ok(mut l) = s.latest.lock() {
+                            *l = Some(Latest {
+                                frame,
+                                arrived: Instant::now(),
+                            });
+                        }
+                        let _ = s.new_frame.0.try_send(());
+                    }
+                },
+            },
+        )
+        .wait()
+        .map_err(declare_err("subscriber", key(MessageKind::SensorFrame)))?;
+
+    let s = shared.clone();
+    let _estop = session
+        .declare_subscriber(key(MessageKind::Estop))
+        .callback(
+            move |sample| match wire::decode_estop(&sample.payload().to_bytes()) {
+                Ok(e) => {
+                    if e.engage {
+                        warn!("estop engaged ({}): safe action until released", e.reason);
+                    }
+                    if let Ok(mut r) = s.estop_reason.lock() {
+                        *r = e.reason;
+                    }
+                    s.estop.store(e.engage, Ordering::SeqCst);
+                }
+                Err(e) => s.dropped(ErrorClass::from(&e), "estop", &e),
+            },
+        )
+        .wait()
+        .map_err(declare_err("subscriber", key(MessageKind::Estop)))?;
+
+    // The driver's episode resets close an episode.
+    let s = shared.clone();
+    let _status = session
+        .declare_subscriber(key(MessageKind::Status))
+        .callback(move |sample| {
+            if let Ok(Message::Status(st)) = wire::decode(&sample.payload().to_bytes())
+                && st.state == wire::NodeState::EpisodeReset
+                && let Ok(mut f) = s.frames.lock()
+                && f.2.frames > 0
+            {
+                let done = std::mem::take(&mut f.2);
+                f.1.push(done);
+            }
+        })
+        .wait()
+        .map_err(declare_err("subscriber", key(MessageKind::Status)))?;
+
+    let cmd_pub = session
+        .declare_publisher(key(MessageKind::MotorCommand))
+        .express(true)
+        .wait()
+        .map_err(declare_err("publisher", key(MessageKind::MotorCommand)))?;
+    let status_pub = session
+        .declare_publisher(key(MessageKind::Status))
+        .wait()
+        .map_err(declare_err("publisher", key(MessageKind::Status)))?;
+    let telemetry_pub = session
+        .declare_publisher(key(MessageKind::Telemetry))
+        .wait()
+        .map_err(declare_err("publisher", key(MessageKind::Telemetry)))?;
+
+    let rt = r.config.realtime.clone();
+    let telemetry_period = Duration::from_secs_f64(r.config.telemetry_period_s);
+    let summary = std::thread::scope(|scope| {
+        let handle = std::thread::Builder::new()
+            .name("umwelt-control".into())
+            .spawn_scoped(scope, || {
+                let not_applied = apply_realtime(&rt);
+                ready();
+                let mut io = Io {
+                    cmd: &cmd_pub,
+                    status: &status_pub,
+                    telemetry: &telemetry_pub,
+                    buf: Vec::with_capacity(256),
+                };
+                let mut s = control(
+                    &r,
+                    controller.as_mut(),
+                    &shared,
+                    &mut io,
+                    mode,
+                    opts,
+                    stop,
+                    telemetry_period,
+                );
+                s.realtime_not_applied = not_applied;
+                s
+            })
+            .map_err(|e| LoopError::Thread(e.to_string()))?;
+        handle
+            .join()
+            .map_err(|_| LoopError::Thread("the control thread panicked".into()))
+    })?;
+    let mut summary = summary;
+    if let Ok(d) = shared.drops.lock() {
+        summary.dropped = ErrorClass::ALL
+            .iter()
+            .filter(|c| d.count(**c) > 0)
+            .map(|c| (c.name().to_string(), d.count(*c)))
+            .collect();
+    }
+    if let Ok(f) = shared.frames.lock() {
+        summary.frames_received = f.0;
+        summary.episodes = f.1.clone();
+        summary.current_episode = f.2.clone();
+    }
+    let _ = session.close().wait();
+    Ok(summary)
+}
+
+/// The loop's publishers and a reusable encoding buffer.
+struct Io<'a> {
+    cmd: &'a Publisher<'a>,
+    status: &'a Publisher<'a>,
+    telemetry: &'a Publisher<'a>,
+    buf: Vec<u8>,
+}
+
+impl Io<'_> {
+    fn put(&mut self, which: Which, msg: &Message) {
+        self.buf.clear();
+        wire::encode_into(msg, &mut self.buf);
+        let p = match which {
+            Which::Cmd => self.cmd,
+            Which::Status => self.status,
+            Which::Telemetry => self.telemetry,
+        };
+        if let Err(e) = p.put(self.buf.as_slice()).wait() {
+            warn!("publishing on {}: {e}", p.key_expr());
+        }
+    }
+}
+
+#[derive(Clone, Copy)]
+enum Which {
+    Cmd,
+    Status,
+    Telemetry,
+}
+
+/// The control thread's body.
+#[allow(clippy::too_many_arguments)]
+fn control(
+    r: &Resolved,
+    controller: &mut dyn Controller,
+    shared: &Shared,
+    io: &mut Io<'_>,
+    mode: CommandMode,
+    opts: &LoopOptions,
+    stop: &AtomicBool,
+    telemetry_period: Duration,
+) -> LoopSummary {
+    let period = Duration::from_secs_f64(r.period);
+    let spin = Duration::from_micros(r.config.realtime.spin_us).min(period / 2);
+    let stale_after = period.mul_f64(r.config.safety.stale_after_periods);
+    let deadline_ns = (r.period * r.config.safety.deadline_periods * 1e9) as u64;
+    let n_act = r.limits.len();
+    let channel_names = r.env.channel_names().to_vec();
+    let mut safety = Safety::new(r.limits.clone(), r.slew.clone());
+    let mut timing = Timing::default();
+    let mut meas = Measurement {
+        positions: Vec::with_capacity(64),
+        velocities: Vec::with_capacity(64),
+        efforts: Vec::with_capacity(64),
+        channels: Vec::with_capacity(channel_names.len()),
+    };
+    let mut obs = Vec::with_capacity(r.observation.len());
+    let mut action = vec![0.0f32; n_act];
+    // One command message, updated in place each tick: no allocation.
+    let mut cmd_msg = Message::MotorCommand(MotorCommand {
+        seq: 0,
+        stamp_ns: 0,
+        answers_seq: 0,
+        deadline_ns: 0,
+        mode,
+        values: vec![0.0; n_act],
+    });
+    let (mut frame_seq, mut frame_stamp) = (0u64, 0u64);
+    let mut state = NodeState::Starting;
+    let mut reason: Option<SafeReason> = None;
+    let mut status_seq = 0u64;
+    let (mut last_status, mut last_telemetry, mut last_warn) =
+        (Instant::now(), Instant::now(), Instant::now());
+    let start = Instant::now();
+    let mut prev_tick: Option<Instant> = None;
+    controller.reset();
+
+    let mut k: u32 = 0;
+    let trigger = r.config.trigger;
+    while !stop.load(Ordering::SeqCst) && opts.duration.is_none_or(|d| start.elapsed() < d) {
+        let target = match trigger {
+            Trigger::Timer => {
+                // Wait for this tick's start: sleep, then spin the last stretch.
+                let target = start + period * k;
+                k = k.wrapping_add(1);
+                let now = Instant::now();
+                if target > now + spin {
+                    std::thread::sleep(target - now - spin);
+                }
+                while Instant::now() < target {
+                    std::hint::spin_loop();
+                }
+                target
+            }
+            Trigger::Frame => {
+                // A new frame, or a stale tick when none comes in time.
+                let waited = Instant::now();
+                match shared
+                    .new_frame
+                    .1
+                    .recv_timeout(stale_after.min(Duration::from_millis(100)))
+                {
+                    Ok(()) => shared
+                        .latest
+                        .lock()
+                        .ok()
+                        .and_then(|l| l.as_ref().map(|l| l.arrived))
+                        .unwrap_or(waited),
+                    Err(_) => Instant::now(),
+                }
+            }
+        };
+        let tick = Instant::now();
+        record(&mut timing.jitter, (tick - target).as_secs_f64() * 1e6);
+        if let Some(p) = prev_tick {
+            record(&mut timing.period, (tick - p).as_secs_f64() * 1e6);
+        }
+        prev_tick = Some(tick);
+        timing.ticks += 1;
+
+        // Newest frame, copied into reused buffers.
+        let mut age = None;
+        if let Ok(guard) = shared.latest.lock()
+            && let Some(l) = guard.as_ref()
+        {
+            let f = &l.frame;
+            meas.positions.clone_from(&f.positions);
+            meas.velocities.clone_from(&f.velocities);
+            meas.efforts.clone_from(&f.efforts);
+            meas.channels.clear();
+            meas.channels
+                .extend(channel_names.iter().map(|c| f.channel(c).unwrap_or(0.0)));
+            frame_seq = f.seq;
+            frame_stamp = f.stamp_ns;
+            age = Some(tick.saturating_duration_since(l.arrived));
+        }
+
+        // Decide: the controller's action, made safe, or the safe action.
+        let verdict = if shared.estop.load(Ordering::SeqCst) {
+            Err(SafeReason::Estop)
+        } else {
+            match age {
+                None => Err(SafeReason::NoFrame),
+                Some(a) if a > stale_after => Err(SafeReason::Stale {
+                    age_ms: a.as_secs_f64() * 1e3,
+                }),
+                Some(_) => {
+                    r.observation.fill(&meas, &mut obs);
+                    action.fill(0.0);
+                    let input = ControlInput {
+                        observation: &obs,
+                        sensors: &meas,
+                        deadline: target + period,
+                    };
+                    let t0 = Instant::now();
+                    let result =
+                        catch_unwind(AssertUnwindSafe(|| controller.act(&input, &mut action)));
+                    record(&mut timing.controller, t0.elapsed().as_secs_f64() * 1e6);
+                    match result {
+                        Err(_) => Err(SafeReason::ControllerPanic),
+                        Ok(Err(e)) => Err(SafeReason::ControllerError(e.to_string())),
+                        Ok(Ok(())) => safety.filter(&mut action, period.as_secs_f32()),
+                    }
+                }
+            }
+        };
+        if let Err(why) = &verdict {
+            safety.counts.count(why);
+            safety.safe_action(&mut action);
+        }
+
+        // Publish the command answering the frame.
+        set_command(&mut cmd_msg, frame_seq, deadline_ns, &action);
+        safety.sent(&action);
+        io.put(Which::Cmd, &cmd_msg);
+        if age.is_some() {
+            record(
+                &mut timing.latency,
+                wire::now_ns().saturating_sub(frame_stamp) as f64 / 1e3,
+            );
+        }
+        if trigger == Trigger::Timer && Instant::now() > target + period {
+            timing.misses += 1;
+        }
+
+        // Status on every change of state (and of the reason), and at 1 Hz.
+        let new_state = match &verdict {
+            Ok(()) => NodeState::Running,
+            Err(SafeReason::Estop) => NodeState::Estopped,
+            Err(_) => NodeState::SafeHold,
+        };
+        let new_reason = verdict.err();
+        let reason_changed = std::mem::discriminant(&new_reason) != std::mem::discriminant(&reason);
+        if new_state == NodeState::Running && state == NodeState::SafeHold {
+            // Control resumes after a gap: start from fresh controller state.
+            controller.reset();
+        }
+        if new_state != state || reason_changed || last_status.elapsed() >= Duration::from_secs(1) {
+            last_status = Instant::now();
+            let text = match (&new_reason, new_state) {
+                (Some(SafeReason::Estop), _) => {
+                    let why = shared
+                        .estop_reason
+                        .lock()
+                        .map(|r| r.clone())
+                        .unwrap_or_default();
+                    format!("estop latched ({why}): safe action until an estop release")
+                }
+                (Some(why), _) => format!("safe action: {why}"),
+                (None, _) => format!(
+                    "{} in control at {:.0} Hz",
+                    controller.name(),
+                    1.0 / r.period
+                ),
+            };
+            if matches!(
+                new_reason,
+                Some(SafeReason::NoFrame) | Some(SafeReason::Stale { .. })
+            ) && last_warn.elapsed() >= Duration::from_secs(2)
+            {
+                last_warn = Instant::now();
+                warn!(
+                    "{text}: is a driver or `umwelt sim` publishing on {}?",
+                    wire::key_expr(&r.config.robot, MessageKind::SensorFrame)
+                );
+            }
+            status_seq += 1;
+            let st = Status {
+                seq: status_seq,
+                stamp_ns: wire::now_ns(),
+                state: new_state,
+                episode: 0,
+                step: 0,
+                message: text,
+            };
+            io.put(Which::Status, &Message::Status(st));
+        }
+        state = new_state;
+        reason = new_reason;
+
+        if last_telemetry.elapsed() >= telemetry_period {
+            last_telemetry = Instant::now();
+            let values = telemetry_values(&timing, &safety.counts, r.period);
+            let t = Telemetry {
+                seq: timing.ticks,
+                stamp_ns: wire::now_ns(),
+                values,
+                note: String::new(),
+            };
+            io.put(Which::Telemetry, &Message::Telemetry(t));
+        }
+    }
+
+    // A final safe command, so nothing stale lingers at the actuators.
+    safety.safe_action(&mut action);
+    set_command(&mut cmd_msg, frame_seq, deadline_ns, &action);
+    io.put(Which::Cmd, &cmd_msg);
+    let st = Status {
+        seq: status_seq + 1,
+        stamp_ns: wire::now_ns(),
+        state: NodeState::Stopping,
+        episode: 0,
+        step: 0,
+        message: "controller stopping: final safe command sent".into(),
+    };
+    io.put(Which::Status, &Message::Status(st));
+
+    LoopSummary {
+        robot: r.config.robot.clone(),
+        controller: controller.name().to_string(),
+        rate_hz: 1.0 / r.period,
+        period_us: r.period * 1e6,
+        ticks: timing.ticks,
+        misses: timing.misses,
+        period: percentiles(&timing.period),
+        jitter: percentiles(&timing.jitter),
+        controller_time: percentiles(&timing.controller),
+        latency: percentiles(&timing.latency),
+        safe_ticks: safety.counts.safe_ticks(),
+        interventions: safety.counts.clone(),
+        wall_s: start.elapsed().as_secs_f64(),
+        ..Default::default()
+    }
+}
+
+/// Stamps the next command: answering `frame_seq`, expiring `deadline_ns`
+/// from now, carrying `values`.
+fn set_command(msg: &mut Message, frame_seq: u64, deadline_ns: u64, values: &[f32]) {
+    if let Message::MotorCommand(c) = msg {
+        c.seq += 1;
+        c.stamp_ns = wire::now_ns();
+        c.answers_seq = frame_seq;
+        c.deadline_ns = c.stamp_ns + deadline_ns;
+        c.values.copy_from_slice(values);
+    }
+}
+
+fn telemetry_values(t: &Timing, c: &Interventions, period: f64) -> Vec<(String, f64)> {
+    let j = percentiles(&t.jitter);
+    let l = percentiles(&t.latency);
+    let ct = percentiles(&t.controller);
+    [
+        ("ticks", t.ticks as f64),
+        ("misses", t.misses as f64),
+        ("period_us", period * 1e6),
+        ("jitter_p50_us", j.p50_us),
+        ("jitter_p99_us", j.p99_us),
+        ("jitter_max_us", j.max_us),
+        ("controller_p99_us", ct.p99_us),
+        ("latency_p99_us", l.p99_us),
+        ("safe_ticks", c.safe_ticks() as f64),
+        ("stale", c.stale as f64),
+        ("estop", c.estop as f64),
+        ("non_finite", c.non_finite as f64),
+        ("controller_panic", c.controller_panic as f64),
+        ("clamped", c.clamped as f64),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect()
+}

@@ -7,6 +7,7 @@
 pub mod bench;
 pub mod control;
 pub mod launch;
+pub mod node;
 pub mod rollout;
 pub mod sim_node;
 pub mod transport;

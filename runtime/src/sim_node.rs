@@ -7,7 +7,7 @@
 //! lockstep it instead steps only when the command answering its last frame
 //! arrives, which makes simulator-in-the-loop runs deterministic.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -18,10 +18,11 @@ use umwelt_sim::{ActuationMode, Env, Observation, SimError};
 use zenoh::Wait;
 use zenoh::pubsub::Publisher;
 
+use crate::node::{self, DropLog, EstopLatch};
 use crate::transport::{TransportError, ZenohArgs};
 use crate::wire::{
-    self, CommandMode, DropCounter, ErrorClass, Message, MessageKind, MotorCommand, NodeState,
-    RobotWireSpec, SensorFrame, Status,
+    self, CommandMode, ErrorClass, Message, MessageKind, MotorCommand, NodeState, RobotWireSpec,
+    SensorFrame, Status,
 };
 
 /// Channels the simulator adds to every frame besides the task's own.
@@ -80,31 +81,9 @@ pub struct SimNodeSummary {
 /// State shared with the zenoh callbacks.
 struct Inbox {
     commands: Sender<MotorCommand>,
-    estop: AtomicBool,
+    estop: EstopLatch,
     reset: Mutex<Option<Option<u64>>>,
-    drops: Mutex<DropCounter>,
-    received: AtomicU64,
-}
-
-impl Inbox {
-    fn drop_message(&self, class: ErrorClass, what: &str, err: &dyn std::fmt::Display) {
-        let Ok(mut d) = self.drops.lock() else { return };
-        d.record(class);
-        if d.should_log(Instant::now()) {
-            warn!(
-                "dropped an invalid {what}: {err} ({} dropped so far)",
-                d.total()
-            );
-        }
-    }
-}
-
-fn put(publisher: &Publisher<'_>, msg: &Message, buf: &mut Vec<u8>) {
-    buf.clear();
-    wire::encode_into(msg, buf);
-    if let Err(e) = publisher.put(buf.as_slice()).wait() {
-        warn!("publishing on {}: {e}", publisher.key_expr());
-    }
+    drops: DropLog,
 }
 
 /// Serves `env` over zenoh until `stop` is set, the duration passes or the
@@ -126,88 +105,57 @@ pub fn run_sim_node(
         ActuationMode::Velocity => CommandMode::Velocity,
     };
     let session = opts.zenoh.open()?;
-    let key = |k: MessageKind| wire::key_expr(&robot, k);
-    let declare_err = |what: &'static str, k: String| {
-        move |e: zenoh::Error| TransportError::Declare {
-            what,
-            key: k,
-            message: e.to_string(),
-        }
-    };
 
     let (tx, rx): (Sender<MotorCommand>, Receiver<MotorCommand>) = bounded(256);
     let inbox = Arc::new(Inbox {
         commands: tx,
-        estop: AtomicBool::new(false),
+        estop: EstopLatch::default(),
         reset: Mutex::new(None),
-        drops: Mutex::new(DropCounter::new(Duration::from_secs(1))),
-        received: AtomicU64::new(0),
+        drops: DropLog::default(),
     });
 
     // Commands and reset requests share the `cmd` key: both address the driver.
     let cmd_inbox = inbox.clone();
     let cmd_spec = spec.clone();
-    let _cmd_sub = session
-        .declare_subscriber(key(MessageKind::MotorCommand))
-        .callback(move |sample| {
-            cmd_inbox.received.fetch_add(1, Ordering::Relaxed);
-            match wire::decode(&sample.payload().to_bytes()) {
-                Err(e) => cmd_inbox.drop_message(ErrorClass::from(&e), "message on cmd", &e),
-                Ok(Message::MotorCommand(cmd)) => {
-                    if let Err(e) = cmd_spec.check_command(&cmd) {
-                        cmd_inbox.drop_message(ErrorClass::Spec, "motor command", &e);
-                    } else if cmd.mode != mode {
-                        let e = format!(
-                            "mode {:?}, but this robot takes {mode:?} commands",
-                            cmd.mode
-                        );
-                        cmd_inbox.drop_message(ErrorClass::Spec, "motor command", &e);
-                    } else if cmd_inbox.commands.try_send(cmd).is_err() {
-                        warn!("command queue full: the simulator is falling behind");
-                    }
-                }
-                Ok(Message::Reset(r)) => {
-                    if let Ok(mut slot) = cmd_inbox.reset.lock() {
-                        *slot = Some(r.seed);
-                    }
-                }
-                Ok(other) => {
-                    let e = format!("a {} message does not belong on cmd", other.kind());
-                    cmd_inbox.drop_message(ErrorClass::WrongKind, "message on cmd", &e);
+    let _cmd_sub = node::subscriber(&session, &robot, MessageKind::MotorCommand, move |sample| {
+        let drops = &cmd_inbox.drops;
+        match wire::decode(&sample.payload().to_bytes()) {
+            Err(e) => drops.record(ErrorClass::from(&e), "message on cmd", &e),
+            Ok(Message::MotorCommand(cmd)) => {
+                if let Err(e) = cmd_spec.check_command(&cmd) {
+                    drops.record(ErrorClass::Spec, "motor command", &e);
+                } else if cmd.mode != mode {
+                    let e = format!(
+                        "mode {:?}, but this robot takes {mode:?} commands",
+                        cmd.mode
+                    );
+                    drops.record(ErrorClass::Spec, "motor command", &e);
+                } else if cmd_inbox.commands.try_send(cmd).is_err() {
+                    warn!("command queue full: the simulator is falling behind");
                 }
             }
-        })
-        .wait()
-        .map_err(declare_err("subscriber", key(MessageKind::MotorCommand)))?;
+            Ok(Message::Reset(r)) => {
+                if let Ok(mut slot) = cmd_inbox.reset.lock() {
+                    *slot = Some(r.seed);
+                }
+            }
+            Ok(other) => {
+                let e = format!("a {} message does not belong on cmd", other.kind());
+                drops.record(ErrorClass::WrongKind, "message on cmd", &e);
+            }
+        }
+    })?;
 
     let estop_inbox = inbox.clone();
-    let _estop_sub = session
-        .declare_subscriber(key(MessageKind::Estop))
-        .callback(
-            move |sample| match wire::decode_estop(&sample.payload().to_bytes()) {
-                Ok(e) => {
-                    if e.engage {
-                        warn!("estop engaged: {}", e.reason);
-                    } else {
-                        info!("estop released: {}", e.reason);
-                    }
-                    estop_inbox.estop.store(e.engage, Ordering::SeqCst);
-                }
-                Err(e) => estop_inbox.drop_message(ErrorClass::from(&e), "estop", &e),
-            },
-        )
-        .wait()
-        .map_err(declare_err("subscriber", key(MessageKind::Estop)))?;
+    let _estop_sub = node::subscriber(&session, &robot, MessageKind::Estop, move |sample| {
+        match wire::decode_estop(&sample.payload().to_bytes()) {
+            Ok(e) => estop_inbox.estop.apply(&e),
+            Err(e) => estop_inbox.drops.record(ErrorClass::from(&e), "estop", &e),
+        }
+    })?;
 
-    let sensors = session
-        .declare_publisher(key(MessageKind::SensorFrame))
-        .express(true)
-        .wait()
-        .map_err(declare_err("publisher", key(MessageKind::SensorFrame)))?;
-    let status_pub = session
-        .declare_publisher(key(MessageKind::Status))
-        .wait()
-        .map_err(declare_err("publisher", key(MessageKind::Status)))?;
+    let sensors = node::publisher(&session, &robot, MessageKind::SensorFrame, true)?;
+    let status_pub = node::publisher(&session, &robot, MessageKind::Status, false)?;
 
     let mut node = Node {
         robot: robot.clone(),
@@ -224,7 +172,7 @@ pub fn run_sim_node(
     info!(
         "serving {robot}/{} on {} at {:.0} Hz{}",
         env.task_name(),
-        key(MessageKind::SensorFrame),
+        wire::key_expr(&robot, MessageKind::SensorFrame),
         1.0 / env.control_period(),
         if opts.lockstep { " in lockstep" } else { "" }
     );
@@ -302,7 +250,7 @@ pub fn run_sim_node(
         }
 
         // 3. Step with the command, or the safe action.
-        let estopped = inbox.estop.load(Ordering::SeqCst);
+        let estopped = inbox.estop.engaged();
         let (action, state) = match (&command, estopped) {
             (_, true) => (safe.as_slice(), NodeState::Estopped),
             (Some(c), false) => (c.values.as_slice(), NodeState::Running),
@@ -367,13 +315,7 @@ pub fn run_sim_node(
     }
     node.status(&status_pub, NodeState::Stopping, "simulator stopping", &env);
     node.summary.wall_s = start.elapsed().as_secs_f64();
-    if let Ok(d) = inbox.drops.lock() {
-        node.summary.dropped = ErrorClass::ALL
-            .iter()
-            .filter(|c| d.count(**c) > 0)
-            .map(|c| (c.name().to_string(), d.count(*c)))
-            .collect();
-    }
+    node.summary.dropped = inbox.drops.by_class();
     let _ = session.close().wait();
     Ok(node.summary)
 }
@@ -417,7 +359,7 @@ impl Node {
             channels,
             images: Vec::new(),
         });
-        put(publisher, &msg, &mut self.buf);
+        node::put(publisher, &msg, &mut self.buf);
         self.summary.frames += 1;
     }
 
@@ -440,7 +382,6 @@ impl Node {
             step: 0,
             message: format!("{}/{}: {message}", self.robot, env.task_name()),
         });
-        let mut buf = Vec::new();
-        put(publisher, &msg, &mut buf);
+        node::put(publisher, &msg, &mut Vec::new());
     }
 }

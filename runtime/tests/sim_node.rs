@@ -298,3 +298,77 @@ fn topic_hz_sees_the_configured_rate() {
     // Loose: this checks the configuration took effect (50 Hz, not 20 or 100), not timing quality.
     assert!((35.0..65.0).contains(&rate), "rate {rate} Hz");
 }
+
+#[test]
+fn a_reset_request_starts_an_episode_from_the_requested_seed() {
+    let endpoint = free_loopback_endpoint().unwrap();
+    let _sim = spawn_sim(
+        &endpoint,
+        &[
+            "--robot",
+            "cartpole",
+            "--task",
+            "balance",
+            "--duration",
+            "20",
+        ],
+    );
+    let s = session(&endpoint);
+    let (rx, _sub) = frames(&s, "cartpole");
+    let statuses = Arc::new(Mutex::new(Vec::new()));
+    let sink = statuses.clone();
+    let _st = s
+        .declare_subscriber("umwelt/cartpole/status")
+        .callback(move |x| {
+            if let Ok(Message::Status(st)) = wire::decode(&x.payload().to_bytes()) {
+                sink.lock().unwrap().push((st.state, st.message));
+            }
+        })
+        .wait()
+        .unwrap();
+    rx.recv_timeout(Duration::from_secs(10))
+        .expect("frames arrive");
+    let reset = wire::encode(&Message::Reset(wire::Reset {
+        seq: 1,
+        stamp_ns: wire::now_ns(),
+        seed: Some(42),
+    }));
+    s.declare_publisher("umwelt/cartpole/cmd")
+        .wait()
+        .unwrap()
+        .put(reset)
+        .wait()
+        .unwrap();
+    let start = Instant::now();
+    let expected = umwelt_sim::Env::new("cartpole", "balance")
+        .unwrap()
+        .reset(42)
+        .unwrap()
+        .sensors
+        .positions;
+    loop {
+        let f = rx
+            .recv_timeout(Duration::from_secs(5))
+            .expect("frames keep coming");
+        if f.positions == expected {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "no frame showed the seed-42 initial state"
+        );
+    }
+    let start = Instant::now();
+    while !statuses
+        .lock()
+        .unwrap()
+        .iter()
+        .any(|(st, m)| *st == NodeState::EpisodeReset && m.contains("seed 42"))
+    {
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "no episode_reset status naming seed 42"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}

@@ -24,7 +24,9 @@ pub struct Args {
 
 pub fn run(args: Args) -> anyhow::Result<()> {
     let resolved = RunConfig::load(&args.config)?;
-    let controller = control::controller::build(&resolved)?;
+    let mut controller = control::controller::build(&resolved)?;
+    control::controller::check_rate(&resolved, controller.as_mut())
+        .map_err(|e| anyhow::anyhow!("{}: {e}", args.config.display()))?;
     let stop = super::stop_flag()?;
     let (robot, task, hz, name) = (
         resolved.config.robot.clone(),

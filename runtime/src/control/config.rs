@@ -95,8 +95,9 @@ pub enum Trigger {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SafetyConfig {
-    /// A frame older than this many control periods (by arrival time) is
-    /// stale: the loop commands the safe action.
+    /// A frame older than this many periods (by arrival time; the longer
+    /// of the loop's period and the robot's control period, at which the
+    /// driver publishes) is stale: the loop commands the safe action.
     #[serde(default = "default_stale")]
     pub stale_after_periods: f64,
     /// Largest change of each action value per second (units/s); absent

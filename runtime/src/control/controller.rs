@@ -142,6 +142,55 @@ impl Controller for FaultInjection {
     }
 }
 
+/// Checks that `controller` can keep up with the configured rate: times 20
+/// calls on a neutral input (all joints at zero) and fails, naming
+/// `rate_hz`, when the median exceeds half the period. Returns the median.
+pub fn check_rate(
+    r: &Resolved,
+    controller: &mut dyn Controller,
+) -> Result<std::time::Duration, super::ConfigError> {
+    let n = r.env.joint_names().len();
+    let sensors = Measurement {
+        positions: vec![0.0; n],
+        velocities: vec![0.0; n],
+        efforts: vec![0.0; n],
+        channels: vec![0.0; r.env.channel_names().len()],
+    };
+    let observation = r.observation.vector(&sensors);
+    let mut out = vec![0.0; r.limits.len()];
+    let mut times = Vec::with_capacity(20);
+    controller.reset();
+    for _ in 0..20 {
+        let input = ControlInput {
+            observation: &observation,
+            sensors: &sensors,
+            deadline: Instant::now(),
+        };
+        let t0 = Instant::now();
+        // Errors and panics are the safety layer's business at run time; here only speed matters.
+        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            controller.act(&input, &mut out)
+        }));
+        times.push(t0.elapsed());
+    }
+    controller.reset();
+    times.sort();
+    let median = times[times.len() / 2];
+    if median.as_secs_f64() > 0.5 * r.period {
+        return Err(super::ConfigError::Invalid {
+            origin: "controller config".into(),
+            message: format!(
+                "rate_hz = {:.0}: controller `{}` takes {:.0} us per tick (median of 20 trial runs), more than half the {:.0} us period; lower rate_hz",
+                1.0 / r.period,
+                controller.name(),
+                median.as_secs_f64() * 1e6,
+                r.period * 1e6
+            ),
+        });
+    }
+    Ok(median)
+}
+
 /// Builds the configured controller.
 pub fn build(r: &Resolved) -> Result<Box<dyn Controller>, ControllerError> {
     let actuated: Vec<usize> = r

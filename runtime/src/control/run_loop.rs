@@ -19,11 +19,12 @@ use super::config::Resolved;
 use super::controller::{ControlInput, Controller};
 use super::safety::{Interventions, SafeReason, Safety};
 use super::timing::{Percentiles, Timing, apply_realtime, percentiles, record};
+use crate::node::{self, DropLog, EstopLatch};
 use crate::sim_node::{REWARD_CHANNEL, SUCCESS_CHANNEL};
 use crate::transport::{TransportError, ZenohArgs};
 use crate::wire::{
-    self, CommandMode, DropCounter, ErrorClass, Message, MessageKind, MotorCommand, NodeState,
-    RobotWireSpec, SensorFrame, Status, Telemetry,
+    self, CommandMode, ErrorClass, Message, MessageKind, MotorCommand, NodeState, RobotWireSpec,
+    SensorFrame, Status, Telemetry,
 };
 
 /// How the loop runs.
@@ -105,15 +106,22 @@ struct Latest {
     arrived: Instant,
 }
 
+/// Valid frames received, grouped into the driver's episodes.
+#[derive(Default)]
+struct FramesSeen {
+    count: u64,
+    finished: Vec<EpisodeSeen>,
+    current: EpisodeSeen,
+}
+
 /// State shared with the zenoh callbacks.
 struct Shared {
     latest: Mutex<Option<Latest>>,
     /// Wakes a frame-triggered loop: one pending notice at most.
     new_frame: (Sender<()>, Receiver<()>),
-    estop: AtomicBool,
-    estop_reason: Mutex<String>,
-    drops: Mutex<DropCounter>,
-    frames: Mutex<(u64, Vec<EpisodeSeen>, EpisodeSeen)>,
+    estop: EstopLatch,
+    drops: DropLog,
+    frames: Mutex<FramesSeen>,
 }
 
 impl Default for Shared {
@@ -121,32 +129,10 @@ impl Default for Shared {
         Self {
             latest: Mutex::default(),
             new_frame: bounded(1),
-            estop: AtomicBool::default(),
-            estop_reason: Mutex::default(),
-            drops: Mutex::default(),
+            estop: EstopLatch::default(),
+            drops: DropLog::default(),
             frames: Mutex::default(),
         }
-    }
-}
-
-impl Shared {
-    fn dropped(&self, class: ErrorClass, what: &str, err: &dyn std::fmt::Display) {
-        let Ok(mut d) = self.drops.lock() else { return };
-        d.record(class);
-        if d.should_log(Instant::now()) {
-            warn!(
-                "dropped an invalid {what}: {err} ({} dropped so far)",
-                d.total()
-            );
-        }
-    }
-}
-
-fn declare_err(what: &'static str, key: String) -> impl FnOnce(zenoh::Error) -> TransportError {
-    move |e| TransportError::Declare {
-        what,
-        key,
-        message: e.to_string(),
     }
 }
 
@@ -171,91 +157,58 @@ pub fn run_loop(
         ActuationMode::Velocity => CommandMode::Velocity,
     };
     let session = opts.zenoh.open()?;
-    let key = |k: MessageKind| wire::key_expr(&robot, k);
     let shared = Arc::new(Shared::default());
 
     let s = shared.clone();
     let check = spec.clone();
-    let _sensors = session
-        .declare_subscriber(key(MessageKind::SensorFrame))
-        .callback(
-            move |sample| match wire::decode_sensor_frame(&sample.payload().to_bytes()) {
-                Err(e) => s.dropped(ErrorClass::from(&e), "sensor frame", &e),
-                Ok(frame) => match check.check_frame(&frame) {
-                    Err(e) => s.dropped(ErrorClass::Spec, "sensor frame", &e),
-                    Ok(()) => {
-                        if let Ok(mut f) = s.frames.lock() {
-                            f.0 += 1;
-                            let ep = &mut f.2;
-                            ep.frames += 1;
-                            ep.episode_return +=
-                                f64::from(frame.channel(REWARD_CHANNEL).unwrap_or(0.0));
-                            ep.success = frame.channel(SUCCESS_CHANNEL).is_some_and(|v| v > 0.5);
-                        }
-                        if let Ok(mut l) = s.latest.lock() {
-                            *l = Some(Latest {
-                                frame,
-                                arrived: Instant::now(),
-                            });
-                        }
-                        let _ = s.new_frame.0.try_send(());
-                    }
-                },
-            },
-        )
-        .wait()
-        .map_err(declare_err("subscriber", key(MessageKind::SensorFrame)))?;
+    let _sensors = node::subscriber(&session, &robot, MessageKind::SensorFrame, move |sample| {
+        let frame = match wire::decode_sensor_frame(&sample.payload().to_bytes()) {
+            Err(e) => return s.drops.record(ErrorClass::from(&e), "sensor frame", &e),
+            Ok(f) => f,
+        };
+        if let Err(e) = check.check_frame(&frame) {
+            return s.drops.record(ErrorClass::Spec, "sensor frame", &e);
+        }
+        if let Ok(mut f) = s.frames.lock() {
+            f.count += 1;
+            let ep = &mut f.current;
+            ep.frames += 1;
+            ep.episode_return += f64::from(frame.channel(REWARD_CHANNEL).unwrap_or(0.0));
+            ep.success = frame.channel(SUCCESS_CHANNEL).is_some_and(|v| v > 0.5);
+        }
+        if let Ok(mut l) = s.latest.lock() {
+            *l = Some(Latest {
+                frame,
+                arrived: Instant::now(),
+            });
+        }
+        let _ = s.new_frame.0.try_send(());
+    })?;
 
     let s = shared.clone();
-    let _estop = session
-        .declare_subscriber(key(MessageKind::Estop))
-        .callback(
-            move |sample| match wire::decode_estop(&sample.payload().to_bytes()) {
-                Ok(e) => {
-                    if e.engage {
-                        warn!("estop engaged ({}): safe action until released", e.reason);
-                    }
-                    if let Ok(mut r) = s.estop_reason.lock() {
-                        *r = e.reason;
-                    }
-                    s.estop.store(e.engage, Ordering::SeqCst);
-                }
-                Err(e) => s.dropped(ErrorClass::from(&e), "estop", &e),
-            },
-        )
-        .wait()
-        .map_err(declare_err("subscriber", key(MessageKind::Estop)))?;
+    let _estop = node::subscriber(&session, &robot, MessageKind::Estop, move |sample| {
+        match wire::decode_estop(&sample.payload().to_bytes()) {
+            Ok(e) => s.estop.apply(&e),
+            Err(e) => s.drops.record(ErrorClass::from(&e), "estop", &e),
+        }
+    })?;
 
     // The driver's episode resets close an episode.
     let s = shared.clone();
-    let _status = session
-        .declare_subscriber(key(MessageKind::Status))
-        .callback(move |sample| {
-            if let Ok(Message::Status(st)) = wire::decode(&sample.payload().to_bytes())
-                && st.state == wire::NodeState::EpisodeReset
-                && let Ok(mut f) = s.frames.lock()
-                && f.2.frames > 0
-            {
-                let done = std::mem::take(&mut f.2);
-                f.1.push(done);
-            }
-        })
-        .wait()
-        .map_err(declare_err("subscriber", key(MessageKind::Status)))?;
+    let _status = node::subscriber(&session, &robot, MessageKind::Status, move |sample| {
+        if let Ok(Message::Status(st)) = wire::decode(&sample.payload().to_bytes())
+            && st.state == NodeState::EpisodeReset
+            && let Ok(mut f) = s.frames.lock()
+            && f.current.frames > 0
+        {
+            let done = std::mem::take(&mut f.current);
+            f.finished.push(done);
+        }
+    })?;
 
-    let cmd_pub = session
-        .declare_publisher(key(MessageKind::MotorCommand))
-        .express(true)
-        .wait()
-        .map_err(declare_err("publisher", key(MessageKind::MotorCommand)))?;
-    let status_pub = session
-        .declare_publisher(key(MessageKind::Status))
-        .wait()
-        .map_err(declare_err("publisher", key(MessageKind::Status)))?;
-    let telemetry_pub = session
-        .declare_publisher(key(MessageKind::Telemetry))
-        .wait()
-        .map_err(declare_err("publisher", key(MessageKind::Telemetry)))?;
+    let cmd_pub = node::publisher(&session, &robot, MessageKind::MotorCommand, true)?;
+    let status_pub = node::publisher(&session, &robot, MessageKind::Status, false)?;
+    let telemetry_pub = node::publisher(&session, &robot, MessageKind::Telemetry, false)?;
 
     let rt = r.config.realtime.clone();
     let telemetry_period = Duration::from_secs_f64(r.config.telemetry_period_s);
@@ -290,17 +243,11 @@ pub fn run_loop(
             .map_err(|_| LoopError::Thread("the control thread panicked".into()))
     })?;
     let mut summary = summary;
-    if let Ok(d) = shared.drops.lock() {
-        summary.dropped = ErrorClass::ALL
-            .iter()
-            .filter(|c| d.count(**c) > 0)
-            .map(|c| (c.name().to_string(), d.count(*c)))
-            .collect();
-    }
+    summary.dropped = shared.drops.by_class();
     if let Ok(f) = shared.frames.lock() {
-        summary.frames_received = f.0;
-        summary.episodes = f.1.clone();
-        summary.current_episode = f.2.clone();
+        summary.frames_received = f.count;
+        summary.episodes = f.finished.clone();
+        summary.current_episode = f.current.clone();
     }
     let _ = session.close().wait();
     Ok(summary)
@@ -316,16 +263,12 @@ struct Io<'a> {
 
 impl Io<'_> {
     fn put(&mut self, which: Which, msg: &Message) {
-        self.buf.clear();
-        wire::encode_into(msg, &mut self.buf);
         let p = match which {
             Which::Cmd => self.cmd,
             Which::Status => self.status,
             Which::Telemetry => self.telemetry,
         };
-        if let Err(e) = p.put(self.buf.as_slice()).wait() {
-            warn!("publishing on {}: {e}", p.key_expr());
-        }
+        node::put(p, msg, &mut self.buf);
     }
 }
 
@@ -350,7 +293,9 @@ fn control(
 ) -> LoopSummary {
     let period = Duration::from_secs_f64(r.period);
     let spin = Duration::from_micros(r.config.realtime.spin_us).min(period / 2);
-    let stale_after = period.mul_f64(r.config.safety.stale_after_periods);
+    // Frames come every robot control period, whatever our own rate.
+    let frame_period = Duration::from_secs_f64(r.period.max(r.robot.control_period));
+    let stale_after = frame_period.mul_f64(r.config.safety.stale_after_periods);
     let deadline_ns = (r.period * r.config.safety.deadline_periods * 1e9) as u64;
     let n_act = r.limits.len();
     let channel_names = r.env.channel_names().to_vec();
@@ -444,7 +389,7 @@ fn control(
         }
 
         // Decide: the controller's action, made safe, or the safe action.
-        let verdict = if shared.estop.load(Ordering::SeqCst) {
+        let verdict = if shared.estop.engaged() {
             Err(SafeReason::Estop)
         } else {
             match age {
@@ -507,11 +452,7 @@ fn control(
             last_status = Instant::now();
             let text = match (&new_reason, new_state) {
                 (Some(SafeReason::Estop), _) => {
-                    let why = shared
-                        .estop_reason
-                        .lock()
-                        .map(|r| r.clone())
-                        .unwrap_or_default();
+                    let why = shared.estop.reason();
                     format!("estop latched ({why}): safe action until an estop release")
                 }
                 (Some(why), _) => format!("safe action: {why}"),

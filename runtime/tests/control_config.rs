@@ -1,0 +1,138 @@
+//! Controller configs: every mistake is an error naming its field.
+
+use std::path::PathBuf;
+
+use umwelt_runtime::control::{RunConfig, controller};
+
+fn write(name: &str, text: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("umwelt-control-config-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let p = dir.join(name);
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+fn err(name: &str, text: &str) -> String {
+    match RunConfig::load(&write(name, text)) {
+        Ok(_) => panic!("{name} should not load"),
+        Err(e) => e.to_string(),
+    }
+}
+
+const HEAD: &str = "robot = \"cartpole\"\ntask = \"swingup\"\n";
+
+#[test]
+fn shipped_controller_configs_load_and_keep_up_with_their_rate() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../configs");
+    for name in [
+        "cartpole_swingup",
+        "cartpole_zero",
+        "cartpole_hold",
+        "cartpole_random",
+        "cartpole_faults",
+    ] {
+        let r = RunConfig::load(&dir.join(format!("{name}.toml")))
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        let mut c = controller::build(&r).unwrap();
+        controller::check_rate(&r, c.as_mut()).unwrap();
+    }
+}
+
+#[test]
+fn mistakes_name_the_file_and_the_field() {
+    let e = err(
+        "a.toml",
+        &format!("{HEAD}observation = [\"elbow.pos\"]\n[controller]\nkind = \"zero\"\n"),
+    );
+    assert!(
+        e.contains("a.toml") && e.contains("observation") && e.contains("unknown joint `elbow`"),
+        "{e}"
+    );
+
+    let e = err(
+        "b.toml",
+        &format!("{HEAD}[controller]\nkind = \"zero\"\n[safety]\nlimits = [[5.0, -5.0]]\n"),
+    );
+    assert!(
+        e.contains("safety.limits[0]") && e.contains("lower must be below upper"),
+        "{e}"
+    );
+
+    let e = err(
+        "c.toml",
+        &format!("{HEAD}[controller]\nkind = \"zero\"\n[safety]\nlimits = [[-50.0, 50.0]]\n"),
+    );
+    assert!(e.contains("outside the actuator's range"), "{e}");
+
+    let e = err(
+        "d.toml",
+        &format!("{HEAD}rate_hz = 50000\n[controller]\nkind = \"zero\"\n"),
+    );
+    assert!(e.contains("rate_hz"), "{e}");
+
+    let e = err(
+        "e.toml",
+        &format!("{HEAD}[controller]\nkind = \"telepathy\"\n"),
+    );
+    assert!(e.contains("telepathy") && e.contains("controller"), "{e}");
+
+    let e = err(
+        "f.toml",
+        "robot = \"pendulum\"\ntask = \"swingup\"\n[controller]\nkind = \"cartpole_swingup\"\n",
+    );
+    assert!(
+        e.contains("controller.kind") && e.contains("cartpole"),
+        "{e}"
+    );
+
+    let e = err(
+        "g.toml",
+        &format!("{HEAD}robot_config = \"missing.toml\"\n[controller]\nkind = \"zero\"\n"),
+    );
+    assert!(
+        e.contains("robot_config") && e.contains("missing.toml"),
+        "{e}"
+    );
+
+    let e = err(
+        "h.toml",
+        "robot = \"cartpole\"\ntask = \"juggle\"\n[controller]\nkind = \"zero\"\n",
+    );
+    assert!(e.contains("task") && e.contains("balance, swingup"), "{e}");
+
+    let e = err(
+        "i.toml",
+        &format!("{HEAD}[controller]\nkind = \"zero\"\n[safety]\nslew_rate = [1.0, 2.0, 3.0]\n"),
+    );
+    assert!(e.contains("safety.slew_rate"), "{e}");
+}
+
+#[test]
+fn a_rate_the_controller_cannot_meet_is_an_error_naming_rate_hz() {
+    // A controller that needs 8 ms per tick cannot run at 100 Hz (10 ms, of
+    // which the check allows half).
+    struct Slow;
+    impl umwelt_runtime::control::Controller for Slow {
+        fn name(&self) -> &str {
+            "slow"
+        }
+        fn reset(&mut self) {}
+        fn act(
+            &mut self,
+            _: &umwelt_runtime::control::ControlInput<'_>,
+            _: &mut [f32],
+        ) -> Result<(), umwelt_runtime::control::ControllerError> {
+            std::thread::sleep(std::time::Duration::from_millis(8));
+            Ok(())
+        }
+    }
+    let r = RunConfig::load(&write(
+        "slow.toml",
+        &format!("{HEAD}rate_hz = 100\n[controller]\nkind = \"zero\"\n"),
+    ))
+    .unwrap();
+    let e = controller::check_rate(&r, &mut Slow)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("rate_hz = 100") && e.contains("`slow`"), "{e}");
+}

@@ -1,1 +1,13 @@
-//! models
+//! # umwelt-models
+//!
+//! Learned world models for umwelt, and the data they learn from.
+//!
+//! Built today: [`dataset`], episodes of a robot doing a task stored on disk
+//! (one checksummed binary file per episode, the specification in
+//! `dataset.json`), written crash-safely and validated on every load. The
+//! world model itself, its training and checkpoints are not built yet.
+//!
+//! This crate knows nothing of the simulator or of zenoh: the runtime
+//! converts a simulated robot's specs into a [`dataset::DatasetSpec`].
+
+pub mod dataset;

@@ -5,6 +5,7 @@
 //! only here.
 
 pub mod bench;
+pub mod collect;
 pub mod control;
 pub mod launch;
 pub mod node;

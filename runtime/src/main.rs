@@ -30,6 +30,9 @@ enum Command {
     /// Run episodes of a simulated robot headless under a simple policy and
     /// report return, length, success and simulation speed.
     Rollout(cmd::rollout::Args),
+    /// Run episodes of a simulated robot under a simple policy and append
+    /// them to a dataset directory on disk (for training world models).
+    Collect(cmd::collect::Args),
     /// Run the control loop against whatever serves the robot's topics
     /// (a hardware driver or `umwelt sim`).
     Run(cmd::run::Args),
@@ -56,6 +59,7 @@ fn main() -> std::process::ExitCode {
     let result = match cli.command {
         Command::Envs(a) => cmd::envs::run(a),
         Command::Rollout(a) => cmd::rollout::run(a),
+        Command::Collect(a) => cmd::collect::run(a),
         Command::Bench(a) => cmd::bench::run(a),
         Command::Sim(a) => cmd::sim::run(a),
         Command::Run(a) => cmd::run::run(a),

@@ -1,6 +1,7 @@
 //! The subcommands of `umwelt`, one module each.
 
 pub mod bench;
+pub mod collect;
 pub mod envs;
 pub mod launch;
 pub mod rollout;

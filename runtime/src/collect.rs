@@ -1,0 +1,202 @@
+//! Collecting episodes of a simulated robot into an on-disk dataset
+//! ([`umwelt_models::dataset`]), for training world models.
+//!
+//! [`record_episode`] runs one episode exactly as
+//! [`run_episode`](crate::rollout::run_episode) does (same seeds, same
+//! policy random stream, so the same trajectory and return) and records it;
+//! [`collect`] runs several and appends each finished one to a
+//! [`DatasetWriter`].
+
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use serde::Serialize;
+use umwelt_models::dataset::{DatasetError, DatasetSpec, DatasetWriter, Episode, FieldSpec};
+use umwelt_sim::{Env, SimError, SpecEntry};
+
+use crate::rollout::SimplePolicy;
+
+/// An error collecting episodes.
+#[derive(Debug, thiserror::Error)]
+pub enum CollectError {
+    /// The simulator failed.
+    #[error(transparent)]
+    Sim(#[from] SimError),
+    /// Reading or writing the dataset failed.
+    #[error(transparent)]
+    Dataset(#[from] DatasetError),
+}
+
+/// A simulator spec entry as a dataset field.
+pub fn field_spec(entry: &SpecEntry) -> FieldSpec {
+    FieldSpec::new(
+        entry.name.clone(),
+        entry.low,
+        entry.high,
+        entry.unit.clone(),
+    )
+}
+
+/// The dataset spec of episodes of `env`: robot, task, observation and
+/// action entries, control period.
+pub fn dataset_spec(env: &Env) -> DatasetSpec {
+    DatasetSpec::new(
+        env.robot_name(),
+        env.task_name(),
+        env.observation_spec()
+            .entries
+            .iter()
+            .map(field_spec)
+            .collect(),
+        env.action_spec().entries.iter().map(field_spec).collect(),
+        env.control_period(),
+    )
+}
+
+/// Runs one episode of `env` from `seed` under `policy` and records it: the
+/// observation vectors (after reset and after each step), the actions as
+/// passed to [`Env::step`], the rewards and the end flags.
+///
+/// The policy draws from `ChaCha8Rng::seed_from_u64(seed)` on stream 7, as
+/// [`run_episode`](crate::rollout::run_episode) does, so both give the same
+/// trajectory. `stop` is checked before every step: once set, the episode
+/// is abandoned and `Ok(None)` returned.
+pub fn record_episode(
+    env: &mut Env,
+    policy: SimplePolicy,
+    seed: u64,
+    stop: &AtomicBool,
+) -> Result<Option<Episode>, SimError> {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    rng.set_stream(7); // the policy's own stream, as in rollout::run_episode
+    let spec = env.action_spec().clone();
+    let steps = env.max_episode_steps() as usize;
+    let mut obs = env.reset(seed)?;
+    let mut episode = Episode {
+        seed,
+        observations: Vec::with_capacity((steps + 1) * obs.vector.len()),
+        actions: Vec::with_capacity(steps * spec.len()),
+        rewards: Vec::with_capacity(steps),
+        terminated: false,
+        truncated: false,
+        success: false,
+    };
+    episode.observations.extend_from_slice(&obs.vector);
+    let mut action = Vec::with_capacity(spec.len());
+    loop {
+        if stop.load(Ordering::SeqCst) {
+            return Ok(None);
+        }
+        policy.act(&obs, &spec, &mut rng, &mut action);
+        let step = env.step(&action)?;
+        episode.actions.extend_from_slice(&action);
+        episode.rewards.push(step.reward);
+        episode
+            .observations
+            .extend_from_slice(&step.observation.vector);
+        if step.terminated || step.truncated {
+            episode.terminated = step.terminated;
+            episode.truncated = step.truncated;
+            episode.success = step.info.success;
+            return Ok(Some(episode));
+        }
+        obs = step.observation;
+    }
+}
+
+/// What [`collect`] does.
+#[derive(Clone, Copy, Debug)]
+pub struct CollectOptions {
+    /// The policy choosing the actions.
+    pub policy: SimplePolicy,
+    /// Number of episodes to collect.
+    pub episodes: u32,
+    /// Base seed: the episode written as file index `k` uses seed
+    /// `seed + k` (wrapping), so appending to a dataset gives new seeds.
+    pub seed: u64,
+}
+
+/// One episode written by [`collect`].
+#[derive(Clone, Debug, Serialize)]
+pub struct CollectedEpisode {
+    /// Its file index in the dataset (`episodes/NNNNNN.ep`).
+    pub index: u64,
+    /// The seed the environment was reset with.
+    pub seed: u64,
+    /// Sum of rewards (accumulated in `f64`).
+    #[serde(rename = "return")]
+    pub episode_return: f64,
+    /// Control steps taken.
+    pub length: usize,
+    /// The task's success at the last step.
+    pub success: bool,
+    /// The episode ended by the task's own logic (or a physics failure).
+    pub terminated: bool,
+    /// The episode ended by its time limit.
+    pub truncated: bool,
+}
+
+/// The outcome of [`collect`].
+#[derive(Clone, Debug, Serialize)]
+pub struct CollectSummary {
+    /// The episodes written, in order.
+    pub episodes: Vec<CollectedEpisode>,
+    /// Total steps of the episodes written.
+    pub steps: u64,
+    /// Mean return of the episodes written (`None` if none was).
+    pub mean_return: Option<f64>,
+    /// True when `stop` ended the run early (the episode in progress was
+    /// dropped).
+    pub stopped: bool,
+    /// Number of episodes in the dataset afterwards.
+    pub dataset_episodes: usize,
+}
+
+/// Runs `options.episodes` episodes of `env` and appends each finished one
+/// to `writer`, calling `on_episode` after each write. The episode written
+/// as file index `k` uses seed `options.seed + k`. When `stop` is set, the
+/// episode in progress is dropped (nothing half-written) and the run ends;
+/// episodes already written stay.
+///
+/// Fails before running anything if `env`'s spec does not match the
+/// dataset's.
+pub fn collect(
+    env: &mut Env,
+    writer: &mut DatasetWriter,
+    options: CollectOptions,
+    stop: &AtomicBool,
+    mut on_episode: impl FnMut(&CollectedEpisode),
+) -> Result<CollectSummary, CollectError> {
+    writer.check_spec(&dataset_spec(env))?;
+    let mut episodes = Vec::with_capacity(options.episodes as usize);
+    let mut stopped = false;
+    for _ in 0..options.episodes {
+        let seed = options.seed.wrapping_add(writer.next_index());
+        let Some(episode) = record_episode(env, options.policy, seed, stop)? else {
+            stopped = true;
+            break;
+        };
+        let index = writer.write(&episode)?;
+        let collected = CollectedEpisode {
+            index,
+            seed,
+            episode_return: episode.episode_return(),
+            length: episode.len(),
+            success: episode.success,
+            terminated: episode.terminated,
+            truncated: episode.truncated,
+        };
+        on_episode(&collected);
+        episodes.push(collected);
+    }
+    let n = episodes.len();
+    Ok(CollectSummary {
+        steps: episodes.iter().map(|e| e.length as u64).sum(),
+        mean_return: (n > 0)
+            .then(|| episodes.iter().map(|e| e.episode_return).sum::<f64>() / n as f64),
+        stopped,
+        dataset_episodes: writer.len(),
+        episodes,
+    })
+}

@@ -271,6 +271,8 @@ pub fn bench_wire(
 pub struct LoopBench {
     /// Control rate (Hz).
     pub rate_hz: f64,
+    /// What started each tick.
+    pub trigger: crate::control::config::Trigger,
     /// Control period (us): the baseline of the ratios.
     pub period_us: f64,
     /// Ticks run.
@@ -291,6 +293,7 @@ pub struct LoopBench {
 pub fn bench_loop(
     rate_hz: f64,
     seconds: f64,
+    trigger: crate::control::config::Trigger,
 ) -> Result<LoopBench, Box<dyn std::error::Error + Send + Sync>> {
     use std::sync::atomic::AtomicBool;
 
@@ -319,7 +322,7 @@ pub fn bench_loop(
         robot_config: None,
         observation: None,
         rate_hz: Some(rate_hz),
-        trigger: Default::default(),
+        trigger,
         telemetry_period_s: 1.0,
         controller: ControllerConfig::Zero,
         safety: Default::default(),
@@ -343,6 +346,7 @@ pub fn bench_loop(
     let period_us = period * 1e6;
     Ok(LoopBench {
         rate_hz,
+        trigger,
         period_us,
         ticks: summary.ticks,
         misses: summary.misses,

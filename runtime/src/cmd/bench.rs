@@ -1,6 +1,7 @@
 //! `umwelt bench`: performance figures as ratios against same-run baselines.
 
 use umwelt_runtime::bench::{bench_loop, bench_sim, bench_wire};
+use umwelt_runtime::control::config::Trigger;
 
 /// Arguments of `umwelt bench`.
 #[derive(clap::Args, Debug)]
@@ -33,6 +34,9 @@ enum What {
         /// Seconds per rate.
         #[arg(long, default_value_t = 5.0)]
         seconds: f64,
+        /// What starts a tick: a fixed-rate timer, or each new frame.
+        #[arg(long, value_delimiter = ',', default_value = "timer,frame")]
+        triggers: Vec<String>,
         /// Print one JSON document on stdout.
         #[arg(long)]
         json: bool,
@@ -78,20 +82,29 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         What::Loop {
             rates,
             seconds,
+            triggers,
             json,
         } => {
             let mut all = Vec::new();
-            for rate in rates {
-                all.push(
-                    bench_loop(rate, seconds)
-                        .map_err(|e| anyhow::anyhow!("bench loop at {rate} Hz: {e}"))?,
-                );
+            for t in &triggers {
+                let trigger = match t.as_str() {
+                    "timer" => Trigger::Timer,
+                    "frame" => Trigger::Frame,
+                    other => anyhow::bail!("--triggers: `{other}` is neither `timer` nor `frame`"),
+                };
+                for &rate in &rates {
+                    all.push(
+                        bench_loop(rate, seconds, trigger)
+                            .map_err(|e| anyhow::anyhow!("bench loop at {rate} Hz ({t}): {e}"))?,
+                    );
+                }
             }
             if json {
                 return super::print_json(&all);
             }
             println!(
-                "{:>8} {:>10} {:>8} {:>7} {:>13} {:>13} {:>12} {:>14} {:>12}",
+                "{:>7} {:>8} {:>10} {:>8} {:>7} {:>13} {:>13} {:>12} {:>14} {:>12}",
+                "trigger",
                 "rate Hz",
                 "period us",
                 "ticks",
@@ -104,7 +117,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             );
             for b in &all {
                 println!(
-                    "{:>8.0} {:>10.0} {:>8} {:>7} {:>13.0} {:>13.0} {:>12.3} {:>14.0} {:>12.3}",
+                    "{:>7} {:>8.0} {:>10.0} {:>8} {:>7} {:>13.0} {:>13.0} {:>12.3} {:>14.0} {:>12.3}",
+                    format!("{:?}", b.trigger).to_lowercase(),
                     b.rate_hz,
                     b.period_us,
                     b.ticks,

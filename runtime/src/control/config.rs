@@ -132,7 +132,7 @@ impl Default for SafetyConfig {
 }
 
 /// Real-time options; each falls back with a warning where not permitted.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RealtimeConfig {
     /// SCHED_FIFO priority of the control thread (1-99); absent: normal scheduling.
@@ -152,6 +152,17 @@ pub struct RealtimeConfig {
 
 fn default_spin() -> u64 {
     100
+}
+
+impl Default for RealtimeConfig {
+    fn default() -> Self {
+        Self {
+            fifo_priority: None,
+            cpu: None,
+            mlockall: false,
+            spin_us: default_spin(),
+        }
+    }
 }
 
 /// The whole controller config.

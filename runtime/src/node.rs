@@ -11,8 +11,30 @@ use zenoh::pubsub::{Publisher, Subscriber};
 use zenoh::sample::Sample;
 use zenoh::{Session, Wait};
 
+use umwelt_sim::{ActuationMode, Env};
+
 use crate::transport::TransportError;
-use crate::wire::{self, DropCounter, ErrorClass, Estop, Message, MessageKind};
+use crate::wire::{
+    self, CommandMode, DropCounter, ErrorClass, Estop, Message, MessageKind, RobotWireSpec,
+};
+
+/// What a robot's messages must look like, from its (simulated) model.
+pub fn wire_spec(env: &Env) -> RobotWireSpec {
+    RobotWireSpec {
+        robot: env.robot_name().to_string(),
+        joints: env.joint_names().len(),
+        channels: env.channel_names().to_vec(),
+        actuators: env.action_spec().len(),
+    }
+}
+
+/// The command mode that drives actuators of `mode`.
+pub fn command_mode(mode: ActuationMode) -> CommandMode {
+    match mode {
+        ActuationMode::Torque => CommandMode::Torque,
+        ActuationMode::Velocity => CommandMode::Velocity,
+    }
+}
 
 /// Declares the publisher of `kind` messages for `robot`; `express` sends
 /// each message at once instead of batching (for the control path).

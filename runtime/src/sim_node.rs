@@ -14,15 +14,14 @@ use std::time::{Duration, Instant};
 use crossbeam::channel::{Receiver, RecvTimeoutError, Sender, bounded};
 use serde::Serialize;
 use tracing::{info, warn};
-use umwelt_sim::{ActuationMode, Env, Observation, SimError};
+use umwelt_sim::{Env, Observation, SimError};
 use zenoh::Wait;
 use zenoh::pubsub::Publisher;
 
 use crate::node::{self, DropLog, EstopLatch};
 use crate::transport::{TransportError, ZenohArgs};
 use crate::wire::{
-    self, CommandMode, ErrorClass, Message, MessageKind, MotorCommand, NodeState, RobotWireSpec,
-    SensorFrame, Status,
+    self, ErrorClass, Message, MessageKind, MotorCommand, NodeState, SensorFrame, Status,
 };
 
 /// Channels the simulator adds to every frame besides the task's own.
@@ -94,16 +93,8 @@ pub fn run_sim_node(
     stop: &AtomicBool,
 ) -> Result<SimNodeSummary, SimNodeError> {
     let robot = env.robot_name().to_string();
-    let spec = RobotWireSpec {
-        robot: robot.clone(),
-        joints: env.joint_names().len(),
-        channels: env.channel_names().to_vec(),
-        actuators: env.action_spec().len(),
-    };
-    let mode = match env.action_spec().mode {
-        ActuationMode::Torque => CommandMode::Torque,
-        ActuationMode::Velocity => CommandMode::Velocity,
-    };
+    let spec = node::wire_spec(&env);
+    let mode = node::command_mode(env.action_spec().mode);
     let session = opts.zenoh.open()?;
 
     let (tx, rx): (Sender<MotorCommand>, Receiver<MotorCommand>) = bounded(256);

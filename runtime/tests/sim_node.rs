@@ -47,6 +47,24 @@ fn frames(session: &Session, robot: &str) -> (Receiver<SensorFrame>, impl Drop) 
     (rx, sub)
 }
 
+/// Status messages (state, text) the robot's nodes publish, as they arrive.
+type Statuses = Arc<Mutex<Vec<(NodeState, String)>>>;
+
+fn statuses(session: &Session, robot: &str) -> (Statuses, impl Drop) {
+    let seen = Statuses::default();
+    let sink = seen.clone();
+    let sub = session
+        .declare_subscriber(format!("umwelt/{robot}/status"))
+        .callback(move |x| {
+            if let Ok(st) = wire::decode_status(&x.payload().to_bytes()) {
+                sink.lock().unwrap().push((st.state, st.message));
+            }
+        })
+        .wait()
+        .unwrap();
+    (seen, sub)
+}
+
 fn command(seq: u64, answers: &SensorFrame, values: Vec<f32>) -> Vec<u8> {
     wire::encode(&Message::MotorCommand(MotorCommand {
         seq,
@@ -196,17 +214,7 @@ fn garbage_and_wrong_commands_are_counted_and_dropped_and_estop_holds_the_robot(
     );
     let s = session(&endpoint);
     let (rx, _sub) = frames(&s, "cartpole");
-    let statuses = Arc::new(Mutex::new(Vec::new()));
-    let sink = statuses.clone();
-    let _status_sub = s
-        .declare_subscriber("umwelt/cartpole/status")
-        .callback(move |x| {
-            if let Ok(Message::Status(st)) = wire::decode(&x.payload().to_bytes()) {
-                sink.lock().unwrap().push(st.state);
-            }
-        })
-        .wait()
-        .unwrap();
+    let (statuses, _status_sub) = statuses(&s, "cartpole");
     let cmd = s.declare_publisher("umwelt/cartpole/cmd").wait().unwrap();
     let estop = s.declare_publisher("umwelt/cartpole/estop").wait().unwrap();
     let f = rx.recv_timeout(Duration::from_secs(10)).unwrap();
@@ -248,7 +256,13 @@ fn garbage_and_wrong_commands_are_counted_and_dropped_and_estop_holds_the_robot(
     for class in ["bad_magic", "spec", "truncated", "non_finite"] {
         assert_eq!(dropped.get(class), Some(&1), "{class}: {dropped:?}");
     }
-    assert!(statuses.lock().unwrap().contains(&NodeState::Estopped));
+    assert!(
+        statuses
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|(st, _)| *st == NodeState::Estopped)
+    );
 }
 
 impl Node {
@@ -315,17 +329,7 @@ fn a_reset_request_starts_an_episode_from_the_requested_seed() {
     );
     let s = session(&endpoint);
     let (rx, _sub) = frames(&s, "cartpole");
-    let statuses = Arc::new(Mutex::new(Vec::new()));
-    let sink = statuses.clone();
-    let _st = s
-        .declare_subscriber("umwelt/cartpole/status")
-        .callback(move |x| {
-            if let Ok(Message::Status(st)) = wire::decode(&x.payload().to_bytes()) {
-                sink.lock().unwrap().push((st.state, st.message));
-            }
-        })
-        .wait()
-        .unwrap();
+    let (statuses, _status_sub) = statuses(&s, "cartpole");
     rx.recv_timeout(Duration::from_secs(10))
         .expect("frames arrive");
     let reset = wire::encode(&Message::Reset(wire::Reset {

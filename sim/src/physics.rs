@@ -43,6 +43,18 @@ impl JointKind {
     }
 }
 
+/// rapier's axis for index `coord` of its 6-D joint coordinates.
+fn joint_axis(coord: usize) -> JointAxis {
+    match coord {
+        0 => JointAxis::LinX,
+        1 => JointAxis::LinY,
+        2 => JointAxis::LinZ,
+        3 => JointAxis::AngX,
+        4 => JointAxis::AngY,
+        _ => JointAxis::AngZ,
+    }
+}
+
 #[derive(Clone, Debug)]
 struct JointRef {
     kind: JointKind,
@@ -163,20 +175,26 @@ impl Articulation {
     /// Position limits of joint `i`, if the joint has any.
     pub fn limits(&self, i: usize) -> Option<[f32; 2]> {
         let j = &self.joints[i];
-        let axis = match j.coord {
-            0 => JointAxis::LinX,
-            1 => JointAxis::LinY,
-            2 => JointAxis::LinZ,
-            3 => JointAxis::AngX,
-            4 => JointAxis::AngY,
-            _ => JointAxis::AngZ,
-        };
+        let axis = joint_axis(j.coord);
         self.link(j)
             .1
             .joint()
             .data
             .limits(axis)
             .map(|l| [l.min, l.max])
+    }
+
+    /// Sets the position limits `[lower, upper]` of joint `i`.
+    pub fn set_limits(&mut self, i: usize, limits: [f32; 2]) {
+        let j = &self.joints[i];
+        if let Some(link) = self
+            .world
+            .multibody_joints
+            .get_multibody_mut(j.multibody)
+            .and_then(|m| m.link_mut(j.link))
+        {
+            link.joint.data.set_limits(joint_axis(j.coord), limits);
+        }
     }
 
     /// The physics time step in seconds.

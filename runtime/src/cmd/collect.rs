@@ -12,15 +12,8 @@ use umwelt_runtime::rollout::SimplePolicy;
 /// Arguments of `umwelt collect`.
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// Robot to simulate (see `umwelt envs`).
-    #[arg(long)]
-    robot: String,
-    /// Task of that robot.
-    #[arg(long)]
-    task: String,
-    /// Robot config file (TOML) replacing the built-in defaults, e.g. configs/robots/cartpole.toml.
-    #[arg(long)]
-    config: Option<PathBuf>,
+    #[command(flatten)]
+    env: super::EnvArgs,
     /// Policy that chooses the actions.
     #[arg(long, value_enum, default_value = "random")]
     policy: SimplePolicy,
@@ -61,7 +54,7 @@ struct Report<'a> {
 /// Runs `umwelt collect`.
 pub fn run(args: Args) -> anyhow::Result<()> {
     anyhow::ensure!(args.episodes > 0, "--episodes must be at least 1");
-    let mut env = super::make_env(&args.robot, &args.task, args.config.as_deref())?;
+    let mut env = args.env.env()?;
     let spec = dataset_spec(&env);
     // Dataset errors name the directory or file themselves.
     let mut writer = DatasetWriter::create_or_append(&args.out, &spec)?;
@@ -101,8 +94,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     bar.finish_and_clear();
     let written = summary.episodes.len();
     let report = Report {
-        robot: &args.robot,
-        task: &args.task,
+        robot: &args.env.robot,
+        task: &args.env.task,
         policy: args.policy,
         seed: args.seed,
         path: args.out.display().to_string(),

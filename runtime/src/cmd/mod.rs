@@ -19,24 +19,49 @@ pub fn print_json<T: serde::Serialize>(value: &T) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Builds an environment from a robot name, or from a robot config file.
-pub fn make_env(
-    robot: &str,
-    task: &str,
-    config: Option<&std::path::Path>,
-) -> anyhow::Result<umwelt_sim::Env> {
-    let Some(path) = config else {
-        return Ok(umwelt_sim::Env::new(robot, task)?);
-    };
-    let cfg = umwelt_sim::RobotConfig::load(path)?;
-    if cfg.robot.name() != robot {
-        anyhow::bail!(
-            "{} configures robot `{}`, not `{robot}`",
-            path.display(),
-            cfg.robot.name()
-        );
+/// Which simulated robot and task to run: the options `rollout`, `collect`
+/// and `sim` share.
+#[derive(clap::Args, Debug)]
+pub struct EnvArgs {
+    /// Robot to simulate (see `umwelt envs`).
+    #[arg(long)]
+    pub robot: String,
+    /// Task of that robot.
+    #[arg(long)]
+    pub task: String,
+    /// Robot config file (TOML) replacing the built-in defaults, e.g. configs/robots/cartpole.toml.
+    #[arg(long)]
+    pub config: Option<std::path::PathBuf>,
+}
+
+impl EnvArgs {
+    /// The robot's config: the file given (which must describe `--robot`),
+    /// or the built-in one.
+    pub fn robot_config(&self) -> anyhow::Result<umwelt_sim::RobotConfig> {
+        let Some(path) = &self.config else {
+            return Ok(umwelt_sim::RobotConfig::builtin(
+                umwelt_sim::RobotKind::from_name(&self.robot)?,
+            ));
+        };
+        let cfg = umwelt_sim::RobotConfig::load(path)?;
+        if cfg.robot.name() != self.robot {
+            anyhow::bail!(
+                "{} configures robot `{}`, not `{}`",
+                path.display(),
+                cfg.robot.name(),
+                self.robot
+            );
+        }
+        Ok(cfg)
     }
-    Ok(umwelt_sim::Env::from_config(cfg, task)?)
+
+    /// The environment these options describe.
+    pub fn env(&self) -> anyhow::Result<umwelt_sim::Env> {
+        Ok(umwelt_sim::Env::from_config(
+            self.robot_config()?,
+            &self.task,
+        )?)
+    }
 }
 
 /// A flag set by Ctrl-C or SIGTERM, so that nodes stop cleanly.

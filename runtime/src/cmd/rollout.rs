@@ -1,7 +1,5 @@
 //! `umwelt rollout`: headless episodes under a simple policy.
 
-use std::path::PathBuf;
-
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 use umwelt_runtime::rollout::{EpisodeReport, SimplePolicy, episode_seed, run_episode};
@@ -9,15 +7,8 @@ use umwelt_runtime::rollout::{EpisodeReport, SimplePolicy, episode_seed, run_epi
 /// Arguments of `umwelt rollout`.
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// Robot to simulate (see `umwelt envs`).
-    #[arg(long)]
-    robot: String,
-    /// Task of that robot.
-    #[arg(long)]
-    task: String,
-    /// Robot config file (TOML) replacing the built-in defaults, e.g. configs/robots/cartpole.toml.
-    #[arg(long)]
-    config: Option<PathBuf>,
+    #[command(flatten)]
+    env: super::EnvArgs,
     /// Policy that chooses the actions.
     #[arg(long, value_enum, default_value = "random")]
     policy: SimplePolicy,
@@ -45,7 +36,7 @@ struct Report<'a> {
 
 pub fn run(args: Args) -> anyhow::Result<()> {
     anyhow::ensure!(args.episodes > 0, "--episodes must be at least 1");
-    let mut env = super::make_env(&args.robot, &args.task, args.config.as_deref())?;
+    let mut env = args.env.env()?;
     let bar = if args.json || args.episodes < 2 {
         ProgressBar::hidden()
     } else {
@@ -65,8 +56,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     bar.finish_and_clear();
     let n = episodes.len() as f64;
     let report = Report {
-        robot: &args.robot,
-        task: &args.task,
+        robot: &args.env.robot,
+        task: &args.env.task,
         policy: args.policy,
         seed: args.seed,
         mean_return: episodes.iter().map(|e| e.episode_return).sum::<f64>() / n,

@@ -1,6 +1,5 @@
 //! `umwelt sim`: serve a simulated robot over zenoh.
 
-use std::path::PathBuf;
 use std::time::Duration;
 
 use umwelt_runtime::sim_node::{SimNodeOptions, run_sim_node};
@@ -9,15 +8,8 @@ use umwelt_runtime::transport::ZenohArgs;
 /// Arguments of `umwelt sim`.
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// Robot to simulate (see `umwelt envs`).
-    #[arg(long)]
-    robot: String,
-    /// Task of that robot.
-    #[arg(long)]
-    task: String,
-    /// Robot config file (TOML) replacing the built-in defaults.
-    #[arg(long)]
-    config: Option<PathBuf>,
+    #[command(flatten)]
+    env: super::EnvArgs,
     /// Control rate in Hz (frames published per second); must divide the
     /// physics rate. Default: the robot config's control period.
     #[arg(long, value_name = "HZ")]
@@ -47,24 +39,18 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
-    let env = match args.rate {
-        None => super::make_env(&args.robot, &args.task, args.config.as_deref())?,
-        Some(hz) => {
-            anyhow::ensure!(
-                hz.is_finite() && hz > 0.0,
-                "--rate {hz}: must be a positive number of Hz"
-            );
-            let mut cfg = match &args.config {
-                Some(p) => umwelt_sim::RobotConfig::load(p)?,
-                None => {
-                    umwelt_sim::RobotConfig::builtin(umwelt_sim::RobotKind::from_name(&args.robot)?)
-                }
-            };
-            cfg.control_period = 1.0 / hz;
-            umwelt_sim::Env::from_config(cfg, &args.task)
-                .map_err(|e| anyhow::anyhow!("--rate {hz}: {e}"))?
-        }
-    };
+    let mut cfg = args.env.robot_config()?;
+    if let Some(hz) = args.rate {
+        anyhow::ensure!(
+            hz.is_finite() && hz > 0.0,
+            "--rate {hz}: must be a positive number of Hz"
+        );
+        cfg.control_period = 1.0 / hz;
+    }
+    let env = umwelt_sim::Env::from_config(cfg, &args.env.task).map_err(|e| match args.rate {
+        Some(hz) => anyhow::anyhow!("--rate {hz}: {e}"),
+        None => e.into(),
+    })?;
     let opts = SimNodeOptions {
         seed: args.seed,
         lockstep: args.lockstep,

@@ -11,7 +11,7 @@ use serde::Serialize;
 use tracing::warn;
 
 use super::config::Trigger;
-use umwelt_sim::{ActuationMode, Measurement};
+use umwelt_sim::Measurement;
 use zenoh::Wait;
 use zenoh::pubsub::Publisher;
 
@@ -23,8 +23,8 @@ use crate::node::{self, DropLog, EstopLatch};
 use crate::sim_node::{REWARD_CHANNEL, SUCCESS_CHANNEL};
 use crate::transport::{TransportError, ZenohArgs};
 use crate::wire::{
-    self, CommandMode, ErrorClass, Message, MessageKind, MotorCommand, NodeState, RobotWireSpec,
-    SensorFrame, Status, Telemetry,
+    self, CommandMode, ErrorClass, Message, MessageKind, MotorCommand, NodeState, SensorFrame,
+    Status, Telemetry,
 };
 
 /// How the loop runs.
@@ -146,16 +146,8 @@ pub fn run_loop(
     ready: &(dyn Fn() + Sync),
 ) -> Result<LoopSummary, LoopError> {
     let robot = r.config.robot.clone();
-    let spec = RobotWireSpec {
-        robot: robot.clone(),
-        joints: r.env.joint_names().len(),
-        channels: r.env.channel_names().to_vec(),
-        actuators: r.env.action_spec().len(),
-    };
-    let mode = match r.robot.actuation {
-        ActuationMode::Torque => CommandMode::Torque,
-        ActuationMode::Velocity => CommandMode::Velocity,
-    };
+    let spec = node::wire_spec(&r.env);
+    let mode = node::command_mode(r.robot.actuation);
     let session = opts.zenoh.open()?;
     let shared = Arc::new(Shared::default());
 

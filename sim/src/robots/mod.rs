@@ -108,7 +108,7 @@ pub(crate) fn mass_shape(b: ColliderBuilder) -> ColliderBuilder {
 /// Orders the model's joints as the config declares them, applies the
 /// config's limits, damping, friction and armature, and wraps the world.
 pub(crate) fn finish(
-    mut world: PhysicsWorld,
+    world: PhysicsWorld,
     model_joints: &[(String, RigidBodyHandle)],
     cfg: &RobotConfig,
     scales: &Scales,
@@ -147,28 +147,11 @@ pub(crate) fn finish(
             ),
         });
     }
-    for (j, (_, h)) in cfg.joints.iter().zip(&ordered) {
-        if let Some(limits) = j.limits
-            && let Some(link) = world.multibody_joints.rigid_body_link(*h).copied()
-            && let Some(l) = world
-                .multibody_joints
-                .get_multibody_mut(link.multibody)
-                .and_then(|m| m.link_mut(link.id))
-        {
-            let free = !l.joint.data.locked_axes.bits() & 0b11_1111;
-            let axis = match free.trailing_zeros() {
-                0 => JointAxis::LinX,
-                1 => JointAxis::LinY,
-                2 => JointAxis::LinZ,
-                3 => JointAxis::AngX,
-                4 => JointAxis::AngY,
-                _ => JointAxis::AngZ,
-            };
-            l.joint.data.set_limits(axis, limits);
-        }
-    }
     let mut art = Articulation::new(world, &ordered)?;
     for (i, j) in cfg.joints.iter().enumerate() {
+        if let Some(limits) = j.limits {
+            art.set_limits(i, limits);
+        }
         art.set_dof_params(
             i,
             j.damping * scales.damping[i % MAX_PARTS],

@@ -27,6 +27,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let mut controller = control::controller::build(&resolved)?;
     control::controller::check_rate(&resolved, controller.as_mut())
         .map_err(|e| anyhow::anyhow!("{}: {e}", args.config.display()))?;
+    quiet_repeated_controller_panics();
     let stop = super::stop_flag()?;
     let (robot, task, hz, name) = (
         resolved.config.robot.clone(),
@@ -48,7 +49,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         return super::print_json(&s);
     }
     eprintln!(
-        "umwelt run: {} ticks, {} misses; jitter p50 {:.0} us, p99 {:.0} us, max {:.0} us (period {:.0} us); latency p99 {:.0} us; {} safe ticks {:?}; {} frames; dropped {:?}",
+        "umwelt run: {} ticks, {} misses; jitter p50 {:.0} us, p99 {:.0} us, max {:.0} us (period {:.0} us); latency p99 {:.0} us; {} safe ticks; interventions: {}; {} frames; dropped {:?}",
         s.ticks,
         s.misses,
         s.jitter.p50_us,
@@ -75,4 +76,25 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// A panicking controller would print Rust's panic message every tick; the
+/// loop already counts each panic and reports it on `status`. Keep the first
+/// message of the control thread and then at most one a second.
+fn quiet_repeated_controller_panics() {
+    use std::sync::Mutex;
+    use std::time::Instant;
+    let default = std::panic::take_hook();
+    let last: Mutex<Option<Instant>> = Mutex::new(None);
+    std::panic::set_hook(Box::new(move |info| {
+        if std::thread::current().name() == Some("umwelt-control")
+            && let Ok(mut last) = last.lock()
+        {
+            if last.is_some_and(|t| t.elapsed() < std::time::Duration::from_secs(1)) {
+                return;
+            }
+            *last = Some(Instant::now());
+        }
+        default(info);
+    }));
 }

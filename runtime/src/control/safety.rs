@@ -57,6 +57,32 @@ pub struct Interventions {
     pub slew_limited: u64,
 }
 
+impl std::fmt::Display for Interventions {
+    /// The non-zero counts, e.g. `stale 12, clamped 3`, or `none`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let all = [
+            ("no_frame", self.no_frame),
+            ("stale", self.stale),
+            ("non_finite", self.non_finite),
+            ("controller_error", self.controller_error),
+            ("controller_panic", self.controller_panic),
+            ("estop", self.estop),
+            ("clamped", self.clamped),
+            ("slew_limited", self.slew_limited),
+        ];
+        let parts: Vec<String> = all
+            .iter()
+            .filter(|(_, n)| *n > 0)
+            .map(|(k, n)| format!("{k} {n}"))
+            .collect();
+        if parts.is_empty() {
+            f.write_str("none")
+        } else {
+            f.write_str(&parts.join(", "))
+        }
+    }
+}
+
 impl Interventions {
     /// Counts a safe-action tick by its reason.
     pub fn count(&mut self, reason: &SafeReason) {
@@ -160,6 +186,8 @@ mod tests {
         s.filter(&mut a, 0.01).unwrap();
         assert_eq!(a, [1.0, -0.5]);
         assert_eq!(s.counts.clamped, 1);
+        assert_eq!(s.counts.to_string(), "clamped 1");
+        assert_eq!(Interventions::default().to_string(), "none");
     }
 
     #[test]

@@ -1,0 +1,316 @@
+//! Checkpoints: one file holding metadata (JSON) and weights (safetensors,
+//! written by burn's `SafetensorsStore`), checksummed.
+//!
+//! Layout (little-endian):
+//!
+//! ```text
+//! 0   4  magic "UWWM"
+//! 4   4  u32 format version (CHECKPOINT_VERSION)
+//! 8   8  u64 metadata length M
+//! 16  8  u64 weights length W
+//! 24  4  u32 CRC32 of the M + W bytes that follow
+//! 28  M  metadata, UTF-8 JSON (CheckpointMeta)
+//! 28+M W weights, safetensors
+//! ```
+
+use std::path::{Path, PathBuf};
+
+use burn::module::Module;
+use burn::store::{ModuleSnapshot, SafetensorsStore};
+use burn::tensor::Device;
+use serde::{Deserialize, Serialize};
+
+use super::config::WorldModelConfig;
+use super::model::WorldModel;
+use super::normalize::Normalization;
+use super::train::TrainSummary;
+use crate::dataset::DatasetSpec;
+
+/// First four bytes of a checkpoint file.
+pub const CHECKPOINT_MAGIC: [u8; 4] = *b"UWWM";
+/// Checkpoint format version this build reads and writes.
+pub const CHECKPOINT_VERSION: u32 = 1;
+/// Length of the fixed header.
+pub const CHECKPOINT_HEADER_LEN: usize = 28;
+
+/// Why a checkpoint could not be saved or loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum CheckpointError {
+    /// Reading or writing the file failed.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// Not a checkpoint (wrong magic).
+    #[error("{path}: not an umwelt world-model checkpoint (bad magic)")]
+    BadMagic {
+        /// The file.
+        path: PathBuf,
+    },
+    /// A format version this build does not read.
+    #[error("{path}: checkpoint format version {found}, this build reads version {supported}")]
+    UnsupportedVersion {
+        /// The file.
+        path: PathBuf,
+        /// Version in the file.
+        found: u32,
+        /// Version this build reads.
+        supported: u32,
+    },
+    /// The file is shorter (or longer) than its header says.
+    #[error("{path}: truncated or padded checkpoint: {actual} bytes, header says {expected}")]
+    Truncated {
+        /// The file.
+        path: PathBuf,
+        /// Size the header implies.
+        expected: u64,
+        /// Size on disk.
+        actual: u64,
+    },
+    /// The payload's checksum does not match.
+    #[error("{path}: checksum mismatch (corrupted checkpoint)")]
+    Checksum {
+        /// The file.
+        path: PathBuf,
+    },
+    /// The metadata is not valid.
+    #[error("{path}: invalid metadata: {message}")]
+    Metadata {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+    /// The weights do not fit the model the metadata describes.
+    #[error("{path}: invalid weights: {message}")]
+    Weights {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+    /// The checkpoint is for another robot, task or observation/action spec.
+    #[error("checkpoint is for {found}, expected {expected}: {}", differences.join("; "))]
+    SpecMismatch {
+        /// The spec asked for.
+        expected: String,
+        /// The checkpoint's spec.
+        found: String,
+        /// Each difference.
+        differences: Vec<String>,
+    },
+}
+
+/// Everything in a checkpoint besides the weights.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CheckpointMeta {
+    /// [`CHECKPOINT_VERSION`] when written.
+    pub format_version: u32,
+    /// Robot, task, observation and action spec the model was trained for.
+    pub spec: DatasetSpec,
+    /// Model architecture.
+    pub model: WorldModelConfig,
+    /// Observation and action normalisation.
+    pub normalization: Normalization,
+    /// How it was trained.
+    pub train: TrainSummary,
+}
+
+/// A world model with its metadata.
+#[derive(Debug, Clone)]
+pub struct Checkpoint {
+    /// Metadata.
+    pub meta: CheckpointMeta,
+    /// The model (on the device it was loaded to, no autodiff).
+    pub model: WorldModel,
+}
+
+impl Checkpoint {
+    /// Writes `model` and `meta` to `path` (replacing it atomically: a
+    /// temporary sibling, synced, then renamed).
+    pub fn save(
+        path: impl AsRef<Path>,
+        model: &WorldModel,
+        meta: &CheckpointMeta,
+    ) -> Result<(), CheckpointError> {
+        let path = path.as_ref();
+        let bytes = Self::to_bytes(model, meta).map_err(|message| CheckpointError::Weights {
+            path: path.to_path_buf(),
+            message,
+        })?;
+        let io = |source| CheckpointError::Io {
+            path: path.to_path_buf(),
+            source,
+        };
+        let mut tmp = path.as_os_str().to_owned();
+        tmp.push(format!(".{}.tmp", std::process::id()));
+        let tmp = PathBuf::from(tmp);
+        {
+            use std::io::Write;
+            let mut f = std::fs::File::create(&tmp).map_err(io)?;
+            f.write_all(&bytes).map_err(io)?;
+            f.sync_all().map_err(io)?;
+        }
+        std::fs::rename(&tmp, path).map_err(io)
+    }
+
+    /// The checkpoint file's bytes.
+    pub fn to_bytes(model: &WorldModel, meta: &CheckpointMeta) -> Result<Vec<u8>, String> {
+        let json = serde_json::to_vec_pretty(meta).map_err(|e| e.to_string())?;
+        let mut store = SafetensorsStore::from_bytes(None);
+        model.save_into(&mut store).map_err(|e| e.to_string())?;
+        let weights = store.get_bytes().map_err(|e| e.to_string())?;
+        let mut crc = crc32fast::Hasher::new();
+        crc.update(&json);
+        crc.update(&weights);
+        let mut out = Vec::with_capacity(CHECKPOINT_HEADER_LEN + json.len() + weights.len());
+        out.extend_from_slice(&CHECKPOINT_MAGIC);
+        out.extend_from_slice(&meta.format_version.to_le_bytes());
+        out.extend_from_slice(&(json.len() as u64).to_le_bytes());
+        out.extend_from_slice(&(weights.len() as u64).to_le_bytes());
+        out.extend_from_slice(&crc.finalize().to_le_bytes());
+        out.extend_from_slice(&json);
+        out.extend_from_slice(&weights);
+        Ok(out)
+    }
+
+    /// Loads a checkpoint onto `device` (a plain, non-autodiff device).
+    pub fn load(path: impl AsRef<Path>, device: &Device) -> Result<Self, CheckpointError> {
+        let path = path.as_ref();
+        let bytes = std::fs::read(path).map_err(|source| CheckpointError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Self::from_bytes(&bytes, path, device)
+    }
+
+    /// Loads a checkpoint and checks that it was trained for `expected`
+    /// (same robot, task, observation and action names and bounds).
+    pub fn load_for(
+        path: impl AsRef<Path>,
+        expected: &DatasetSpec,
+        device: &Device,
+    ) -> Result<Self, CheckpointError> {
+        let ckpt = Self::load(path, device)?;
+        ckpt.check_spec(expected)?;
+        Ok(ckpt)
+    }
+
+    /// Checks that the checkpoint was trained for `expected`.
+    pub fn check_spec(&self, expected: &DatasetSpec) -> Result<(), CheckpointError> {
+        match expected.check_compatible(&self.meta.spec) {
+            Ok(()) => Ok(()),
+            Err(crate::dataset::DatasetError::SpecMismatch {
+                expected,
+                found,
+                differences,
+            }) => Err(CheckpointError::SpecMismatch {
+                expected,
+                found,
+                differences,
+            }),
+            Err(other) => Err(CheckpointError::SpecMismatch {
+                expected: expected.summary(),
+                found: self.meta.spec.summary(),
+                differences: vec![other.to_string()],
+            }),
+        }
+    }
+
+    /// Parses checkpoint bytes; `path` only names the source in errors.
+    pub fn from_bytes(bytes: &[u8], path: &Path, device: &Device) -> Result<Self, CheckpointError> {
+        let p = || path.to_path_buf();
+        let actual = bytes.len() as u64;
+        if bytes.len() < 4 || bytes[..4] != CHECKPOINT_MAGIC {
+            if bytes.len() < 4 && CHECKPOINT_MAGIC.starts_with(bytes) {
+                return Err(CheckpointError::Truncated {
+                    path: p(),
+                    expected: CHECKPOINT_HEADER_LEN as u64,
+                    actual,
+                });
+            }
+            return Err(CheckpointError::BadMagic { path: p() });
+        }
+        if bytes.len() < CHECKPOINT_HEADER_LEN {
+            return Err(CheckpointError::Truncated {
+                path: p(),
+                expected: CHECKPOINT_HEADER_LEN as u64,
+                actual,
+            });
+        }
+        let u32_at = |o: usize| u32::from_le_bytes(bytes[o..o + 4].try_into().unwrap());
+        let u64_at = |o: usize| u64::from_le_bytes(bytes[o..o + 8].try_into().unwrap());
+        let version = u32_at(4);
+        if version != CHECKPOINT_VERSION {
+            return Err(CheckpointError::UnsupportedVersion {
+                path: p(),
+                found: version,
+                supported: CHECKPOINT_VERSION,
+            });
+        }
+        let (m, w, crc) = (u64_at(8), u64_at(16), u32_at(24));
+        let expected = (CHECKPOINT_HEADER_LEN as u64)
+            .checked_add(m)
+            .and_then(|x| x.checked_add(w));
+        if expected != Some(actual) {
+            return Err(CheckpointError::Truncated {
+                path: p(),
+                expected: expected.unwrap_or(u64::MAX),
+                actual,
+            });
+        }
+        let payload = &bytes[CHECKPOINT_HEADER_LEN..];
+        if crc32fast::hash(payload) != crc {
+            return Err(CheckpointError::Checksum { path: p() });
+        }
+        let (json, weights) = payload.split_at(m as usize);
+        let meta: CheckpointMeta =
+            serde_json::from_slice(json).map_err(|e| CheckpointError::Metadata {
+                path: p(),
+                message: e.to_string(),
+            })?;
+        let bad_meta = |message: String| CheckpointError::Metadata { path: p(), message };
+        if meta.format_version != version {
+            return Err(bad_meta(format!(
+                "metadata says format version {}, header {version}",
+                meta.format_version
+            )));
+        }
+        meta.model.validate().map_err(bad_meta)?;
+        meta.normalization.validate().map_err(bad_meta)?;
+        if meta.normalization.obs_dim() != meta.model.obs_dim
+            || meta.normalization.act_dim() != meta.model.act_dim
+            || meta.spec.obs_dim() != meta.model.obs_dim
+            || meta.spec.act_dim() != meta.model.act_dim
+        {
+            return Err(bad_meta(
+                "spec, normalisation and model dimensions disagree".into(),
+            ));
+        }
+        let mut model =
+            WorldModel::new(&meta.model, 0, device).map_err(|e| bad_meta(e.to_string()))?;
+        let mut store = SafetensorsStore::from_bytes(Some(weights.to_vec()));
+        let result = model
+            .load_from(&mut store)
+            .map_err(|e| CheckpointError::Weights {
+                path: p(),
+                message: e.to_string(),
+            })?;
+        if !result.errors.is_empty() || !result.missing.is_empty() || !result.unused.is_empty() {
+            return Err(CheckpointError::Weights {
+                path: p(),
+                message: format!(
+                    "{} errors, missing {:?}, unused {:?}",
+                    result.errors.len(),
+                    result.missing.iter().map(|m| &m.0).collect::<Vec<_>>(),
+                    result.unused
+                ),
+            });
+        }
+        let model = model.no_grad();
+        Ok(Self { meta, model })
+    }
+}

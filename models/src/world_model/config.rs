@@ -1,0 +1,149 @@
+//! Sizes and training hyper-parameters of the world model.
+
+use serde::{Deserialize, Serialize};
+
+/// Architecture of a [`super::WorldModel`]. Serialised into every checkpoint.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct WorldModelConfig {
+    /// Length of an observation vector.
+    pub obs_dim: usize,
+    /// Length of an action vector.
+    pub act_dim: usize,
+    /// Length of a latent state; a multiple of `simnorm_group`.
+    pub latent_dim: usize,
+    /// Width of every hidden layer.
+    pub hidden: usize,
+    /// Hidden layers per MLP (encoder, dynamics, heads).
+    pub hidden_layers: usize,
+    /// SimNorm group size: the latent is `latent_dim / simnorm_group` softmaxes.
+    pub simnorm_group: usize,
+    /// Number of Q heads in the value ensemble.
+    pub num_q: usize,
+    /// Lower bound of the policy's log standard deviation.
+    pub log_std_min: f32,
+    /// Upper bound of the policy's log standard deviation.
+    pub log_std_max: f32,
+}
+
+impl Default for WorldModelConfig {
+    fn default() -> Self {
+        Self {
+            obs_dim: 0,
+            act_dim: 0,
+            latent_dim: 64,
+            hidden: 256,
+            hidden_layers: 1,
+            simnorm_group: 8,
+            num_q: 2,
+            log_std_min: -10.0,
+            log_std_max: 2.0,
+        }
+    }
+}
+
+impl WorldModelConfig {
+    /// The default sizes for `obs_dim` observations and `act_dim` actions.
+    pub fn new(obs_dim: usize, act_dim: usize) -> Self {
+        Self {
+            obs_dim,
+            act_dim,
+            ..Self::default()
+        }
+    }
+
+    /// Checks the sizes; returns what is wrong.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.obs_dim == 0 || self.act_dim == 0 {
+            return Err(format!(
+                "obs_dim {} and act_dim {} must be positive",
+                self.obs_dim, self.act_dim
+            ));
+        }
+        if self.hidden == 0 || self.latent_dim == 0 || self.simnorm_group == 0 {
+            return Err("latent_dim, hidden and simnorm_group must be positive".into());
+        }
+        if !self.latent_dim.is_multiple_of(self.simnorm_group) {
+            return Err(format!(
+                "latent_dim {} is not a multiple of simnorm_group {}",
+                self.latent_dim, self.simnorm_group
+            ));
+        }
+        if self.num_q < 2 {
+            return Err(format!("num_q {} must be at least 2", self.num_q));
+        }
+        if !(self.log_std_min.is_finite()
+            && self.log_std_max.is_finite()
+            && self.log_std_min < self.log_std_max)
+        {
+            return Err("log_std_min must be below log_std_max, both finite".into());
+        }
+        Ok(())
+    }
+}
+
+/// Hyper-parameters of [`super::Trainer`]. Serialised into every checkpoint.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct TrainConfig {
+    /// Unrolled horizon `H`: sequences of `H + 1` observations.
+    pub horizon: usize,
+    /// Sequences per batch.
+    pub batch_size: usize,
+    /// Adam learning rate.
+    pub learning_rate: f64,
+    /// Gradient clipping: each parameter tensor's gradient norm is capped at this.
+    pub grad_clip_norm: f32,
+    /// Discount factor.
+    pub gamma: f32,
+    /// Per-step weight decay of the losses along the horizon (TD-MPC2's rho).
+    pub rho: f32,
+    /// Weight of the latent consistency loss.
+    pub consistency_coef: f32,
+    /// Weight of the reward loss.
+    pub reward_coef: f32,
+    /// Weight of the value (TD) loss.
+    pub value_coef: f32,
+    /// Weight of the policy-prior loss.
+    pub policy_coef: f32,
+    /// Entropy weight inside the policy-prior loss.
+    pub entropy_coef: f32,
+    /// Weight of the inverse-dynamics loss.
+    pub inverse_coef: f32,
+    /// Polyak rate of the target Q ensemble.
+    pub target_tau: f32,
+    /// Seed of parameter initialisation and sampling.
+    pub seed: u64,
+}
+
+impl Default for TrainConfig {
+    fn default() -> Self {
+        Self {
+            horizon: 3,
+            batch_size: 256,
+            learning_rate: 3e-4,
+            grad_clip_norm: 20.0,
+            gamma: 0.95,
+            rho: 0.5,
+            consistency_coef: 20.0,
+            reward_coef: 1.0,
+            value_coef: 0.1,
+            policy_coef: 1.0,
+            entropy_coef: 1e-4,
+            inverse_coef: 1.0,
+            target_tau: 0.01,
+            seed: 0,
+        }
+    }
+}
+
+/// Why a world model or its trainer could not be built.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ModelError {
+    /// The model or training config is invalid.
+    #[error("invalid world model config: {0}")]
+    Config(String),
+    /// The training data does not fit the model.
+    #[error("training data: {0}")]
+    Data(String),
+}

@@ -1,0 +1,29 @@
+//! The learned world model (TD-MPC2 style) on burn 0.22.
+//!
+//! - [`WorldModel`]: encoder (observation -> SimNorm latent), latent
+//!   dynamics, reward head, Q ensemble, tanh-Gaussian policy prior and
+//!   inverse dynamics, all ReLU MLPs sized by [`WorldModelConfig`]; batched
+//!   encoding and `N x H` rollouts ([`WorldModel::rollout`]).
+//! - [`Normalization`]: observation mean/std and action ranges.
+//! - [`Trainer`]: TD-MPC2's joint objective over a horizon (latent
+//!   consistency, reward, TD value against an EMA target ensemble, policy
+//!   prior, inverse dynamics), Adam with per-tensor gradient-norm clipping,
+//!   seeded.
+//! - [`Checkpoint`]: one checksummed file with metadata and weights.
+
+mod checkpoint;
+mod config;
+mod model;
+mod nn;
+mod normalize;
+mod train;
+
+pub use checkpoint::{
+    CHECKPOINT_HEADER_LEN, CHECKPOINT_MAGIC, CHECKPOINT_VERSION, Checkpoint, CheckpointError,
+    CheckpointMeta,
+};
+pub use config::{ModelError, TrainConfig, WorldModelConfig};
+pub use model::{PolicySample, Rollout, WorldModel, tensor_from_rows, tensor_to_vec};
+pub use nn::{Dense, Mlp, simnorm};
+pub use normalize::{MIN_SCALE, Normalization};
+pub use train::{Batch, LossTerms, TrainSummary, Trainer};

@@ -1,0 +1,447 @@
+//! Training: TD-MPC2's joint objective over a horizon, Adam, gradient
+//! clipping, seeded; a custom loop (no burn `train` feature).
+
+use burn::module::{Module, ModuleMapper, ModuleVisitor, Param};
+use burn::optim::grad_clipping::GradientClippingConfig;
+use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
+use burn::tensor::{Device, Tensor};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use rand_distr::{Distribution, StandardNormal};
+use serde::{Deserialize, Serialize};
+
+use super::config::{ModelError, TrainConfig, WorldModelConfig};
+use super::model::{WorldModel, tensor_from_rows};
+use super::nn::Mlp;
+use super::normalize::Normalization;
+use crate::dataset::Episode;
+
+/// The loss terms of one batch, each averaged over the batch and the
+/// horizon (weighted by `rho^t`), before the coefficients.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct LossTerms {
+    /// Latent consistency: `|dyn^t(enc(o_0), a) - sg(enc(o_t))|^2` per latent component.
+    pub consistency: f32,
+    /// Reward regression (MSE, normalised actions, physical rewards).
+    pub reward: f32,
+    /// TD value regression of every Q head against `r + gamma * min Q_target(z', pi(z'))`.
+    pub value: f32,
+    /// Policy prior: `entropy_coef * log pi - mean Q_target(z, pi(z))`.
+    pub policy: f32,
+    /// Inverse dynamics: MSE of `inv(z_t, z_{t+1})` against the normalised action.
+    pub inverse: f32,
+    /// `sum coef * term`.
+    pub total: f32,
+}
+
+/// A batch of `B` windows of `H + 1` normalised observations; plain data,
+/// turned into tensors on whichever device evaluates it.
+#[derive(Clone, Debug)]
+pub struct Batch {
+    /// Sequences `B`.
+    pub batch: usize,
+    /// Horizon `H`.
+    pub horizon: usize,
+    /// `H + 1` rows-blocks of `B x obs_dim`.
+    pub obs: Vec<Vec<f32>>,
+    /// `H` blocks of `B x act_dim` (normalised).
+    pub actions: Vec<Vec<f32>>,
+    /// `H` blocks of `B` rewards.
+    pub rewards: Vec<Vec<f32>>,
+    /// `H` blocks of `B`: 1 where the step ended the episode by termination (no bootstrap).
+    pub terminal: Vec<Vec<f32>>,
+    /// `H` blocks of `B x act_dim` standard-normal noise for the policy at `z_t`.
+    pub eps_policy: Vec<Vec<f32>>,
+    /// `H` blocks of `B x act_dim` standard-normal noise for the policy at `z_{t+1}` (TD target).
+    pub eps_target: Vec<Vec<f32>>,
+}
+
+/// Summary of a training run, stored in checkpoints.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct TrainSummary {
+    /// Optimiser steps taken.
+    pub steps: u64,
+    /// Episodes trained on.
+    pub episodes: usize,
+    /// Steps (transitions) in those episodes.
+    pub transitions: u64,
+    /// The hyper-parameters.
+    pub config: TrainConfig,
+    /// Loss terms of the first step.
+    pub first_losses: Option<LossTerms>,
+    /// Loss terms of the last step.
+    pub last_losses: Option<LossTerms>,
+}
+
+/// Trains a [`WorldModel`] on episodes.
+pub struct Trainer {
+    model: WorldModel,
+    target_q: Vec<Mlp>,
+    optim: ModuleOptimizer,
+    config: TrainConfig,
+    norm: Normalization,
+    episodes: Vec<Episode>,
+    /// Cumulative count of windows per episode, for uniform sampling.
+    windows: Vec<u64>,
+    rng: ChaCha8Rng,
+    device: Device,
+    summary: TrainSummary,
+}
+
+impl Trainer {
+    /// A trainer for a new model of `model_config` on `episodes` (physical
+    /// units; normalised here with `norm`). `device` is a plain device
+    /// (e.g. `Device::flex()`); training runs on its autodiff version.
+    ///
+    /// Fails when the configs are invalid, the normalisation or an episode
+    /// has other dimensions than the model, or no episode has `horizon` steps.
+    pub fn new(
+        model_config: &WorldModelConfig,
+        config: TrainConfig,
+        norm: Normalization,
+        episodes: &[Episode],
+        device: &Device,
+    ) -> Result<Self, ModelError> {
+        if config.horizon == 0 || config.batch_size == 0 {
+            return Err(ModelError::Config(format!(
+                "horizon {} and batch_size {} must be positive",
+                config.horizon, config.batch_size
+            )));
+        }
+        let device = device.clone().autodiff();
+        let model = WorldModel::new(model_config, config.seed, &device)?;
+        let target_q = model.q.clone().no_grad();
+        let optim = AdamConfig::new()
+            .with_grad_clipping(Some(GradientClippingConfig::Norm(config.grad_clip_norm)))
+            .init();
+        let (od, ad) = (model_config.obs_dim, model_config.act_dim);
+        if norm.obs_dim() != od || norm.act_dim() != ad {
+            return Err(ModelError::Data(format!(
+                "normalisation has obs_dim {} and act_dim {}, the model {od} and {ad}",
+                norm.obs_dim(),
+                norm.act_dim()
+            )));
+        }
+        let mut normalized = Vec::with_capacity(episodes.len());
+        for (i, e) in episodes.iter().enumerate() {
+            if !e.is_empty() && (e.obs_dim() != od || e.act_dim() != ad) {
+                return Err(ModelError::Data(format!(
+                    "episode {i} has obs_dim {} and act_dim {}, the model {od} and {ad}",
+                    e.obs_dim(),
+                    e.act_dim()
+                )));
+            }
+            let mut e = e.clone();
+            norm.normalize_obs(&mut e.observations);
+            norm.normalize_action(&mut e.actions);
+            normalized.push(e);
+        }
+        let episodes = normalized;
+        let mut windows = Vec::with_capacity(episodes.len());
+        let mut total = 0u64;
+        for e in &episodes {
+            total += (e.len() + 1).saturating_sub(config.horizon) as u64;
+            windows.push(total);
+        }
+        if total == 0 {
+            return Err(ModelError::Data(format!(
+                "no episode has {} steps (the horizon)",
+                config.horizon
+            )));
+        }
+        let summary = TrainSummary {
+            steps: 0,
+            episodes: episodes.len(),
+            transitions: episodes.iter().map(|e| e.len() as u64).sum(),
+            config: config.clone(),
+            first_losses: None,
+            last_losses: None,
+        };
+        let rng = ChaCha8Rng::seed_from_u64(config.seed ^ 0x5eed_ba7c);
+        Ok(Self {
+            model,
+            target_q,
+            optim,
+            config,
+            norm,
+            episodes,
+            windows,
+            rng,
+            device,
+            summary,
+        })
+    }
+
+    /// The model being trained (on the autodiff device).
+    pub fn model(&self) -> &WorldModel {
+        &self.model
+    }
+
+    /// The model for inference: autodiff dropped (`valid()`).
+    pub fn inference_model(&self) -> WorldModel {
+        self.model.valid()
+    }
+
+    /// The normalisation the model trains under.
+    pub fn normalization(&self) -> &Normalization {
+        &self.norm
+    }
+
+    /// What training did so far.
+    pub fn summary(&self) -> &TrainSummary {
+        &self.summary
+    }
+
+    /// Samples a batch with the trainer's own RNG.
+    pub fn sample_batch(&mut self) -> Batch {
+        let mut rng = self.rng.clone();
+        let b = self.sample_batch_with(&mut rng);
+        self.rng = rng;
+        b
+    }
+
+    /// Samples a batch with `rng` (e.g. a fixed evaluation batch).
+    pub fn sample_batch_with(&self, rng: &mut ChaCha8Rng) -> Batch {
+        let (bsz, h) = (self.config.batch_size, self.config.horizon);
+        let (od, ad) = (self.norm.obs_dim(), self.norm.act_dim());
+        // `new` guarantees at least one window.
+        let total = self.windows.last().copied().unwrap_or(1);
+        let mut batch = Batch {
+            batch: bsz,
+            horizon: h,
+            obs: vec![Vec::with_capacity(bsz * od); h + 1],
+            actions: vec![Vec::with_capacity(bsz * ad); h],
+            rewards: vec![Vec::with_capacity(bsz); h],
+            terminal: vec![Vec::with_capacity(bsz); h],
+            eps_policy: vec![Vec::with_capacity(bsz * ad); h],
+            eps_target: vec![Vec::with_capacity(bsz * ad); h],
+        };
+        for _ in 0..bsz {
+            let w = rng.random_range(0..total);
+            let ei = self.windows.partition_point(|&c| c <= w);
+            let start = (w - if ei == 0 { 0 } else { self.windows[ei - 1] }) as usize;
+            let e = &self.episodes[ei];
+            for t in 0..=h {
+                batch.obs[t].extend_from_slice(e.obs(start + t));
+            }
+            for t in 0..h {
+                batch.actions[t].extend_from_slice(e.action(start + t));
+                batch.rewards[t].push(e.rewards[start + t]);
+                let end = start + t + 1 == e.len() && e.terminated;
+                batch.terminal[t].push(end as u8 as f32);
+            }
+        }
+        for t in 0..h {
+            for _ in 0..bsz * ad {
+                batch.eps_policy[t].push(StandardNormal.sample(rng));
+                batch.eps_target[t].push(StandardNormal.sample(rng));
+            }
+        }
+        batch
+    }
+
+    /// One optimiser step on a fresh batch; returns its loss terms (before the step).
+    pub fn step(&mut self) -> LossTerms {
+        let batch = self.sample_batch();
+        self.step_on(&batch)
+    }
+
+    /// One optimiser step on `batch`; returns its loss terms (before the step).
+    pub fn step_on(&mut self, batch: &Batch) -> LossTerms {
+        let (loss, terms) = losses(
+            &self.model,
+            &self.target_q,
+            &self.config,
+            batch,
+            &self.device,
+        );
+        let grads = GradientsParams::from_grads(loss.backward(), &self.model);
+        let model = self.model.clone();
+        self.model = self.optim.step(self.config.learning_rate, model, grads);
+        self.target_q = ema(self.target_q.clone(), &self.model.q, self.config.target_tau);
+        self.summary.steps += 1;
+        if self.summary.first_losses.is_none() {
+            self.summary.first_losses = Some(terms);
+        }
+        self.summary.last_losses = Some(terms);
+        terms
+    }
+
+    /// The loss terms of `batch` under the current parameters, without
+    /// autodiff and without changing anything.
+    pub fn evaluate(&self, batch: &Batch) -> LossTerms {
+        let model = self.model.valid();
+        let target = self.target_q.valid();
+        let device = model.encoder.layers[0].weight.val().device();
+        losses(&model, &target, &self.config, batch, &device).1
+    }
+}
+
+fn q_min_of(qs: &[Mlp], x: Tensor<2>) -> Tensor<2> {
+    let q0 = qs[0].forward(x.clone());
+    let q1 = qs[1].forward(x);
+    let mask = q1.clone().lower(q0.clone());
+    q0.mask_where(mask, q1)
+}
+
+/// TD-MPC2's joint objective on one batch: the weighted total (a scalar
+/// tensor to differentiate) and the separate terms.
+fn losses(
+    model: &WorldModel,
+    target_q: &[Mlp],
+    c: &TrainConfig,
+    batch: &Batch,
+    device: &Device,
+) -> (Tensor<1>, LossTerms) {
+    let (b, h) = (batch.batch, batch.horizon);
+    let od = model.config.obs_dim;
+    let ad = model.config.act_dim;
+    let obs: Vec<Tensor<2>> = batch
+        .obs
+        .iter()
+        .map(|o| tensor_from_rows(o.clone(), b, od, device))
+        .collect();
+    let act: Vec<Tensor<2>> = batch
+        .actions
+        .iter()
+        .map(|a| tensor_from_rows(a.clone(), b, ad, device))
+        .collect();
+    let rew: Vec<Tensor<2>> = batch
+        .rewards
+        .iter()
+        .map(|r| tensor_from_rows(r.clone(), b, 1, device))
+        .collect();
+    let term: Vec<Tensor<2>> = batch
+        .terminal
+        .iter()
+        .map(|r| tensor_from_rows(r.clone(), b, 1, device))
+        .collect();
+
+    // Targets: the encoder's latents of the true next observations, no gradient.
+    let next_z: Vec<Tensor<2>> = obs[1..]
+        .iter()
+        .map(|o| model.encode(o.clone()).detach())
+        .collect();
+
+    // Latent rollout from the first observation.
+    let mut zs = vec![model.encode(obs[0].clone())];
+    let mut consistency = Tensor::<1>::zeros([1], device);
+    let mut weight_sum = 0.0f32;
+    let mut w = 1.0f32;
+    let mut ws = Vec::with_capacity(h);
+    for t in 0..h {
+        let z = model.next(zs[t].clone(), act[t].clone());
+        let err = (z.clone() - next_z[t].clone()).powi_scalar(2).mean();
+        consistency = consistency + err.mul_scalar(w);
+        zs.push(z);
+        ws.push(w);
+        weight_sum += w;
+        w *= c.rho;
+    }
+    let norm = 1.0 / weight_sum;
+    let consistency = consistency.mul_scalar(norm);
+
+    let mut reward = Tensor::<1>::zeros([1], device);
+    let mut value = Tensor::<1>::zeros([1], device);
+    let mut policy = Tensor::<1>::zeros([1], device);
+    let mut inverse = Tensor::<1>::zeros([1], device);
+    for t in 0..h {
+        let (z, a) = (zs[t].clone(), act[t].clone());
+        let r_pred = model.reward(z.clone(), a.clone());
+        reward = reward
+            + (r_pred - rew[t].clone())
+                .powi_scalar(2)
+                .mean()
+                .mul_scalar(ws[t]);
+
+        // TD target from the true next latent and the policy prior's sample there.
+        let eps_t = tensor_from_rows(batch.eps_target[t].clone(), b, ad, device);
+        let a_next = model
+            .policy_sample(next_z[t].clone(), eps_t)
+            .action
+            .detach();
+        let q_next = q_min_of(target_q, Tensor::cat(vec![next_z[t].clone(), a_next], 1)).detach();
+        let not_done = term[t].clone().neg().add_scalar(1.0);
+        let td = (rew[t].clone() + q_next.mul(not_done).mul_scalar(c.gamma)).detach();
+        let qs = model.q_all(z.clone(), a.clone());
+        let nq = qs.len() as f32;
+        for q in qs {
+            value = value
+                + (q - td.clone())
+                    .powi_scalar(2)
+                    .mean()
+                    .mul_scalar(ws[t] / nq);
+        }
+
+        // Policy prior on detached latents, scored by the target ensemble.
+        let zd = z.detach();
+        let eps_p = tensor_from_rows(batch.eps_policy[t].clone(), b, ad, device);
+        let ps = model.policy_sample(zd.clone(), eps_p);
+        let x = Tensor::cat(vec![zd, ps.action], 1);
+        let q_pi = (target_q[0].forward(x.clone()) + target_q[1].forward(x)).mul_scalar(0.5);
+        let pl = (ps.log_prob.mul_scalar(c.entropy_coef) - q_pi).mean();
+        policy = policy + pl.mul_scalar(ws[t]);
+
+        // Inverse dynamics between successive predicted latents.
+        let a_inv = model.inverse(zs[t].clone(), zs[t + 1].clone());
+        inverse = inverse + (a_inv - a).powi_scalar(2).mean().mul_scalar(ws[t]);
+    }
+    let reward = reward.mul_scalar(norm);
+    let value = value.mul_scalar(norm);
+    let policy = policy.mul_scalar(norm);
+    let inverse = inverse.mul_scalar(norm);
+
+    let total = consistency.clone().mul_scalar(c.consistency_coef)
+        + reward.clone().mul_scalar(c.reward_coef)
+        + value.clone().mul_scalar(c.value_coef)
+        + policy.clone().mul_scalar(c.policy_coef)
+        + inverse.clone().mul_scalar(c.inverse_coef);
+    let s = |t: &Tensor<1>| t.clone().into_scalar::<f32>();
+    let terms = LossTerms {
+        consistency: s(&consistency),
+        reward: s(&reward),
+        value: s(&value),
+        policy: s(&policy),
+        inverse: s(&inverse),
+        total: s(&total),
+    };
+    (total, terms)
+}
+
+struct Collect(Vec<Tensor<1>>);
+
+impl ModuleVisitor for Collect {
+    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+        let t = param.val().detach();
+        let n = t.shape().num_elements();
+        self.0.push(t.reshape([n]));
+    }
+}
+
+struct Ema {
+    source: std::vec::IntoIter<Tensor<1>>,
+    tau: f32,
+}
+
+impl ModuleMapper for Ema {
+    fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
+        let src = self.source.next().expect("same structure");
+        let tau = self.tau;
+        param.map(|t| {
+            let dims = t.dims();
+            let src: Tensor<D> = src.reshape(dims);
+            (t.detach().mul_scalar(1.0 - tau) + src.mul_scalar(tau)).detach()
+        })
+    }
+}
+
+/// `target <- (1 - tau) target + tau online`, without gradient.
+fn ema(target: Vec<Mlp>, online: &Vec<Mlp>, tau: f32) -> Vec<Mlp> {
+    let mut c = Collect(Vec::new());
+    online.visit(&mut c);
+    let mut m = Ema {
+        source: c.0.into_iter(),
+        tau,
+    };
+    target.map(&mut m).no_grad()
+}

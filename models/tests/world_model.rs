@@ -161,7 +161,7 @@ fn training_lowers_every_loss_and_predicts_ten_steps_ahead() {
         tensor_to_vec(model.encode(tensor_from_rows(obs_rows(&norm, &ends), n, OBS, &device)));
     let mut a_norm = acts.clone();
     norm.normalize_action(&mut a_norm);
-    let roll = model.rollout_flat(z0.clone(), &a_norm, h);
+    let roll = model.rollout_flat(z0.clone(), &a_norm, h).unwrap();
     // Latent after 10 steps: model vs "nothing changes" baseline.
     let mut z = z0.clone();
     for t in 0..h {
@@ -226,7 +226,7 @@ fn training_lowers_every_loss_and_predicts_ten_steps_ahead() {
             &device
         ))))
     );
-    let roll_b = loaded.model.rollout_flat(z0b, &a_norm, h);
+    let roll_b = loaded.model.rollout_flat(z0b, &a_norm, h).unwrap();
     assert_eq!(bits(&roll.rewards), bits(&roll_b.rewards));
     assert_eq!(bits(&roll.terminal_values), bits(&roll_b.terminal_values));
     std::fs::remove_dir_all(dir).ok();

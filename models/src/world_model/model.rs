@@ -213,15 +213,22 @@ impl WorldModel {
     }
 
     /// [`Self::rollout`] with actions given as one flat slice, `N x H x act_dim`
-    /// row-major by sample (the layout a sampling planner fills).
-    pub fn rollout_flat(&self, z0: Tensor<2>, actions: &[f32], horizon: usize) -> Rollout {
+    /// row-major by sample (the layout a sampling planner fills). A slice of
+    /// another length is an error.
+    pub fn rollout_flat(
+        &self,
+        z0: Tensor<2>,
+        actions: &[f32],
+        horizon: usize,
+    ) -> Result<Rollout, ModelError> {
         let [n, _] = z0.dims();
         let a = self.config.act_dim;
-        assert_eq!(
-            actions.len(),
-            n * horizon * a,
-            "actions must be N x H x act_dim"
-        );
+        if actions.len() != n * horizon * a {
+            return Err(ModelError::Data(format!(
+                "rollout actions: {} values, expected N x H x act_dim = {n} x {horizon} x {a}",
+                actions.len()
+            )));
+        }
         let device = z0.device();
         let steps: Vec<Tensor<2>> = (0..horizon)
             .map(|t| {
@@ -233,7 +240,7 @@ impl WorldModel {
                 Tensor::from_data(TensorData::new(v, [n, a]), &device)
             })
             .collect();
-        self.rollout(z0, &steps)
+        Ok(self.rollout(z0, &steps))
     }
 }
 

@@ -1,24 +1,7 @@
 //! The `umwelt` binary's simulator commands, run as a user would.
 
-use std::process::Command;
-
-fn umwelt(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_umwelt"))
-        .args(args)
-        .output()
-        .expect("run umwelt")
-}
-
-fn json(args: &[&str]) -> serde_json::Value {
-    let out = umwelt(args);
-    assert!(
-        out.status.success(),
-        "umwelt {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("umwelt {args:?}: not one JSON document ({e})"))
-}
+mod common;
+use common::{json, umwelt};
 
 #[test]
 fn envs_lists_every_robot_and_task_with_specs() {

@@ -1,7 +1,7 @@
 //! `umwelt collect`, run as a user would, read back with the dataset API.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
@@ -35,23 +35,8 @@ impl Drop for TempDir {
     }
 }
 
-fn umwelt(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_umwelt"))
-        .args(args)
-        .output()
-        .expect("run umwelt")
-}
-
-fn json(args: &[&str]) -> serde_json::Value {
-    let out = umwelt(args);
-    assert!(
-        out.status.success(),
-        "umwelt {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("umwelt {args:?}: not one JSON document ({e})"))
-}
+mod common;
+use common::{json, umwelt};
 
 fn collect(out: &str, robot: &str, task: &str, episodes: &str, seed: &str) -> Vec<String> {
     [

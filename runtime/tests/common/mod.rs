@@ -1,0 +1,23 @@
+//! Helpers shared by the integration tests that run the `umwelt` binary.
+
+use std::process::Command;
+
+/// Runs `umwelt ARGS` to completion.
+pub fn umwelt(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_umwelt"))
+        .args(args)
+        .output()
+        .expect("run umwelt")
+}
+
+/// Runs `umwelt ARGS`, which must succeed and print one JSON document.
+pub fn json(args: &[&str]) -> serde_json::Value {
+    let out = umwelt(args);
+    assert!(
+        out.status.success(),
+        "umwelt {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("umwelt {args:?}: not one JSON document ({e})"))
+}

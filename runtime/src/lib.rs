@@ -7,8 +7,10 @@
 pub mod bench;
 pub mod collect;
 pub mod control;
+pub mod episode;
 pub mod launch;
 pub mod node;
+pub mod plan;
 pub mod rollout;
 pub mod sim_node;
 pub mod transport;

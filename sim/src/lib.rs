@@ -27,7 +27,7 @@ pub mod spec;
 pub mod task;
 
 pub use config::{JointConfig, Randomize, Realism, RobotConfig, RobotKind};
-pub use env::Env;
+pub use env::{Env, EpisodeState};
 pub use error::{Result, SimError};
 pub use observation::ObservationMap;
 pub use physics::JointKind;

@@ -246,6 +246,8 @@ impl Articulation {
     /// Moves every joint to `q` with velocities `qd` (from the zero pose the
     /// model was built in: call once, right after building).
     pub fn set_state(&mut self, q: &[f32], qd: &[f32]) {
+        let mut current = vec![0.0; self.joints.len()];
+        self.positions(&mut current);
         let mut touched: Vec<MultibodyIndex> = Vec::new();
         for (i, j) in self.joints.iter().enumerate() {
             let Some(mb) = self.world.multibody_joints.get_multibody_mut(j.multibody) else {
@@ -255,7 +257,9 @@ impl Articulation {
                 continue;
             };
             let mut disp = vec![0.0; mb.ndofs()];
-            disp[dof] = q[i];
+            // Displacements add to the joint's coordinate, so a state set on
+            // a world that has already moved lands where it is asked to.
+            disp[dof] = q[i] - current[i];
             mb.apply_displacements(&disp);
             mb.generalized_velocity_mut()[dof] = qd[i];
             if !touched.contains(&j.multibody) {

@@ -100,6 +100,10 @@ pub(crate) trait TaskLogic: Send + Sync {
     fn reset(&mut self, rng: &mut ChaCha8Rng, q: &mut [f32], qd: &mut [f32]);
     /// Writes the task channels.
     fn read_channels(&self, model: &Model, out: &mut Vec<f32>);
+    /// Takes the task's own state (such as a target) from a measurement's
+    /// task channels at the model's current pose; tasks without hidden
+    /// state ignore it.
+    fn sync_channels(&mut self, _model: &Model, _channels: &[f32]) {}
     /// Reward of the current state under `control` (each actuator's command
     /// divided by its limit), and whether the goal condition holds.
     fn evaluate(&self, model: &Model, q: &[f32], qd: &[f32], control: &[f32]) -> (f64, bool);
@@ -314,6 +318,12 @@ impl TaskLogic for Reacher {
     fn read_channels(&self, model: &Model, out: &mut Vec<f32>) {
         out.extend(self.to_target(model));
     }
+    fn sync_channels(&mut self, model: &Model, channels: &[f32]) {
+        if let [dx, dy, ..] = *channels {
+            let f = model.site(0);
+            self.target = [f.x + dx, f.y + dy];
+        }
+    }
     fn evaluate(&self, model: &Model, _: &[f32], _: &[f32], _: &[f32]) -> (f64, bool) {
         let [dx, dy] = self.to_target(model);
         let d = (dx * dx + dy * dy).sqrt() as f64;
@@ -377,6 +387,11 @@ impl TaskLogic for ArmReach {
     fn read_channels(&self, model: &Model, out: &mut Vec<f32>) {
         let d = self.target - model.site(0);
         out.extend([d.x, d.y, d.z]);
+    }
+    fn sync_channels(&mut self, model: &Model, channels: &[f32]) {
+        if let [dx, dy, dz, ..] = *channels {
+            self.target = model.site(0) + Vector::new(dx, dy, dz);
+        }
     }
     fn evaluate(&self, model: &Model, _: &[f32], _: &[f32], _: &[f32]) -> (f64, bool) {
         let d = (self.target - model.site(0)).length() as f64;

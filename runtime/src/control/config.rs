@@ -52,6 +52,9 @@ pub enum ControllerConfig {
     },
     /// Model-free cart-pole baseline: energy-shaping swing-up, LQR balance.
     CartpoleSwingup(crate::control::baseline::CartpoleParams),
+    /// Model-predictive control: a sampling planner over the learned world
+    /// model of a checkpoint, or over the true simulator (`model = "oracle"`).
+    Mpc(crate::control::mpc::MpcConfig),
     /// A constant action with injected faults, for testing the safety layer
     /// of a deployment: every `nan_every`-th tick returns NaN, every
     /// `panic_every`-th panics, every `error_every`-th fails (0 = never).
@@ -237,6 +240,12 @@ impl RunConfig {
             && rc.is_relative()
         {
             cfg.robot_config = Some(path.parent().unwrap_or_else(|| Path::new(".")).join(rc));
+        }
+        if let ControllerConfig::Mpc(m) = &mut cfg.controller
+            && let Some(ck) = &m.checkpoint
+            && ck.is_relative()
+        {
+            m.checkpoint = Some(path.parent().unwrap_or_else(|| Path::new(".")).join(ck));
         }
         cfg.resolve(&origin)
     }

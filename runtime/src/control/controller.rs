@@ -226,6 +226,7 @@ pub fn build(r: &Resolved) -> Result<Box<dyn Controller>, ControllerError> {
             error_every: *error_every,
             tick: 0,
         }),
+        ControllerConfig::Mpc(c) => Box::new(super::mpc::Mpc::from_config(r, c)?),
         ControllerConfig::CartpoleSwingup(p) => Box::new(CartpoleSwingup::new(
             p.clone(),
             r.env.joint_names(),

@@ -4,6 +4,7 @@
 pub mod baseline;
 pub mod config;
 pub mod controller;
+pub mod mpc;
 pub mod safety;
 pub mod timing;
 

@@ -1,0 +1,165 @@
+//! `kind = "mpc"`: the sampling planner over the learned world model or the
+//! oracle simulator, as a [`Controller`].
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+use super::config::Resolved;
+use super::controller::{ControlInput, Controller, ControllerError};
+use crate::plan::{OracleModel, PlanModel, PlanOutcome, Planner, PlannerConfig};
+
+/// Which model the planner rolls out.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MpcModel {
+    /// The learned world model of `checkpoint`.
+    #[default]
+    Learned,
+    /// The true simulator of the robot config (upper bound; tests).
+    Oracle,
+}
+
+/// What the planner maximises.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Objective {
+    /// The model's predicted rewards plus its terminal value.
+    #[default]
+    Task,
+    /// Closeness in latent space to the encoding of a goal observation
+    /// (learned models only).
+    Goal {
+        /// The goal observation, in the config's observation features.
+        observation: Vec<f32>,
+    },
+}
+
+/// `[controller]` with `kind = "mpc"`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MpcConfig {
+    /// `learned` (default) or `oracle`.
+    #[serde(default)]
+    pub model: MpcModel,
+    /// The world-model checkpoint (`learned`); relative to the config file.
+    #[serde(default)]
+    pub checkpoint: Option<PathBuf>,
+    /// What to maximise.
+    #[serde(default)]
+    pub objective: Objective,
+    /// Threads for the learned model's rollouts.
+    #[serde(default = "default_threads")]
+    pub threads: usize,
+    /// Search parameters and budget.
+    #[serde(default)]
+    pub planner: PlannerConfig,
+}
+
+fn default_threads() -> usize {
+    2
+}
+
+/// The MPC controller: plans every tick, commands the first action.
+pub struct Mpc {
+    planner: Planner,
+    model: Box<dyn PlanModel>,
+    action: Vec<f32>,
+    seed: u64,
+    episodes: u64,
+    last: PlanOutcome,
+}
+
+impl Mpc {
+    /// A controller over an already built model.
+    pub fn new(config: PlannerConfig, model: Box<dyn PlanModel>) -> Result<Self, ControllerError> {
+        let a = model.act_dim();
+        let seed = config.seed;
+        let planner = Planner::new(config, a).map_err(|e| ControllerError::Setup(e.to_string()))?;
+        Ok(Self {
+            planner,
+            model,
+            action: vec![0.0; a],
+            seed,
+            episodes: 0,
+            last: PlanOutcome::default(),
+        })
+    }
+
+    /// Builds the planner and its model from a resolved run config.
+    pub fn from_config(r: &Resolved, c: &MpcConfig) -> Result<Self, ControllerError> {
+        let setup = |e: String| ControllerError::Setup(e);
+        let model: Box<dyn PlanModel> = match c.model {
+            MpcModel::Oracle => {
+                if !matches!(c.objective, Objective::Task) {
+                    return Err(setup(
+                        "the oracle plans for the task's reward only (objective.kind = \"task\")"
+                            .into(),
+                    ));
+                }
+                let env = umwelt_sim::Env::from_config(r.robot.clone(), r.env.task_name())
+                    .map_err(|e| setup(format!("oracle simulator: {e}")))?;
+                Box::new(
+                    OracleModel::new(env, c.planner.discount).map_err(|e| setup(e.to_string()))?,
+                )
+            }
+            MpcModel::Learned => {
+                let path = c.checkpoint.as_ref().ok_or_else(|| {
+                    setup("controller.model = \"learned\" needs controller.checkpoint".into())
+                })?;
+                let _ = (path, r);
+                return Err(setup("TEMP: learned model not wired yet".into()));
+            }
+        };
+        Self::new(c.planner.clone(), model)
+    }
+
+    /// What the last plan did.
+    pub fn last_outcome(&self) -> PlanOutcome {
+        self.last
+    }
+
+    /// Re-seeds the sampling noise (evaluation gives each episode its own).
+    pub fn reseed(&mut self, seed: u64) {
+        self.seed = seed;
+        self.episodes = 0;
+        self.planner.reset(seed);
+    }
+}
+
+impl Controller for Mpc {
+    fn name(&self) -> &str {
+        "mpc"
+    }
+
+    fn reset(&mut self) {
+        // Each episode its own noise stream, still determined by the seed.
+        self.planner.reset(
+            self.seed
+                .wrapping_add(self.episodes.wrapping_mul(0x9e37_79b9)),
+        );
+        self.episodes += 1;
+        self.model.reset();
+    }
+
+    fn act(&mut self, input: &ControlInput<'_>, out: &mut [f32]) -> Result<(), ControllerError> {
+        let fail = |e: crate::plan::PlanError| ControllerError::Failed(e.to_string());
+        if out.len() != self.action.len() {
+            return Err(ControllerError::Failed(format!(
+                "{} actuators, the model plans {} actions",
+                out.len(),
+                self.action.len()
+            )));
+        }
+        self.model.begin(input).map_err(fail)?;
+        self.last = self
+            .planner
+            .plan(self.model.as_mut(), input.deadline, &mut self.action)
+            .map_err(fail)?;
+        let (center, half) = self.model.action_scale();
+        for (((o, a), c), h) in out.iter_mut().zip(&self.action).zip(center).zip(half) {
+            *o = c + a * h;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,125 @@
+//! One episode in-process and in lockstep: the simulator steps only when the
+//! controller has answered. The controller is called exactly as the control
+//! loop calls it (observation from the config's feature map, a deadline one
+//! period ahead, panics caught, the safety layer's clamp and slew limit, the
+//! safe action on any failure), so headless evaluation and data collection
+//! exercise the code that runs on the robot.
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::time::{Duration, Instant};
+
+use umwelt_models::dataset::Episode;
+use umwelt_sim::{Env, SimError};
+
+use crate::control::safety::{Interventions, SafeReason, Safety};
+use crate::control::{ControlInput, Controller, Resolved};
+
+/// What happened in one episode.
+#[derive(Clone, Debug, Default)]
+pub struct EpisodeRun {
+    /// The episode's seed.
+    pub seed: u64,
+    /// Sum of rewards.
+    pub ret: f64,
+    /// Control steps taken.
+    pub length: u32,
+    /// The task's success rule at the last step.
+    pub success: bool,
+    /// Largest single-step reward.
+    pub max_reward: f32,
+    /// Each step's reward.
+    pub rewards: Vec<f32>,
+    /// Each step's command after the safety layer, `length x act_dim`.
+    pub actions: Vec<f32>,
+    /// Controller time of each tick, microseconds.
+    pub controller_us: Vec<f32>,
+    /// Ticks whose controller took longer than the control period.
+    pub deadline_misses: u64,
+    /// Why and how often the safety layer stepped in.
+    pub interventions: Interventions,
+    /// The episode as a dataset record (observation vectors, commands,
+    /// rewards, end flags), when asked for.
+    pub record: Option<Episode>,
+}
+
+/// Runs `controller` on `env` for one episode from `seed`. `record` keeps the
+/// trajectory for a dataset. Simulator errors end the run with the error;
+/// controller failures never do (the safe action is commanded and counted).
+pub fn run_controller_episode(
+    r: &Resolved,
+    env: &mut Env,
+    controller: &mut dyn Controller,
+    seed: u64,
+    record: bool,
+) -> Result<EpisodeRun, SimError> {
+    let period = Duration::from_secs_f64(r.period);
+    let mut safety = Safety::new(r.limits.clone(), r.slew.clone());
+    let n_act = env.action_spec().len();
+    let mut obs_vec = Vec::with_capacity(r.observation.len());
+    let mut action = vec![0.0f32; n_act];
+    let mut run = EpisodeRun {
+        seed,
+        max_reward: f32::NEG_INFINITY,
+        ..EpisodeRun::default()
+    };
+    controller.reset();
+    let mut obs = env.reset(seed)?;
+    r.observation.fill(&obs.sensors, &mut obs_vec);
+    let mut ep = record.then(|| Episode {
+        seed,
+        observations: obs_vec.clone(),
+        actions: Vec::new(),
+        rewards: Vec::new(),
+        terminated: false,
+        truncated: false,
+        success: false,
+    });
+    loop {
+        action.fill(0.0);
+        let input = ControlInput {
+            observation: &obs_vec,
+            sensors: &obs.sensors,
+            deadline: Instant::now() + period,
+        };
+        let t0 = Instant::now();
+        let result = catch_unwind(AssertUnwindSafe(|| controller.act(&input, &mut action)));
+        let took = t0.elapsed();
+        run.controller_us.push(took.as_secs_f32() * 1e6);
+        run.deadline_misses += u64::from(took > period);
+        let verdict = match result {
+            Err(_) => Err(SafeReason::ControllerPanic),
+            Ok(Err(e)) => Err(SafeReason::ControllerError(e.to_string())),
+            Ok(Ok(())) => safety.filter(&mut action, period.as_secs_f32()),
+        };
+        if let Err(why) = &verdict {
+            safety.counts.count(why);
+            safety.safe_action(&mut action);
+        }
+        safety.sent(&action);
+        let step = env.step(&action)?;
+        run.ret += step.reward as f64;
+        run.max_reward = run.max_reward.max(step.reward);
+        run.rewards.push(step.reward);
+        run.actions.extend_from_slice(&action);
+        run.length += 1;
+        run.success = step.info.success;
+        obs = step.observation;
+        r.observation.fill(&obs.sensors, &mut obs_vec);
+        if let Some(e) = ep.as_mut() {
+            e.actions.extend_from_slice(&action);
+            e.rewards.push(step.reward);
+            e.observations.extend_from_slice(&obs_vec);
+        }
+        if step.terminated || step.truncated {
+            if let Some(e) = ep.as_mut() {
+                e.terminated = step.terminated;
+                e.truncated = step.truncated;
+                e.success = step.info.success;
+            }
+            break;
+        }
+    }
+    run.interventions = safety.counts.clone();
+    run.record = ep;
+    Ok(run)
+}

@@ -1,0 +1,180 @@
+//! The learned world model as a [`PlanModel`]: observations encoded once per
+//! tick, action sequences rolled out in latent space by the allocation-free
+//! [`RolloutEngine`].
+
+use std::path::Path;
+use std::sync::Arc;
+
+use burn::tensor::Device;
+use umwelt_models::world_model::{
+    Checkpoint, InferenceModel, Normalization, RolloutEngine, RolloutOutput,
+};
+
+use super::model::{PlanError, PlanModel};
+use crate::control::ControlInput;
+use crate::control::config::Resolved;
+use crate::control::mpc::Objective;
+
+/// A checkpoint's world model, planning for the task (predicted rewards and
+/// terminal value) or towards a goal observation (latent distance).
+pub struct LearnedModel {
+    engine: RolloutEngine,
+    norm: Normalization,
+    gamma: f32,
+    /// The goal's latent in goal mode.
+    goal: Option<Vec<f32>>,
+    obs: Vec<f32>,
+    z0: Vec<f32>,
+    out: RolloutOutput,
+}
+
+impl LearnedModel {
+    /// Loads `checkpoint` for the robot, task and observation features of
+    /// `r`, sized for `max_samples` sequences of up to `max_horizon` steps.
+    /// A checkpoint of another robot, task or observation layout is refused
+    /// with what differs.
+    pub fn load(
+        checkpoint: &Path,
+        r: &Resolved,
+        objective: &Objective,
+        threads: usize,
+        max_samples: usize,
+        max_horizon: usize,
+    ) -> Result<Self, PlanError> {
+        let ck = Checkpoint::load(checkpoint, &Device::flex())
+            .map_err(|e| PlanError::Config(e.to_string()))?;
+        ck.check_spec(&crate::collect::dataset_spec(&r.env))
+            .map_err(|e| PlanError::Config(format!("{}: {e}", checkpoint.display())))?;
+        let features: Vec<&str> = r
+            .observation
+            .features()
+            .iter()
+            .map(|f| f.name.as_str())
+            .collect();
+        let trained: Vec<&str> = ck.meta.spec.observation.iter().map(|f| f.name.as_str()).collect();
+        if features != trained {
+            return Err(PlanError::Config(format!(
+                "{}: trained on observation [{}], the config observes [{}]",
+                checkpoint.display(),
+                trained.join(", "),
+                features.join(", ")
+            )));
+        }
+        let model = InferenceModel::from_model(&ck.model)
+            .map_err(|e| PlanError::Config(format!("{}: {e}", checkpoint.display())))?;
+        let latent = model.config().latent_dim;
+        let obs_dim = model.config().obs_dim;
+        let engine = RolloutEngine::new(Arc::new(model), max_samples, max_horizon, threads.max(1))
+            .map_err(|e| PlanError::Config(e.to_string()))?;
+        let mut m = Self {
+            engine,
+            norm: ck.meta.normalization.clone(),
+            gamma: ck.meta.train.config.gamma,
+            goal: None,
+            obs: vec![0.0; obs_dim],
+            z0: vec![0.0; latent],
+            out: RolloutOutput::default(),
+        };
+        if let Objective::Goal { observation } = objective {
+            m.goal = Some(m.encode(observation)?);
+        }
+        Ok(m)
+    }
+
+    fn encode(&mut self, observation: &[f32]) -> Result<Vec<f32>, PlanError> {
+        if observation.len() != self.obs.len() {
+            return Err(PlanError::Input(format!(
+                "observation of {} values, the model takes {}",
+                observation.len(),
+                self.obs.len()
+            )));
+        }
+        if let Some(i) = observation.iter().position(|v| !v.is_finite()) {
+            return Err(PlanError::Input(format!(
+                "observation component {i} is {}",
+                observation[i]
+            )));
+        }
+        self.obs.copy_from_slice(observation);
+        self.norm.normalize_obs(&mut self.obs);
+        let mut z = vec![0.0; self.z0.len()];
+        self.engine
+            .encode(&self.obs, 1, &mut z)
+            .map_err(|e| PlanError::Model(e.to_string()))?;
+        Ok(z)
+    }
+}
+
+impl PlanModel for LearnedModel {
+    fn name(&self) -> &str {
+        "learned"
+    }
+
+    fn act_dim(&self) -> usize {
+        self.norm.act_dim()
+    }
+
+    fn action_scale(&self) -> (&[f32], &[f32]) {
+        (&self.norm.act_center, &self.norm.act_half_range)
+    }
+
+    fn begin(&mut self, input: &ControlInput<'_>) -> Result<(), PlanError> {
+        self.z0 = self.encode(input.observation)?;
+        Ok(())
+    }
+
+    fn evaluate(
+        &mut self,
+        actions: &[f32],
+        n: usize,
+        h: usize,
+        repeat: usize,
+        values: &mut [f32],
+    ) -> Result<(), PlanError> {
+        if repeat != 1 {
+            return Err(PlanError::Config(format!(
+                "a learned model steps one control period at a time: action_repeat must be 1, not {repeat}"
+            )));
+        }
+        if values.len() < n {
+            return Err(PlanError::Input(format!("{} value slots for {n} sequences", values.len())));
+        }
+        self.engine
+            .rollout(&self.z0, actions, n, h, &mut self.out)
+            .map_err(|e| PlanError::Model(e.to_string()))?;
+        match &self.goal {
+            None => {
+                for (i, v) in values[..n].iter_mut().enumerate() {
+                    let mut g = 0.0f32;
+                    let mut d = 1.0f32;
+                    for r in &self.out.rewards[i * h..(i + 1) * h] {
+                        g += d * r;
+                        d *= self.gamma;
+                    }
+                    *v = g + d * self.out.values[i];
+                }
+            }
+            Some(goal) => {
+                let l = goal.len();
+                for (i, v) in values[..n].iter_mut().enumerate() {
+                    let z = &self.out.final_latents[i * l..(i + 1) * l];
+                    *v = -z.iter().zip(goal).map(|(a, b)| (a - b) * (a - b)).sum::<f32>();
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn policy_actions(
+        &mut self,
+        noise: &[f32],
+        n: usize,
+        h: usize,
+        actions: &mut [f32],
+    ) -> Result<bool, PlanError> {
+        self.engine
+            .policy_rollout(&self.z0, noise, n, h, actions)
+            .map_err(|e| PlanError::Model(e.to_string()))?;
+        Ok(true)
+    }
+}

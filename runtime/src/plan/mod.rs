@@ -1,0 +1,13 @@
+//! Model-predictive control by sampling: an MPPI/CEM planner (in the manner
+//! of TD-MPC2) over a [`PlanModel`], which is either the learned world model
+//! rolled out in latent space or the true simulator (the oracle).
+
+pub mod config;
+pub mod model;
+pub mod mppi;
+pub mod oracle;
+
+pub use config::PlannerConfig;
+pub use model::{PlanError, PlanModel};
+pub use mppi::{PlanOutcome, Planner};
+pub use oracle::OracleModel;

@@ -301,3 +301,68 @@ fn velocity_mode_tracks_the_commanded_velocity() {
     let (_, qd) = env.true_state().unwrap();
     assert!((qd[0] - 1.0).abs() < 0.1, "yaw velocity {}", qd[0]);
 }
+
+fn close(a: &[f32], b: &[f32], tol: f32) -> bool {
+    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| (x - y).abs() <= tol)
+}
+
+/// Steps `k` wiggle actions; returns the rewards and final observation.
+fn steps(env: &mut Env, k: usize) -> (Vec<f32>, Vec<f32>) {
+    let high: Vec<f32> = env.action_spec().entries.iter().map(|e| e.high).collect();
+    let mut rewards = Vec::new();
+    let mut obs = Vec::new();
+    for i in 0..k {
+        let s = env.step(&wiggle(i, high.len(), &high)).unwrap();
+        rewards.push(s.reward);
+        obs = s.observation.vector;
+    }
+    (rewards, obs)
+}
+
+#[test]
+fn a_restored_state_replays_the_same_future() {
+    for (robot, task) in all_tasks() {
+        let mut env = Env::new(robot, task).unwrap();
+        env.reset(4).unwrap();
+        steps(&mut env, 10);
+        let saved = env.save_state().unwrap();
+        let (r1, o1) = steps(&mut env, 20);
+        for _ in 0..2 {
+            env.restore_state(&saved).unwrap();
+            assert_eq!(env.save_state().unwrap(), saved, "{robot}");
+            let (r2, o2) = steps(&mut env, 20);
+            assert!(close(&r1, &r2, 1e-3), "{robot}/{task}: {r1:?} vs {r2:?}");
+            assert!(close(&o1, &o2, 1e-3), "{robot}/{task}: {o1:?} vs {o2:?}");
+        }
+        // The step count came back too: the episode still ends at 1000.
+        assert_eq!(saved.step(), 10);
+    }
+}
+
+#[test]
+fn syncing_to_a_measurement_reproduces_the_robot_and_its_target() {
+    for (robot, task) in all_tasks() {
+        let mut real = Env::new(robot, task).unwrap();
+        real.reset(11).unwrap();
+        steps(&mut real, 6);
+        let n = real.action_spec().len();
+        let frame = real.step(&vec![0.0; n]).unwrap().observation.sensors;
+        let mut copy = Env::new(robot, task).unwrap();
+        copy.reset(12).unwrap(); // another start, and another target
+        copy.sync_to_measurement(&frame).unwrap();
+        let (r_real, o_real) = steps(&mut real, 15);
+        let (r_copy, o_copy) = steps(&mut copy, 15);
+        assert!(close(&r_real, &r_copy, 1e-3), "{robot}/{task}: {r_real:?} vs {r_copy:?}");
+        assert!(close(&o_real, &o_copy, 1e-3), "{robot}/{task}: {o_real:?} vs {o_copy:?}");
+    }
+    // A frame of the wrong size is an error and the episode goes on.
+    let mut env = Env::new("reacher", "easy").unwrap();
+    let obs = env.reset(0).unwrap();
+    let mut bad = obs.sensors.clone();
+    bad.positions.pop();
+    assert!(matches!(env.sync_to_measurement(&bad), Err(SimError::BadState { .. })));
+    bad = obs.sensors.clone();
+    bad.velocities[0] = f32::NAN;
+    assert!(env.sync_to_measurement(&bad).is_err());
+    env.step(&[0.0, 0.0]).unwrap();
+}

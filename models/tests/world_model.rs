@@ -137,6 +137,13 @@ fn training_lowers_every_loss_and_predicts_ten_steps_ahead() {
     assert!(after.value < before.value, "value");
     assert!(after.policy < before.policy, "policy");
     assert!(after.inverse < before.inverse, "inverse");
+    assert!(after.decoder < before.decoder, "decoder");
+    assert!(
+        after.decoder < 0.25 * before.decoder,
+        "the decoder learns: {} -> {}",
+        before.decoder,
+        after.decoder
+    );
     assert!(after.total < before.total, "total");
 
     // 10-step open-loop prediction on held-out episodes, from every start t
@@ -201,6 +208,46 @@ fn training_lowers_every_loss_and_predicts_ten_steps_ahead() {
     assert!(r10_err < 0.005, "step-10 reward MSE {r10_err}");
     assert!(roll.terminal_values.iter().all(|v| v.is_finite()));
 
+    // Decoded multi-step predictions in observation space beat the
+    // constant-state baseline on held-out episodes.
+    let report = evaluate_prediction(&model, &norm, &test, &[1, 5, 10], 5).unwrap();
+    eprintln!("{report:#?}");
+    assert_eq!(report.episodes, test.len());
+    assert_eq!(report.starts, test.len() * (60 - 10) / 5 + test.len());
+    assert_eq!(
+        report.horizons.iter().map(|h| h.k).collect::<Vec<_>>(),
+        [1, 5, 10]
+    );
+    for h in &report.horizons {
+        assert_eq!(h.model_rmse.len(), OBS);
+        assert!(
+            h.model_mse < 0.5 * h.baseline_mse,
+            "k {}: model {} vs constant state {}",
+            h.k,
+            h.model_mse,
+            h.baseline_mse
+        );
+        assert!(
+            h.model_reward_mse < h.baseline_reward_mse,
+            "k {}: reward {} vs mean {}",
+            h.k,
+            h.model_reward_mse,
+            h.baseline_reward_mse
+        );
+        // Physical RMSE is the normalised one scaled by each std.
+        let mse_from_rmse: f32 = h
+            .model_rmse
+            .iter()
+            .zip(&norm.obs_std)
+            .map(|(r, s)| (r / s).powi(2))
+            .sum::<f32>()
+            / OBS as f32;
+        assert!((mse_from_rmse - h.model_mse).abs() <= 1e-9 + 1e-4 * h.model_mse);
+    }
+    assert!(evaluate_prediction(&model, &norm, &test, &[61], 1).is_err());
+    assert!(evaluate_prediction(&model, &norm, &test, &[0], 1).is_err());
+    assert!(evaluate_prediction(&model, &norm, &test, &[1], 0).is_err());
+
     // Checkpoint round trip of the trained model: bit-identical outputs.
     let dir = tempdir("trained");
     let path = dir.join("model.uwwm");
@@ -210,6 +257,7 @@ fn training_lowers_every_loss_and_predicts_ten_steps_ahead() {
         model: small_model(),
         normalization: norm.clone(),
         train: trainer.summary().clone(),
+        prediction: Some(report.clone()),
     };
     Checkpoint::save(&path, &model, &meta).unwrap();
     let loaded = Checkpoint::load_for(&path, &spec("linear"), &device).unwrap();
@@ -256,6 +304,7 @@ fn saved_untrained(name: &str) -> (std::path::PathBuf, std::path::PathBuf, World
         model: cfg,
         normalization: Normalization::identity(OBS, ACT),
         train: TrainSummary::default(),
+        prediction: None,
     };
     let dir = tempdir(name);
     let path = dir.join("m.uwwm");
@@ -374,4 +423,105 @@ fn invalid_configs_and_mismatched_data_are_errors_not_panics() {
         e.as_deref().is_some_and(|m| m.contains("no episode")),
         "{e:?}"
     );
+}
+
+/// Losses of `batch` after one more step of each trainer on it.
+fn after_one_step(t: &mut Trainer, step: &Batch, probe: &Batch) -> LossTerms {
+    t.step_on(step);
+    t.evaluate(probe)
+}
+
+#[test]
+fn resumed_training_continues_exactly_with_the_saved_adam_state() {
+    let device = Device::flex();
+    let data = episodes(8, 30, 3);
+    let norm = Normalization::fit(&spec("linear"), &data);
+    let cfg = WorldModelConfig {
+        latent_dim: 16,
+        hidden: 32,
+        ..WorldModelConfig::new(OBS, ACT)
+    };
+    // tau = 1: the target ensemble equals the online one after every step,
+    // as it does at a resume, so both runs below compute the same thing.
+    let tc = TrainConfig {
+        horizon: 3,
+        batch_size: 16,
+        learning_rate: 3e-3,
+        target_tau: 1.0,
+        seed: 5,
+        ..TrainConfig::default()
+    };
+    let mut a = Trainer::new(&cfg, tc.clone(), norm.clone(), &data, &device).unwrap();
+    for _ in 0..20 {
+        a.step();
+    }
+    let dir = tempdir("resume");
+    let path = dir.join("m.uwwm");
+    let meta = CheckpointMeta {
+        format_version: CHECKPOINT_VERSION,
+        spec: spec("linear"),
+        model: cfg.clone(),
+        normalization: norm.clone(),
+        train: a.summary().clone(),
+        prediction: None,
+    };
+    let state = a.optimizer_state().unwrap();
+    Checkpoint::save_with_optimizer(&path, &a.inference_model(), &meta, Some(&state)).unwrap();
+    let ckpt = Checkpoint::load(&path, &device).unwrap();
+    let saved = Checkpoint::load_optimizer(&path)
+        .unwrap()
+        .expect("a sidecar");
+    assert_eq!(saved, state);
+
+    let mut with_adam = Trainer::resume(&ckpt, tc.clone(), &data, &device).unwrap();
+    with_adam.restore_optimizer_state(&saved).unwrap();
+    let mut fresh_adam = Trainer::resume(&ckpt, tc.clone(), &data, &device).unwrap();
+    assert_eq!(with_adam.summary().steps, 20);
+    assert_eq!(with_adam.summary().first_losses, a.summary().first_losses);
+
+    let mut rng = ChaCha8Rng::seed_from_u64(1);
+    let step = a.sample_batch_with(&mut rng);
+    let probe = a.sample_batch_with(&mut rng);
+    assert_eq!(a.evaluate(&probe), with_adam.evaluate(&probe));
+    let la = after_one_step(&mut a, &step, &probe);
+    let lb = after_one_step(&mut with_adam, &step, &probe);
+    let lc = after_one_step(&mut fresh_adam, &step, &probe);
+    assert_eq!(la, lb, "the restored Adam state continues the run exactly");
+    assert_ne!(la, lc, "a fresh Adam state takes another step");
+    assert_eq!(with_adam.summary().steps, 21);
+
+    // A sidecar of another version of the checkpoint is refused as stale.
+    Checkpoint::save(&path, &a.inference_model(), &meta).unwrap();
+    let err = Checkpoint::load_optimizer(&path).unwrap_err();
+    assert!(err.to_string().contains("stale"), "{err}");
+    std::fs::remove_file(optimizer_sidecar_path(&path)).unwrap();
+    assert!(Checkpoint::load_optimizer(&path).unwrap().is_none());
+    std::fs::remove_dir_all(dir).ok();
+}
+
+#[test]
+fn version_1_checkpoints_are_refused() {
+    let device = Device::flex();
+    let (dir, path, _) = saved_untrained("v1");
+    let mut bytes = std::fs::read(&path).unwrap();
+    bytes[4..8].copy_from_slice(&1u32.to_le_bytes());
+    std::fs::write(&path, &bytes).unwrap();
+    let err = Checkpoint::load(&path, &device).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            CheckpointError::UnsupportedVersion {
+                found: 1,
+                supported: 2,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert!(
+        err.to_string()
+            .contains("checkpoint format version 1, this build reads version 2"),
+        "{err}"
+    );
+    std::fs::remove_dir_all(dir).ok();
 }

@@ -2,6 +2,12 @@
 
 mod cmd;
 
+// burn's eager CPU backend allocates a fresh buffer per op; glibc's malloc
+// maps and unmaps every block over 128 KiB, so each op page-faults
+// (shared/STACK_NOTES.md: a rollout 23.7 -> 13.4 ms). mimalloc reuses them.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use clap::{Parser, Subcommand};
 
 /// umwelt drives robots with a learned world model: sensor frames in over
@@ -33,6 +39,30 @@ enum Command {
     /// Run episodes of a simulated robot under a simple policy and append
     /// them to a dataset directory on disk (for training world models).
     Collect(cmd::collect::Args),
+    /// Train a world model on a dataset of episodes (from `umwelt collect`)
+    /// and save it as a checkpoint; report its multi-step prediction error
+    /// on held-out episodes against a constant-state baseline.
+    ///
+    /// The model is TD-MPC2-style: encoder, latent dynamics, reward, Q
+    /// ensemble, policy prior, inverse dynamics and an observation decoder,
+    /// trained jointly over a horizon of H steps (Adam, seeded). A seeded
+    /// share of the episodes (--val-fraction, at least one) is held out:
+    /// validation losses are measured on fixed batches of them every
+    /// --eval-every steps, and at the end the model's open-loop 1-, 5- and
+    /// 10-step predictions of the held-out observations (encode o[t], roll
+    /// the dynamics under the logged actions, decode) are compared with
+    /// the constant-state baseline o[t+k] = o[t].
+    ///
+    /// The checkpoint holds weights, normalisation, robot/task spec, the
+    /// training summary and that report (`umwelt model info FILE`). It is
+    /// written atomically (temporary file, then rename) every --save-every
+    /// steps and at the end, and never replaces an existing file unless it
+    /// is the --resume checkpoint or --force is given. Adam's state goes
+    /// beside it in FILE.adam, so that --resume FILE continues the run
+    /// exactly. Ctrl-C stops after the current step and saves.
+    Train(cmd::train::Args),
+    /// Inspect world-model checkpoints (`umwelt model info FILE`).
+    Model(cmd::model::Args),
     /// Run the control loop against whatever serves the robot's topics
     /// (a hardware driver or `umwelt sim`).
     Run(cmd::run::Args),
@@ -60,6 +90,8 @@ fn main() -> std::process::ExitCode {
         Command::Envs(a) => cmd::envs::run(a),
         Command::Rollout(a) => cmd::rollout::run(a),
         Command::Collect(a) => cmd::collect::run(a),
+        Command::Train(a) => cmd::train::run(a),
+        Command::Model(a) => cmd::model::run(a),
         Command::Bench(a) => cmd::bench::run(a),
         Command::Sim(a) => cmd::sim::run(a),
         Command::Run(a) => cmd::run::run(a),

@@ -12,6 +12,24 @@
 //! 28  M  metadata, UTF-8 JSON (CheckpointMeta)
 //! 28+M W weights, safetensors
 //! ```
+//!
+//! Version 2 added the observation decoder's weights and, in the metadata,
+//! the validation losses and the prediction report; version 1 files are
+//! refused (the model lacks its decoder).
+//!
+//! Adam's state may sit beside a checkpoint `FILE` in `FILE.adam`
+//! ([`optimizer_sidecar_path`]), tied to that exact checkpoint by its CRC:
+//!
+//! ```text
+//! 0   4  magic "UWAD"
+//! 4   4  u32 format version (CHECKPOINT_VERSION)
+//! 8   4  u32 the checkpoint's payload CRC32 (its header's bytes 24..28)
+//! 12  4  u32 number of parameter ids N
+//! 16  8  u64 record length R
+//! 24  4  u32 CRC32 of the 8N + R bytes that follow
+//! 28  8N parameter ids, u64, in the model's visit order
+//! ..  R  Adam's record (burnpack, `ModuleOptimizer::into_bytes`)
+//! ```
 
 use std::path::{Path, PathBuf};
 
@@ -23,13 +41,24 @@ use serde::{Deserialize, Serialize};
 use super::config::WorldModelConfig;
 use super::model::WorldModel;
 use super::normalize::Normalization;
-use super::train::TrainSummary;
+use super::prediction::PredictionReport;
+use super::train::{OptimizerState, TrainSummary};
 use crate::dataset::DatasetSpec;
 
 /// First four bytes of a checkpoint file.
 pub const CHECKPOINT_MAGIC: [u8; 4] = *b"UWWM";
 /// Checkpoint format version this build reads and writes.
-pub const CHECKPOINT_VERSION: u32 = 1;
+pub const CHECKPOINT_VERSION: u32 = 2;
+/// First four bytes of an optimiser-state sidecar file.
+pub const OPTIMIZER_MAGIC: [u8; 4] = *b"UWAD";
+const OPTIMIZER_HEADER_LEN: usize = 28;
+
+/// The optimiser-state sidecar of checkpoint `path`: `path` + `.adam`.
+pub fn optimizer_sidecar_path(path: &Path) -> PathBuf {
+    let mut p = path.as_os_str().to_owned();
+    p.push(".adam");
+    PathBuf::from(p)
+}
 /// Length of the fixed header.
 pub const CHECKPOINT_HEADER_LEN: usize = 28;
 
@@ -92,6 +121,15 @@ pub enum CheckpointError {
         /// What is wrong.
         message: String,
     },
+    /// The optimiser-state sidecar is unreadable, corrupt, or belongs to
+    /// another version of the checkpoint.
+    #[error("{path}: optimiser state: {message}")]
+    Optimizer {
+        /// The sidecar file.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
     /// The checkpoint is for another robot, task or observation/action spec.
     #[error("checkpoint is for {found}, expected {expected}: {}", differences.join("; "))]
     SpecMismatch {
@@ -117,6 +155,62 @@ pub struct CheckpointMeta {
     pub normalization: Normalization,
     /// How it was trained.
     pub train: TrainSummary,
+    /// Multi-step prediction error on the held-out episodes at the end of
+    /// training, if measured.
+    #[serde(default)]
+    pub prediction: Option<PredictionReport>,
+}
+
+/// Writes `bytes` to `path` atomically: a temporary sibling, synced, then
+/// renamed over `path`.
+fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), CheckpointError> {
+    let io = |source| CheckpointError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(format!(".{}.tmp", std::process::id()));
+    let tmp = PathBuf::from(tmp);
+    let written = (|| {
+        use std::io::Write;
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()
+    })();
+    if let Err(e) = written {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(io(e));
+    }
+    std::fs::rename(&tmp, path).map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        io(e)
+    })?;
+    // The rename is durable once the directory is synced; where a directory
+    // cannot be opened (some platforms), the file itself is already synced.
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty())
+        && let Ok(d) = std::fs::File::open(dir)
+    {
+        let _ = d.sync_all();
+    }
+    Ok(())
+}
+
+/// The sidecar bytes of `state` for the checkpoint whose payload CRC is `crc`.
+fn optimizer_bytes(state: &OptimizerState, crc: u32) -> Vec<u8> {
+    let mut payload = Vec::with_capacity(state.param_ids.len() * 8 + state.record.len());
+    for id in &state.param_ids {
+        payload.extend_from_slice(&id.to_le_bytes());
+    }
+    payload.extend_from_slice(&state.record);
+    let mut out = Vec::with_capacity(OPTIMIZER_HEADER_LEN + payload.len());
+    out.extend_from_slice(&OPTIMIZER_MAGIC);
+    out.extend_from_slice(&CHECKPOINT_VERSION.to_le_bytes());
+    out.extend_from_slice(&crc.to_le_bytes());
+    out.extend_from_slice(&(state.param_ids.len() as u32).to_le_bytes());
+    out.extend_from_slice(&(state.record.len() as u64).to_le_bytes());
+    out.extend_from_slice(&crc32fast::hash(&payload).to_le_bytes());
+    out.extend_from_slice(&payload);
+    out
 }
 
 /// A world model with its metadata.
@@ -136,25 +230,104 @@ impl Checkpoint {
         model: &WorldModel,
         meta: &CheckpointMeta,
     ) -> Result<(), CheckpointError> {
+        Self::save_with_optimizer(path, model, meta, None)
+    }
+
+    /// [`Self::save`], and with `optimizer` its sidecar
+    /// ([`optimizer_sidecar_path`]), written first (atomically too) and tied
+    /// to this checkpoint's CRC, so a crash between the two leaves a sidecar
+    /// that [`Self::load_optimizer`] recognises as stale.
+    pub fn save_with_optimizer(
+        path: impl AsRef<Path>,
+        model: &WorldModel,
+        meta: &CheckpointMeta,
+        optimizer: Option<&OptimizerState>,
+    ) -> Result<(), CheckpointError> {
         let path = path.as_ref();
         let bytes = Self::to_bytes(model, meta).map_err(|message| CheckpointError::Weights {
             path: path.to_path_buf(),
             message,
         })?;
-        let io = |source| CheckpointError::Io {
+        if let Some(state) = optimizer {
+            let crc = u32::from_le_bytes([bytes[24], bytes[25], bytes[26], bytes[27]]);
+            let side = optimizer_sidecar_path(path);
+            write_atomic(&side, &optimizer_bytes(state, crc))?;
+        }
+        write_atomic(path, &bytes)
+    }
+
+    /// Adam's state saved beside checkpoint `path` by
+    /// [`Self::save_with_optimizer`]: `None` without a sidecar; an error if
+    /// the sidecar is corrupt or belongs to another version of the checkpoint.
+    pub fn load_optimizer(
+        path: impl AsRef<Path>,
+    ) -> Result<Option<OptimizerState>, CheckpointError> {
+        let path = path.as_ref();
+        let side = optimizer_sidecar_path(path);
+        let bytes = match std::fs::read(&side) {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(source) => return Err(CheckpointError::Io { path: side, source }),
+        };
+        let bad = |message: String| CheckpointError::Optimizer {
+            path: side.clone(),
+            message,
+        };
+        let header = std::fs::read(path).map_err(|source| CheckpointError::Io {
             path: path.to_path_buf(),
             source,
-        };
-        let mut tmp = path.as_os_str().to_owned();
-        tmp.push(format!(".{}.tmp", std::process::id()));
-        let tmp = PathBuf::from(tmp);
-        {
-            use std::io::Write;
-            let mut f = std::fs::File::create(&tmp).map_err(io)?;
-            f.write_all(&bytes).map_err(io)?;
-            f.sync_all().map_err(io)?;
+        })?;
+        if header.len() < CHECKPOINT_HEADER_LEN {
+            return Err(bad("its checkpoint is truncated".into()));
         }
-        std::fs::rename(&tmp, path).map_err(io)
+        if bytes.len() < OPTIMIZER_HEADER_LEN || bytes[..4] != OPTIMIZER_MAGIC {
+            return Err(bad(
+                "not an optimiser-state file (bad magic or truncated)".into()
+            ));
+        }
+        let u32_at = |b: &[u8], o: usize| u32::from_le_bytes([b[o], b[o + 1], b[o + 2], b[o + 3]]);
+        let version = u32_at(&bytes, 4);
+        if version != CHECKPOINT_VERSION {
+            return Err(bad(format!(
+                "format version {version}, this build reads version {CHECKPOINT_VERSION}"
+            )));
+        }
+        if u32_at(&bytes, 8) != u32_at(&header, 24) {
+            return Err(bad(
+                "written for another version of the checkpoint (stale)".into()
+            ));
+        }
+        let n = u32_at(&bytes, 12) as u64;
+        let mut r = [0u8; 8];
+        r.copy_from_slice(&bytes[16..24]);
+        let r = u64::from_le_bytes(r);
+        let expected = (OPTIMIZER_HEADER_LEN as u64)
+            .checked_add(n * 8)
+            .and_then(|x| x.checked_add(r));
+        if expected != Some(bytes.len() as u64) {
+            return Err(bad(format!(
+                "truncated or padded: {} bytes, header says {}",
+                bytes.len(),
+                expected.unwrap_or(u64::MAX)
+            )));
+        }
+        let payload = &bytes[OPTIMIZER_HEADER_LEN..];
+        if crc32fast::hash(payload) != u32_at(&bytes, 24) {
+            return Err(bad("checksum mismatch (corrupted)".into()));
+        }
+        let (ids, record) = payload.split_at(n as usize * 8);
+        let param_ids = ids
+            .chunks_exact(8)
+            .map(|c| {
+                let mut a = [0u8; 8];
+                a.copy_from_slice(c);
+                u64::from_le_bytes(a)
+            })
+            .collect();
+        Ok(Some(OptimizerState {
+            param_ids,
+            record: record.to_vec(),
+        }))
     }
 
     /// The checkpoint file's bytes.

@@ -110,6 +110,9 @@ pub struct TrainConfig {
     pub entropy_coef: f32,
     /// Weight of the inverse-dynamics loss.
     pub inverse_coef: f32,
+    /// Weight of the observation-decoder loss (decoded rolled-out latents
+    /// against the normalised observations).
+    pub decoder_coef: f32,
     /// Polyak rate of the target Q ensemble.
     pub target_tau: f32,
     /// Seed of parameter initialisation and sampling.
@@ -131,9 +134,56 @@ impl Default for TrainConfig {
             policy_coef: 1.0,
             entropy_coef: 1e-4,
             inverse_coef: 1.0,
+            decoder_coef: 1.0,
             target_tau: 0.01,
             seed: 0,
         }
+    }
+}
+
+impl TrainConfig {
+    /// Checks the hyper-parameters; returns what is wrong.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.horizon == 0 || self.batch_size == 0 {
+            return Err(format!(
+                "horizon {} and batch_size {} must be positive",
+                self.horizon, self.batch_size
+            ));
+        }
+        if !(self.learning_rate.is_finite() && self.learning_rate > 0.0) {
+            return Err(format!(
+                "learning rate {} must be a positive number",
+                self.learning_rate
+            ));
+        }
+        if !(self.grad_clip_norm.is_finite() && self.grad_clip_norm > 0.0) {
+            return Err(format!(
+                "grad_clip_norm {} must be a positive number",
+                self.grad_clip_norm
+            ));
+        }
+        for (name, v) in [("gamma", self.gamma), ("target_tau", self.target_tau)] {
+            if !(0.0..=1.0).contains(&v) {
+                return Err(format!("{name} {v} must lie in [0, 1]"));
+            }
+        }
+        if !(self.rho > 0.0 && self.rho <= 1.0) {
+            return Err(format!("rho {} must lie in (0, 1]", self.rho));
+        }
+        for (name, v) in [
+            ("consistency_coef", self.consistency_coef),
+            ("reward_coef", self.reward_coef),
+            ("value_coef", self.value_coef),
+            ("policy_coef", self.policy_coef),
+            ("entropy_coef", self.entropy_coef),
+            ("inverse_coef", self.inverse_coef),
+            ("decoder_coef", self.decoder_coef),
+        ] {
+            if !(v.is_finite() && v >= 0.0) {
+                return Err(format!("{name} {v} must be a finite number >= 0"));
+            }
+        }
+        Ok(())
     }
 }
 

@@ -2,28 +2,37 @@
 //!
 //! - [`WorldModel`]: encoder (observation -> SimNorm latent), latent
 //!   dynamics, reward head, Q ensemble, tanh-Gaussian policy prior and
-//!   inverse dynamics, all ReLU MLPs sized by [`WorldModelConfig`]; batched
+//!   inverse dynamics, observation decoder (latent -> observation), all ReLU
+//!   MLPs sized by [`WorldModelConfig`]; batched
 //!   encoding and `N x H` rollouts ([`WorldModel::rollout`]).
 //! - [`Normalization`]: observation mean/std and action ranges.
 //! - [`Trainer`]: TD-MPC2's joint objective over a horizon (latent
 //!   consistency, reward, TD value against an EMA target ensemble, policy
-//!   prior, inverse dynamics), Adam with per-tensor gradient-norm clipping,
-//!   seeded.
-//! - [`Checkpoint`]: one checksummed file with metadata and weights.
+//!   prior, inverse dynamics, observation decoder on the rolled-out
+//!   latents), Adam with per-tensor gradient-norm clipping, seeded;
+//!   resumable from a checkpoint.
+//! - [`prediction`]: multi-step prediction error on held-out episodes
+//!   beside a constant-state baseline.
+//! - [`Checkpoint`]: one checksummed file with metadata and weights; Adam's
+//!   state optionally in a sidecar file.
 
 mod checkpoint;
 mod config;
 mod model;
 mod nn;
 mod normalize;
+pub mod prediction;
 mod train;
 
 pub use checkpoint::{
     CHECKPOINT_HEADER_LEN, CHECKPOINT_MAGIC, CHECKPOINT_VERSION, Checkpoint, CheckpointError,
-    CheckpointMeta,
+    CheckpointMeta, OPTIMIZER_MAGIC, optimizer_sidecar_path,
 };
 pub use config::{ModelError, TrainConfig, WorldModelConfig};
 pub use model::{PolicySample, Rollout, WorldModel, tensor_from_rows, tensor_to_vec};
 pub use nn::{Dense, Mlp, simnorm};
 pub use normalize::{MIN_SCALE, Normalization};
-pub use train::{Batch, LossTerms, TrainSummary, Trainer};
+pub use prediction::{HorizonError, PredictionReport, evaluate_prediction};
+pub use train::{
+    Batch, LossTerms, OptimizerState, TrainSummary, Trainer, ValidationLosses, WindowSampler,
+};

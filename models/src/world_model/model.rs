@@ -29,6 +29,9 @@ pub struct WorldModel {
     pub policy: Mlp,
     /// `[z, z']` -> action (tanh).
     pub inverse: Mlp,
+    /// `z` -> normalised observation: makes the latent's predictions
+    /// measurable in observation space (see [`super::prediction`]).
+    pub decoder: Mlp,
     /// The sizes this model was built with.
     #[module(skip)]
     pub config: WorldModelConfig,
@@ -97,6 +100,9 @@ impl WorldModel {
             .collect();
         let policy = Mlp::new(l, h, n, 2 * a, false, &mut rng, device);
         let inverse = Mlp::new(2 * l, h, n, a, false, &mut rng, device);
+        // Initialised last, so the other networks of a seed are the same as
+        // in models without a decoder.
+        let decoder = Mlp::new(l, h, n, o, false, &mut rng, device);
         Ok(Self {
             encoder,
             dynamics,
@@ -104,8 +110,14 @@ impl WorldModel {
             q,
             policy,
             inverse,
+            decoder,
             config: config.clone(),
         })
+    }
+
+    /// The device the parameters live on.
+    pub fn device(&self) -> Device {
+        self.encoder.layers[0].weight.val().device()
     }
 
     /// Normalised observations `[B, obs_dim]` -> latents `[B, latent_dim]`.
@@ -182,6 +194,11 @@ impl WorldModel {
     /// `(z, z')` -> the action between them, `[B, act_dim]` in `[-1, 1]`.
     pub fn inverse(&self, z: Tensor<2>, z_next: Tensor<2>) -> Tensor<2> {
         tanh(self.inverse.forward(Tensor::cat(vec![z, z_next], 1)))
+    }
+
+    /// Latents `[B, latent_dim]` -> normalised observations `[B, obs_dim]`.
+    pub fn decode(&self, z: Tensor<2>) -> Tensor<2> {
+        self.decoder.forward(z)
     }
 
     /// Batched multi-step rollout: `N` samples from latents `z0` (`[N, latent]`)

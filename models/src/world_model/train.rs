@@ -1,15 +1,17 @@
 //! Training: TD-MPC2's joint objective over a horizon, Adam, gradient
 //! clipping, seeded; a custom loop (no burn `train` feature).
 
-use burn::module::{Module, ModuleMapper, ModuleVisitor, Param};
+use burn::module::{Module, ModuleMapper, ModuleVisitor, Param, ParamId};
 use burn::optim::grad_clipping::GradientClippingConfig;
 use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
-use burn::tensor::{Device, Tensor};
+use burn::tensor::{Bytes, Device, Tensor};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, StandardNormal};
 use serde::{Deserialize, Serialize};
+use std::time::Instant;
 
+use super::checkpoint::Checkpoint;
 use super::config::{ModelError, TrainConfig, WorldModelConfig};
 use super::model::{WorldModel, tensor_from_rows};
 use super::nn::Mlp;
@@ -19,6 +21,7 @@ use crate::dataset::Episode;
 /// The loss terms of one batch, each averaged over the batch and the
 /// horizon (weighted by `rho^t`), before the coefficients.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct LossTerms {
     /// Latent consistency: `|dyn^t(enc(o_0), a) - sg(enc(o_t))|^2` per latent component.
     pub consistency: f32,
@@ -30,6 +33,9 @@ pub struct LossTerms {
     pub policy: f32,
     /// Inverse dynamics: MSE of `inv(z_t, z_{t+1})` against the normalised action.
     pub inverse: f32,
+    /// Observation decoder: MSE of `dec(z_t)` against the normalised `o_t`
+    /// for `t = 0..=H`, `z_t` rolled out by the dynamics from `enc(o_0)`.
+    pub decoder: f32,
     /// `sum coef * term`.
     pub total: f32,
 }
@@ -58,71 +64,77 @@ pub struct Batch {
 
 /// Summary of a training run, stored in checkpoints.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct TrainSummary {
-    /// Optimiser steps taken.
+    /// Optimiser steps taken (over all runs, when resumed).
     pub steps: u64,
-    /// Episodes trained on.
+    /// Episodes trained on (in the latest run).
     pub episodes: usize,
     /// Steps (transitions) in those episodes.
     pub transitions: u64,
-    /// The hyper-parameters.
+    /// Held-out episodes validated on (in the latest run), 0 if none.
+    pub validation_episodes: usize,
+    /// The hyper-parameters (of the latest run).
     pub config: TrainConfig,
     /// Loss terms of the first step.
     pub first_losses: Option<LossTerms>,
     /// Loss terms of the last step.
     pub last_losses: Option<LossTerms>,
+    /// Validation losses on held-out episodes, in step order (see
+    /// [`Trainer::record_validation`]).
+    pub validation: Vec<ValidationLosses>,
+    /// Seconds spent in optimiser steps (sampling, forward, backward,
+    /// update), over all runs; without validation and saving. Kept to whole
+    /// microseconds, so that it survives JSON exactly.
+    pub train_seconds: f64,
 }
 
-/// Trains a [`WorldModel`] on episodes.
-pub struct Trainer {
-    model: WorldModel,
-    target_q: Vec<Mlp>,
-    optim: ModuleOptimizer,
-    config: TrainConfig,
-    norm: Normalization,
+/// Validation losses at one point of training.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ValidationLosses {
+    /// Optimiser steps taken when measured.
+    pub step: u64,
+    /// The loss terms, averaged over the validation batches.
+    pub losses: LossTerms,
+}
+
+/// Adam's state, to persist beside a checkpoint: the optimiser's record
+/// (burnpack bytes, keyed by parameter id) and the model's parameter ids in
+/// visit order, so that a model loaded later can take the same ids.
+#[derive(Clone, Debug, PartialEq)]
+pub struct OptimizerState {
+    /// Parameter ids of the model, in module visit order.
+    pub param_ids: Vec<u64>,
+    /// `ModuleOptimizer::into_bytes` of the optimiser.
+    pub record: Vec<u8>,
+}
+
+/// Windows of `H + 1` observations from a set of episodes, normalised
+/// once, sampled uniformly: the training data of a [`Trainer`], or held-out
+/// episodes for validation ([`Trainer::evaluate`]).
+#[derive(Clone, Debug)]
+pub struct WindowSampler {
     episodes: Vec<Episode>,
     /// Cumulative count of windows per episode, for uniform sampling.
     windows: Vec<u64>,
-    rng: ChaCha8Rng,
-    device: Device,
-    summary: TrainSummary,
+    horizon: usize,
+    obs_dim: usize,
+    act_dim: usize,
 }
 
-impl Trainer {
-    /// A trainer for a new model of `model_config` on `episodes` (physical
-    /// units; normalised here with `norm`). `device` is a plain device
-    /// (e.g. `Device::flex()`); training runs on its autodiff version.
-    ///
-    /// Fails when the configs are invalid, the normalisation or an episode
-    /// has other dimensions than the model, or no episode has `horizon` steps.
+impl WindowSampler {
+    /// Windows of `horizon` steps of `episodes` (physical units), normalised
+    /// with `norm`. Fails when an episode has other dimensions than `norm`,
+    /// or no episode has `horizon` steps.
     pub fn new(
-        model_config: &WorldModelConfig,
-        config: TrainConfig,
-        norm: Normalization,
+        norm: &Normalization,
         episodes: &[Episode],
-        device: &Device,
+        horizon: usize,
     ) -> Result<Self, ModelError> {
-        if config.horizon == 0 || config.batch_size == 0 {
-            return Err(ModelError::Config(format!(
-                "horizon {} and batch_size {} must be positive",
-                config.horizon, config.batch_size
-            )));
-        }
-        let device = device.clone().autodiff();
-        let model = WorldModel::new(model_config, config.seed, &device)?;
-        let target_q = model.q.clone().no_grad();
-        let optim = AdamConfig::new()
-            .with_grad_clipping(Some(GradientClippingConfig::Norm(config.grad_clip_norm)))
-            .init();
-        let (od, ad) = (model_config.obs_dim, model_config.act_dim);
-        if norm.obs_dim() != od || norm.act_dim() != ad {
-            return Err(ModelError::Data(format!(
-                "normalisation has obs_dim {} and act_dim {}, the model {od} and {ad}",
-                norm.obs_dim(),
-                norm.act_dim()
-            )));
-        }
+        let (od, ad) = (norm.obs_dim(), norm.act_dim());
         let mut normalized = Vec::with_capacity(episodes.len());
+        let mut windows = Vec::with_capacity(episodes.len());
+        let mut total = 0u64;
         for (i, e) in episodes.iter().enumerate() {
             if !e.is_empty() && (e.obs_dim() != od || e.act_dim() != ad) {
                 return Err(ModelError::Data(format!(
@@ -134,78 +146,41 @@ impl Trainer {
             let mut e = e.clone();
             norm.normalize_obs(&mut e.observations);
             norm.normalize_action(&mut e.actions);
+            total += (e.len() + 1).saturating_sub(horizon) as u64;
+            windows.push(total);
             normalized.push(e);
         }
-        let episodes = normalized;
-        let mut windows = Vec::with_capacity(episodes.len());
-        let mut total = 0u64;
-        for e in &episodes {
-            total += (e.len() + 1).saturating_sub(config.horizon) as u64;
-            windows.push(total);
-        }
-        if total == 0 {
+        if total == 0 || horizon == 0 {
             return Err(ModelError::Data(format!(
-                "no episode has {} steps (the horizon)",
-                config.horizon
+                "no episode has {horizon} steps (the horizon)"
             )));
         }
-        let summary = TrainSummary {
-            steps: 0,
-            episodes: episodes.len(),
-            transitions: episodes.iter().map(|e| e.len() as u64).sum(),
-            config: config.clone(),
-            first_losses: None,
-            last_losses: None,
-        };
-        let rng = ChaCha8Rng::seed_from_u64(config.seed ^ 0x5eed_ba7c);
         Ok(Self {
-            model,
-            target_q,
-            optim,
-            config,
-            norm,
-            episodes,
+            episodes: normalized,
             windows,
-            rng,
-            device,
-            summary,
+            horizon,
+            obs_dim: od,
+            act_dim: ad,
         })
     }
 
-    /// The model being trained (on the autodiff device).
-    pub fn model(&self) -> &WorldModel {
-        &self.model
+    /// Number of distinct windows.
+    pub fn windows(&self) -> u64 {
+        self.windows.last().copied().unwrap_or(0)
     }
 
-    /// The model for inference: autodiff dropped (`valid()`).
-    pub fn inference_model(&self) -> WorldModel {
-        self.model.valid()
+    /// The horizon `H` of the windows.
+    pub fn horizon(&self) -> usize {
+        self.horizon
     }
 
-    /// The normalisation the model trains under.
-    pub fn normalization(&self) -> &Normalization {
-        &self.norm
-    }
-
-    /// What training did so far.
-    pub fn summary(&self) -> &TrainSummary {
-        &self.summary
-    }
-
-    /// Samples a batch with the trainer's own RNG.
-    pub fn sample_batch(&mut self) -> Batch {
-        let mut rng = self.rng.clone();
-        let b = self.sample_batch_with(&mut rng);
-        self.rng = rng;
-        b
-    }
-
-    /// Samples a batch with `rng` (e.g. a fixed evaluation batch).
-    pub fn sample_batch_with(&self, rng: &mut ChaCha8Rng) -> Batch {
-        let (bsz, h) = (self.config.batch_size, self.config.horizon);
-        let (od, ad) = (self.norm.obs_dim(), self.norm.act_dim());
+    /// A batch of `batch_size` windows drawn uniformly with `rng`, with the
+    /// policy noise it needs.
+    pub fn sample(&self, batch_size: usize, rng: &mut ChaCha8Rng) -> Batch {
+        let (bsz, h) = (batch_size, self.horizon);
+        let (od, ad) = (self.obs_dim, self.act_dim);
         // `new` guarantees at least one window.
-        let total = self.windows.last().copied().unwrap_or(1);
+        let total = self.windows().max(1);
         let mut batch = Batch {
             batch: bsz,
             horizon: h,
@@ -239,15 +214,185 @@ impl Trainer {
         }
         batch
     }
+}
+
+/// Trains a [`WorldModel`] on episodes.
+pub struct Trainer {
+    model: WorldModel,
+    target_q: Vec<Mlp>,
+    optim: ModuleOptimizer,
+    config: TrainConfig,
+    norm: Normalization,
+    sampler: WindowSampler,
+    rng: ChaCha8Rng,
+    device: Device,
+    summary: TrainSummary,
+}
+
+impl Trainer {
+    /// A trainer for a new model of `model_config` on `episodes` (physical
+    /// units; normalised here with `norm`). `device` is a plain device
+    /// (e.g. `Device::flex()`); training runs on its autodiff version.
+    ///
+    /// Fails when the configs are invalid, the normalisation or an episode
+    /// has other dimensions than the model, or no episode has `horizon` steps.
+    pub fn new(
+        model_config: &WorldModelConfig,
+        config: TrainConfig,
+        norm: Normalization,
+        episodes: &[Episode],
+        device: &Device,
+    ) -> Result<Self, ModelError> {
+        config.validate().map_err(ModelError::Config)?;
+        let device = device.clone().autodiff();
+        let model = WorldModel::new(model_config, config.seed, &device)?;
+        Self::with_model(
+            model,
+            config,
+            norm,
+            episodes,
+            device,
+            TrainSummary::default(),
+        )
+    }
+
+    /// A trainer that continues training `checkpoint` (weights,
+    /// normalisation, step count and summary) on `episodes` with `config`
+    /// (pass `checkpoint.meta.train.config` to keep its hyper-parameters).
+    /// The target Q ensemble starts as a copy of the online one, and Adam's
+    /// moments start at zero unless [`Self::restore_optimizer_state`] is
+    /// called. Batches are drawn from a stream seeded by the seed and the
+    /// step count, so a resumed run does not repeat the first run's batches.
+    pub fn resume(
+        checkpoint: &Checkpoint,
+        config: TrainConfig,
+        episodes: &[Episode],
+        device: &Device,
+    ) -> Result<Self, ModelError> {
+        config.validate().map_err(ModelError::Config)?;
+        let device = device.clone().autodiff();
+        let fresh = WorldModel::new(&checkpoint.meta.model, config.seed, &device)?;
+        let model = copy_weights(&checkpoint.model, fresh, &device)?;
+        Self::with_model(
+            model,
+            config,
+            checkpoint.meta.normalization.clone(),
+            episodes,
+            device,
+            checkpoint.meta.train.clone(),
+        )
+    }
+
+    fn with_model(
+        model: WorldModel,
+        config: TrainConfig,
+        norm: Normalization,
+        episodes: &[Episode],
+        device: Device,
+        previous: TrainSummary,
+    ) -> Result<Self, ModelError> {
+        let (od, ad) = (model.config.obs_dim, model.config.act_dim);
+        if norm.obs_dim() != od || norm.act_dim() != ad {
+            return Err(ModelError::Data(format!(
+                "normalisation has obs_dim {} and act_dim {}, the model {od} and {ad}",
+                norm.obs_dim(),
+                norm.act_dim()
+            )));
+        }
+        let sampler = WindowSampler::new(&norm, episodes, config.horizon)?;
+        let target_q = model.q.clone().no_grad();
+        let optim = AdamConfig::new()
+            .with_grad_clipping(Some(GradientClippingConfig::Norm(config.grad_clip_norm)))
+            .init();
+        let summary = TrainSummary {
+            episodes: episodes.len(),
+            transitions: episodes.iter().map(|e| e.len() as u64).sum(),
+            config: config.clone(),
+            ..previous
+        };
+        let stream = config.seed ^ 0x5eed_ba7c ^ summary.steps.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        let rng = ChaCha8Rng::seed_from_u64(stream);
+        Ok(Self {
+            model,
+            target_q,
+            optim,
+            config,
+            norm,
+            sampler,
+            rng,
+            device,
+            summary,
+        })
+    }
+
+    /// The model being trained (on the autodiff device).
+    pub fn model(&self) -> &WorldModel {
+        &self.model
+    }
+
+    /// The model for inference: autodiff dropped (`valid()`).
+    pub fn inference_model(&self) -> WorldModel {
+        self.model.valid()
+    }
+
+    /// The normalisation the model trains under.
+    pub fn normalization(&self) -> &Normalization {
+        &self.norm
+    }
+
+    /// The hyper-parameters.
+    pub fn config(&self) -> &TrainConfig {
+        &self.config
+    }
+
+    /// What training did so far.
+    pub fn summary(&self) -> &TrainSummary {
+        &self.summary
+    }
+
+    /// Windows of `episodes` (physical units) under this trainer's
+    /// normalisation and horizon, e.g. held-out episodes for validation.
+    pub fn sampler_for(&self, episodes: &[Episode]) -> Result<WindowSampler, ModelError> {
+        WindowSampler::new(&self.norm, episodes, self.config.horizon)
+    }
+
+    /// Records validation losses at the current step in the summary, and
+    /// how many held-out episodes they come from.
+    pub fn record_validation(&mut self, losses: LossTerms, episodes: usize) {
+        self.summary.validation_episodes = episodes;
+        self.summary.validation.push(ValidationLosses {
+            step: self.summary.steps,
+            losses,
+        });
+    }
+
+    /// Samples a batch with the trainer's own RNG.
+    pub fn sample_batch(&mut self) -> Batch {
+        let mut rng = self.rng.clone();
+        let b = self.sample_batch_with(&mut rng);
+        self.rng = rng;
+        b
+    }
+
+    /// Samples a batch of training windows with `rng` (e.g. a fixed evaluation batch).
+    pub fn sample_batch_with(&self, rng: &mut ChaCha8Rng) -> Batch {
+        self.sampler.sample(self.config.batch_size, rng)
+    }
 
     /// One optimiser step on a fresh batch; returns its loss terms (before the step).
     pub fn step(&mut self) -> LossTerms {
+        let t0 = Instant::now();
         let batch = self.sample_batch();
-        self.step_on(&batch)
+        self.apply(&batch, t0)
     }
 
     /// One optimiser step on `batch`; returns its loss terms (before the step).
     pub fn step_on(&mut self, batch: &Batch) -> LossTerms {
+        self.apply(batch, Instant::now())
+    }
+
+    /// The step itself; its time since `t0` counts as training time.
+    fn apply(&mut self, batch: &Batch, t0: Instant) -> LossTerms {
         let (loss, terms) = losses(
             &self.model,
             &self.target_q,
@@ -264,6 +409,8 @@ impl Trainer {
             self.summary.first_losses = Some(terms);
         }
         self.summary.last_losses = Some(terms);
+        let total = self.summary.train_seconds + t0.elapsed().as_secs_f64();
+        self.summary.train_seconds = (total * 1e6).round() / 1e6;
         terms
     }
 
@@ -272,8 +419,114 @@ impl Trainer {
     pub fn evaluate(&self, batch: &Batch) -> LossTerms {
         let model = self.model.valid();
         let target = self.target_q.valid();
-        let device = model.encoder.layers[0].weight.val().device();
+        let device = model.device();
         losses(&model, &target, &self.config, batch, &device).1
+    }
+
+    /// Adam's state and the parameter ids it is keyed by, to persist beside
+    /// a checkpoint.
+    pub fn optimizer_state(&self) -> Result<OptimizerState, ModelError> {
+        let record = self
+            .optim
+            .into_bytes()
+            .map_err(|e| ModelError::Data(format!("optimiser state: {e}")))?;
+        let mut ids = Ids(Vec::new());
+        self.model.visit(&mut ids);
+        Ok(OptimizerState {
+            param_ids: ids.0,
+            record: record.to_vec(),
+        })
+    }
+
+    /// Restores Adam's state saved by [`Self::optimizer_state`] from a run
+    /// of the same architecture: the model's parameters take the saved ids
+    /// (their values stay), then the optimiser loads its record.
+    pub fn restore_optimizer_state(&mut self, state: &OptimizerState) -> Result<(), ModelError> {
+        let mut ids = Ids(Vec::new());
+        self.model.visit(&mut ids);
+        if ids.0.len() != state.param_ids.len() {
+            return Err(ModelError::Data(format!(
+                "optimiser state has {} parameters, the model {}",
+                state.param_ids.len(),
+                ids.0.len()
+            )));
+        }
+        let optim: ModuleOptimizer = AdamConfig::new()
+            .with_grad_clipping(Some(GradientClippingConfig::Norm(
+                self.config.grad_clip_norm,
+            )))
+            .init();
+        let optim = optim
+            .from_bytes(Bytes::from_bytes_vec(state.record.clone()))
+            .map_err(|e| ModelError::Data(format!("optimiser state: {e}")))?;
+        let mut reid = Reid(state.param_ids.clone().into_iter());
+        self.model = self.model.clone().map(&mut reid);
+        self.optim = optim;
+        Ok(())
+    }
+}
+
+/// Collects parameter ids in visit order.
+struct Ids(Vec<u64>);
+
+impl ModuleVisitor for Ids {
+    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+        self.0.push(param.id.val());
+    }
+}
+
+/// Gives parameters the ids it yields, in visit order.
+struct Reid(std::vec::IntoIter<u64>);
+
+impl ModuleMapper for Reid {
+    fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
+        let (id, tensor, mapper) = param.consume();
+        let id = self.0.next().map(ParamId::from).unwrap_or(id);
+        Param::from_mapped_value(id, tensor, mapper)
+    }
+}
+
+/// `dst` with the parameter values of `src` (same architecture), on
+/// `device`, trainable; `dst` keeps its parameter ids.
+fn copy_weights(
+    src: &WorldModel,
+    dst: WorldModel,
+    device: &Device,
+) -> Result<WorldModel, ModelError> {
+    let mut values = Collect(Vec::new());
+    src.visit(&mut values);
+    let expected = dst.num_params();
+    let found: usize = values.0.iter().map(|t| t.shape().num_elements()).sum();
+    if found != expected {
+        return Err(ModelError::Data(format!(
+            "checkpoint weights have {found} values, the model {expected}"
+        )));
+    }
+    let mut m = Copy {
+        source: values.0.into_iter(),
+        device: device.clone(),
+    };
+    Ok(dst.map(&mut m))
+}
+
+struct Copy {
+    source: std::vec::IntoIter<Tensor<1>>,
+    device: Device,
+}
+
+impl ModuleMapper for Copy {
+    fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
+        let Some(src) = self.source.next() else {
+            return param;
+        };
+        let device = self.device.clone();
+        param.map(|t| {
+            let dims = t.dims();
+            let data = src.into_data();
+            Tensor::<1>::from_data(data, &device)
+                .reshape(dims)
+                .require_grad()
+        })
     }
 }
 
@@ -386,6 +639,20 @@ fn losses(
         let a_inv = model.inverse(zs[t].clone(), zs[t + 1].clone());
         inverse = inverse + (a_inv - a).powi_scalar(2).mean().mul_scalar(ws[t]);
     }
+    // Observation decoder on the rolled-out latents, t = 0..=H, with
+    // gradients into the encoder and the dynamics: it ties every predicted
+    // latent to an observation, so multi-step predictions can be measured.
+    let mut decoder = Tensor::<1>::zeros([1], device);
+    let mut dw_sum = 0.0f32;
+    let mut dw = 1.0f32;
+    for (z, o) in zs.iter().zip(&obs) {
+        let err = (model.decode(z.clone()) - o.clone()).powi_scalar(2).mean();
+        decoder = decoder + err.mul_scalar(dw);
+        dw_sum += dw;
+        dw *= c.rho;
+    }
+    let decoder = decoder.mul_scalar(1.0 / dw_sum);
+
     let reward = reward.mul_scalar(norm);
     let value = value.mul_scalar(norm);
     let policy = policy.mul_scalar(norm);
@@ -395,7 +662,8 @@ fn losses(
         + reward.clone().mul_scalar(c.reward_coef)
         + value.clone().mul_scalar(c.value_coef)
         + policy.clone().mul_scalar(c.policy_coef)
-        + inverse.clone().mul_scalar(c.inverse_coef);
+        + inverse.clone().mul_scalar(c.inverse_coef)
+        + decoder.clone().mul_scalar(c.decoder_coef);
     let s = |t: &Tensor<1>| t.clone().into_scalar::<f32>();
     let terms = LossTerms {
         consistency: s(&consistency),
@@ -403,6 +671,7 @@ fn losses(
         value: s(&value),
         policy: s(&policy),
         inverse: s(&inverse),
+        decoder: s(&decoder),
         total: s(&total),
     };
     (total, terms)

@@ -4,10 +4,12 @@ pub mod bench;
 pub mod collect;
 pub mod envs;
 pub mod launch;
+pub mod model;
 pub mod rollout;
 pub mod run;
 pub mod sim;
 pub mod topic;
+pub mod train;
 
 use std::io::Write;
 

@@ -5,8 +5,9 @@
 //! Built today: [`dataset`], episodes of a robot doing a task stored on disk
 //! (one checksummed binary file per episode, the specification in
 //! `dataset.json`), written crash-safely and validated on every load; and
-//! [`world_model`], the burn world model (TD-MPC2 style), its training loop
-//! and checkpoints. Not built yet: the `umwelt train` CLI and benchmarks.
+//! [`world_model`], the burn world model (TD-MPC2 style), its training loop,
+//! checkpoints, and a hand-written CPU inference engine for planning
+//! ([`world_model::RolloutEngine`]). Not built yet: the `umwelt train` CLI.
 //!
 //! This crate knows nothing of the simulator or of zenoh: the runtime
 //! converts a simulated robot's specs into a [`dataset::DatasetSpec`].

@@ -10,9 +10,14 @@
 //!   prior, inverse dynamics), Adam with per-tensor gradient-norm clipping,
 //!   seeded.
 //! - [`Checkpoint`]: one checksummed file with metadata and weights.
+//! - [`InferenceModel`] and [`RolloutEngine`]: a plain-f32 copy of the
+//!   inference networks run by hand on `gemm` with preallocated scratch and
+//!   worker threads: the planner's hot path (`umwelt bench model` compares
+//!   it with [`WorldModel::rollout`]).
 
 mod checkpoint;
 mod config;
+mod infer;
 mod model;
 mod nn;
 mod normalize;
@@ -23,6 +28,9 @@ pub use checkpoint::{
     CheckpointMeta,
 };
 pub use config::{ModelError, TrainConfig, WorldModelConfig};
+pub use infer::{
+    InferenceModel, RolloutEngine, RolloutOutput, TILE_ROWS, fast_exp, fast_tanh, sgemm,
+};
 pub use model::{PolicySample, Rollout, WorldModel, tensor_from_rows, tensor_to_vec};
 pub use nn::{Dense, Mlp, simnorm};
 pub use normalize::{MIN_SCALE, Normalization};

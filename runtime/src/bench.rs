@@ -465,8 +465,12 @@ pub struct ModelBench {
     pub speedup_over_burn: f64,
     /// Median time of a policy-prior rollout of the same batch (ms).
     pub policy_rollout_ms_p50: f64,
-    /// Handing a call to the persistent worker threads and back (us, median).
+    /// Handing a call to the persistent worker threads and back, calls back
+    /// to back (us, median): the workers poll briefly for the next call.
     pub worker_round_trip_us: f64,
+    /// The same when the workers have gone to sleep (3 ms after the last
+    /// call), as for the first call of a control tick (us, median).
+    pub worker_round_trip_cold_us: f64,
     /// Spawning and joining `threads - 1` scoped threads instead (us, median).
     pub scoped_spawn_us: f64,
     /// `Trainer::step` on synthetic data of the robot's sizes.
@@ -675,6 +679,17 @@ pub fn bench_model(o: &ModelBenchOptions) -> Result<ModelBench, BenchError> {
     let policy_rollout_ms_p50 = quantile(&times, 0.5) * 1e3;
     let times = time_calls(0.05, || Ok(engine.ping_workers()?))?;
     let worker_round_trip_us = quantile(&times, 0.5) * 1e6;
+    // The same after the workers have gone to sleep, as at the first call
+    // of a control tick.
+    let mut cold = Vec::new();
+    for _ in 0..20 {
+        std::thread::sleep(Duration::from_millis(3));
+        let t = Instant::now();
+        engine.ping_workers()?;
+        cold.push(t.elapsed().as_secs_f64());
+    }
+    cold.sort_by(f64::total_cmp);
+    let worker_round_trip_cold_us = quantile(&cold, 0.5) * 1e6;
     let times = time_calls(0.05, || {
         std::thread::scope(|s| {
             for _ in 1..o.threads {
@@ -765,6 +780,7 @@ pub fn bench_model(o: &ModelBenchOptions) -> Result<ModelBench, BenchError> {
         speedup_over_burn,
         policy_rollout_ms_p50,
         worker_round_trip_us,
+        worker_round_trip_cold_us,
         scoped_spawn_us,
         train,
         load_average: std::fs::read_to_string("/proc/loadavg")

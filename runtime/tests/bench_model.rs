@@ -42,6 +42,7 @@ fn bench_model_reports_every_figure() {
         "/speedup_over_burn",
         "/policy_rollout_ms_p50",
         "/worker_round_trip_us",
+        "/worker_round_trip_cold_us",
         "/scoped_spawn_us",
         "/train/steps_per_s",
         "/train/ms_per_step",

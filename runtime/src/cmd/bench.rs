@@ -274,8 +274,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 r.speedup_over_burn, r.policy_rollout_ms_p50
             );
             println!(
-                "hand-off to worker threads {:.1} us (spawning scoped threads instead: {:.1} us)",
-                r.worker_round_trip_us, r.scoped_spawn_us
+                "hand-off to worker threads and back: {:.1} us back to back, {:.1} us after they \
+                 slept (spawning scoped threads instead: {:.1} us)",
+                r.worker_round_trip_us, r.worker_round_trip_cold_us, r.scoped_spawn_us
             );
             println!(
                 "training: {:.1} steps/s ({:.1} ms per step, batch {}, horizon {})",

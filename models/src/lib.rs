@@ -6,8 +6,9 @@
 //! (one checksummed binary file per episode, the specification in
 //! `dataset.json`), written crash-safely and validated on every load; and
 //! [`world_model`], the burn world model (TD-MPC2 style), its training loop,
-//! checkpoints and a multi-step prediction-error evaluation (driven by
-//! `umwelt train` and `umwelt model info`). Not built yet: benchmarks.
+//! checkpoints, a multi-step prediction-error evaluation (driven by
+//! `umwelt train` and `umwelt model info`), and a hand-written CPU inference
+//! engine for planning ([`world_model::RolloutEngine`]).
 //!
 //! This crate knows nothing of the simulator or of zenoh: the runtime
 //! converts a simulated robot's specs into a [`dataset::DatasetSpec`].

@@ -2,9 +2,10 @@
 
 mod cmd;
 
-// burn's eager CPU backend allocates a fresh buffer per op; glibc's malloc
-// maps and unmaps every block over 128 KiB, so each op page-faults
-// (shared/STACK_NOTES.md: a rollout 23.7 -> 13.4 ms). mimalloc reuses them.
+// burn's eager CPU backend allocates every intermediate tensor; glibc mmaps
+// each block over 128 KiB, so every op page-faults (shared/STACK_NOTES.md:
+// 23.7 -> 13.4 ms per rollout). mimalloc keeps freed blocks for reuse, and
+// its small allocations are cheap for the gemm crate's per-call buffers.
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

@@ -15,9 +15,14 @@
 //!   beside a constant-state baseline.
 //! - [`Checkpoint`]: one checksummed file with metadata and weights; Adam's
 //!   state optionally in a sidecar file.
+//! - [`InferenceModel`] and [`RolloutEngine`]: a plain-f32 copy of the
+//!   inference networks run by hand on `gemm` with preallocated scratch and
+//!   worker threads: the planner's hot path (`umwelt bench model` compares
+//!   it with [`WorldModel::rollout`]).
 
 mod checkpoint;
 mod config;
+mod infer;
 mod model;
 mod nn;
 mod normalize;
@@ -29,6 +34,9 @@ pub use checkpoint::{
     CheckpointMeta, OPTIMIZER_MAGIC, optimizer_sidecar_path,
 };
 pub use config::{ModelError, TrainConfig, WorldModelConfig};
+pub use infer::{
+    InferenceModel, RolloutEngine, RolloutOutput, TILE_ROWS, fast_exp, fast_tanh, sgemm,
+};
 pub use model::{PolicySample, Rollout, WorldModel, tensor_from_rows, tensor_to_vec};
 pub use nn::{Dense, Mlp, simnorm};
 pub use normalize::{MIN_SCALE, Normalization};

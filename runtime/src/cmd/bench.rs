@@ -1,6 +1,6 @@
 //! `umwelt bench`: performance figures as ratios against same-run baselines.
 
-use umwelt_runtime::bench::{bench_loop, bench_sim, bench_wire};
+use umwelt_runtime::bench::{ModelBenchOptions, bench_loop, bench_model, bench_sim, bench_wire};
 use umwelt_runtime::control::config::Trigger;
 
 /// Arguments of `umwelt bench`.
@@ -54,6 +54,46 @@ enum What {
         #[arg(long)]
         json: bool,
     },
+    /// World-model speed: sgemm peak of the `gemm` crate, rollouts of the
+    /// hand-written inference engine (samples x horizon latent steps, as a
+    /// planner runs them) beside burn's, and training steps per second.
+    Model {
+        /// Robot whose observation and action sizes the model gets.
+        #[arg(long, default_value = "cartpole")]
+        robot: String,
+        /// Samples per rollout (the planner's batch).
+        #[arg(long, default_value_t = 512)]
+        samples: usize,
+        /// Steps per rollout.
+        #[arg(long, default_value_t = 5)]
+        horizon: usize,
+        /// Threads of the rollout engine and of the sgemm baseline.
+        #[arg(long, default_value_t = 2)]
+        threads: usize,
+        /// Seconds to time each rollout variant for.
+        #[arg(long, default_value_t = 2.0)]
+        seconds: f64,
+        /// Training steps to time.
+        #[arg(long, default_value_t = 20)]
+        train_steps: usize,
+        /// Training batch size (default: the training default).
+        #[arg(long)]
+        train_batch: Option<usize>,
+        /// Latent size (default: the model default).
+        #[arg(long)]
+        latent: Option<usize>,
+        /// Hidden layer width (default: the model default).
+        #[arg(long)]
+        hidden: Option<usize>,
+        /// Print one JSON document on stdout.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// Cores this process may run on.
+fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
@@ -159,6 +199,95 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 "ratio frame/raw: p50 {:.2}, p99 {:.2}; frames lost {}",
                 r.p50_ratio, r.p99_ratio, r.frames_lost
             );
+            Ok(())
+        }
+        What::Model {
+            robot,
+            samples,
+            horizon,
+            threads,
+            seconds,
+            train_steps,
+            train_batch,
+            latent,
+            hidden,
+            json,
+        } => {
+            let r = bench_model(&ModelBenchOptions {
+                robot,
+                samples,
+                horizon,
+                threads,
+                seconds,
+                train_steps,
+                train_batch,
+                latent,
+                hidden,
+            })
+            .map_err(|e| anyhow::anyhow!("bench model: {e}"))?;
+            if json {
+                return super::print_json(&r);
+            }
+            let m = &r.model;
+            println!(
+                "{} model: obs {}, act {}, latent {}, hidden {} x {}; {} samples x {} steps \
+                 = {:.3} GFLOP per rollout (tiles of {} rows)",
+                r.robot,
+                m.obs_dim,
+                m.act_dim,
+                m.latent_dim,
+                m.hidden,
+                m.hidden_layers,
+                r.samples,
+                r.horizon,
+                r.flops_per_rollout / 1e9,
+                r.tile_rows
+            );
+            println!(
+                "{:<30} {:>5} {:>5} {:>5} {:>8} {:>8}",
+                "sgemm (gemm crate)", "m", "k", "n", "threads", "GFLOP/s"
+            );
+            for g in &r.sgemm {
+                println!(
+                    "{:<30} {:>5} {:>5} {:>5} {:>8} {:>8.1}",
+                    g.shape, g.m, g.k, g.n, g.threads, g.gflops
+                );
+            }
+            println!(
+                "{:<8} {:>8} {:>16} {:>9} {:>9} {:>8} {:>11}",
+                "rollout", "threads", "sample-steps/s", "p50 ms", "p99 ms", "GFLOP/s", "/ sgemm"
+            );
+            for b in [&r.rollout, &r.rollout_1_thread, &r.burn] {
+                println!(
+                    "{:<8} {:>8} {:>16.0} {:>9.3} {:>9.3} {:>8.1} {:>11.2}",
+                    b.path,
+                    b.threads,
+                    b.sample_steps_per_s,
+                    b.ms_p50,
+                    b.ms_p99,
+                    b.gflops,
+                    b.fraction_of_sgemm
+                );
+            }
+            println!(
+                "engine vs burn: {:.1}x faster; policy-prior rollout p50 {:.3} ms",
+                r.speedup_over_burn, r.policy_rollout_ms_p50
+            );
+            println!(
+                "hand-off to worker threads and back: {:.1} us back to back, {:.1} us after they \
+                 slept (spawning scoped threads instead: {:.1} us)",
+                r.worker_round_trip_us, r.worker_round_trip_cold_us, r.scoped_spawn_us
+            );
+            println!(
+                "training: {:.1} steps/s ({:.1} ms per step, batch {}, horizon {})",
+                r.train.steps_per_s, r.train.ms_per_step, r.train.batch_size, r.train.horizon
+            );
+            if let Some(load) = r.load_average {
+                println!(
+                    "load average {load:.2} on {} cores: other work lowers these figures",
+                    cores()
+                );
+            }
             Ok(())
         }
     }

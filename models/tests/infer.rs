@@ -332,7 +332,7 @@ fn the_model_is_shareable_and_the_engine_movable_between_threads() {
 fn flop_counts_follow_the_layer_shapes() {
     let c = cartpole_sized();
     let im = InferenceModel::from_model(&random_model(&c, 6)).expect("model");
-    let (l, a, h) = (64.0, 1.0, 256.0);
+    let (l, a, h) = (c.latent_dim as f64, c.act_dim as f64, c.hidden as f64);
     let step = 2.0 * ((l + a) * h + h * l) + 2.0 * ((l + a) * h + h);
     assert_eq!(im.flops_per_step(), step);
     let terminal = 2.0 * (l * h + h * a) + 2.0 * 2.0 * ((l + a) * h + h);

@@ -485,7 +485,7 @@ type BenchError = Box<dyn std::error::Error + Send + Sync>;
 /// GFLOP/s of `m x k` times `k x n` with rows split over `threads` threads
 /// (each multiplying its rows on its own, like the engine), run for about
 /// `seconds`.
-fn sgemm_gflops(
+pub fn sgemm_gflops(
     m: usize,
     n: usize,
     k: usize,
@@ -786,5 +786,169 @@ pub fn bench_model(o: &ModelBenchOptions) -> Result<ModelBench, BenchError> {
         load_average: std::fs::read_to_string("/proc/loadavg")
             .ok()
             .and_then(|s| s.split_whitespace().next()?.parse().ok()),
+    })
+}
+
+/// Options of [`bench_plan`].
+#[derive(Clone, Debug)]
+pub struct PlanBenchOptions {
+    /// Robot (its first task) whose sizes the model gets.
+    pub robot: String,
+    /// A checkpoint to plan with instead of a randomly initialised model.
+    pub checkpoint: Option<std::path::PathBuf>,
+    /// The planner (its budget is what is timed).
+    pub planner: crate::plan::PlannerConfig,
+    /// Model sizes when no checkpoint is given.
+    pub model: umwelt_models::world_model::WorldModelConfig,
+    /// Rollout threads.
+    pub threads: usize,
+    /// Plans to time.
+    pub plans: usize,
+}
+
+/// What `umwelt bench plan` measures.
+#[derive(Clone, Debug, Serialize)]
+pub struct PlanBench {
+    /// Robot and task.
+    pub robot: String,
+    /// Task.
+    pub task: String,
+    /// Where the model came from.
+    pub model_source: String,
+    /// Its sizes.
+    pub model: umwelt_models::world_model::WorldModelConfig,
+    /// The planner's budget.
+    pub planner: crate::plan::PlannerConfig,
+    /// Rollout threads.
+    pub threads: usize,
+    /// Latent sample-steps scored per plan.
+    pub sample_steps: usize,
+    /// FLOPs per plan (rollouts, terminal values and policy-prior samples).
+    pub flops_per_plan: f64,
+    /// Plans timed.
+    pub plans: usize,
+    /// Plan time percentiles, milliseconds (encoding included).
+    pub ms_p50: f64,
+    /// 99th percentile.
+    pub ms_p99: f64,
+    /// Largest.
+    pub ms_max: f64,
+    /// GFLOP/s at the median plan time.
+    pub gflops: f64,
+    /// sgemm (512 x 256 x 256, gemm crate) on as many threads, this run.
+    pub sgemm_gflops: f64,
+    /// `gflops / sgemm_gflops`.
+    pub fraction_of_sgemm: f64,
+    /// Plans per second at the median.
+    pub plans_per_s: f64,
+}
+
+/// Times the MPC planner over the learned model (a checkpoint's or a
+/// randomly initialised one of the same sizes; speed does not depend on
+/// the weights) from observations of a random-policy episode, with the
+/// deadline far away so every iteration runs: the full budget is timed.
+pub fn bench_plan(o: &PlanBenchOptions) -> Result<PlanBench, BenchError> {
+    use burn::tensor::Device;
+    use umwelt_models::world_model::{Checkpoint, InferenceModel, Normalization, WorldModel};
+
+    use crate::control::mpc::Objective;
+    use crate::control::{ControlInput, Controller};
+    use crate::plan::LearnedModel;
+
+    let kind = RobotKind::from_name(&o.robot)?;
+    let task = tasks_of(kind)
+        .first()
+        .map(|t| t.name.to_string())
+        .ok_or("robot without tasks")?;
+    let mut env = Env::new(&o.robot, &task)?;
+    let (od, ad) = (env.observation_spec().len(), env.action_spec().len());
+    let device = Device::flex();
+    let p = &o.planner;
+    let (model, norm, gamma, source) = match &o.checkpoint {
+        Some(path) => {
+            let ck = Checkpoint::load(path, &device)?;
+            let g = ck.meta.train.config.gamma;
+            (
+                ck.model,
+                ck.meta.normalization,
+                g,
+                path.display().to_string(),
+            )
+        }
+        None => {
+            let cfg = umwelt_models::world_model::WorldModelConfig {
+                obs_dim: od,
+                act_dim: ad,
+                ..o.model.clone()
+            };
+            (
+                WorldModel::new(&cfg, 0, &device)?,
+                Normalization::identity(od, ad),
+                0.99,
+                "random initialisation".to_string(),
+            )
+        }
+    };
+    let flops_model = InferenceModel::from_model(&model)?;
+    let learned = LearnedModel::from_model(
+        &model,
+        norm,
+        gamma,
+        &Objective::Task,
+        o.threads,
+        p.samples,
+        p.horizon,
+    )?;
+    let flops_per_plan = p.iterations as f64 * flops_model.flops_rollout(p.samples, p.horizon)
+        + flops_model.flops_policy_rollout(p.policy_samples, p.horizon);
+    let mut mpc = crate::control::mpc::Mpc::new(p.clone(), Box::new(learned))?;
+    mpc.reset();
+    let mut obs = env.reset(0)?;
+    let mut out = vec![0.0; ad];
+    let mut rng = <rand_chacha::ChaCha8Rng as rand::SeedableRng>::seed_from_u64(1);
+    let spec = env.action_spec().clone();
+    let mut times = Vec::with_capacity(o.plans);
+    for i in 0..o.plans + 5 {
+        let input = ControlInput {
+            observation: &obs.vector,
+            sensors: &obs.sensors,
+            deadline: Instant::now() + Duration::from_secs(10),
+        };
+        let t = Instant::now();
+        mpc.act(&input, &mut out)?;
+        if i >= 5 {
+            times.push(t.elapsed().as_secs_f64());
+        }
+        // Move on with random actions: plans from varied states.
+        let mut a = Vec::new();
+        SimplePolicy::Random.act(&obs, &spec, &mut rng, &mut a);
+        let s = env.step(&a)?;
+        obs = if s.terminated || s.truncated {
+            env.reset(i as u64)?
+        } else {
+            s.observation
+        };
+    }
+    times.sort_by(f64::total_cmp);
+    let sgemm = sgemm_gflops(512, 256, 256, o.threads, 1.0)?;
+    let p50 = quantile(&times, 0.5);
+    let gflops = flops_per_plan / p50 / 1e9;
+    Ok(PlanBench {
+        robot: o.robot.clone(),
+        task,
+        model_source: source,
+        model: flops_model.config().clone(),
+        planner: p.clone(),
+        threads: o.threads,
+        sample_steps: p.sample_steps(),
+        flops_per_plan,
+        plans: times.len(),
+        ms_p50: p50 * 1e3,
+        ms_p99: quantile(&times, 0.99) * 1e3,
+        ms_max: times.last().copied().unwrap_or(f64::NAN) * 1e3,
+        gflops,
+        sgemm_gflops: sgemm,
+        fraction_of_sgemm: gflops / sgemm,
+        plans_per_s: 1.0 / p50,
     })
 }

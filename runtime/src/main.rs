@@ -64,6 +64,15 @@ enum Command {
     Train(cmd::train::Args),
     /// Inspect world-model checkpoints (`umwelt model info FILE`).
     Model(cmd::model::Args),
+    /// Learn a world model by planning with it: seed episodes, then collect
+    /// with the MPC planner, train, evaluate and checkpoint, round after
+    /// round (resumable; learning curve as CSV and SVG).
+    Learn(cmd::learn::Args),
+    /// Evaluate a controller config headless: episodes in lockstep and
+    /// in-process, several at a time, with a report (eval.json,
+    /// episodes.csv) and figures, optionally beside random and oracle
+    /// baselines.
+    Eval(cmd::eval::Args),
     /// Run the control loop against whatever serves the robot's topics
     /// (a hardware driver or `umwelt sim`).
     Run(cmd::run::Args),
@@ -93,6 +102,8 @@ fn main() -> std::process::ExitCode {
         Command::Collect(a) => cmd::collect::run(a),
         Command::Train(a) => cmd::train::run(a),
         Command::Model(a) => cmd::model::run(a),
+        Command::Learn(a) => cmd::learn::run(a),
+        Command::Eval(a) => cmd::eval::run(a),
         Command::Bench(a) => cmd::bench::run(a),
         Command::Sim(a) => cmd::sim::run(a),
         Command::Run(a) => cmd::run::run(a),

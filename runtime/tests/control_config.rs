@@ -39,6 +39,39 @@ fn shipped_controller_configs_load_and_keep_up_with_their_rate() {
 }
 
 #[test]
+fn shipped_mpc_and_oracle_configs_load_and_the_oracle_ones_match_the_presets() {
+    use umwelt_runtime::control::ControllerConfig;
+    use umwelt_runtime::plan::presets::oracle_planner;
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../configs");
+    for name in [
+        "cartpole_swingup",
+        "pendulum_swingup",
+        "reacher_easy",
+        "reacher_hard",
+        "arm_reach",
+    ] {
+        let r = RunConfig::load(&dir.join(format!("oracle_{name}.toml")))
+            .unwrap_or_else(|e| panic!("oracle_{name}: {e}"));
+        let ControllerConfig::Mpc(m) = &r.config.controller else {
+            panic!("oracle_{name}: not mpc");
+        };
+        assert_eq!(m.planner, oracle_planner(&r.config.robot), "oracle_{name}");
+        controller::build(&r).unwrap_or_else(|e| panic!("oracle_{name}: {e}"));
+        let r = RunConfig::load(&dir.join(format!("mpc_{name}.toml")))
+            .unwrap_or_else(|e| panic!("mpc_{name}: {e}"));
+        let ControllerConfig::Mpc(m) = &r.config.controller else {
+            panic!("mpc_{name}: not mpc");
+        };
+        assert!(m.planner.sample_steps() >= 8192, "mpc_{name}");
+        let ck = m.checkpoint.as_ref().expect("a checkpoint");
+        assert!(
+            ck.starts_with(&dir),
+            "checkpoint path resolved against the config"
+        );
+    }
+}
+
+#[test]
 fn mistakes_name_the_file_and_the_field() {
     let e = err(
         "a.toml",

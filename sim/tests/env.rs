@@ -352,15 +352,24 @@ fn syncing_to_a_measurement_reproduces_the_robot_and_its_target() {
         copy.sync_to_measurement(&frame).unwrap();
         let (r_real, o_real) = steps(&mut real, 15);
         let (r_copy, o_copy) = steps(&mut copy, 15);
-        assert!(close(&r_real, &r_copy, 1e-3), "{robot}/{task}: {r_real:?} vs {r_copy:?}");
-        assert!(close(&o_real, &o_copy, 1e-3), "{robot}/{task}: {o_real:?} vs {o_copy:?}");
+        assert!(
+            close(&r_real, &r_copy, 1e-3),
+            "{robot}/{task}: {r_real:?} vs {r_copy:?}"
+        );
+        assert!(
+            close(&o_real, &o_copy, 1e-3),
+            "{robot}/{task}: {o_real:?} vs {o_copy:?}"
+        );
     }
     // A frame of the wrong size is an error and the episode goes on.
     let mut env = Env::new("reacher", "easy").unwrap();
     let obs = env.reset(0).unwrap();
     let mut bad = obs.sensors.clone();
     bad.positions.pop();
-    assert!(matches!(env.sync_to_measurement(&bad), Err(SimError::BadState { .. })));
+    assert!(matches!(
+        env.sync_to_measurement(&bad),
+        Err(SimError::BadState { .. })
+    ));
     bad = obs.sensors.clone();
     bad.velocities[0] = f32::NAN;
     assert!(env.sync_to_measurement(&bad).is_err());

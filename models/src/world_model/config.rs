@@ -32,7 +32,10 @@ impl Default for WorldModelConfig {
             obs_dim: 0,
             act_dim: 0,
             latent_dim: 64,
-            hidden: 256,
+            // 128, not TD-MPC2's wider layers: a plan of 8192 latent
+            // sample-steps must fit a 10 ms tick on two cores without
+            // AVX-512 (`umwelt bench plan`: ~3.5 ms at 128, ~7.6 ms at 256).
+            hidden: 128,
             hidden_layers: 1,
             simnorm_group: 8,
             num_q: 2,

@@ -350,6 +350,15 @@ impl Trainer {
         &self.summary
     }
 
+    /// Replaces the training episodes (physical units), e.g. the growing
+    /// dataset of a learning loop; model, optimiser and step count stay.
+    pub fn set_episodes(&mut self, episodes: &[Episode]) -> Result<(), ModelError> {
+        self.sampler = WindowSampler::new(&self.norm, episodes, self.config.horizon)?;
+        self.summary.episodes = episodes.len();
+        self.summary.transitions = episodes.iter().map(|e| e.len() as u64).sum();
+        Ok(())
+    }
+
     /// Windows of `episodes` (physical units) under this trainer's
     /// normalisation and horizon, e.g. held-out episodes for validation.
     pub fn sampler_for(&self, episodes: &[Episode]) -> Result<WindowSampler, ModelError> {

@@ -54,6 +54,39 @@ enum What {
         #[arg(long)]
         json: bool,
     },
+    /// Planning speed: the MPC planner's time per decision over the learned
+    /// model at its full budget (every iteration), and its GFLOP/s beside
+    /// the sgemm peak on as many threads, measured in the same run.
+    Plan {
+        /// Robot whose sizes the model gets.
+        #[arg(long, default_value = "cartpole")]
+        robot: String,
+        /// Plan with this checkpoint's model (default: a random one of the
+        /// default sizes; speed does not depend on the weights).
+        #[arg(long)]
+        checkpoint: Option<std::path::PathBuf>,
+        /// Samples per iteration.
+        #[arg(long)]
+        samples: Option<usize>,
+        /// Iterations per plan.
+        #[arg(long)]
+        iterations: Option<usize>,
+        /// Planning horizon.
+        #[arg(long)]
+        horizon: Option<usize>,
+        /// Hidden layer width of the random model.
+        #[arg(long)]
+        hidden: Option<usize>,
+        /// Rollout threads.
+        #[arg(long, default_value_t = 2)]
+        threads: usize,
+        /// Plans to time.
+        #[arg(long, default_value_t = 500)]
+        plans: usize,
+        /// Print one JSON document on stdout.
+        #[arg(long)]
+        json: bool,
+    },
     /// World-model speed: sgemm peak of the `gemm` crate, rollouts of the
     /// hand-written inference engine (samples x horizon latent steps, as a
     /// planner runs them) beside burn's, and training steps per second.
@@ -198,6 +231,72 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             println!(
                 "ratio frame/raw: p50 {:.2}, p99 {:.2}; frames lost {}",
                 r.p50_ratio, r.p99_ratio, r.frames_lost
+            );
+            Ok(())
+        }
+        What::Plan {
+            robot,
+            checkpoint,
+            samples,
+            iterations,
+            horizon,
+            hidden,
+            threads,
+            plans,
+            json,
+        } => {
+            let mut planner = umwelt_runtime::plan::PlannerConfig::default();
+            if let Some(v) = samples {
+                planner.samples = v;
+                planner.elites = planner.elites.min(v);
+                planner.policy_samples = planner.policy_samples.min(v.saturating_sub(1));
+            }
+            if let Some(v) = iterations {
+                planner.iterations = v;
+                planner.min_iterations = planner.min_iterations.min(v);
+            }
+            if let Some(v) = horizon {
+                planner.horizon = v;
+            }
+            let mut model = umwelt_models::world_model::WorldModelConfig::default();
+            if let Some(h) = hidden {
+                model.hidden = h;
+            }
+            let r = umwelt_runtime::bench::bench_plan(&umwelt_runtime::bench::PlanBenchOptions {
+                robot,
+                checkpoint,
+                planner,
+                model,
+                threads,
+                plans: plans.max(1),
+            })
+            .map_err(|e| anyhow::anyhow!("bench plan: {e}"))?;
+            if json {
+                return super::print_json(&r);
+            }
+            let p = &r.planner;
+            println!(
+                "{}/{} ({}: latent {}, hidden {}): {} samples x {} steps x {} iterations = {} latent sample-steps per plan ({} policy-prior samples), {:.3} GFLOP, {} threads",
+                r.robot,
+                r.task,
+                r.model_source,
+                r.model.latent_dim,
+                r.model.hidden,
+                p.samples,
+                p.horizon,
+                p.iterations,
+                r.sample_steps,
+                p.policy_samples,
+                r.flops_per_plan / 1e9,
+                r.threads
+            );
+            println!(
+                "plan time over {} plans: p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms ({:.0} plans/s)",
+                r.plans, r.ms_p50, r.ms_p99, r.ms_max, r.plans_per_s
+            );
+            println!(
+                "{:.1} GFLOP/s = {:.2} of this run's sgemm peak ({:.1} GFLOP/s on {} threads)",
+                r.gflops, r.fraction_of_sgemm, r.sgemm_gflops, r.threads
             );
             Ok(())
         }

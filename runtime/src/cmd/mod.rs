@@ -3,7 +3,9 @@
 pub mod bench;
 pub mod collect;
 pub mod envs;
+pub mod eval;
 pub mod launch;
+pub mod learn;
 pub mod model;
 pub mod rollout;
 pub mod run;

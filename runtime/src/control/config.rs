@@ -225,6 +225,24 @@ pub struct Resolved {
 }
 
 impl RunConfig {
+    /// A config of `robot` and `task` with the built-in robot config, the
+    /// task's observation features, the robot's control rate, default safety
+    /// and real-time settings, and the zero controller.
+    pub fn minimal(robot: &str, task: &str) -> Self {
+        Self {
+            robot: robot.into(),
+            task: task.into(),
+            robot_config: None,
+            observation: None,
+            rate_hz: None,
+            trigger: Trigger::default(),
+            telemetry_period_s: default_telemetry(),
+            controller: ControllerConfig::Zero,
+            safety: SafetyConfig::default(),
+            realtime: RealtimeConfig::default(),
+        }
+    }
+
     /// Reads a config file and resolves it.
     pub fn load(path: &Path) -> Result<Resolved, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Io {

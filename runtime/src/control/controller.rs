@@ -37,6 +37,10 @@ pub trait Controller: Send {
     fn name(&self) -> &str;
     /// Forgets per-episode state (called at start and after a gap in frames).
     fn reset(&mut self);
+    /// Restarts any random stream from `seed`, so that an evaluation gives
+    /// each episode the same draws whichever worker runs it. Deterministic
+    /// controllers ignore it.
+    fn reseed(&mut self, _seed: u64) {}
     /// Writes one value per actuator into `out` (pre-filled with zeros).
     fn act(&mut self, input: &ControlInput<'_>, out: &mut [f32]) -> Result<(), ControllerError>;
 }
@@ -98,6 +102,9 @@ impl Controller for Random {
         "random"
     }
     fn reset(&mut self) {}
+    fn reseed(&mut self, seed: u64) {
+        self.rng = ChaCha8Rng::seed_from_u64(seed);
+    }
     fn act(&mut self, _: &ControlInput<'_>, out: &mut [f32]) -> Result<(), ControllerError> {
         for (o, [lo, hi]) in out.iter_mut().zip(&self.limits) {
             *o = self.rng.random_range(*lo..=*hi);

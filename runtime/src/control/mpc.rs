@@ -107,8 +107,17 @@ impl Mpc {
                 let path = c.checkpoint.as_ref().ok_or_else(|| {
                     setup("controller.model = \"learned\" needs controller.checkpoint".into())
                 })?;
-                let _ = (path, r);
-                return Err(setup("TEMP: learned model not wired yet".into()));
+                Box::new(
+                    crate::plan::LearnedModel::load(
+                        path,
+                        r,
+                        &c.objective,
+                        c.threads,
+                        c.planner.samples,
+                        c.planner.horizon,
+                    )
+                    .map_err(|e| setup(e.to_string()))?,
+                )
             }
         };
         Self::new(c.planner.clone(), model)
@@ -117,13 +126,6 @@ impl Mpc {
     /// What the last plan did.
     pub fn last_outcome(&self) -> PlanOutcome {
         self.last
-    }
-
-    /// Re-seeds the sampling noise (evaluation gives each episode its own).
-    pub fn reseed(&mut self, seed: u64) {
-        self.seed = seed;
-        self.episodes = 0;
-        self.planner.reset(seed);
     }
 }
 
@@ -140,6 +142,12 @@ impl Controller for Mpc {
         );
         self.episodes += 1;
         self.model.reset();
+    }
+
+    fn reseed(&mut self, seed: u64) {
+        self.seed = seed;
+        self.episodes = 0;
+        self.planner.reset(seed);
     }
 
     fn act(&mut self, input: &ControlInput<'_>, out: &mut [f32]) -> Result<(), ControllerError> {

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use burn::tensor::Device;
 use umwelt_models::world_model::{
-    Checkpoint, InferenceModel, Normalization, RolloutEngine, RolloutOutput,
+    Checkpoint, InferenceModel, Normalization, RolloutEngine, RolloutOutput, WorldModel,
 };
 
 use super::model::{PlanError, PlanModel};
@@ -51,7 +51,13 @@ impl LearnedModel {
             .iter()
             .map(|f| f.name.as_str())
             .collect();
-        let trained: Vec<&str> = ck.meta.spec.observation.iter().map(|f| f.name.as_str()).collect();
+        let trained: Vec<&str> = ck
+            .meta
+            .spec
+            .observation
+            .iter()
+            .map(|f| f.name.as_str())
+            .collect();
         if features != trained {
             return Err(PlanError::Config(format!(
                 "{}: trained on observation [{}], the config observes [{}]",
@@ -60,16 +66,47 @@ impl LearnedModel {
                 features.join(", ")
             )));
         }
-        let model = InferenceModel::from_model(&ck.model)
-            .map_err(|e| PlanError::Config(format!("{}: {e}", checkpoint.display())))?;
-        let latent = model.config().latent_dim;
-        let obs_dim = model.config().obs_dim;
+        Self::from_model(
+            &ck.model,
+            ck.meta.normalization.clone(),
+            ck.meta.train.config.gamma,
+            objective,
+            threads,
+            max_samples,
+            max_horizon,
+        )
+        .map_err(|e| PlanError::Config(format!("{}: {e}", checkpoint.display())))
+    }
+
+    /// A planning model of an in-memory world model (a learning loop's
+    /// latest), with its normalisation and discount.
+    pub fn from_model(
+        model: &WorldModel,
+        norm: Normalization,
+        gamma: f32,
+        objective: &Objective,
+        threads: usize,
+        max_samples: usize,
+        max_horizon: usize,
+    ) -> Result<Self, PlanError> {
+        let model =
+            InferenceModel::from_model(model).map_err(|e| PlanError::Config(e.to_string()))?;
+        let (latent, obs_dim) = (model.config().latent_dim, model.config().obs_dim);
+        if norm.obs_dim() != obs_dim || norm.act_dim() != model.config().act_dim {
+            return Err(PlanError::Config(format!(
+                "normalisation of {} observations and {} actions, the model takes {} and {}",
+                norm.obs_dim(),
+                norm.act_dim(),
+                obs_dim,
+                model.config().act_dim
+            )));
+        }
         let engine = RolloutEngine::new(Arc::new(model), max_samples, max_horizon, threads.max(1))
             .map_err(|e| PlanError::Config(e.to_string()))?;
         let mut m = Self {
             engine,
-            norm: ck.meta.normalization.clone(),
-            gamma: ck.meta.train.config.gamma,
+            norm,
+            gamma,
             goal: None,
             obs: vec![0.0; obs_dim],
             z0: vec![0.0; latent],
@@ -137,7 +174,10 @@ impl PlanModel for LearnedModel {
             )));
         }
         if values.len() < n {
-            return Err(PlanError::Input(format!("{} value slots for {n} sequences", values.len())));
+            return Err(PlanError::Input(format!(
+                "{} value slots for {n} sequences",
+                values.len()
+            )));
         }
         self.engine
             .rollout(&self.z0, actions, n, h, &mut self.out)
@@ -158,7 +198,11 @@ impl PlanModel for LearnedModel {
                 let l = goal.len();
                 for (i, v) in values[..n].iter_mut().enumerate() {
                     let z = &self.out.final_latents[i * l..(i + 1) * l];
-                    *v = -z.iter().zip(goal).map(|(a, b)| (a - b) * (a - b)).sum::<f32>();
+                    *v = -z
+                        .iter()
+                        .zip(goal)
+                        .map(|(a, b)| (a - b) * (a - b))
+                        .sum::<f32>();
                 }
             }
         }

@@ -3,11 +3,14 @@
 //! rolled out in latent space or the true simulator (the oracle).
 
 pub mod config;
+pub mod learned;
 pub mod model;
 pub mod mppi;
 pub mod oracle;
+pub mod presets;
 
 pub use config::PlannerConfig;
+pub use learned::LearnedModel;
 pub use model::{PlanError, PlanModel};
 pub use mppi::{PlanOutcome, Planner};
 pub use oracle::OracleModel;

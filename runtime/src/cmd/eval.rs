@@ -1,0 +1,326 @@
+//! `umwelt eval`: headless policy evaluation with a report and figures.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use indicatif::{ProgressBar, ProgressStyle};
+use serde::Serialize;
+use umwelt_runtime::control::Controller;
+use umwelt_runtime::control::config::{ControllerConfig, Resolved, RunConfig};
+use umwelt_runtime::control::controller::{self, ControllerError};
+use umwelt_runtime::control::mpc::{MpcConfig, MpcModel, Objective};
+use umwelt_runtime::eval::{EpisodeReport, EvalSummary, Evaluation, evaluate};
+use umwelt_runtime::plan::presets::oracle_planner;
+use umwelt_runtime::plot;
+
+/// Arguments of `umwelt eval`.
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// Controller config (as for `umwelt run`), e.g. configs/mpc_cartpole_swingup.toml.
+    #[arg(long, value_name = "FILE")]
+    config: PathBuf,
+    /// Episodes to run.
+    #[arg(long, default_value_t = 20)]
+    episodes: usize,
+    /// Seed of episode 0; episode k uses seed + k (its start state, target
+    /// and the controller's noise).
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Episodes run in parallel (one simulator and controller each).
+    #[arg(long, default_value_t = 1)]
+    jobs: usize,
+    /// Report directory: eval.json, episodes.csv, returns.svg, traces.svg,
+    /// controller_time.svg.
+    #[arg(long, value_name = "DIR", default_value = "eval")]
+    out: PathBuf,
+    /// Also evaluate these on the same seeds and report ratios:
+    /// `random` (uniform actions) and/or `oracle` (the planner over the true
+    /// simulator), comma-separated.
+    #[arg(long, value_delimiter = ',')]
+    baselines: Vec<Baseline>,
+    /// Print eval.json on stdout too (and no progress bar).
+    #[arg(long)]
+    json: bool,
+}
+
+/// A reference controller evaluated beside the one configured.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Baseline {
+    /// Uniform random actions within the limits.
+    Random,
+    /// The sampling planner over the true simulator (an upper bound).
+    Oracle,
+}
+
+#[derive(Serialize)]
+struct Report<'a> {
+    config: String,
+    robot: &'a str,
+    task: &'a str,
+    seed: u64,
+    /// LeRobot-compatible top-level fields, of the configured controller.
+    pc_success: f64,
+    avg_sum_reward: f64,
+    avg_max_reward: f64,
+    eval_s: f64,
+    eval_ep_s: f64,
+    summary: &'a EvalSummary,
+    baselines: Vec<BaselineReport<'a>>,
+    episodes: &'a [EpisodeReport],
+}
+
+#[derive(Serialize)]
+struct BaselineReport<'a> {
+    baseline: Baseline,
+    summary: &'a EvalSummary,
+    /// The configured controller's mean return over this one's.
+    return_ratio: f64,
+}
+
+fn baseline_resolved(r: &Resolved, b: Baseline) -> anyhow::Result<Resolved> {
+    let controller = match b {
+        Baseline::Random => ControllerConfig::Random { seed: 0 },
+        Baseline::Oracle => ControllerConfig::Mpc(MpcConfig {
+            model: MpcModel::Oracle,
+            checkpoint: None,
+            objective: Objective::Task,
+            threads: 1,
+            planner: oracle_planner(&r.config.robot),
+        }),
+    };
+    let cfg = RunConfig {
+        controller,
+        ..r.config.clone()
+    };
+    Ok(cfg.resolve(&format!("baseline {b:?}"))?)
+}
+
+fn run_one(
+    r: &Resolved,
+    label: &str,
+    args: &Args,
+    stop: &std::sync::atomic::AtomicBool,
+) -> anyhow::Result<Evaluation> {
+    let bar = if args.json {
+        ProgressBar::hidden()
+    } else {
+        let b = ProgressBar::new(args.episodes as u64);
+        b.set_style(ProgressStyle::with_template(
+            "{prefix:>8} [{bar:30}] {pos}/{len} episodes ({elapsed} / ~{eta} left) {msg}",
+        )?);
+        b.set_prefix(label.to_string());
+        b
+    };
+    let make = || -> Result<Box<dyn Controller>, ControllerError> { controller::build(r) };
+    let on_done = |e: &EpisodeReport| {
+        bar.inc(1);
+        bar.set_message(format!(
+            "last: return {:.1}{}",
+            e.ret,
+            if e.success { ", success" } else { "" }
+        ));
+    };
+    let ev = evaluate(
+        r,
+        &make,
+        args.episodes,
+        args.seed,
+        args.jobs,
+        stop,
+        &on_done,
+    )?;
+    bar.finish_and_clear();
+    Ok(ev)
+}
+
+fn write(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    std::fs::write(path, bytes).with_context(|| format!("writing {}", path.display()))
+}
+
+/// Runs `umwelt eval`.
+pub fn run(args: Args) -> anyhow::Result<()> {
+    anyhow::ensure!(args.episodes > 0, "--episodes must be at least 1");
+    let r = RunConfig::load(&args.config)?;
+    let stop = super::stop_flag()?;
+    std::fs::create_dir_all(&args.out)
+        .with_context(|| format!("creating {}", args.out.display()))?;
+    let main = run_one(&r, "config", &args, &stop)?;
+    let mut base = Vec::new();
+    for b in &args.baselines {
+        let rb = baseline_resolved(&r, *b)?;
+        let label = format!("{b:?}").to_lowercase();
+        base.push((*b, run_one(&rb, &label, &args, &stop)?));
+    }
+    let s = &main.summary;
+    let report = Report {
+        config: args.config.display().to_string(),
+        robot: &r.config.robot,
+        task: &r.config.task,
+        seed: args.seed,
+        pc_success: s.pc_success,
+        avg_sum_reward: s.avg_sum_reward,
+        avg_max_reward: s.avg_max_reward,
+        eval_s: s.eval_s,
+        eval_ep_s: s.eval_ep_s,
+        summary: s,
+        baselines: base
+            .iter()
+            .map(|(b, e)| BaselineReport {
+                baseline: *b,
+                summary: &e.summary,
+                return_ratio: s.avg_sum_reward / e.summary.avg_sum_reward,
+            })
+            .collect(),
+        episodes: &main.episodes,
+    };
+    let json = serde_json::to_string_pretty(&report)?;
+    write(&args.out.join("eval.json"), json.as_bytes())?;
+    write_csv(&args.out.join("episodes.csv"), &main.episodes)?;
+    write_figures(&args.out, &r, &main, &base)?;
+    if args.json {
+        println!("{json}");
+        return Ok(());
+    }
+    let mut out = std::io::stdout().lock();
+    writeln!(
+        out,
+        "{}/{}: {} episodes from seed {}",
+        r.config.robot, r.config.task, args.episodes, args.seed
+    )?;
+    print_summary(&mut out, &s.controller, s)?;
+    for (b, e) in &base {
+        print_summary(&mut out, &format!("{b:?}").to_lowercase(), &e.summary)?;
+        writeln!(
+            out,
+            "  {} / {:?}: return ratio {:.2}",
+            s.controller,
+            b,
+            s.avg_sum_reward / e.summary.avg_sum_reward
+        )?;
+    }
+    writeln!(out, "report: {}", args.out.join("eval.json").display())?;
+    Ok(())
+}
+
+fn print_summary(out: &mut impl Write, name: &str, s: &EvalSummary) -> anyhow::Result<()> {
+    writeln!(
+        out,
+        "  {name:>8}: return {:.1} (95% CI {:.1}-{:.1}), success {:.0}% (95% CI {:.0}-{:.0}%), \
+         controller p50 {:.1} us p99 {:.1} us, {} deadline misses, {} safe ticks; \
+         {:.1} episodes/min ({} jobs, {:.0}x real time)",
+        s.avg_sum_reward,
+        s.avg_sum_reward_ci95[0],
+        s.avg_sum_reward_ci95[1],
+        s.pc_success,
+        s.pc_success_ci95[0],
+        s.pc_success_ci95[1],
+        s.controller_p50_us,
+        s.controller_p99_us,
+        s.deadline_misses,
+        s.safe_ticks,
+        s.episodes_per_minute,
+        s.jobs,
+        s.realtime_factor
+    )?;
+    Ok(())
+}
+
+fn write_csv(path: &Path, rows: &[EpisodeReport]) -> anyhow::Result<()> {
+    let mut csv = String::from(
+        "index,seed,return,length,success,max_reward,controller_p50_us,controller_p99_us,deadline_misses,safe_ticks,clamped,slew_limited\n",
+    );
+    for e in rows {
+        csv.push_str(&format!(
+            "{},{},{:.3},{},{},{:.4},{:.1},{:.1},{},{},{},{}\n",
+            e.index,
+            e.seed,
+            e.ret,
+            e.length,
+            e.success,
+            e.max_reward,
+            e.controller_p50_us,
+            e.controller_p99_us,
+            e.deadline_misses,
+            e.safe_ticks,
+            e.interventions.clamped,
+            e.interventions.slew_limited
+        ));
+    }
+    write(path, csv.as_bytes())
+}
+
+fn write_figures(
+    dir: &Path,
+    r: &Resolved,
+    main: &Evaluation,
+    base: &[(Baseline, Evaluation)],
+) -> anyhow::Result<()> {
+    let name = format!("{}/{}", r.config.robot, r.config.task);
+    let mut groups = vec![(
+        main.summary.controller.clone(),
+        main.episodes.iter().map(|e| e.ret).collect::<Vec<f64>>(),
+    )];
+    for (b, e) in base {
+        groups.push((
+            format!("{b:?}").to_lowercase(),
+            e.episodes.iter().map(|e| e.ret).collect(),
+        ));
+    }
+    let svg = plot::returns_histogram_svg(&format!("{name}: episode returns"), &groups)
+        .map_err(anyhow::Error::msg)?;
+    write(&dir.join("returns.svg"), svg.as_bytes())?;
+    // Best, median and worst episode of the configured controller.
+    let mut order: Vec<usize> = (0..main.runs.len()).collect();
+    order.sort_by(|a, b| main.runs[*b].ret.total_cmp(&main.runs[*a].ret));
+    let picks = [
+        ("best", order.first()),
+        ("median", order.get(order.len() / 2)),
+        ("worst", order.last()),
+    ];
+    let traces: Vec<(String, &[f32], &[f32])> = picks
+        .iter()
+        .filter_map(|(label, i)| {
+            i.map(|&i| {
+                let run = &main.runs[i];
+                (
+                    format!("{label}: seed {} return {:.0}", run.seed, run.ret),
+                    run.rewards.as_slice(),
+                    run.actions.as_slice(),
+                )
+            })
+        })
+        .collect();
+    let act = r.env.action_spec();
+    let action_name = act
+        .entries
+        .first()
+        .map(|e| format!("{} ({})", e.name, e.unit))
+        .unwrap_or_default();
+    let svg = plot::traces_svg(
+        &format!("{name}: best, median and worst episode"),
+        r.period,
+        act.len(),
+        &action_name,
+        &traces,
+    )
+    .map_err(anyhow::Error::msg)?;
+    write(&dir.join("traces.svg"), svg.as_bytes())?;
+    let times: Vec<f32> = main
+        .runs
+        .iter()
+        .flat_map(|r| r.controller_us.iter().copied())
+        .collect();
+    let svg = plot::controller_time_svg(
+        &format!(
+            "{name}: controller time per tick ({})",
+            main.summary.controller
+        ),
+        &times,
+        r.period * 1e6,
+    )
+    .map_err(anyhow::Error::msg)?;
+    write(&dir.join("controller_time.svg"), svg.as_bytes())?;
+    Ok(())
+}

@@ -1,0 +1,161 @@
+//! `umwelt learn`: the model-based learning loop (see `umwelt_runtime::learn`).
+
+use std::path::PathBuf;
+
+use indicatif::{ProgressBar, ProgressStyle};
+use umwelt_runtime::learn::{LearnEvent, LearnOptions, learn};
+
+/// Arguments of `umwelt learn`.
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// Robot to learn (see `umwelt envs`).
+    #[arg(long)]
+    robot: String,
+    /// Task of that robot.
+    #[arg(long)]
+    task: String,
+    /// Robot config file (TOML) replacing the built-in defaults.
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Environment steps in all (seed episodes included); with --resume, a
+    /// larger value extends the run.
+    #[arg(long, default_value_t = 100_000)]
+    steps: u64,
+    /// Run directory: dataset, checkpoint, learn.json, curve.csv, curve.svg.
+    #[arg(long, value_name = "DIR")]
+    out: PathBuf,
+    /// Continue the run in --out (its own options are kept).
+    #[arg(long)]
+    resume: bool,
+    /// Seed of model, batches, planner noise and episodes.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Random-policy episodes before the planner takes over.
+    #[arg(long, default_value_t = 5)]
+    seed_episodes: usize,
+    /// Gradient updates per environment step.
+    #[arg(long, default_value_t = 0.5)]
+    updates_per_step: f64,
+    /// Evaluate after every this many planner episodes.
+    #[arg(long, default_value_t = 5)]
+    eval_every: usize,
+    /// Noise-free episodes per evaluation.
+    #[arg(long, default_value_t = 3)]
+    eval_episodes: usize,
+    /// Planner samples per iteration (TD-MPC2: 512).
+    #[arg(long)]
+    samples: Option<usize>,
+    /// Planner iterations per decision (TD-MPC2: 6).
+    #[arg(long)]
+    iterations: Option<usize>,
+    /// Planner horizon (TD-MPC2: 3).
+    #[arg(long)]
+    horizon: Option<usize>,
+    /// Width of the model's hidden layers.
+    #[arg(long)]
+    hidden: Option<usize>,
+    /// Discount factor of the value targets.
+    #[arg(long)]
+    gamma: Option<f32>,
+    /// No progress bar; print one JSON document at the end.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Runs `umwelt learn`.
+pub fn run(args: Args) -> anyhow::Result<()> {
+    let mut o = LearnOptions::new(&args.robot, &args.task);
+    o.robot_config = args.config.clone();
+    o.env_steps = args.steps;
+    o.seed = args.seed;
+    o.seed_episodes = args.seed_episodes;
+    o.updates_per_step = args.updates_per_step;
+    o.eval_every = args.eval_every.max(1);
+    o.eval_episodes = args.eval_episodes;
+    o.train.seed = args.seed;
+    o.planner.seed = args.seed;
+    if let Some(v) = args.samples {
+        o.planner.samples = v;
+        o.planner.elites = o.planner.elites.min(v);
+        o.planner.policy_samples = o.planner.policy_samples.min(v.saturating_sub(1));
+    }
+    if let Some(v) = args.iterations {
+        o.planner.iterations = v;
+        o.planner.min_iterations = o.planner.min_iterations.min(v);
+    }
+    if let Some(v) = args.horizon {
+        o.planner.horizon = v;
+    }
+    if let Some(v) = args.hidden {
+        o.model.hidden = v;
+    }
+    if let Some(v) = args.gamma {
+        o.train.gamma = v;
+    }
+    anyhow::ensure!(
+        o.updates_per_step.is_finite() && o.updates_per_step >= 0.0,
+        "--updates-per-step must be a finite number >= 0"
+    );
+    let stop = super::stop_flag()?;
+    let bar = if args.json {
+        ProgressBar::hidden()
+    } else {
+        let b = ProgressBar::new(args.steps);
+        b.set_style(ProgressStyle::with_template(
+            "{elapsed_precise} [{bar:30}] {pos}/{len} env steps ({eta} left) {msg}",
+        )?);
+        b
+    };
+    let mut last_eval = String::new();
+    let mut on_event = |e: LearnEvent<'_>| match e {
+        LearnEvent::Collected {
+            env_steps,
+            ret,
+            planner,
+        } => {
+            bar.set_position(env_steps);
+            let who = if planner { "planner" } else { "random" };
+            bar.set_message(format!("{last_eval} | last {who} episode {ret:.0}"));
+        }
+        LearnEvent::Trained { updates, losses } => {
+            bar.println(format!(
+                "  {updates} updates: consistency {:.4} reward {:.4} value {:.4} policy {:.3} inverse {:.4}",
+                losses.consistency, losses.reward, losses.value, losses.policy, losses.inverse
+            ));
+        }
+        LearnEvent::Evaluated(p) => {
+            last_eval = format!("eval {:.0}±{:.0}", p.eval_return, p.eval_return_std);
+            bar.println(format!(
+                "{} env steps, {:.0} s: eval return {:.1} ± {:.1}, success {:.0}%",
+                p.env_steps,
+                p.wall_s,
+                p.eval_return,
+                p.eval_return_std,
+                100.0 * p.eval_success
+            ));
+        }
+    };
+    let state = learn(o, &args.out, args.resume, &stop, &mut on_event)?;
+    bar.finish_and_clear();
+    if args.json {
+        super::print_json(&state)?;
+    } else {
+        let last = state.curve.last();
+        println!(
+            "{}/{}: {} env steps, {} episodes, {} updates in {:.0} s; last evaluation {}",
+            state.options.robot,
+            state.options.task,
+            state.env_steps,
+            state.episodes,
+            state.updates,
+            state.wall_s,
+            last.map(|p| format!("{:.1} ± {:.1}", p.eval_return, p.eval_return_std))
+                .unwrap_or_else(|| "none".into())
+        );
+        println!(
+            "run directory {}: model.uwwm, curve.csv, curve.svg, learn.json, data/",
+            args.out.display()
+        );
+    }
+    Ok(())
+}

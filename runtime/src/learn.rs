@@ -1,0 +1,518 @@
+//! `umwelt learn`: the model-based learning loop. Seed episodes from a
+//! random policy, then repeat: collect an episode with the planner over the
+//! current model (with exploration noise), train the model further,
+//! evaluate it without noise every few episodes, checkpoint. Everything
+//! lives in one directory, so a stopped run resumes where it was.
+//!
+//! ```text
+//! OUT/data/           the dataset (one checksummed file per episode)
+//! OUT/model.uwwm      the latest checkpoint
+//! OUT/learn.json      options and progress (what --resume reads)
+//! OUT/curve.csv       evaluation return against environment steps
+//! OUT/curve.svg       the same, plotted
+//! ```
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+use burn::tensor::Device;
+use serde::{Deserialize, Serialize};
+use umwelt_models::dataset::{Dataset, DatasetError, DatasetWriter, Episode};
+use umwelt_models::world_model::{
+    CHECKPOINT_VERSION, Checkpoint, CheckpointError, CheckpointMeta, LossTerms, ModelError,
+    Normalization, TrainConfig, Trainer, WorldModel, WorldModelConfig,
+};
+use umwelt_sim::{Env, RobotConfig, RobotKind, SimError};
+
+use crate::collect::{dataset_spec, record_episode};
+use crate::control::Controller;
+use crate::control::config::{ControllerConfig, Resolved, RunConfig};
+use crate::control::mpc::{Mpc, MpcConfig, MpcModel, Objective};
+use crate::episode::run_controller_episode;
+use crate::plan::{LearnedModel, PlannerConfig};
+use crate::rollout::SimplePolicy;
+
+/// Settings of a learning run (stored in `learn.json`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LearnOptions {
+    /// Robot name.
+    pub robot: String,
+    /// Task name.
+    pub task: String,
+    /// A robot config file instead of the built-in one.
+    pub robot_config: Option<PathBuf>,
+    /// Stop after this many environment steps (seed episodes included).
+    pub env_steps: u64,
+    /// Seed of everything: model, batches, planner noise, episodes.
+    pub seed: u64,
+    /// Random-policy episodes before the planner takes over.
+    pub seed_episodes: usize,
+    /// Gradient updates per environment step collected.
+    pub updates_per_step: f64,
+    /// Evaluate after every this many planner episodes.
+    pub eval_every: usize,
+    /// Noise-free planner episodes per evaluation.
+    pub eval_episodes: usize,
+    /// Rollout threads of the planner.
+    pub threads: usize,
+    /// Model sizes (dimensions are taken from the robot).
+    pub model: WorldModelConfig,
+    /// Training hyper-parameters.
+    pub train: TrainConfig,
+    /// The planner (exploration noise is switched on for collection, off
+    /// for evaluation).
+    pub planner: PlannerConfig,
+}
+
+impl LearnOptions {
+    /// Defaults for a robot and task.
+    pub fn new(robot: &str, task: &str) -> Self {
+        Self {
+            robot: robot.into(),
+            task: task.into(),
+            robot_config: None,
+            env_steps: 100_000,
+            seed: 0,
+            seed_episodes: 5,
+            updates_per_step: 0.5,
+            eval_every: 5,
+            eval_episodes: 3,
+            threads: 2,
+            model: WorldModelConfig::default(),
+            // A discount of 0.99 looks ~100 control steps ahead (1 s of
+            // cart-pole): the planner's horizon is short, the value carries
+            // the rest (TD-MPC2 derives ~0.99 from 1000-step episodes).
+            train: TrainConfig {
+                gamma: 0.99,
+                ..TrainConfig::default()
+            },
+            planner: PlannerConfig::default(),
+        }
+    }
+}
+
+/// One evaluation on the learning curve.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CurvePoint {
+    /// Environment steps collected so far.
+    pub env_steps: u64,
+    /// Episodes collected so far (seed episodes included).
+    pub episodes: usize,
+    /// Gradient updates so far.
+    pub updates: u64,
+    /// Wall time of the run so far, seconds.
+    pub wall_s: f64,
+    /// Mean return of the evaluation episodes.
+    pub eval_return: f64,
+    /// Standard deviation of those returns.
+    pub eval_return_std: f64,
+    /// Share of evaluation episodes that met the task's success rule.
+    pub eval_success: f64,
+    /// Return of the last collected (exploring) episode.
+    pub collect_return: f64,
+}
+
+/// Progress of a run, saved after every episode.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LearnState {
+    /// The settings.
+    pub options: LearnOptions,
+    /// Environment steps collected.
+    pub env_steps: u64,
+    /// Episodes collected.
+    pub episodes: usize,
+    /// Gradient updates made.
+    pub updates: u64,
+    /// Wall time spent, seconds (over all sessions of the run).
+    pub wall_s: f64,
+    /// The evaluations.
+    pub curve: Vec<CurvePoint>,
+}
+
+/// What the loop reports as it goes.
+#[derive(Debug)]
+pub enum LearnEvent<'a> {
+    /// An episode was collected (`planner` false: a random seed episode).
+    Collected {
+        /// Environment steps so far.
+        env_steps: u64,
+        /// Its return.
+        ret: f64,
+        /// Whether the planner (rather than the random policy) acted.
+        planner: bool,
+    },
+    /// A round of updates finished.
+    Trained {
+        /// Updates so far.
+        updates: u64,
+        /// The last update's losses.
+        losses: &'a LossTerms,
+    },
+    /// An evaluation finished.
+    Evaluated(&'a CurvePoint),
+}
+
+/// Why learning stopped early.
+#[derive(Debug, thiserror::Error)]
+pub enum LearnError {
+    /// Bad options or an output directory in the way.
+    #[error("{0}")]
+    Setup(String),
+    /// The dataset could not be read or written.
+    #[error(transparent)]
+    Dataset(#[from] DatasetError),
+    /// The model or trainer refused.
+    #[error(transparent)]
+    Model(#[from] ModelError),
+    /// A checkpoint could not be read or written.
+    #[error(transparent)]
+    Checkpoint(#[from] CheckpointError),
+    /// The simulator failed.
+    #[error(transparent)]
+    Sim(#[from] SimError),
+    /// A file could not be read or written.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The error.
+        source: std::io::Error,
+    },
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> LearnError + '_ {
+    move |source| LearnError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// The paths of a run directory.
+pub struct RunDir {
+    /// The directory.
+    pub root: PathBuf,
+}
+
+impl RunDir {
+    /// The dataset directory.
+    pub fn data(&self) -> PathBuf {
+        self.root.join("data")
+    }
+    /// The latest checkpoint.
+    pub fn model(&self) -> PathBuf {
+        self.root.join("model.uwwm")
+    }
+    /// Options and progress.
+    pub fn state(&self) -> PathBuf {
+        self.root.join("learn.json")
+    }
+    /// The learning curve as CSV.
+    pub fn curve_csv(&self) -> PathBuf {
+        self.root.join("curve.csv")
+    }
+    /// The learning curve as SVG.
+    pub fn curve_svg(&self) -> PathBuf {
+        self.root.join("curve.svg")
+    }
+}
+
+/// Writes `bytes` to `path` through a temporary file and a rename, so a
+/// crash leaves either the old or the new file, never half of one.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), LearnError> {
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, bytes).map_err(io(&tmp))?;
+    std::fs::rename(&tmp, path).map_err(io(path))
+}
+
+fn resolved(opts: &LearnOptions, explore: bool, seed: u64) -> Result<Resolved, LearnError> {
+    let planner = PlannerConfig {
+        explore,
+        seed,
+        ..opts.planner.clone()
+    };
+    let cfg = RunConfig {
+        robot: opts.robot.clone(),
+        task: opts.task.clone(),
+        robot_config: opts.robot_config.clone(),
+        controller: ControllerConfig::Mpc(MpcConfig {
+            model: MpcModel::Learned,
+            checkpoint: None,
+            objective: Objective::Task,
+            threads: opts.threads,
+            planner,
+        }),
+        ..RunConfig::minimal(&opts.robot, &opts.task)
+    };
+    cfg.resolve("umwelt learn")
+        .map_err(|e| LearnError::Setup(e.to_string()))
+}
+
+fn planner_for(
+    r: &Resolved,
+    model: &WorldModel,
+    norm: &Normalization,
+    gamma: f32,
+) -> Result<Mpc, LearnError> {
+    let ControllerConfig::Mpc(c) = &r.config.controller else {
+        return Err(LearnError::Setup("internal: not an MPC config".into()));
+    };
+    let learned = LearnedModel::from_model(
+        model,
+        norm.clone(),
+        gamma,
+        &c.objective,
+        c.threads,
+        c.planner.samples,
+        c.planner.horizon,
+    )
+    .map_err(|e| LearnError::Setup(e.to_string()))?;
+    Mpc::new(c.planner.clone(), Box::new(learned)).map_err(|e| LearnError::Setup(e.to_string()))
+}
+
+/// Runs (or, with `resume`, continues) a learning run in `dir`.
+pub fn learn(
+    options: LearnOptions,
+    dir: &Path,
+    resume: bool,
+    stop: &AtomicBool,
+    on_event: &mut dyn FnMut(LearnEvent<'_>),
+) -> Result<LearnState, LearnError> {
+    let run = RunDir {
+        root: dir.to_path_buf(),
+    };
+    let mut state = if resume {
+        let text = std::fs::read_to_string(run.state()).map_err(io(&run.state()))?;
+        let mut s: LearnState = serde_json::from_str(&text)
+            .map_err(|e| LearnError::Setup(format!("{}: {e}", run.state().display())))?;
+        // A resumed run may be given a larger budget.
+        s.options.env_steps = s.options.env_steps.max(options.env_steps);
+        s
+    } else {
+        if run.state().exists() {
+            return Err(LearnError::Setup(format!(
+                "{} already holds a learning run; pass --resume to continue it, or choose another --out",
+                dir.display()
+            )));
+        }
+        std::fs::create_dir_all(dir).map_err(io(dir))?;
+        LearnState {
+            options,
+            env_steps: 0,
+            episodes: 0,
+            updates: 0,
+            wall_s: 0.0,
+            curve: Vec::new(),
+        }
+    };
+    let opts = state.options.clone();
+    let robot_cfg = match &opts.robot_config {
+        Some(p) => RobotConfig::load(p)?,
+        None => RobotConfig::builtin(RobotKind::from_name(&opts.robot)?),
+    };
+    let mut env = Env::from_config(robot_cfg, &opts.task)?;
+    let spec = dataset_spec(&env);
+    let mut writer = DatasetWriter::create_or_append(run.data(), &spec)?;
+    let mut episodes: Vec<Episode> = Dataset::open(run.data())?.load_all()?;
+    let session = Instant::now();
+    let wall0 = state.wall_s;
+    let wall = |s: &Instant| wall0 + s.elapsed().as_secs_f64();
+
+    // Seed episodes: a random policy.
+    while episodes.len() < opts.seed_episodes && !stop.load(Ordering::SeqCst) {
+        let seed = opts.seed.wrapping_add(writer.next_index());
+        let Some(e) = record_episode(&mut env, SimplePolicy::Random, seed, stop)? else {
+            break;
+        };
+        writer.write(&e)?;
+        state.env_steps += e.len() as u64;
+        state.episodes += 1;
+        on_event(LearnEvent::Collected {
+            env_steps: state.env_steps,
+            ret: e.episode_return(),
+            planner: false,
+        });
+        episodes.push(e);
+    }
+    if stop.load(Ordering::SeqCst) {
+        return Ok(state);
+    }
+
+    let device = Device::flex();
+    let mut model_cfg = WorldModelConfig {
+        obs_dim: spec.obs_dim(),
+        act_dim: spec.act_dim(),
+        ..opts.model.clone()
+    };
+    let mut trainer = if resume && run.model().exists() {
+        let ck = Checkpoint::load_for(run.model(), &spec, &device)?;
+        model_cfg = ck.meta.model.clone();
+        let mut t = Trainer::resume(&ck, opts.train.clone(), &episodes, &device)?;
+        if let Some(adam) = Checkpoint::load_optimizer(run.model())? {
+            t.restore_optimizer_state(&adam)?;
+        }
+        t
+    } else {
+        let norm = Normalization::fit(&spec, &episodes);
+        let mut t = Trainer::new(&model_cfg, opts.train.clone(), norm, &episodes, &device)?;
+        // Pre-train on the seed data, as TD-MPC2 does.
+        let n = (state.env_steps as f64 * opts.updates_per_step).round() as u64;
+        let mut last = LossTerms::default();
+        for i in 0..n {
+            if stop.load(Ordering::SeqCst) {
+                break;
+            }
+            last = t.step();
+            state.updates += 1;
+            if i % 100 == 99 {
+                on_event(LearnEvent::Trained {
+                    updates: state.updates,
+                    losses: &last,
+                });
+            }
+        }
+        on_event(LearnEvent::Trained {
+            updates: state.updates,
+            losses: &last,
+        });
+        t
+    };
+    let gamma = opts.train.gamma;
+    let collect_cfg = resolved(&opts, true, opts.seed)?;
+    let eval_cfg = resolved(&opts, false, opts.seed)?;
+    let mut since_eval = 0usize;
+    let save = |trainer: &Trainer, state: &LearnState| -> Result<(), LearnError> {
+        let meta = CheckpointMeta {
+            format_version: CHECKPOINT_VERSION,
+            spec: spec.clone(),
+            model: model_cfg.clone(),
+            normalization: trainer.normalization().clone(),
+            train: trainer.summary().clone(),
+            prediction: None,
+        };
+        // Adam's moments go into the sidecar, so --resume continues the
+        // optimiser where it was.
+        let adam = trainer.optimizer_state()?;
+        Checkpoint::save_with_optimizer(
+            run.model(),
+            &trainer.inference_model(),
+            &meta,
+            Some(&adam),
+        )?;
+        let json = serde_json::to_vec_pretty(state)
+            .map_err(|e| LearnError::Setup(format!("learn.json: {e}")))?;
+        write_atomic(&run.state(), &json)
+    };
+    while state.env_steps < opts.env_steps && !stop.load(Ordering::SeqCst) {
+        let model = trainer.inference_model();
+        let mut mpc = planner_for(&collect_cfg, &model, trainer.normalization(), gamma)?;
+        mpc.reseed(opts.seed.wrapping_add(state.episodes as u64));
+        let seed = opts.seed.wrapping_add(writer.next_index());
+        let ran = run_controller_episode(&collect_cfg, &mut env, &mut mpc, seed, true)?;
+        let Some(e) = ran.record else {
+            return Err(LearnError::Setup("internal: episode not recorded".into()));
+        };
+        writer.write(&e)?;
+        state.env_steps += e.len() as u64;
+        state.episodes += 1;
+        let last_collect = ran.ret;
+        on_event(LearnEvent::Collected {
+            env_steps: state.env_steps,
+            ret: ran.ret,
+            planner: true,
+        });
+        let n = (e.len() as f64 * opts.updates_per_step).round() as u64;
+        episodes.push(e);
+        trainer.set_episodes(&episodes)?;
+        let mut last = LossTerms::default();
+        for _ in 0..n {
+            last = trainer.step();
+            state.updates += 1;
+        }
+        on_event(LearnEvent::Trained {
+            updates: state.updates,
+            losses: &last,
+        });
+        since_eval += 1;
+        let done = state.env_steps >= opts.env_steps;
+        if since_eval >= opts.eval_every || done {
+            since_eval = 0;
+            let model = trainer.inference_model();
+            let mut returns = Vec::new();
+            let mut successes = 0usize;
+            for i in 0..opts.eval_episodes {
+                let mut mpc = planner_for(&eval_cfg, &model, trainer.normalization(), gamma)?;
+                mpc.reseed(opts.seed.wrapping_add(1_000_000 + i as u64));
+                // Fixed evaluation seeds: the curve compares like with like.
+                let r = run_controller_episode(
+                    &eval_cfg,
+                    &mut env,
+                    &mut mpc,
+                    1_000_000 + i as u64,
+                    false,
+                )?;
+                returns.push(r.ret);
+                successes += usize::from(r.success);
+            }
+            let (mean, std) = mean_std(&returns);
+            state.wall_s = wall(&session);
+            let point = CurvePoint {
+                env_steps: state.env_steps,
+                episodes: state.episodes,
+                updates: state.updates,
+                wall_s: state.wall_s,
+                eval_return: mean,
+                eval_return_std: std,
+                eval_success: successes as f64 / opts.eval_episodes.max(1) as f64,
+                collect_return: last_collect,
+            };
+            on_event(LearnEvent::Evaluated(&point));
+            state.curve.push(point);
+            write_curve(&run, &state)?;
+        }
+        state.wall_s = wall(&session);
+        save(&trainer, &state)?;
+    }
+    state.wall_s = wall(&session);
+    save(&trainer, &state)?;
+    Ok(state)
+}
+
+/// Mean and (population) standard deviation.
+pub fn mean_std(v: &[f64]) -> (f64, f64) {
+    if v.is_empty() {
+        return (f64::NAN, f64::NAN);
+    }
+    let n = v.len() as f64;
+    let mean = v.iter().sum::<f64>() / n;
+    let var = v.iter().map(|x| (x - mean) * (x - mean)).sum::<f64>() / n;
+    (mean, var.sqrt())
+}
+
+fn write_curve(run: &RunDir, state: &LearnState) -> Result<(), LearnError> {
+    let mut csv = String::from(
+        "env_steps,episodes,updates,wall_s,eval_return,eval_return_std,eval_success,collect_return\n",
+    );
+    for p in &state.curve {
+        csv.push_str(&format!(
+            "{},{},{},{:.1},{:.2},{:.2},{:.3},{:.2}\n",
+            p.env_steps,
+            p.episodes,
+            p.updates,
+            p.wall_s,
+            p.eval_return,
+            p.eval_return_std,
+            p.eval_success,
+            p.collect_return
+        ));
+    }
+    write_atomic(&run.curve_csv(), csv.as_bytes())?;
+    let title = format!(
+        "umwelt learn: {}/{} (seed {})",
+        state.options.robot, state.options.task, state.options.seed
+    );
+    let svg = crate::plot::learning_curve_svg(&title, &state.curve)
+        .map_err(|e| LearnError::Setup(format!("plot: {e}")))?;
+    write_atomic(&run.curve_svg(), svg.as_bytes())
+}

@@ -1,0 +1,339 @@
+//! Figures as SVG (plotters' SVG backend: no fonts or system libraries
+//! needed), for people who would rather look than read.
+
+use plotters::prelude::*;
+
+use crate::learn::CurvePoint;
+
+/// A plotting failure, as text.
+pub type PlotResult<T> = Result<T, String>;
+
+fn err<E: std::fmt::Display>(e: E) -> String {
+    e.to_string()
+}
+
+/// Padded `(min, max)` of some values (a unit range around a single value).
+pub fn padded_range(values: impl Iterator<Item = f64>) -> (f64, f64) {
+    let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
+    for v in values.filter(|v| v.is_finite()) {
+        lo = lo.min(v);
+        hi = hi.max(v);
+    }
+    if !lo.is_finite() {
+        return (0.0, 1.0);
+    }
+    if hi - lo < 1e-9 {
+        return (lo - 0.5, hi + 0.5);
+    }
+    let pad = 0.05 * (hi - lo);
+    (lo - pad, hi + pad)
+}
+
+/// The learning curve: evaluation return (mean ± std) and the exploring
+/// episode's return against environment steps.
+pub fn learning_curve_svg(title: &str, curve: &[CurvePoint]) -> PlotResult<String> {
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (800, 480)).into_drawing_area();
+        root.fill(&WHITE).map_err(err)?;
+        let x_max = curve.iter().map(|p| p.env_steps).max().unwrap_or(1).max(1) as f64;
+        let (y_lo, y_hi) = padded_range(curve.iter().flat_map(|p| {
+            [
+                p.eval_return - p.eval_return_std,
+                p.eval_return + p.eval_return_std,
+                p.collect_return,
+            ]
+        }));
+        let mut chart = ChartBuilder::on(&root)
+            .caption(title, ("sans-serif", 22))
+            .margin(12)
+            .x_label_area_size(40)
+            .y_label_area_size(60)
+            .build_cartesian_2d(0.0..x_max * 1.02, y_lo.min(0.0)..y_hi)
+            .map_err(err)?;
+        chart
+            .configure_mesh()
+            .x_desc("environment steps")
+            .y_desc("episode return")
+            .draw()
+            .map_err(err)?;
+        chart
+            .draw_series(curve.iter().map(|p| {
+                PathElement::new(
+                    vec![
+                        (p.env_steps as f64, p.eval_return - p.eval_return_std),
+                        (p.env_steps as f64, p.eval_return + p.eval_return_std),
+                    ],
+                    BLUE.mix(0.4),
+                )
+            }))
+            .map_err(err)?;
+        chart
+            .draw_series(LineSeries::new(
+                curve.iter().map(|p| (p.env_steps as f64, p.eval_return)),
+                BLUE.stroke_width(2),
+            ))
+            .map_err(err)?
+            .label("evaluation (no exploration noise), mean ± std")
+            .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], BLUE.stroke_width(2)));
+        chart
+            .draw_series(
+                curve
+                    .iter()
+                    .map(|p| Circle::new((p.env_steps as f64, p.eval_return), 3, BLUE.filled())),
+            )
+            .map_err(err)?;
+        chart
+            .draw_series(LineSeries::new(
+                curve
+                    .iter()
+                    .filter(|p| p.collect_return.is_finite())
+                    .map(|p| (p.env_steps as f64, p.collect_return)),
+                RED.mix(0.6),
+            ))
+            .map_err(err)?
+            .label("collection episode (with exploration noise)")
+            .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], RED.mix(0.6)));
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::LowerRight)
+            .background_style(WHITE.mix(0.8))
+            .border_style(BLACK)
+            .draw()
+            .map_err(err)?;
+        root.present().map_err(err)?;
+    }
+    Ok(svg)
+}
+
+const PALETTE: [RGBColor; 4] = [BLUE, RED, RGBColor(0, 150, 0), RGBColor(200, 120, 0)];
+
+/// Histograms of episode returns, one colour per controller, on shared bins.
+pub fn returns_histogram_svg(title: &str, groups: &[(String, Vec<f64>)]) -> PlotResult<String> {
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (800, 420)).into_drawing_area();
+        root.fill(&WHITE).map_err(err)?;
+        let (lo, hi) = padded_range(groups.iter().flat_map(|(_, v)| v.iter().copied()));
+        let bins = 20usize;
+        let width = (hi - lo) / bins as f64;
+        let counts: Vec<Vec<usize>> = groups
+            .iter()
+            .map(|(_, v)| {
+                let mut c = vec![0usize; bins];
+                for x in v.iter().filter(|x| x.is_finite()) {
+                    let b = (((x - lo) / width) as usize).min(bins - 1);
+                    c[b] += 1;
+                }
+                c
+            })
+            .collect();
+        let y_max = counts.iter().flatten().copied().max().unwrap_or(1).max(1);
+        let mut chart = ChartBuilder::on(&root)
+            .caption(title, ("sans-serif", 22))
+            .margin(12)
+            .x_label_area_size(40)
+            .y_label_area_size(50)
+            .build_cartesian_2d(lo..hi, 0usize..y_max + 1)
+            .map_err(err)?;
+        chart
+            .configure_mesh()
+            .x_desc("episode return")
+            .y_desc("episodes")
+            .draw()
+            .map_err(err)?;
+        let k = groups.len().max(1) as f64;
+        for (g, ((label, _), c)) in groups.iter().zip(&counts).enumerate() {
+            let color = PALETTE[g % PALETTE.len()];
+            // Bars side by side within each bin, so no group hides another.
+            let bar = width / k;
+            chart
+                .draw_series(c.iter().enumerate().filter(|(_, n)| **n > 0).map(|(b, n)| {
+                    let x0 = lo + b as f64 * width + g as f64 * bar;
+                    Rectangle::new([(x0, 0), (x0 + bar * 0.9, *n)], color.mix(0.7).filled())
+                }))
+                .map_err(err)?
+                .label(label.as_str())
+                .legend(move |(x, y)| {
+                    Rectangle::new([(x, y - 5), (x + 15, y + 5)], color.filled())
+                });
+        }
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::UpperLeft)
+            .background_style(WHITE.mix(0.8))
+            .border_style(BLACK)
+            .draw()
+            .map_err(err)?;
+        root.present().map_err(err)?;
+    }
+    Ok(svg)
+}
+
+/// One trace per labelled episode: reward per step (top) and the first
+/// action component (bottom), against time.
+pub fn traces_svg(
+    title: &str,
+    period: f64,
+    act_dim: usize,
+    action_name: &str,
+    episodes: &[(String, &[f32], &[f32])],
+) -> PlotResult<String> {
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (900, 640)).into_drawing_area();
+        root.fill(&WHITE).map_err(err)?;
+        let root = root.titled(title, ("sans-serif", 22)).map_err(err)?;
+        let (top, bottom) = root.split_vertically(300);
+        let t_max = episodes
+            .iter()
+            .map(|(_, r, _)| r.len())
+            .max()
+            .unwrap_or(1)
+            .max(1) as f64
+            * period;
+        let (r_lo, r_hi) = padded_range(
+            episodes
+                .iter()
+                .flat_map(|(_, r, _)| r.iter().map(|v| *v as f64)),
+        );
+        let mut chart = ChartBuilder::on(&top)
+            .margin(10)
+            .x_label_area_size(30)
+            .y_label_area_size(50)
+            .build_cartesian_2d(0.0..t_max, r_lo.min(0.0)..r_hi)
+            .map_err(err)?;
+        chart
+            .configure_mesh()
+            .y_desc("reward")
+            .draw()
+            .map_err(err)?;
+        for (g, (label, rewards, _)) in episodes.iter().enumerate() {
+            let color = PALETTE[g % PALETTE.len()];
+            chart
+                .draw_series(LineSeries::new(
+                    rewards
+                        .iter()
+                        .enumerate()
+                        .map(|(i, v)| (i as f64 * period, *v as f64)),
+                    color,
+                ))
+                .map_err(err)?
+                .label(label.as_str())
+                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color));
+        }
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::LowerRight)
+            .background_style(WHITE.mix(0.8))
+            .border_style(BLACK)
+            .draw()
+            .map_err(err)?;
+        let first = |a: &[f32]| -> Vec<f64> {
+            a.chunks_exact(act_dim.max(1))
+                .map(|c| c[0] as f64)
+                .collect()
+        };
+        let (a_lo, a_hi) = padded_range(episodes.iter().flat_map(|(_, _, a)| first(a)));
+        let mut chart = ChartBuilder::on(&bottom)
+            .margin(10)
+            .x_label_area_size(35)
+            .y_label_area_size(50)
+            .build_cartesian_2d(0.0..t_max, a_lo..a_hi)
+            .map_err(err)?;
+        chart
+            .configure_mesh()
+            .x_desc("time (s)")
+            .y_desc(format!("action: {action_name}"))
+            .draw()
+            .map_err(err)?;
+        for (g, (_, _, actions)) in episodes.iter().enumerate() {
+            let color = PALETTE[g % PALETTE.len()];
+            chart
+                .draw_series(LineSeries::new(
+                    first(actions)
+                        .into_iter()
+                        .enumerate()
+                        .map(|(i, v)| (i as f64 * period, v)),
+                    color.mix(0.8),
+                ))
+                .map_err(err)?;
+        }
+        root.present().map_err(err)?;
+    }
+    Ok(svg)
+}
+
+/// Histogram of controller time per tick (log-spaced bins), with the
+/// control period marked.
+pub fn controller_time_svg(title: &str, times_us: &[f32], period_us: f64) -> PlotResult<String> {
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (800, 420)).into_drawing_area();
+        root.fill(&WHITE).map_err(err)?;
+        let lo = times_us
+            .iter()
+            .copied()
+            .filter(|v| *v > 0.0)
+            .fold(f32::INFINITY, f32::min)
+            .max(0.1) as f64;
+        let hi = (times_us.iter().copied().fold(0.0, f32::max) as f64)
+            .max(period_us)
+            .max(lo * 10.0);
+        let (l0, l1) = (lo.log10().floor(), hi.log10().ceil());
+        let bins = 40usize;
+        let mut counts = vec![0usize; bins];
+        for t in times_us {
+            let x = (*t as f64).max(lo).log10();
+            let b = (((x - l0) / (l1 - l0)) * bins as f64) as usize;
+            counts[b.min(bins - 1)] += 1;
+        }
+        let y_max = counts.iter().copied().max().unwrap_or(1).max(1);
+        let mut chart = ChartBuilder::on(&root)
+            .caption(title, ("sans-serif", 22))
+            .margin(12)
+            .x_label_area_size(40)
+            .y_label_area_size(60)
+            .build_cartesian_2d(
+                (10f64.powf(l0)..10f64.powf(l1)).log_scale(),
+                0usize..y_max + 1,
+            )
+            .map_err(err)?;
+        chart
+            .configure_mesh()
+            .x_desc("controller time per tick (us, log scale)")
+            .y_desc("ticks")
+            .draw()
+            .map_err(err)?;
+        chart
+            .draw_series(
+                counts
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, n)| **n > 0)
+                    .map(|(b, n)| {
+                        let x0 = 10f64.powf(l0 + (l1 - l0) * b as f64 / bins as f64);
+                        let x1 = 10f64.powf(l0 + (l1 - l0) * (b + 1) as f64 / bins as f64);
+                        Rectangle::new([(x0, 0), (x1, *n)], BLUE.mix(0.6).filled())
+                    }),
+            )
+            .map_err(err)?;
+        chart
+            .draw_series(std::iter::once(PathElement::new(
+                vec![(period_us, 0), (period_us, y_max + 1)],
+                RED.stroke_width(2),
+            )))
+            .map_err(err)?
+            .label(format!("control period {:.0} us", period_us))
+            .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], RED.stroke_width(2)));
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::UpperRight)
+            .background_style(WHITE.mix(0.8))
+            .border_style(BLACK)
+            .draw()
+            .map_err(err)?;
+        root.present().map_err(err)?;
+    }
+    Ok(svg)
+}

@@ -1,0 +1,109 @@
+//! `umwelt eval`: the report, the figures, baselines, and results that do
+//! not depend on the number of parallel jobs.
+
+mod common;
+
+use common::json;
+
+fn tempdir(name: &str) -> std::path::PathBuf {
+    let d = std::env::temp_dir().join(format!("umwelt-eval-{name}-{}", std::process::id()));
+    std::fs::remove_dir_all(&d).ok();
+    d
+}
+
+fn config(name: &str) -> String {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../configs")
+        .join(name)
+        .display()
+        .to_string()
+}
+
+#[test]
+fn eval_writes_its_report_and_figures_and_jobs_do_not_change_results() {
+    let cfg = config("cartpole_random.toml");
+    let d1 = tempdir("j1");
+    let d2 = tempdir("j2");
+    let one = json(&[
+        "eval",
+        "--json",
+        "--config",
+        &cfg,
+        "--episodes",
+        "4",
+        "--seed",
+        "3",
+        "--jobs",
+        "1",
+        "--out",
+        d1.to_str().unwrap(),
+        "--baselines",
+        "random",
+    ]);
+    let two = json(&[
+        "eval",
+        "--json",
+        "--config",
+        &cfg,
+        "--episodes",
+        "4",
+        "--seed",
+        "3",
+        "--jobs",
+        "2",
+        "--out",
+        d2.to_str().unwrap(),
+    ]);
+    for k in [
+        "pc_success",
+        "avg_sum_reward",
+        "avg_max_reward",
+        "eval_s",
+        "eval_ep_s",
+    ] {
+        assert!(one[k].is_number(), "{k}");
+    }
+    let eps = one["episodes"].as_array().unwrap();
+    assert_eq!(eps.len(), 4);
+    for (i, e) in eps.iter().enumerate() {
+        assert_eq!(e["seed"], 3 + i as u64);
+        assert_eq!(e["length"], 1000);
+        // The same seeds, whatever the number of jobs: the same returns.
+        assert_eq!(e["ret"], two["episodes"][i]["ret"]);
+    }
+    assert_eq!(one["avg_sum_reward"], two["avg_sum_reward"]);
+    assert_eq!(two["summary"]["jobs"], 2);
+    // The random baseline on the same seeds is the configured random controller.
+    let b = &one["baselines"][0];
+    assert_eq!(b["baseline"], "random");
+    assert_eq!(b["return_ratio"], 1.0);
+    let s = &one["summary"];
+    let [lo, hi] = [
+        s["avg_sum_reward_ci95"][0].as_f64().unwrap(),
+        s["avg_sum_reward_ci95"][1].as_f64().unwrap(),
+    ];
+    let mean = one["avg_sum_reward"].as_f64().unwrap();
+    assert!(lo <= mean && mean <= hi, "{lo} {mean} {hi}");
+    let csv = std::fs::read_to_string(d1.join("episodes.csv")).unwrap();
+    assert_eq!(csv.lines().count(), 5);
+    assert!(csv.starts_with("index,seed,return"));
+    for f in [
+        "returns.svg",
+        "traces.svg",
+        "controller_time.svg",
+        "eval.json",
+    ] {
+        let text = std::fs::read_to_string(d1.join(f)).unwrap();
+        assert!(text.len() > 200, "{f}");
+    }
+    std::fs::remove_dir_all(d1).ok();
+    std::fs::remove_dir_all(d2).ok();
+}
+
+#[test]
+fn eval_of_a_missing_config_says_which_file() {
+    let out = common::umwelt(&["eval", "--config", "/nonexistent/c.toml", "--episodes", "1"]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("/nonexistent/c.toml"), "{err}");
+}

@@ -22,6 +22,7 @@
 
 mod checkpoint;
 mod config;
+mod device;
 mod infer;
 mod model;
 mod nn;
@@ -34,6 +35,7 @@ pub use checkpoint::{
     CheckpointMeta, OPTIMIZER_MAGIC, optimizer_sidecar_path,
 };
 pub use config::{ModelError, TrainConfig, WorldModelConfig};
+pub use device::Backend;
 pub use infer::{
     InferenceModel, RolloutEngine, RolloutOutput, TILE_ROWS, fast_exp, fast_tanh, sgemm,
 };

@@ -11,6 +11,7 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 use umwelt_models::dataset::{Dataset, Episode};
+use umwelt_models::world_model::Backend;
 use umwelt_models::world_model::{
     Batch, Checkpoint, CheckpointMeta, LossTerms, Normalization, PredictionReport, TrainConfig,
     Trainer, ValidationLosses, WorldModelConfig, evaluate_prediction,
@@ -26,6 +27,10 @@ const REPORT_HORIZONS: [usize; 3] = [1, 5, 10];
     after_help = "Example:\n  umwelt collect --robot cartpole --task swingup --episodes 40 --policy random --out data/cp\n  umwelt train --data data/cp --out cp.uwwm --steps 5000\n  umwelt model info cp.uwwm"
 )]
 pub struct Args {
+    /// Training backend: `cpu` (always), `wgpu` or `cuda` (builds with
+    /// `--features wgpu|cuda` only).
+    #[arg(long, value_enum, default_value = "cpu")]
+    device: DeviceArg,
     /// Dataset directory (from `umwelt collect`).
     #[arg(long, value_name = "DIR")]
     data: PathBuf,
@@ -121,6 +126,17 @@ struct Summary {
     prediction: Option<PredictionReport>,
 }
 
+/// `--device`.
+#[derive(clap::ValueEnum, Clone, Copy, Debug)]
+enum DeviceArg {
+    /// burn's flex CPU backend.
+    Cpu,
+    /// A GPU through wgpu.
+    Wgpu,
+    /// An NVIDIA GPU through CUDA.
+    Cuda,
+}
+
 /// Runs `umwelt train`.
 pub fn run(args: Args) -> anyhow::Result<()> {
     let wall = Instant::now();
@@ -134,7 +150,12 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     anyhow::ensure!(args.eval_stride > 0, "--eval-stride must be at least 1");
     check_out(&args)?;
 
-    let device = Device::flex();
+    let device: Device = match args.device {
+        DeviceArg::Cpu => Backend::Cpu,
+        DeviceArg::Wgpu => Backend::Wgpu,
+        DeviceArg::Cuda => Backend::Cuda,
+    }
+    .device()?;
     let data = Dataset::open(&args.data)?;
     let spec = data.spec().clone();
     let resumed = match &args.resume {

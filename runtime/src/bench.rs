@@ -314,6 +314,7 @@ pub fn bench_loop(
         lockstep_timeout: Duration::from_secs(1),
         duration: Some(Duration::from_secs_f64(seconds + 2.0)),
         episodes: None,
+        record: None,
         zenoh: zenoh.clone(),
     };
     let cfg = RunConfig {
@@ -333,6 +334,7 @@ pub fn bench_loop(
     let opts = run_loop::LoopOptions {
         duration: Some(Duration::from_secs_f64(seconds)),
         zenoh,
+        episode_seed: None,
     };
     let summary = std::thread::scope(|scope| {
         let sim = scope.spawn(|| run_sim_node(env, &sim_opts, &stop));

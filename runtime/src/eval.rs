@@ -13,6 +13,7 @@ use crate::control::controller::ControllerError;
 use crate::control::safety::Interventions;
 use crate::control::{Controller, Resolved};
 use crate::episode::{EpisodeRun, run_controller_episode};
+use umwelt_models::dataset::Episode;
 
 /// One episode's figures (a row of `episodes.csv`).
 #[derive(Clone, Debug, Serialize)]
@@ -170,19 +171,36 @@ fn report(index: usize, run: &EpisodeRun) -> EpisodeReport {
     }
 }
 
-/// Runs `episodes` episodes (seeds `seed`, `seed + 1`, ...) of the
-/// controller `make` builds, `jobs` in parallel, each worker with its own
+/// How to run an evaluation.
+#[derive(Clone, Copy, Debug)]
+pub struct EvalOptions {
+    /// Episodes to run.
+    pub episodes: usize,
+    /// Seed of episode 0; episode k uses `seed + k`.
+    pub seed: u64,
+    /// Episodes in parallel.
+    pub jobs: usize,
+    /// Keep each episode's trajectory ([`EpisodeRun::record`]).
+    pub record: bool,
+}
+
+/// Runs `o.episodes` episodes (seeds `seed`, `seed + 1`, ...) of the
+/// controller `make` builds, `o.jobs` in parallel, each worker with its own
 /// simulator and controller. `on_done` is called after each episode.
 /// Results do not depend on `jobs`: every episode reseeds its controller.
 pub fn evaluate(
     r: &Resolved,
     make: &(dyn Fn() -> Result<Box<dyn Controller>, ControllerError> + Sync),
-    episodes: usize,
-    seed: u64,
-    jobs: usize,
+    o: EvalOptions,
     stop: &AtomicBool,
     on_done: &(dyn Fn(&EpisodeReport) + Sync),
 ) -> Result<Evaluation, EvalError> {
+    let EvalOptions {
+        episodes,
+        seed,
+        jobs,
+        record,
+    } = o;
     let jobs = jobs.clamp(1, episodes.max(1));
     let next = AtomicUsize::new(0);
     let slots: Mutex<Vec<Option<EpisodeRun>>> = Mutex::new(vec![None; episodes]);
@@ -212,7 +230,7 @@ pub fn evaluate(
                     }
                     let s = seed.wrapping_add(i as u64);
                     controller.reseed(s);
-                    match run_controller_episode(r, &mut env, controller.as_mut(), s, false) {
+                    match run_controller_episode(r, &mut env, controller.as_mut(), s, record) {
                         Ok(run) => {
                             on_done(&report(i, &run));
                             lock(&slots)[i] = Some(run);
@@ -318,6 +336,62 @@ fn summarize(
         safe_ticks: rows.iter().map(|r| r.safe_ticks).sum(),
         jobs,
     }
+}
+
+/// Where a simulator-in-the-loop episode first differs from the
+/// in-process one of the same seed.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Divergence {
+    /// Episode index.
+    pub episode: usize,
+    /// Control step (for lengths: the shorter length).
+    pub step: usize,
+    /// What differs: `action[i]`, `reward`, `observation[i]` or `length`.
+    pub what: String,
+    /// The in-process value.
+    pub in_process: f64,
+    /// The simulator-in-the-loop value.
+    pub sil: f64,
+}
+
+/// Compares two recordings of one episode bit for bit: actions, rewards and
+/// observation vectors, step by step; the first difference, if any.
+pub fn first_divergence(episode: usize, a: &Episode, b: &Episode) -> Option<Divergence> {
+    let (ad, od) = (a.act_dim(), a.obs_dim());
+    let steps = a.len().min(b.len());
+    let div = |step, what: String, x: f32, y: f32| Divergence {
+        episode,
+        step,
+        what,
+        in_process: x as f64,
+        sil: y as f64,
+    };
+    for t in 0..steps {
+        for (i, (x, y)) in a.action(t).iter().zip(b.action(t)).enumerate() {
+            if x.to_bits() != y.to_bits() {
+                return Some(div(t, format!("action[{i}]"), *x, *y));
+            }
+        }
+        let (x, y) = (a.rewards[t], b.rewards[t]);
+        if x.to_bits() != y.to_bits() {
+            return Some(div(t, "reward".into(), x, y));
+        }
+        for (i, (x, y)) in a.obs(t + 1).iter().zip(b.obs(t + 1)).enumerate() {
+            if x.to_bits() != y.to_bits() {
+                return Some(div(t, format!("observation[{i}]"), *x, *y));
+            }
+        }
+    }
+    if a.len() != b.len() || ad != b.act_dim() || od != b.obs_dim() {
+        return Some(Divergence {
+            episode,
+            step: steps,
+            what: "length".into(),
+            in_process: a.len() as f64,
+            sil: b.len() as f64,
+        });
+    }
+    None
 }
 
 #[cfg(test)]

@@ -28,6 +28,10 @@ use crate::wire::{
 pub const REWARD_CHANNEL: &str = "reward";
 /// 1 when the task's success condition holds, else 0.
 pub const SUCCESS_CHANNEL: &str = "success";
+/// The channel a simulator adds to every frame: the episode's index (0, 1,
+/// ...; its seed is the node's seed plus it), so a controller can tell
+/// episodes apart and reseed per episode for reproducible runs.
+pub const EPISODE_CHANNEL: &str = "episode";
 
 /// How the simulator node runs.
 #[derive(Clone, Debug)]
@@ -43,6 +47,9 @@ pub struct SimNodeOptions {
     pub duration: Option<Duration>,
     /// Stop after this many episodes.
     pub episodes: Option<u32>,
+    /// Append every finished episode (observation vectors, the actions
+    /// applied, rewards, end flags) to this dataset directory.
+    pub record: Option<std::path::PathBuf>,
     /// zenoh settings.
     pub zenoh: ZenohArgs,
 }
@@ -56,6 +63,9 @@ pub enum SimNodeError {
     /// zenoh failed.
     #[error(transparent)]
     Transport(#[from] TransportError),
+    /// The recording could not be written.
+    #[error(transparent)]
+    Record(#[from] umwelt_models::dataset::DatasetError),
 }
 
 /// What the node did, printed when it stops.
@@ -168,7 +178,15 @@ pub fn run_sim_node(
         if opts.lockstep { " in lockstep" } else { "" }
     );
 
+    let mut recorder = match &opts.record {
+        Some(dir) => Some(umwelt_models::dataset::DatasetWriter::create_or_append(
+            dir,
+            &crate::collect::dataset_spec(&env),
+        )?),
+        None => None,
+    };
     let mut obs = env.reset(opts.seed)?;
+    let mut recording = recorder.as_ref().map(|_| new_record(opts.seed, &obs));
     node.status(
         &status_pub,
         NodeState::EpisodeReset,
@@ -189,8 +207,10 @@ pub fn run_sim_node(
                     waited_since = Instant::now();
                     Some(cmd)
                 }
-                Ok(_) => continue, // answers an older frame
-                Err(RecvTimeoutError::Timeout) => {
+                // A command answering an older frame (e.g. a controller's
+                // safe commands before it saw any frame) does not count as
+                // an answer: the frame is still resent on time.
+                Ok(_) | Err(RecvTimeoutError::Timeout) => {
                     if waited_since.elapsed() >= opts.lockstep_timeout {
                         warn!(
                             "lockstep: no command answering frame {} after {:.1} s: is a controller running? Sending the frame again",
@@ -229,6 +249,8 @@ pub fn run_sim_node(
             node.episode += 1;
             let seed = seed.unwrap_or_else(|| opts.seed.wrapping_add(node.episode as u64));
             obs = env.reset(seed)?;
+            // An episode cut short by a reset is not recorded.
+            recording = recorder.as_ref().map(|_| new_record(seed, &obs));
             newest = None;
             node.status(
                 &status_pub,
@@ -270,10 +292,21 @@ pub fn run_sim_node(
             }
         };
         obs = step.observation;
+        if let Some(rec) = recording.as_mut() {
+            rec.actions.extend_from_slice(action);
+            rec.rewards.push(step.reward);
+            rec.observations.extend_from_slice(&obs.vector);
+        }
         node.frame(&sensors, &obs, step.reward, step.info.success, &env);
 
         // 4. Episode ends: start the next one.
         if step.terminated || step.truncated {
+            if let (Some(w), Some(mut rec)) = (recorder.as_mut(), recording.take()) {
+                rec.terminated = step.terminated;
+                rec.truncated = step.truncated;
+                rec.success = step.info.success;
+                w.write(&rec)?;
+            }
             node.episode += 1;
             node.summary.episodes += 1;
             if opts.episodes.is_some_and(|n| node.summary.episodes >= n) {
@@ -281,6 +314,7 @@ pub fn run_sim_node(
             }
             let seed = opts.seed.wrapping_add(node.episode as u64);
             obs = env.reset(seed)?;
+            recording = recorder.as_ref().map(|_| new_record(seed, &obs));
             newest = None;
             let why = format!(
                 "episode {} started (seed {seed}); the last {}",
@@ -309,6 +343,19 @@ pub fn run_sim_node(
     node.summary.dropped = inbox.drops.by_class();
     let _ = session.close().wait();
     Ok(node.summary)
+}
+
+/// An empty recording of an episode that starts at `obs`.
+fn new_record(seed: u64, obs: &Observation) -> umwelt_models::dataset::Episode {
+    umwelt_models::dataset::Episode {
+        seed,
+        observations: obs.vector.clone(),
+        actions: Vec::new(),
+        rewards: Vec::new(),
+        terminated: false,
+        truncated: false,
+        success: false,
+    }
 }
 
 /// The node's counters and message buffers.
@@ -340,6 +387,7 @@ impl Node {
             .collect();
         channels.push((REWARD_CHANNEL.to_string(), reward));
         channels.push((SUCCESS_CHANNEL.to_string(), if success { 1.0 } else { 0.0 }));
+        channels.push((EPISODE_CHANNEL.to_string(), self.episode as f32));
         let msg = Message::SensorFrame(SensorFrame {
             seq: self.frame_seq,
             stamp_ns: wire::now_ns(),

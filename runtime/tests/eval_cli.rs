@@ -107,3 +107,45 @@ fn eval_of_a_missing_config_says_which_file() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("/nonexistent/c.toml"), "{err}");
 }
+
+/// `--sil`: `umwelt sim --lockstep` and `umwelt run` as separate processes
+/// over zenoh on loopback give, for each seed, exactly the in-process
+/// episodes: a seeded random controller (reseeded per episode through the
+/// frames' `episode` channel) and the model-free swing-up with its slew limit.
+#[test]
+fn simulator_in_the_loop_and_in_process_evaluation_agree_for_a_seed() {
+    for (name, episodes) in [
+        ("cartpole_random.toml", "3"),
+        ("cartpole_swingup.toml", "2"),
+    ] {
+        let d = tempdir(&format!("sil-{name}"));
+        let r = json(&[
+            "eval",
+            "--json",
+            "--sil",
+            "--config",
+            &config(name),
+            "--episodes",
+            episodes,
+            "--seed",
+            "7",
+            "--out",
+            d.to_str().unwrap(),
+            "--sil-timeout",
+            "120",
+        ]);
+        let sil = &r["sil"];
+        assert_eq!(sil["identical"], true, "{name}: {sil}");
+        assert_eq!(sil["episodes"].as_u64(), episodes.parse().ok(), "{name}");
+        for (i, e) in r["episodes"].as_array().unwrap().iter().enumerate() {
+            let a = e["ret"].as_f64().unwrap();
+            let b = sil["returns"][i].as_f64().unwrap();
+            assert!(
+                (a - b).abs() < 1e-6 * a.abs().max(1.0),
+                "{name} episode {i}: {a} vs {b}"
+            );
+        }
+        assert!(d.join("sil_episodes").is_dir());
+        std::fs::remove_dir_all(d).ok();
+    }
+}

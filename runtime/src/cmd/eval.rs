@@ -10,7 +10,9 @@ use umwelt_runtime::control::Controller;
 use umwelt_runtime::control::config::{ControllerConfig, Resolved, RunConfig};
 use umwelt_runtime::control::controller::{self, ControllerError};
 use umwelt_runtime::control::mpc::{MpcConfig, MpcModel, Objective};
-use umwelt_runtime::eval::{EpisodeReport, EvalSummary, Evaluation, evaluate};
+use umwelt_runtime::eval::{
+    Divergence, EpisodeReport, EvalOptions, EvalSummary, Evaluation, evaluate, first_divergence,
+};
 use umwelt_runtime::plan::presets::oracle_planner;
 use umwelt_runtime::plot;
 
@@ -42,6 +44,180 @@ pub struct Args {
     /// Print eval.json on stdout too (and no progress bar).
     #[arg(long)]
     json: bool,
+    /// Also run the evaluation simulator-in-the-loop: `umwelt sim
+    /// --lockstep` and `umwelt run` as separate processes over zenoh on
+    /// loopback (the whole wire path), and compare every action, reward and
+    /// observation with the in-process run of the same seed, bit for bit.
+    #[arg(long)]
+    sil: bool,
+    /// Seconds the simulator-in-the-loop run may take.
+    #[arg(long, default_value_t = 600.0)]
+    sil_timeout: f64,
+}
+
+/// The simulator-in-the-loop part of the report.
+#[derive(Serialize)]
+struct SilReport {
+    /// Episodes the simulator recorded.
+    episodes: usize,
+    /// Every action, reward and observation equal to the in-process run.
+    identical: bool,
+    /// Episodes that differ somewhere.
+    episodes_diverging: usize,
+    /// The first difference of each diverging episode.
+    divergences: Vec<Divergence>,
+    /// Returns seen in the simulator-in-the-loop run.
+    returns: Vec<f64>,
+    /// Wall time of the simulator-in-the-loop run, seconds.
+    wall_s: f64,
+    /// The control loop's summary (timing, interventions).
+    run_summary: serde_json::Value,
+}
+
+/// Starts `umwelt sim --lockstep --record` and `umwelt run --trigger frame
+/// --episode-seed` as child processes on a free loopback endpoint, waits for
+/// the simulator to finish the episodes, stops the loop, and compares the
+/// recorded episodes with `main`'s.
+fn run_sil(
+    args: &Args,
+    r: &Resolved,
+    main: &Evaluation,
+    stop: &std::sync::atomic::AtomicBool,
+) -> anyhow::Result<SilReport> {
+    use std::process::{Command, Stdio};
+    use std::sync::atomic::Ordering;
+    use std::time::{Duration, Instant};
+
+    let exe = std::env::current_exe().context("finding the umwelt executable")?;
+    let endpoint = umwelt_runtime::transport::free_loopback_endpoint()
+        .context("finding a free loopback port")?;
+    let record = args.out.join("sil_episodes");
+    if record.exists() {
+        // Our own output from an earlier run: replaced, never appended to.
+        std::fs::remove_dir_all(&record)
+            .with_context(|| format!("removing {}", record.display()))?;
+    }
+    let seed = args.seed.to_string();
+    let episodes = args.episodes.to_string();
+    let mut sim_args: Vec<String> = vec![
+        "sim".into(),
+        "--robot".into(),
+        r.config.robot.clone(),
+        "--task".into(),
+        r.config.task.clone(),
+        "--lockstep".into(),
+        // The first frame goes out before the controller has connected:
+        // resend it soon.
+        "--lockstep-timeout".into(),
+        "0.5".into(),
+        "--seed".into(),
+        seed.clone(),
+        "--episodes".into(),
+        episodes,
+        "--record".into(),
+        record.display().to_string(),
+        "--zenoh-endpoint".into(),
+        endpoint.clone(),
+    ];
+    if let Some(rc) = &r.config.robot_config {
+        sim_args.push("--config".into());
+        sim_args.push(rc.display().to_string());
+    }
+    let bar = if args.json {
+        indicatif::ProgressBar::hidden()
+    } else {
+        let b = indicatif::ProgressBar::new_spinner();
+        b.set_message("simulator-in-the-loop: umwelt sim --lockstep + umwelt run over zenoh");
+        b.enable_steady_tick(Duration::from_millis(200));
+        b
+    };
+    let t0 = Instant::now();
+    let mut sim = Command::new(&exe)
+        .args(&sim_args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .context("starting umwelt sim")?;
+    let run = Command::new(&exe)
+        .args([
+            "run",
+            "--config",
+            &args.config.display().to_string(),
+            "--trigger",
+            "frame",
+            "--episode-seed",
+            &seed,
+            "--zenoh-endpoint",
+            &endpoint,
+            "--json",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .context("starting umwelt run")?;
+    let deadline = t0 + Duration::from_secs_f64(args.sil_timeout);
+    let sim_status = loop {
+        if let Some(st) = sim.try_wait()? {
+            break Some(st);
+        }
+        if stop.load(Ordering::SeqCst) || Instant::now() > deadline {
+            let _ = sim.kill();
+            let _ = sim.wait();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    // SIGINT: the loop sends a final safe command and prints its summary.
+    let pid = i32::try_from(run.id()).context("process id")?;
+    // SAFETY: kill(2) on the pid of our own child, which we have not yet
+    // waited for, so the pid cannot have been reused.
+    unsafe {
+        libc::kill(pid, libc::SIGINT);
+    }
+    let out = run.wait_with_output().context("waiting for umwelt run")?;
+    bar.finish_and_clear();
+    let wall_s = t0.elapsed().as_secs_f64();
+    match sim_status {
+        Some(st) if st.success() => {}
+        Some(st) => anyhow::bail!("umwelt sim {sim_args:?} failed ({st})"),
+        None => anyhow::bail!(
+            "simulator-in-the-loop run did not finish within --sil-timeout {} s",
+            args.sil_timeout
+        ),
+    }
+    let run_summary: serde_json::Value =
+        serde_json::from_slice(&out.stdout).unwrap_or(serde_json::Value::Null);
+    let data = umwelt_models::dataset::Dataset::open(&record)?;
+    let recorded = data.load_all()?;
+    let mut divergences = Vec::new();
+    for (i, run) in main.runs.iter().enumerate() {
+        let Some(local) = run.record.as_ref() else {
+            continue;
+        };
+        match recorded.get(i) {
+            Some(remote) => {
+                if let Some(d) = first_divergence(i, local, remote) {
+                    divergences.push(d);
+                }
+            }
+            None => divergences.push(Divergence {
+                episode: i,
+                step: 0,
+                what: "missing from the simulator-in-the-loop recording".into(),
+                in_process: local.len() as f64,
+                sil: 0.0,
+            }),
+        }
+    }
+    Ok(SilReport {
+        episodes: recorded.len(),
+        identical: divergences.is_empty() && recorded.len() == main.runs.len(),
+        episodes_diverging: divergences.len(),
+        divergences,
+        returns: recorded.iter().map(|e| e.episode_return()).collect(),
+        wall_s,
+        run_summary,
+    })
 }
 
 /// A reference controller evaluated beside the one configured.
@@ -68,6 +244,9 @@ struct Report<'a> {
     eval_ep_s: f64,
     summary: &'a EvalSummary,
     baselines: Vec<BaselineReport<'a>>,
+    /// With `--sil`: the simulator-in-the-loop run against the in-process one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sil: Option<&'a SilReport>,
     episodes: &'a [EpisodeReport],
 }
 
@@ -101,6 +280,7 @@ fn run_one(
     r: &Resolved,
     label: &str,
     args: &Args,
+    record: bool,
     stop: &std::sync::atomic::AtomicBool,
 ) -> anyhow::Result<Evaluation> {
     let bar = if args.json {
@@ -122,15 +302,13 @@ fn run_one(
             if e.success { ", success" } else { "" }
         ));
     };
-    let ev = evaluate(
-        r,
-        &make,
-        args.episodes,
-        args.seed,
-        args.jobs,
-        stop,
-        &on_done,
-    )?;
+    let o = EvalOptions {
+        episodes: args.episodes,
+        seed: args.seed,
+        jobs: args.jobs,
+        record,
+    };
+    let ev = evaluate(r, &make, o, stop, &on_done)?;
     bar.finish_and_clear();
     Ok(ev)
 }
@@ -146,12 +324,17 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let stop = super::stop_flag()?;
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("creating {}", args.out.display()))?;
-    let main = run_one(&r, "config", &args, &stop)?;
+    let main = run_one(&r, "config", &args, args.sil, &stop)?;
+    let sil = if args.sil {
+        Some(run_sil(&args, &r, &main, &stop)?)
+    } else {
+        None
+    };
     let mut base = Vec::new();
     for b in &args.baselines {
         let rb = baseline_resolved(&r, *b)?;
         let label = format!("{b:?}").to_lowercase();
-        base.push((*b, run_one(&rb, &label, &args, &stop)?));
+        base.push((*b, run_one(&rb, &label, &args, false, &stop)?));
     }
     let s = &main.summary;
     let report = Report {
@@ -173,6 +356,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 return_ratio: s.avg_sum_reward / e.summary.avg_sum_reward,
             })
             .collect(),
+        sil: sil.as_ref(),
         episodes: &main.episodes,
     };
     let json = serde_json::to_string_pretty(&report)?;
@@ -199,6 +383,28 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             b,
             s.avg_sum_reward / e.summary.avg_sum_reward
         )?;
+    }
+    if let Some(sil) = &sil {
+        if sil.identical {
+            writeln!(
+                out,
+                "  simulator-in-the-loop ({:.1} s): {} episodes, every action, reward and observation identical to in-process",
+                sil.wall_s, sil.episodes
+            )?;
+        } else {
+            writeln!(
+                out,
+                "  simulator-in-the-loop ({:.1} s): {} of {} episodes diverge from in-process:",
+                sil.wall_s, sil.episodes_diverging, args.episodes
+            )?;
+            for d in &sil.divergences {
+                writeln!(
+                    out,
+                    "    episode {} step {}: {} in-process {} vs sil {}",
+                    d.episode, d.step, d.what, d.in_process, d.sil
+                )?;
+            }
+        }
     }
     writeln!(out, "report: {}", args.out.join("eval.json").display())?;
     Ok(())

@@ -18,12 +18,36 @@ pub struct Args {
     /// Print the loop summary as one JSON document on stdout when stopping.
     #[arg(long)]
     json: bool,
+    /// What starts a tick, overriding the config: `frame` answers every
+    /// frame (needed against a `--lockstep` simulator), `timer` runs at the
+    /// fixed rate.
+    #[arg(long, value_enum)]
+    trigger: Option<TriggerArg>,
+    /// Reseed the controller with this plus the episode index whenever the
+    /// simulator starts an episode (its frames' `episode` channel), so that
+    /// a lockstep run repeats `umwelt eval --seed` exactly.
+    #[arg(long, value_name = "SEED")]
+    episode_seed: Option<u64>,
     #[command(flatten)]
     zenoh: ZenohArgs,
 }
 
+/// `--trigger`.
+#[derive(clap::ValueEnum, Clone, Copy, Debug)]
+enum TriggerArg {
+    /// Each new frame starts a tick.
+    Frame,
+    /// Ticks at the fixed rate.
+    Timer,
+}
+
 pub fn run(args: Args) -> anyhow::Result<()> {
-    let resolved = RunConfig::load(&args.config)?;
+    let mut resolved = RunConfig::load(&args.config)?;
+    match args.trigger {
+        Some(TriggerArg::Frame) => resolved.config.trigger = control::config::Trigger::Frame,
+        Some(TriggerArg::Timer) => resolved.config.trigger = control::config::Trigger::Timer,
+        None => {}
+    }
     let mut controller = control::controller::build(&resolved)?;
     control::controller::check_rate(&resolved, controller.as_mut())
         .map_err(|e| anyhow::anyhow!("{}: {e}", args.config.display()))?;
@@ -38,6 +62,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let opts = control::run_loop::LoopOptions {
         duration: args.duration.map(Duration::from_secs_f64),
         zenoh: args.zenoh,
+        episode_seed: args.episode_seed,
     };
     let ready = || {
         eprintln!(

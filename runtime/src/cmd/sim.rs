@@ -31,6 +31,10 @@ pub struct Args {
     /// Stop after this many episodes.
     #[arg(long)]
     episodes: Option<u32>,
+    /// Append every finished episode (observations, the actions applied,
+    /// rewards) to this dataset directory (docs/DATASET.md).
+    #[arg(long, value_name = "DIR")]
+    record: Option<std::path::PathBuf>,
     /// Print the summary at exit as one JSON document on stdout.
     #[arg(long)]
     json: bool,
@@ -57,6 +61,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         lockstep_timeout: Duration::from_secs_f64(args.lockstep_timeout.max(0.01)),
         duration: args.duration.map(Duration::from_secs_f64),
         episodes: args.episodes,
+        record: args.record.clone(),
         zenoh: args.zenoh,
     };
     let stop = super::stop_flag()?;

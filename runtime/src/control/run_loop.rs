@@ -20,7 +20,7 @@ use super::controller::{ControlInput, Controller};
 use super::safety::{Interventions, SafeReason, Safety};
 use super::timing::{Percentiles, Timing, apply_realtime, percentiles, record};
 use crate::node::{self, DropLog, EstopLatch};
-use crate::sim_node::{REWARD_CHANNEL, SUCCESS_CHANNEL};
+use crate::sim_node::{EPISODE_CHANNEL, REWARD_CHANNEL, SUCCESS_CHANNEL};
 use crate::transport::{TransportError, ZenohArgs};
 use crate::wire::{
     self, CommandMode, ErrorClass, Message, MessageKind, MotorCommand, NodeState, SensorFrame,
@@ -34,6 +34,11 @@ pub struct LoopOptions {
     pub duration: Option<Duration>,
     /// zenoh settings.
     pub zenoh: ZenohArgs,
+    /// When the driver starts an episode (its frames' `episode` channel
+    /// changes), reseed the controller with this plus the episode's index and
+    /// restart it from rest (controller state and slew reference), as
+    /// `umwelt eval` does per episode: reproducible simulator-in-the-loop runs.
+    pub episode_seed: Option<u64>,
 }
 
 /// Errors that stop the loop from starting.
@@ -311,6 +316,8 @@ fn control(
         values: vec![0.0; n_act],
     });
     let (mut frame_seq, mut frame_stamp) = (0u64, 0u64);
+    let mut frame_episode: Option<f32> = None;
+    let mut last_episode: Option<f32> = None;
     let mut state = NodeState::Starting;
     let mut reason: Option<SafeReason> = None;
     let mut status_seq = 0u64;
@@ -377,6 +384,7 @@ fn control(
                 .extend(channel_names.iter().map(|c| f.channel(c).unwrap_or(0.0)));
             frame_seq = f.seq;
             frame_stamp = f.stamp_ns;
+            frame_episode = f.channel(EPISODE_CHANNEL);
             age = Some(tick.saturating_duration_since(l.arrived));
         }
 
@@ -390,6 +398,15 @@ fn control(
                     age_ms: a.as_secs_f64() * 1e3,
                 }),
                 Some(_) => {
+                    if let (Some(base), Some(ep)) = (opts.episode_seed, frame_episode)
+                        && last_episode != Some(ep)
+                    {
+                        last_episode = Some(ep);
+                        controller.reseed(base.wrapping_add(ep as u64));
+                        controller.reset();
+                        action.fill(0.0);
+                        safety.sent(&action);
+                    }
                     r.observation.fill(&meas, &mut obs);
                     action.fill(0.0);
                     let input = ControlInput {

@@ -335,6 +335,7 @@ pub fn bench_loop(
         duration: Some(Duration::from_secs_f64(seconds)),
         zenoh,
         episode_seed: None,
+        print_status: false,
     };
     let summary = std::thread::scope(|scope| {
         let sim = scope.spawn(|| run_sim_node(env, &sim_opts, &stop));

@@ -7,6 +7,7 @@
 //! ```text
 //! OUT/data/           the dataset (one checksummed file per episode)
 //! OUT/model.uwwm      the latest checkpoint
+//! OUT/best.uwwm       the checkpoint of the best evaluation so far
 //! OUT/learn.json      options and progress (what --resume reads)
 //! OUT/curve.csv       evaluation return against environment steps
 //! OUT/curve.svg       the same, plotted
@@ -129,6 +130,9 @@ pub struct LearnState {
     pub wall_s: f64,
     /// The evaluations.
     pub curve: Vec<CurvePoint>,
+    /// Highest evaluation return so far (its checkpoint is `best.uwwm`).
+    #[serde(default)]
+    pub best_eval_return: Option<f64>,
 }
 
 /// What the loop reports as it goes.
@@ -207,6 +211,10 @@ impl RunDir {
     /// Options and progress.
     pub fn state(&self) -> PathBuf {
         self.root.join("learn.json")
+    }
+    /// The checkpoint of the best evaluation so far.
+    pub fn best(&self) -> PathBuf {
+        self.root.join("best.uwwm")
     }
     /// The learning curve as CSV.
     pub fn curve_csv(&self) -> PathBuf {
@@ -304,6 +312,7 @@ pub fn learn(
             updates: 0,
             wall_s: 0.0,
             curve: Vec::new(),
+            best_eval_return: None,
         }
     };
     let opts = state.options.clone();
@@ -468,8 +477,19 @@ pub fn learn(
                 collect_return: last_collect,
             };
             on_event(LearnEvent::Evaluated(&point));
+            let improved = state.best_eval_return.is_none_or(|b| point.eval_return > b);
+            if improved {
+                state.best_eval_return = Some(point.eval_return);
+            }
             state.curve.push(point);
             write_curve(&run, &state)?;
+            state.wall_s = wall(&session);
+            save(&trainer, &state)?;
+            if improved {
+                let bytes = std::fs::read(run.model()).map_err(io(&run.model()))?;
+                write_atomic(&run.best(), &bytes)?;
+            }
+            continue;
         }
         state.wall_s = wall(&session);
         save(&trainer, &state)?;

@@ -68,7 +68,47 @@ fn shipped_mpc_and_oracle_configs_load_and_the_oracle_ones_match_the_presets() {
             ck.starts_with(&dir),
             "checkpoint path resolved against the config"
         );
+        match controller::build(&r) {
+            // A shipped checkpoint loads, checked against the robot config.
+            Ok(c) => assert_eq!(c.name(), "mpc"),
+            // One not shipped (learn it with `umwelt learn`) is an error
+            // naming the file.
+            Err(e) => {
+                assert!(!ck.exists(), "mpc_{name}: {e}");
+                assert!(e.to_string().contains(&format!("{name}.uwwm")), "{e}");
+            }
+        }
     }
+    for shipped in ["cartpole_swingup", "pendulum_swingup", "reacher_easy"] {
+        let r = RunConfig::load(&dir.join(format!("mpc_{shipped}.toml"))).unwrap();
+        controller::build(&r).unwrap_or_else(|e| panic!("mpc_{shipped}: {e}"));
+    }
+}
+
+#[test]
+fn a_checkpoint_of_another_task_is_refused_naming_the_difference() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../configs");
+    let text = std::fs::read_to_string(dir.join("mpc_reacher_easy.toml")).unwrap();
+    // The cart-pole's model under the reacher's config.
+    let text = text
+        .replace("reacher_easy.uwwm", "cartpole_swingup.uwwm")
+        .replace(
+            "robots/reacher.toml",
+            &dir.join("robots/reacher.toml").display().to_string(),
+        )
+        .replace(
+            "../models/checkpoints/",
+            &format!("{}/", dir.join("../models/checkpoints").display()),
+        );
+    let path = std::env::temp_dir().join(format!("umwelt-mpc-{}.toml", std::process::id()));
+    std::fs::write(&path, text).unwrap();
+    let r = RunConfig::load(&path).unwrap();
+    let e = match controller::build(&r) {
+        Ok(_) => panic!("a cart-pole model accepted for the reacher"),
+        Err(e) => e.to_string(),
+    };
+    assert!(e.contains("cartpole") && e.contains("reacher"), "{e}");
+    std::fs::remove_file(path).ok();
 }
 
 #[test]

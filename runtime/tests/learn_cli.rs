@@ -49,7 +49,13 @@ fn a_tiny_run_learns_checkpoints_and_resumes() {
     let curve = s["curve"].as_array().unwrap();
     assert_eq!(curve.len(), 1);
     assert!(curve[0]["eval_return"].as_f64().unwrap().is_finite());
-    for f in ["model.uwwm", "learn.json", "curve.csv", "curve.svg"] {
+    for f in [
+        "model.uwwm",
+        "best.uwwm",
+        "learn.json",
+        "curve.csv",
+        "curve.svg",
+    ] {
         assert!(dir.join(f).is_file(), "{f}");
     }
     let csv = std::fs::read_to_string(dir.join("curve.csv")).unwrap();

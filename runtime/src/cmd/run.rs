@@ -28,6 +28,9 @@ pub struct Args {
     /// a lockstep run repeats `umwelt eval --seed` exactly.
     #[arg(long, value_name = "SEED")]
     episode_seed: Option<u64>,
+    /// Print a one-line live status every telemetry period on stderr.
+    #[arg(long)]
+    status: bool,
     #[command(flatten)]
     zenoh: ZenohArgs,
 }
@@ -63,6 +66,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         duration: args.duration.map(Duration::from_secs_f64),
         zenoh: args.zenoh,
         episode_seed: args.episode_seed,
+        print_status: args.status,
     };
     let ready = || {
         eprintln!(

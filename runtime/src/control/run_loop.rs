@@ -39,6 +39,10 @@ pub struct LoopOptions {
     /// restart it from rest (controller state and slew reference), as
     /// `umwelt eval` does per episode: reproducible simulator-in-the-loop runs.
     pub episode_seed: Option<u64>,
+    /// Print a one-line status on stderr at every telemetry period (ticks,
+    /// controller time, the episode's return so far, interventions): live
+    /// status for people watching a run.
+    pub print_status: bool,
 }
 
 /// Errors that stop the loop from starting.
@@ -506,6 +510,33 @@ fn control(
                 note: String::new(),
             };
             io.put(Which::Telemetry, &Message::Telemetry(t));
+            if opts.print_status {
+                let ct = percentiles(&timing.controller);
+                let (ret, frames, success, done) = shared
+                    .frames
+                    .lock()
+                    .map(|f| {
+                        (
+                            f.current.episode_return,
+                            f.current.frames,
+                            f.current.success,
+                            f.finished.len(),
+                        )
+                    })
+                    .unwrap_or_default();
+                eprintln!(
+                    "{:>7} ticks | controller p50 {:>6.0} us p99 {:>6.0} us | {} misses | episode {} step {:>4}: return {:>7.1}{} | safe ticks {}",
+                    timing.ticks,
+                    ct.p50_us,
+                    ct.p99_us,
+                    timing.misses,
+                    done,
+                    frames,
+                    ret,
+                    if success { " (success)" } else { "" },
+                    safety.counts.safe_ticks()
+                );
+            }
         }
     }
 

@@ -170,8 +170,9 @@ pub fn returns_histogram_svg(title: &str, groups: &[(String, Vec<f64>)]) -> Plot
     Ok(svg)
 }
 
-/// One trace per labelled episode: reward per step (top) and the first
-/// action component (bottom), against time.
+/// One trace per labelled episode: reward per step of all of them (top),
+/// then the first action component of each in its own panel below (so
+/// chattering actions of one episode do not hide another's).
 pub fn traces_svg(
     title: &str,
     period: f64,
@@ -181,10 +182,12 @@ pub fn traces_svg(
 ) -> PlotResult<String> {
     let mut svg = String::new();
     {
-        let root = SVGBackend::with_string(&mut svg, (900, 640)).into_drawing_area();
+        let rows = episodes.len().max(1);
+        let height = 300 + 170 * rows as u32;
+        let root = SVGBackend::with_string(&mut svg, (900, height)).into_drawing_area();
         root.fill(&WHITE).map_err(err)?;
         let root = root.titled(title, ("sans-serif", 22)).map_err(err)?;
-        let (top, bottom) = root.split_vertically(300);
+        let (top, bottom) = root.split_vertically(280);
         let t_max = episodes
             .iter()
             .map(|(_, r, _)| r.len())
@@ -216,7 +219,7 @@ pub fn traces_svg(
                         .iter()
                         .enumerate()
                         .map(|(i, v)| (i as f64 * period, *v as f64)),
-                    color,
+                    color.stroke_width(2),
                 ))
                 .map_err(err)?
                 .label(label.as_str())
@@ -235,27 +238,29 @@ pub fn traces_svg(
                 .collect()
         };
         let (a_lo, a_hi) = padded_range(episodes.iter().flat_map(|(_, _, a)| first(a)));
-        let mut chart = ChartBuilder::on(&bottom)
-            .margin(10)
-            .x_label_area_size(35)
-            .y_label_area_size(50)
-            .build_cartesian_2d(0.0..t_max, a_lo..a_hi)
-            .map_err(err)?;
-        chart
-            .configure_mesh()
-            .x_desc("time (s)")
-            .y_desc(format!("action: {action_name}"))
-            .draw()
-            .map_err(err)?;
-        for (g, (_, _, actions)) in episodes.iter().enumerate() {
+        let panels = bottom.split_evenly((rows, 1));
+        for (g, ((label, _, actions), panel)) in episodes.iter().zip(&panels).enumerate() {
             let color = PALETTE[g % PALETTE.len()];
+            let mut chart = ChartBuilder::on(panel)
+                .margin(8)
+                .caption(label.as_str(), ("sans-serif", 14))
+                .x_label_area_size(if g + 1 == rows { 35 } else { 20 })
+                .y_label_area_size(50)
+                .build_cartesian_2d(0.0..t_max, a_lo..a_hi)
+                .map_err(err)?;
+            let mut mesh = chart.configure_mesh();
+            mesh.y_desc(action_name.to_string()).y_labels(5);
+            if g + 1 == rows {
+                mesh.x_desc("time (s)");
+            }
+            mesh.draw().map_err(err)?;
             chart
                 .draw_series(LineSeries::new(
                     first(actions)
                         .into_iter()
                         .enumerate()
                         .map(|(i, v)| (i as f64 * period, v)),
-                    color.mix(0.8),
+                    color,
                 ))
                 .map_err(err)?;
         }

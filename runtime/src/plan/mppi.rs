@@ -45,7 +45,8 @@ pub struct Planner {
     noise: Vec<f32>,
     order: Vec<usize>,
     scores: Vec<f32>,
-    /// Longest iteration seen, to judge whether another fits the deadline.
+    /// Recent iteration time (a decaying maximum), to judge whether another
+    /// iteration fits before the deadline.
     iteration_time: Duration,
 }
 
@@ -170,9 +171,10 @@ impl Planner {
             outcome.iterations += 1;
             outcome.sample_steps += n * h;
             outcome.best_value = self.values[self.order[0]];
-            self.iteration_time = self
-                .iteration_time
-                .max(clock().saturating_duration_since(now));
+            // A decaying maximum: one descheduled iteration must not cap
+            // every later plan at `min_iterations`.
+            let took = clock().saturating_duration_since(now);
+            self.iteration_time = took.max(self.iteration_time.mul_f32(0.9));
         }
         match chosen {
             Some(i) => action.copy_from_slice(&self.actions[i * row..i * row + a]),

@@ -113,12 +113,15 @@ impl LearnedModel {
             out: RolloutOutput::default(),
         };
         if let Objective::Goal { observation } = objective {
-            m.goal = Some(m.encode(observation)?);
+            m.encode(observation)?;
+            m.goal = Some(m.z0.clone());
         }
         Ok(m)
     }
 
-    fn encode(&mut self, observation: &[f32]) -> Result<Vec<f32>, PlanError> {
+    /// Encodes one physical observation into `self.z0` (reused buffers:
+    /// this runs every control tick).
+    fn encode(&mut self, observation: &[f32]) -> Result<(), PlanError> {
         if observation.len() != self.obs.len() {
             return Err(PlanError::Input(format!(
                 "observation of {} values, the model takes {}",
@@ -134,11 +137,9 @@ impl LearnedModel {
         }
         self.obs.copy_from_slice(observation);
         self.norm.normalize_obs(&mut self.obs);
-        let mut z = vec![0.0; self.z0.len()];
         self.engine
-            .encode(&self.obs, 1, &mut z)
-            .map_err(|e| PlanError::Model(e.to_string()))?;
-        Ok(z)
+            .encode(&self.obs, 1, &mut self.z0)
+            .map_err(|e| PlanError::Model(e.to_string()))
     }
 }
 
@@ -156,8 +157,7 @@ impl PlanModel for LearnedModel {
     }
 
     fn begin(&mut self, input: &ControlInput<'_>) -> Result<(), PlanError> {
-        self.z0 = self.encode(input.observation)?;
-        Ok(())
+        self.encode(input.observation)
     }
 
     fn evaluate(

@@ -203,7 +203,8 @@ pub fn evaluate(
     } = o;
     let jobs = jobs.clamp(1, episodes.max(1));
     let next = AtomicUsize::new(0);
-    let slots: Mutex<Vec<Option<EpisodeRun>>> = Mutex::new(vec![None; episodes]);
+    // Each episode's row is computed once, by the worker that ran it.
+    let slots: Mutex<Vec<Option<(EpisodeReport, EpisodeRun)>>> = Mutex::new(vec![None; episodes]);
     let failure: Mutex<Option<EvalError>> = Mutex::new(None);
     let mut name = String::new();
     let t0 = Instant::now();
@@ -232,8 +233,9 @@ pub fn evaluate(
                     controller.reseed(s);
                     match run_controller_episode(r, &mut env, controller.as_mut(), s, record) {
                         Ok(run) => {
-                            on_done(&report(i, &run));
-                            lock(&slots)[i] = Some(run);
+                            let row = report(i, &run);
+                            on_done(&row);
+                            lock(&slots)[i] = Some((row, run));
                         }
                         Err(source) => {
                             *lock(&failure) = Some(EvalError::Sim {
@@ -274,8 +276,7 @@ pub fn evaluate(
             total: episodes,
         });
     }
-    let runs: Vec<EpisodeRun> = slots.into_iter().flatten().collect();
-    let rows: Vec<EpisodeReport> = runs.iter().enumerate().map(|(i, r)| report(i, r)).collect();
+    let (rows, runs): (Vec<EpisodeReport>, Vec<EpisodeRun>) = slots.into_iter().flatten().unzip();
     let summary = summarize(name, &rows, &runs, eval_s, jobs, r.period);
     Ok(Evaluation {
         summary,

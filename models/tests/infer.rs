@@ -16,21 +16,41 @@ use umwelt_models::world_model::*;
 
 const TOL: f32 = 1e-4;
 
-/// A fresh model whose zero-initialised output layers (reward, Q) are made
-/// random too, so that every output is a real test.
+/// A fresh model whose zero-initialised output layers (reward, Q) and
+/// identity-initialised LayerNorms are made random too, so that every
+/// output and every parameter is a real test.
 fn random_model(c: &WorldModelConfig, seed: u64) -> WorldModel {
     let device = Device::flex();
     let mut m = WorldModel::new(c, seed, &device).expect("valid config");
     let mut rng = ChaCha8Rng::seed_from_u64(seed + 1000);
-    let d = if c.hidden_layers == 0 {
-        c.latent_dim + c.act_dim
-    } else {
-        c.hidden
+    let width = |layers: usize| {
+        if layers == 0 {
+            c.latent_dim + c.act_dim
+        } else {
+            c.hidden
+        }
     };
-    let last = c.hidden_layers;
-    m.reward.layers[last] = Dense::new(d, 1, &mut rng, &device);
+    m.reward.layers[c.hidden_layers] = Dense::new(width(c.hidden_layers), 1, &mut rng, &device);
     for q in &mut m.q {
-        q.layers[last] = Dense::new(d, 1, &mut rng, &device);
+        q.layers[c.head_layers] = Dense::new(width(c.head_layers), 1, &mut rng, &device);
+    }
+    let mut random_vec = |n: usize, center: f32| -> Tensor<1> {
+        let v: Vec<f32> = (0..n)
+            .map(|_| center + rng.random_range(-0.5..0.5))
+            .collect();
+        Tensor::from_data(burn::tensor::TensorData::new(v, [n]), &device)
+    };
+    let nets = [
+        &mut m.encoder,
+        &mut m.dynamics,
+        &mut m.reward,
+        &mut m.policy,
+    ];
+    for net in nets.into_iter().chain(m.q.iter_mut()) {
+        for norm in &mut net.norms {
+            norm.gamma = burn::module::Param::from_tensor(random_vec(c.hidden, 1.0));
+            norm.beta = Some(burn::module::Param::from_tensor(random_vec(c.hidden, 0.0)));
+        }
     }
     m
 }
@@ -240,8 +260,22 @@ fn matches_burn_on_other_shapes() {
             WorldModelConfig {
                 latent_dim: 16,
                 hidden_layers: 0,
+                head_layers: 0,
                 ..WorldModelConfig::new(4, 2)
             },
+        ),
+        (
+            "3-layer heads over 1-layer dynamics",
+            WorldModelConfig {
+                latent_dim: 32,
+                hidden: 40,
+                head_layers: 3,
+                ..WorldModelConfig::new(6, 2)
+            },
+        ),
+        (
+            "version 2 layout: no LayerNorm, heads as deep as the dynamics",
+            WorldModelConfig::new(5, 1).legacy(),
         ),
     ] {
         check_against_burn(&random_model(&c, 2), label);

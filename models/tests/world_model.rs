@@ -512,16 +512,73 @@ fn version_1_checkpoints_are_refused() {
             err,
             CheckpointError::UnsupportedVersion {
                 found: 1,
-                supported: 2,
+                supported: CHECKPOINT_VERSION,
                 ..
             }
         ),
         "{err}"
     );
     assert!(
-        err.to_string()
-            .contains("checkpoint format version 1, this build reads version 2"),
+        err.to_string().contains(&format!(
+            "checkpoint format version 1, this build reads versions 2 to {CHECKPOINT_VERSION}"
+        )),
         "{err}"
+    );
+    std::fs::remove_dir_all(dir).ok();
+}
+
+#[test]
+fn version_2_checkpoints_load_as_models_without_layer_norm() {
+    // A version-2 file as the previous build wrote it: a model with every
+    // network equally deep and no LayerNorm, whose metadata lacks the
+    // fields version 3 added.
+    let device = Device::flex();
+    let cfg = WorldModelConfig {
+        latent_dim: 16,
+        hidden: 32,
+        ..WorldModelConfig::new(OBS, ACT)
+    }
+    .legacy();
+    let model = WorldModel::new(&cfg, 3, &device).unwrap();
+    let meta = CheckpointMeta {
+        format_version: 2,
+        spec: spec("linear"),
+        model: cfg.clone(),
+        normalization: Normalization::identity(OBS, ACT),
+        train: TrainSummary::default(),
+        prediction: None,
+    };
+    let v3 = Checkpoint::to_bytes(&model, &meta).unwrap();
+    let u64_at = |o: usize| u64::from_le_bytes(v3[o..o + 8].try_into().unwrap()) as usize;
+    let h = CHECKPOINT_HEADER_LEN;
+    let (m, w) = (u64_at(8), u64_at(16));
+    let mut json: serde_json::Value = serde_json::from_slice(&v3[h..h + m]).unwrap();
+    let fields = json["model"].as_object_mut().unwrap();
+    assert!(fields.remove("head_layers").is_some() && fields.remove("layer_norm").is_some());
+    let json = serde_json::to_vec_pretty(&json).unwrap();
+    let weights = &v3[h + m..h + m + w];
+    let mut crc = crc32fast::Hasher::new();
+    crc.update(&json);
+    crc.update(weights);
+    let mut v2 = CHECKPOINT_MAGIC.to_vec();
+    v2.extend_from_slice(&2u32.to_le_bytes());
+    v2.extend_from_slice(&(json.len() as u64).to_le_bytes());
+    v2.extend_from_slice(&(weights.len() as u64).to_le_bytes());
+    v2.extend_from_slice(&crc.finalize().to_le_bytes());
+    v2.extend_from_slice(&json);
+    v2.extend_from_slice(weights);
+
+    let dir = tempdir("v2");
+    let path = dir.join("v2.uwwm");
+    std::fs::write(&path, &v2).unwrap();
+    let loaded = Checkpoint::load(&path, &device).unwrap();
+    assert_eq!(loaded.meta.model, cfg);
+    assert_eq!(loaded.meta.model.head_layers, cfg.hidden_layers);
+    assert!(!loaded.meta.model.layer_norm);
+    let obs = tensor_from_rows(vec![0.3, -0.2, 0.1, 0.5], 1, OBS, &device);
+    assert_eq!(
+        bits(&tensor_to_vec(loaded.model.encode(obs.clone()))),
+        bits(&tensor_to_vec(model.encode(obs)))
     );
     std::fs::remove_dir_all(dir).ok();
 }

@@ -63,7 +63,8 @@ pub struct LearnOptions {
     /// Training hyper-parameters.
     pub train: TrainConfig,
     /// The planner (exploration noise is switched on for collection, off
-    /// for evaluation).
+    /// for evaluation; `min_iterations` is raised to `iterations`, so every
+    /// refit runs however loaded the machine is).
     pub planner: PlannerConfig,
 }
 
@@ -235,9 +236,12 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), LearnError> {
 }
 
 fn resolved(opts: &LearnOptions, explore: bool, seed: u64) -> Result<Resolved, LearnError> {
+    // Learning runs in simulated time: every refit runs, whatever the load
+    // of the machine, so a run's data and curve depend only on its seed.
     let planner = PlannerConfig {
         explore,
         seed,
+        min_iterations: opts.planner.iterations,
         ..opts.planner.clone()
     };
     let cfg = RunConfig {

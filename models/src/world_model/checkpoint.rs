@@ -15,7 +15,9 @@
 //!
 //! Version 2 added the observation decoder's weights and, in the metadata,
 //! the validation losses and the prediction report; version 1 files are
-//! refused (the model lacks its decoder).
+//! refused (the model lacks its decoder). Version 3 added `head_layers` and
+//! `layer_norm` to the model config (and the LayerNorm weights); version 2
+//! files still load, as models without either.
 //!
 //! Adam's state may sit beside a checkpoint `FILE` in `FILE.adam`
 //! ([`optimizer_sidecar_path`]), tied to that exact checkpoint by its CRC:
@@ -47,8 +49,13 @@ use crate::dataset::DatasetSpec;
 
 /// First four bytes of a checkpoint file.
 pub const CHECKPOINT_MAGIC: [u8; 4] = *b"UWWM";
-/// Checkpoint format version this build reads and writes.
-pub const CHECKPOINT_VERSION: u32 = 2;
+/// Checkpoint format version this build writes.
+pub const CHECKPOINT_VERSION: u32 = 3;
+
+/// The oldest format version this build still reads: version 2 files have
+/// no `head_layers`/`layer_norm` in their model config and are read as
+/// [`WorldModelConfig::legacy`] models.
+pub const CHECKPOINT_OLDEST_VERSION: u32 = 2;
 /// First four bytes of an optimiser-state sidecar file.
 pub const OPTIMIZER_MAGIC: [u8; 4] = *b"UWAD";
 const OPTIMIZER_HEADER_LEN: usize = 28;
@@ -80,7 +87,9 @@ pub enum CheckpointError {
         path: PathBuf,
     },
     /// A format version this build does not read.
-    #[error("{path}: checkpoint format version {found}, this build reads version {supported}")]
+    #[error(
+        "{path}: checkpoint format version {found}, this build reads versions 2 to {supported}"
+    )]
     UnsupportedVersion {
         /// The file.
         path: PathBuf,
@@ -287,7 +296,7 @@ impl Checkpoint {
         }
         let u32_at = |b: &[u8], o: usize| u32::from_le_bytes([b[o], b[o + 1], b[o + 2], b[o + 3]]);
         let version = u32_at(&bytes, 4);
-        if version != CHECKPOINT_VERSION {
+        if !(CHECKPOINT_OLDEST_VERSION..=CHECKPOINT_VERSION).contains(&version) {
             return Err(bad(format!(
                 "format version {version}, this build reads version {CHECKPOINT_VERSION}"
             )));
@@ -417,7 +426,7 @@ impl Checkpoint {
         let u32_at = |o: usize| u32::from_le_bytes(bytes[o..o + 4].try_into().unwrap());
         let u64_at = |o: usize| u64::from_le_bytes(bytes[o..o + 8].try_into().unwrap());
         let version = u32_at(4);
-        if version != CHECKPOINT_VERSION {
+        if !(CHECKPOINT_OLDEST_VERSION..=CHECKPOINT_VERSION).contains(&version) {
             return Err(CheckpointError::UnsupportedVersion {
                 path: p(),
                 found: version,
@@ -440,11 +449,14 @@ impl Checkpoint {
             return Err(CheckpointError::Checksum { path: p() });
         }
         let (json, weights) = payload.split_at(m as usize);
-        let meta: CheckpointMeta =
+        let mut meta: CheckpointMeta =
             serde_json::from_slice(json).map_err(|e| CheckpointError::Metadata {
                 path: p(),
                 message: e.to_string(),
             })?;
+        if version == 2 {
+            meta.model = meta.model.legacy();
+        }
         let bad_meta = |message: String| CheckpointError::Metadata { path: p(), message };
         if meta.format_version != version {
             return Err(bad_meta(format!(

@@ -14,8 +14,17 @@ pub struct WorldModelConfig {
     pub latent_dim: usize,
     /// Width of every hidden layer.
     pub hidden: usize,
-    /// Hidden layers per MLP (encoder, dynamics, heads).
+    /// Hidden layers of the networks a planning rollout runs at every step
+    /// (dynamics, reward), and of the inverse-dynamics and decoder heads.
     pub hidden_layers: usize,
+    /// Hidden layers of the encoder, the Q heads and the policy prior. The
+    /// planner runs the Q heads and the policy on every sample's last latent,
+    /// so each layer here costs about a fifth more plan time; one layer
+    /// learned as well as two (see the README's results).
+    pub head_layers: usize,
+    /// LayerNorm after every hidden layer, before the ReLU (as TD-MPC2):
+    /// keeps TD learning of the Q heads stable as values grow.
+    pub layer_norm: bool,
     /// SimNorm group size: the latent is `latent_dim / simnorm_group` softmaxes.
     pub simnorm_group: usize,
     /// Number of Q heads in the value ensemble.
@@ -37,6 +46,8 @@ impl Default for WorldModelConfig {
             // AVX-512 (`umwelt bench plan`: ~3.5 ms at 128, ~7.6 ms at 256).
             hidden: 128,
             hidden_layers: 1,
+            head_layers: 1,
+            layer_norm: true,
             simnorm_group: 8,
             num_q: 2,
             log_std_min: -10.0,
@@ -53,6 +64,15 @@ impl WorldModelConfig {
             act_dim,
             ..Self::default()
         }
+    }
+
+    /// The sizes of checkpoints written before `head_layers` and
+    /// `layer_norm` existed (format version 2): every network
+    /// `hidden_layers` deep, no normalisation.
+    pub fn legacy(mut self) -> Self {
+        self.head_layers = self.hidden_layers;
+        self.layer_norm = false;
+        self
     }
 
     /// Checks the sizes; returns what is wrong.

@@ -18,9 +18,10 @@
 //! - Every sample starts at the same latent `z0`, so the first step's
 //!   `z0 W_z` product (most of a first layer's work) is computed once per
 //!   tile and each sample adds only its actions' share.
-//! - Bias, ReLU, SimNorm (a softmax per group) and tanh run in fused passes
-//!   with a branch-free polynomial `exp` that the compiler vectorises
-//!   (compiled for AVX2+FMA where the CPU has it, chosen at run time).
+//! - Bias, LayerNorm, ReLU, SimNorm (a softmax per group) and tanh run in
+//!   fused passes with a branch-free polynomial `exp` that the compiler
+//!   vectorises (compiled for AVX2+FMA where the CPU has it, chosen at run
+//!   time).
 //!
 //! Nothing in this module allocates per call once an engine is built; the
 //! `gemm` crate itself makes up to two small allocations per matrix product
@@ -36,7 +37,7 @@ use burn::tensor::Tensor;
 
 use super::config::{ModelError, WorldModelConfig};
 use super::model::WorldModel;
-use super::nn::{Dense, Mlp};
+use super::nn::{Dense, LAYER_NORM_EPS, Mlp};
 
 /// Rows of the sample batch processed together through a whole rollout.
 ///
@@ -45,16 +46,26 @@ use super::nn::{Dense, Mlp};
 /// samples split evenly over 2–8 threads.
 pub const TILE_ROWS: usize = 64;
 
-/// One dense layer, `y = x W + b`, `W` row-major `[d_in, d_out]`.
+/// One dense layer, `y = x W + b`, `W` row-major `[d_in, d_out]`; a hidden
+/// layer may be followed by a LayerNorm (before its ReLU).
 #[derive(Clone, Debug)]
 struct Layer {
     w: Vec<f32>,
     b: Vec<f32>,
     d_in: usize,
     d_out: usize,
+    norm: Option<Norm>,
 }
 
-/// Dense layers with ReLU between them (none after the last), as [`Mlp`].
+/// A LayerNorm's scale and shift, `d_out` each.
+#[derive(Clone, Debug)]
+struct Norm {
+    gamma: Vec<f32>,
+    beta: Vec<f32>,
+}
+
+/// Dense layers with (LayerNorm and) ReLU between them (none after the
+/// last), as [`Mlp`].
 #[derive(Clone, Debug)]
 struct Net {
     layers: Vec<Layer>,
@@ -62,30 +73,38 @@ struct Net {
 
 impl Net {
     /// Copies `mlp`'s weights, checking that it maps `d_in` to `d_out`
-    /// through `hidden_layers` layers of width `hidden`.
+    /// through `depth` hidden layers of width `hidden` (LayerNorm'd if the
+    /// config says so).
     fn from_burn(
         mlp: &Mlp,
         name: &str,
         d_in: usize,
         d_out: usize,
+        depth: usize,
         c: &WorldModelConfig,
     ) -> Result<Self, ModelError> {
-        if mlp.layers.len() != c.hidden_layers + 1 {
+        if mlp.layers.len() != depth + 1 {
             return Err(ModelError::Config(format!(
                 "{name}: {} layers, the config says {}",
                 mlp.layers.len(),
-                c.hidden_layers + 1
+                depth + 1
+            )));
+        }
+        let want_norms = if c.layer_norm { depth } else { 0 };
+        if mlp.norms.len() != want_norms {
+            return Err(ModelError::Config(format!(
+                "{name}: {} LayerNorms, the config says {want_norms}",
+                mlp.norms.len()
             )));
         }
         let mut layers = Vec::with_capacity(mlp.layers.len());
         for (i, dense) in mlp.layers.iter().enumerate() {
             let want_in = if i == 0 { d_in } else { c.hidden };
-            let want_out = if i == c.hidden_layers {
-                d_out
-            } else {
-                c.hidden
-            };
-            let layer = layer_from(dense, &format!("{name} layer {i}"))?;
+            let want_out = if i == depth { d_out } else { c.hidden };
+            let mut layer = layer_from(dense, &format!("{name} layer {i}"))?;
+            if let Some(norm) = mlp.norms.get(i) {
+                layer.norm = Some(norm_from(norm, c.hidden, &format!("{name} norm {i}"))?);
+            }
             if (layer.d_in, layer.d_out) != (want_in, want_out) {
                 return Err(ModelError::Config(format!(
                     "{name} layer {i}: weight [{}, {}], the config says [{want_in}, {want_out}]",
@@ -141,7 +160,25 @@ fn layer_from(dense: &Dense, what: &str) -> Result<Layer, ModelError> {
         b: values(b, &format!("{what} bias"))?,
         d_in,
         d_out,
+        norm: None,
     })
+}
+
+/// Copies a LayerNorm's scale and shift (a missing shift is zero).
+fn norm_from(norm: &burn::nn::LayerNorm, d: usize, what: &str) -> Result<Norm, ModelError> {
+    let gamma = values(norm.gamma.val(), &format!("{what} scale"))?;
+    let beta = match &norm.beta {
+        Some(b) => values(b.val(), &format!("{what} shift"))?,
+        None => vec![0.0; d],
+    };
+    if gamma.len() != d || beta.len() != d {
+        return Err(ModelError::Config(format!(
+            "{what}: {} scales and {} shifts for {d} features",
+            gamma.len(),
+            beta.len()
+        )));
+    }
+    Ok(Norm { gamma, beta })
 }
 
 /// Immutable plain-f32 copy of a [`WorldModel`]'s inference networks
@@ -165,6 +202,7 @@ impl InferenceModel {
         let c = &model.config;
         c.validate().map_err(ModelError::Config)?;
         let (o, a, l) = (c.obs_dim, c.act_dim, c.latent_dim);
+        let (n, k) = (c.hidden_layers, c.head_layers);
         if model.q.len() < 2 {
             return Err(ModelError::Config(format!(
                 "{} Q heads; at least 2 are needed",
@@ -172,14 +210,14 @@ impl InferenceModel {
             )));
         }
         Ok(Self {
-            encoder: Net::from_burn(&model.encoder, "encoder", o, l, c)?,
-            dynamics: Net::from_burn(&model.dynamics, "dynamics", l + a, l, c)?,
-            reward: Net::from_burn(&model.reward, "reward", l + a, 1, c)?,
+            encoder: Net::from_burn(&model.encoder, "encoder", o, l, k, c)?,
+            dynamics: Net::from_burn(&model.dynamics, "dynamics", l + a, l, n, c)?,
+            reward: Net::from_burn(&model.reward, "reward", l + a, 1, n, c)?,
             q: [
-                Net::from_burn(&model.q[0], "q0", l + a, 1, c)?,
-                Net::from_burn(&model.q[1], "q1", l + a, 1, c)?,
+                Net::from_burn(&model.q[0], "q0", l + a, 1, k, c)?,
+                Net::from_burn(&model.q[1], "q1", l + a, 1, k, c)?,
             ],
-            policy: Net::from_burn(&model.policy, "policy", l, 2 * a, c)?,
+            policy: Net::from_burn(&model.policy, "policy", l, 2 * a, k, c)?,
             config: c.clone(),
         })
     }
@@ -355,20 +393,96 @@ pub fn fast_tanh(x: f32) -> f32 {
     ((1.0 - e) / (1.0 + e)).copysign(x)
 }
 
-/// Adds `bias` to the first `n` columns of `m` rows (stride `rs`), then ReLU if `relu`.
+/// LayerNorm then ReLU of one row in place, after adding `bias` if given:
+/// `max(0, (x - mean) / sqrt(var + eps) * gamma + beta)` with the
+/// population variance, as burn computes it. One pass gathers the sum and
+/// the sum of squares (in eight interleaved lanes, so that the compiler
+/// vectorises them; their order is fixed, so results do not depend on
+/// threads), a second normalises: a planning rollout runs this on every
+/// hidden row. `E[x^2] - mean^2` loses nothing that matters for
+/// activations of a few units (the engine matches burn to ~1e-6).
 #[inline(always)]
-fn add_bias(y: &mut [f32], rs: usize, m: usize, n: usize, bias: &[f32], relu: bool) {
+fn norm_relu(row: &mut [f32], bias: Option<&[f32]>, norm: &Norm) {
+    let n = row.len();
+    let n8 = n - n % 8;
+    let fold = |acc: [f32; 8]| {
+        ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]))
+    };
+    let (mut s1, mut s2) = ([0.0f32; 8], [0.0f32; 8]);
+    match bias {
+        Some(bias) => {
+            for (c, b) in row[..n8]
+                .chunks_exact_mut(8)
+                .zip(bias[..n8].chunks_exact(8))
+            {
+                for k in 0..8 {
+                    c[k] += b[k];
+                    s1[k] += c[k];
+                    s2[k] += c[k] * c[k];
+                }
+            }
+            for (v, b) in row[n8..].iter_mut().zip(&bias[n8..n]) {
+                *v += *b;
+            }
+        }
+        None => {
+            for c in row[..n8].chunks_exact(8) {
+                for k in 0..8 {
+                    s1[k] += c[k];
+                    s2[k] += c[k] * c[k];
+                }
+            }
+        }
+    }
+    let (mut sum, mut sq) = (fold(s1), fold(s2));
+    for v in &row[n8..] {
+        sum += *v;
+        sq += *v * *v;
+    }
+    let inv_n = 1.0 / n as f32;
+    let mean = sum * inv_n;
+    let var = (sq * inv_n - mean * mean).max(0.0);
+    let inv_std = 1.0 / (var + LAYER_NORM_EPS as f32).sqrt();
+    for ((v, g), b) in row.iter_mut().zip(&norm.gamma).zip(&norm.beta) {
+        let y = (*v - mean) * inv_std * g + b;
+        *v = if y > 0.0 { y } else { 0.0 };
+    }
+}
+
+/// What follows a layer's bias: nothing (the output layer), or for a hidden
+/// layer its LayerNorm (if any) and ReLU.
+#[derive(Clone, Copy)]
+enum Post<'a> {
+    None,
+    Hidden(Option<&'a Norm>),
+}
+
+#[inline(always)]
+fn relu_in_place(row: &mut [f32]) {
+    for v in row.iter_mut() {
+        *v = if *v > 0.0 { *v } else { 0.0 };
+    }
+}
+
+/// Adds `bias` to the first `n` columns of `m` rows (stride `rs`), then
+/// what `post` says.
+#[inline(always)]
+fn add_bias(y: &mut [f32], rs: usize, m: usize, n: usize, bias: &[f32], post: Post<'_>) {
     let bias = &bias[..n];
     for i in 0..m {
         let row = &mut y[i * rs..i * rs + n];
-        if relu {
-            for (v, b) in row.iter_mut().zip(bias) {
-                let s = *v + *b;
-                *v = if s > 0.0 { s } else { 0.0 };
+        match post {
+            Post::Hidden(Some(norm)) => norm_relu(row, Some(bias), norm),
+            Post::Hidden(None) => {
+                for (v, b) in row.iter_mut().zip(bias) {
+                    let s = *v + *b;
+                    *v = if s > 0.0 { s } else { 0.0 };
+                }
             }
-        } else {
-            for (v, b) in row.iter_mut().zip(bias) {
-                *v += *b;
+            Post::None => {
+                for (v, b) in row.iter_mut().zip(bias) {
+                    *v += *b;
+                }
             }
         }
     }
@@ -412,7 +526,7 @@ fn simnorm_rows(x: &mut [f32], rs: usize, m: usize, width: usize, group: usize) 
     }
 }
 
-/// `y = x W + b` (ReLU if `relu`) for the first `n` outputs of `layer`.
+/// `y = x W + b` (then `post`) for the first `n` outputs of `layer`.
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
 fn dense(
@@ -423,10 +537,10 @@ fn dense(
     x_rs: usize,
     y: &mut [f32],
     y_rs: usize,
-    relu: bool,
+    post: Post<'_>,
 ) {
     matmul(m, n, layer.d_in, y, y_rs, x, x_rs, &layer.w, layer.d_out);
-    add_bias(y, y_rs, m, n, &layer.b, relu);
+    add_bias(y, y_rs, m, n, &layer.b, post);
 }
 
 /// The input rows of a network.
@@ -442,7 +556,7 @@ enum Input<'a> {
     },
 }
 
-/// First layer for rows `[z0 | a_i]` (ReLU if `relu`): `z0 W_z + b` is
+/// First layer for rows `[z0 | a_i]` (then `post`): `z0 W_z + b` is
 /// computed once and each row adds its actions' share `a_i W_a`, which
 /// for few actions costs a fraction of the full product. Every sample of
 /// a rollout starts at the same latent, so the first step of the dynamics
@@ -459,7 +573,7 @@ fn dense_shared_z0(
     pre: &mut [f32],
     y: &mut [f32],
     y_rs: usize,
-    relu: bool,
+    post: Post<'_>,
 ) {
     let l = z0.len();
     let act = layer.d_in - l;
@@ -478,10 +592,10 @@ fn dense_shared_z0(
                 *v += ak * *wk;
             }
         }
-        if relu {
-            for v in row.iter_mut() {
-                *v = if *v > 0.0 { *v } else { 0.0 };
-            }
+        match post {
+            Post::Hidden(Some(norm)) => norm_relu(row, None, norm),
+            Post::Hidden(None) => relu_in_place(row),
+            Post::None => {}
         }
     }
 }
@@ -505,10 +619,10 @@ fn forward(
     let last = net.layers.len() - 1;
     let (mut cur, mut next) = (ha, hb);
     for (i, layer) in net.layers.iter().enumerate() {
-        let (n, relu) = if i == last {
-            (n_out, false)
+        let (n, post) = if i == last {
+            (n_out, Post::None)
         } else {
-            (layer.d_out, true)
+            (layer.d_out, Post::Hidden(layer.norm.as_ref()))
         };
         {
             let (dst, dst_rs): (&mut [f32], usize) = if i == last {
@@ -517,11 +631,11 @@ fn forward(
                 (&mut *next, layer.d_out)
             };
             match (i, x) {
-                (0, Input::Rows(x, x_rs)) => dense(layer, n, m, x, x_rs, dst, dst_rs, relu),
+                (0, Input::Rows(x, x_rs)) => dense(layer, n, m, x, x_rs, dst, dst_rs, post),
                 (0, Input::SharedZ0 { z0, actions, a_rs }) => {
-                    dense_shared_z0(layer, n, m, z0, actions, a_rs, pre, dst, dst_rs, relu)
+                    dense_shared_z0(layer, n, m, z0, actions, a_rs, pre, dst, dst_rs, post)
                 }
-                _ => dense(layer, n, m, cur, net.layers[i - 1].d_out, dst, dst_rs, relu),
+                _ => dense(layer, n, m, cur, net.layers[i - 1].d_out, dst, dst_rs, post),
             }
         }
         if i != last {

@@ -31,8 +31,8 @@ pub mod prediction;
 mod train;
 
 pub use checkpoint::{
-    CHECKPOINT_HEADER_LEN, CHECKPOINT_MAGIC, CHECKPOINT_VERSION, Checkpoint, CheckpointError,
-    CheckpointMeta, OPTIMIZER_MAGIC, optimizer_sidecar_path,
+    CHECKPOINT_HEADER_LEN, CHECKPOINT_MAGIC, CHECKPOINT_OLDEST_VERSION, CHECKPOINT_VERSION,
+    Checkpoint, CheckpointError, CheckpointMeta, OPTIMIZER_MAGIC, optimizer_sidecar_path,
 };
 pub use config::{ModelError, TrainConfig, WorldModelConfig};
 pub use device::Backend;

@@ -85,24 +85,26 @@ impl WorldModel {
         config.validate().map_err(ModelError::Config)?;
         let c = config;
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
-        let (h, l, o, a, n) = (
+        let (h, l, o, a, n, k, ln) = (
             c.hidden,
             c.latent_dim,
             c.obs_dim,
             c.act_dim,
             c.hidden_layers,
+            c.head_layers,
+            c.layer_norm,
         );
-        let encoder = Mlp::new(o, h, n, l, false, &mut rng, device);
-        let dynamics = Mlp::new(l + a, h, n, l, false, &mut rng, device);
-        let reward = Mlp::new(l + a, h, n, 1, true, &mut rng, device);
+        let encoder = Mlp::new(o, h, k, l, false, ln, &mut rng, device);
+        let dynamics = Mlp::new(l + a, h, n, l, false, ln, &mut rng, device);
+        let reward = Mlp::new(l + a, h, n, 1, true, ln, &mut rng, device);
         let q = (0..c.num_q)
-            .map(|_| Mlp::new(l + a, h, n, 1, true, &mut rng, device))
+            .map(|_| Mlp::new(l + a, h, k, 1, true, ln, &mut rng, device))
             .collect();
-        let policy = Mlp::new(l, h, n, 2 * a, false, &mut rng, device);
-        let inverse = Mlp::new(2 * l, h, n, a, false, &mut rng, device);
+        let policy = Mlp::new(l, h, k, 2 * a, false, ln, &mut rng, device);
+        let inverse = Mlp::new(2 * l, h, n, a, false, ln, &mut rng, device);
         // Initialised last, so the other networks of a seed are the same as
         // in models without a decoder.
-        let decoder = Mlp::new(l, h, n, o, false, &mut rng, device);
+        let decoder = Mlp::new(l, h, n, o, false, ln, &mut rng, device);
         Ok(Self {
             encoder,
             dynamics,

@@ -1,7 +1,8 @@
 //! Small building blocks: a dense layer initialised from our own seeded RNG,
-//! a ReLU MLP, and SimNorm.
+//! a ReLU MLP (optionally LayerNorm'd), and SimNorm.
 
 use burn::module::{Module, Param};
+use burn::nn::{LayerNorm, LayerNormConfig};
 use burn::tensor::activation::{relu, softmax};
 use burn::tensor::{Device, Tensor, TensorData};
 use rand::Rng;
@@ -57,7 +58,8 @@ impl Dense {
     }
 }
 
-/// Dense layers with ReLU between them (none after the last).
+/// Dense layers with ReLU between them (none after the last), each hidden
+/// layer optionally followed by a LayerNorm before its ReLU.
 ///
 /// ReLU, not TD-MPC2's Mish: in burn's flex backend Mish and ELU are several
 /// eager ops of scalar libm calls and dominate a planning rollout
@@ -66,23 +68,39 @@ impl Dense {
 pub struct Mlp {
     /// The layers, input first.
     pub layers: Vec<Dense>,
+    /// One LayerNorm per hidden layer, or none.
+    pub norms: Vec<LayerNorm>,
 }
 
+/// LayerNorm's epsilon (burn's default), which the inference engine must match.
+pub const LAYER_NORM_EPS: f64 = 1e-5;
+
 impl Mlp {
-    /// `d_in -> hidden (x hidden_layers) -> d_out`; the last layer zeroed if `zero_last`.
+    /// `d_in -> hidden (x hidden_layers) -> d_out`; the last layer zeroed if
+    /// `zero_last`; a LayerNorm after each hidden layer if `layer_norm`.
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         d_in: usize,
         hidden: usize,
         hidden_layers: usize,
         d_out: usize,
         zero_last: bool,
+        layer_norm: bool,
         rng: &mut ChaCha8Rng,
         device: &Device,
     ) -> Self {
         let mut layers = Vec::new();
+        let mut norms = Vec::new();
         let mut d = d_in;
         for _ in 0..hidden_layers {
             layers.push(Dense::new(d, hidden, rng, device));
+            if layer_norm {
+                norms.push(
+                    LayerNormConfig::new(hidden)
+                        .with_epsilon(LAYER_NORM_EPS)
+                        .init(device),
+                );
+            }
             d = hidden;
         }
         layers.push(if zero_last {
@@ -90,7 +108,7 @@ impl Mlp {
         } else {
             Dense::new(d, d_out, rng, device)
         });
-        Self { layers }
+        Self { layers, norms }
     }
 
     /// Applies the MLP to `[batch, d_in]`.
@@ -99,6 +117,9 @@ impl Mlp {
         for (i, layer) in self.layers.iter().enumerate() {
             x = layer.forward(x);
             if i < last {
+                if let Some(norm) = self.norms.get(i) {
+                    x = norm.forward(x);
+                }
                 x = relu(x);
             }
         }

@@ -300,7 +300,9 @@ impl Trainer {
             )));
         }
         let sampler = WindowSampler::new(&norm, episodes, config.horizon)?;
-        let target_q = model.q.clone().no_grad();
+        // Detached copies (as every EMA update makes them): a plain
+        // `no_grad` clone would share the online heads' tensors.
+        let target_q = ema(model.q.clone(), &model.q, 1.0);
         let optim = AdamConfig::new()
             .with_grad_clipping(Some(GradientClippingConfig::Norm(config.grad_clip_norm)))
             .init();
@@ -548,6 +550,11 @@ fn q_min_of(qs: &[Mlp], x: Tensor<2>) -> Tensor<2> {
 
 /// TD-MPC2's joint objective on one batch: the weighted total (a scalar
 /// tensor to differentiate) and the separate terms.
+///
+/// Only the latent rollout is sequential; every head then runs once on all
+/// `H x B` rows at once (`t`-major), with each row weighted by its step's
+/// `rho^t`. In an eager backend a few large operations cost far less than
+/// `H` times as many small ones.
 fn losses(
     model: &WorldModel,
     target_q: &[Mlp],
@@ -558,114 +565,91 @@ fn losses(
     let (b, h) = (batch.batch, batch.horizon);
     let od = model.config.obs_dim;
     let ad = model.config.act_dim;
-    let obs: Vec<Tensor<2>> = batch
-        .obs
-        .iter()
-        .map(|o| tensor_from_rows(o.clone(), b, od, device))
-        .collect();
-    let act: Vec<Tensor<2>> = batch
-        .actions
-        .iter()
-        .map(|a| tensor_from_rows(a.clone(), b, ad, device))
-        .collect();
-    let rew: Vec<Tensor<2>> = batch
-        .rewards
-        .iter()
-        .map(|r| tensor_from_rows(r.clone(), b, 1, device))
-        .collect();
-    let term: Vec<Tensor<2>> = batch
-        .terminal
-        .iter()
-        .map(|r| tensor_from_rows(r.clone(), b, 1, device))
-        .collect();
+    let rows = |blocks: &[Vec<f32>], cols: usize| {
+        let n = blocks.len();
+        tensor_from_rows(blocks.concat(), n * b, cols, device)
+    };
+    let obs0 = tensor_from_rows(batch.obs[0].clone(), b, od, device);
+    // `H x B` rows each, t-major.
+    let obs_next = rows(&batch.obs[1..], od);
+    let act = rows(&batch.actions, ad);
+    let rew = rows(&batch.rewards, 1);
+    let term = rows(&batch.terminal, 1);
+    let eps_target = rows(&batch.eps_target, ad);
+    let eps_policy = rows(&batch.eps_policy, ad);
+
+    // Per-row weights: rho^t / (B sum_t rho^t), so that a weighted sum of
+    // per-row means is the rho-weighted average over steps of batch means.
+    let step_weights = |steps: usize| {
+        let ws: Vec<f32> = (0..steps).map(|t| c.rho.powi(t as i32)).collect();
+        let total: f32 = ws.iter().sum();
+        let col: Vec<f32> = ws
+            .iter()
+            .flat_map(|w| std::iter::repeat_n(w / (total * b as f32), b))
+            .collect();
+        tensor_from_rows(col, steps * b, 1, device)
+    };
+    let w = step_weights(h);
+    let weighted = |per_row: Tensor<2>, w: &Tensor<2>| per_row.mul(w.clone()).sum();
 
     // Targets: the encoder's latents of the true next observations, no gradient.
-    let next_z: Vec<Tensor<2>> = obs[1..]
-        .iter()
-        .map(|o| model.encode(o.clone()).detach())
-        .collect();
+    let next_z = model.encode(obs_next).detach();
 
     // Latent rollout from the first observation.
-    let mut zs = vec![model.encode(obs[0].clone())];
-    let mut consistency = Tensor::<1>::zeros([1], device);
-    let mut weight_sum = 0.0f32;
-    let mut w = 1.0f32;
-    let mut ws = Vec::with_capacity(h);
+    let mut zs = vec![model.encode(obs0)];
     for t in 0..h {
-        let z = model.next(zs[t].clone(), act[t].clone());
-        let err = (z.clone() - next_z[t].clone()).powi_scalar(2).mean();
-        consistency = consistency + err.mul_scalar(w);
+        let a_t = act.clone().narrow(0, t * b, b);
+        let z = model.next(zs[t].clone(), a_t);
         zs.push(z);
-        ws.push(w);
-        weight_sum += w;
-        w *= c.rho;
     }
-    let norm = 1.0 / weight_sum;
-    let consistency = consistency.mul_scalar(norm);
+    let z_now = Tensor::cat(zs[..h].to_vec(), 0);
+    let z_next = Tensor::cat(zs[1..].to_vec(), 0);
 
-    let mut reward = Tensor::<1>::zeros([1], device);
+    let consistency = weighted(
+        (z_next.clone() - next_z.clone()).powi_scalar(2).mean_dim(1),
+        &w,
+    );
+    let reward = weighted(
+        (model.reward(z_now.clone(), act.clone()) - rew.clone()).powi_scalar(2),
+        &w,
+    );
+
+    // TD target from the true next latent and the policy prior's sample there.
+    let a_next = model
+        .policy_sample(next_z.clone(), eps_target)
+        .action
+        .detach();
+    let q_next = q_min_of(target_q, Tensor::cat(vec![next_z, a_next], 1)).detach();
+    let not_done = term.neg().add_scalar(1.0);
+    let td = (rew + q_next.mul(not_done).mul_scalar(c.gamma)).detach();
+    let qs = model.q_all(z_now.clone(), act.clone());
+    let nq = qs.len() as f32;
     let mut value = Tensor::<1>::zeros([1], device);
-    let mut policy = Tensor::<1>::zeros([1], device);
-    let mut inverse = Tensor::<1>::zeros([1], device);
-    for t in 0..h {
-        let (z, a) = (zs[t].clone(), act[t].clone());
-        let r_pred = model.reward(z.clone(), a.clone());
-        reward = reward
-            + (r_pred - rew[t].clone())
-                .powi_scalar(2)
-                .mean()
-                .mul_scalar(ws[t]);
-
-        // TD target from the true next latent and the policy prior's sample there.
-        let eps_t = tensor_from_rows(batch.eps_target[t].clone(), b, ad, device);
-        let a_next = model
-            .policy_sample(next_z[t].clone(), eps_t)
-            .action
-            .detach();
-        let q_next = q_min_of(target_q, Tensor::cat(vec![next_z[t].clone(), a_next], 1)).detach();
-        let not_done = term[t].clone().neg().add_scalar(1.0);
-        let td = (rew[t].clone() + q_next.mul(not_done).mul_scalar(c.gamma)).detach();
-        let qs = model.q_all(z.clone(), a.clone());
-        let nq = qs.len() as f32;
-        for q in qs {
-            value = value
-                + (q - td.clone())
-                    .powi_scalar(2)
-                    .mean()
-                    .mul_scalar(ws[t] / nq);
-        }
-
-        // Policy prior on detached latents, scored by the target ensemble.
-        let zd = z.detach();
-        let eps_p = tensor_from_rows(batch.eps_policy[t].clone(), b, ad, device);
-        let ps = model.policy_sample(zd.clone(), eps_p);
-        let x = Tensor::cat(vec![zd, ps.action], 1);
-        let q_pi = (target_q[0].forward(x.clone()) + target_q[1].forward(x)).mul_scalar(0.5);
-        let pl = (ps.log_prob.mul_scalar(c.entropy_coef) - q_pi).mean();
-        policy = policy + pl.mul_scalar(ws[t]);
-
-        // Inverse dynamics between successive predicted latents.
-        let a_inv = model.inverse(zs[t].clone(), zs[t + 1].clone());
-        inverse = inverse + (a_inv - a).powi_scalar(2).mean().mul_scalar(ws[t]);
+    for q in qs {
+        value = value + weighted((q - td.clone()).powi_scalar(2), &w);
     }
+    let value = value.mul_scalar(1.0 / nq);
+
+    // Policy prior on detached latents, scored by the target ensemble.
+    let zd = z_now.clone().detach();
+    let ps = model.policy_sample(zd.clone(), eps_policy);
+    let x = Tensor::cat(vec![zd, ps.action], 1);
+    let q_pi = (target_q[0].forward(x.clone()) + target_q[1].forward(x)).mul_scalar(0.5);
+    let policy = weighted(ps.log_prob.mul_scalar(c.entropy_coef) - q_pi, &w);
+
+    // Inverse dynamics between successive predicted latents.
+    let a_inv = model.inverse(z_now, z_next);
+    let inverse = weighted((a_inv - act).powi_scalar(2).mean_dim(1), &w);
+
     // Observation decoder on the rolled-out latents, t = 0..=H, with
     // gradients into the encoder and the dynamics: it ties every predicted
     // latent to an observation, so multi-step predictions can be measured.
-    let mut decoder = Tensor::<1>::zeros([1], device);
-    let mut dw_sum = 0.0f32;
-    let mut dw = 1.0f32;
-    for (z, o) in zs.iter().zip(&obs) {
-        let err = (model.decode(z.clone()) - o.clone()).powi_scalar(2).mean();
-        decoder = decoder + err.mul_scalar(dw);
-        dw_sum += dw;
-        dw *= c.rho;
-    }
-    let decoder = decoder.mul_scalar(1.0 / dw_sum);
-
-    let reward = reward.mul_scalar(norm);
-    let value = value.mul_scalar(norm);
-    let policy = policy.mul_scalar(norm);
-    let inverse = inverse.mul_scalar(norm);
+    let all_z = Tensor::cat(zs, 0);
+    let all_obs = rows(&batch.obs, od);
+    let decoder = weighted(
+        (model.decode(all_z) - all_obs).powi_scalar(2).mean_dim(1),
+        &step_weights(h + 1),
+    );
 
     let total = consistency.clone().mul_scalar(c.consistency_coef)
         + reward.clone().mul_scalar(c.reward_coef)

@@ -329,7 +329,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             }
             let m = &r.model;
             println!(
-                "{} model: obs {}, act {}, latent {}, hidden {} x {}; {} samples x {} steps \
+                "{} model: obs {}, act {}, latent {}, hidden {} x {} (heads {}){}; {} samples x {} steps \
                  = {:.3} GFLOP per rollout (tiles of {} rows)",
                 r.robot,
                 m.obs_dim,
@@ -337,6 +337,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 m.latent_dim,
                 m.hidden,
                 m.hidden_layers,
+                m.head_layers,
+                if m.layer_norm { ", LayerNorm" } else { "" },
                 r.samples,
                 r.horizon,
                 r.flops_per_rollout / 1e9,

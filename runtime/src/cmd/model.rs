@@ -175,11 +175,13 @@ fn print_info(i: &Info) {
     );
     let m = &i.model;
     println!(
-        "model: latent {} (SimNorm groups of {}), hidden {} x {} layer(s), {} Q heads; {} parameters ({})",
+        "model: latent {} (SimNorm groups of {}), hidden {} x {} layer(s) (encoder, Q and policy {}){}, {} Q heads; {} parameters ({})",
         m.latent_dim,
         m.simnorm_group,
         m.hidden,
         m.hidden_layers,
+        m.head_layers,
+        if m.layer_norm { ", LayerNorm" } else { "" },
         m.num_q,
         i.parameters,
         i.parameters_per_network

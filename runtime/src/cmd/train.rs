@@ -80,12 +80,23 @@ pub struct Args {
     /// Seed of initialisation, batch sampling and the held-out split [default: 0].
     #[arg(long)]
     seed: Option<u64>,
-    /// Width of every hidden layer [default: 256]; new models only.
+    /// Discount of the value targets [default: 0.95; `umwelt learn` uses 0.99].
+    #[arg(long)]
+    gamma: Option<f32>,
+    /// Width of every hidden layer [default: 128]; new models only.
     #[arg(long)]
     hidden: Option<usize>,
-    /// Hidden layers per network [default: 1]; new models only.
+    /// Hidden layers of the dynamics, reward, inverse and decoder networks
+    /// (what a planning rollout runs every step) [default: 1]; new models only.
     #[arg(long)]
     hidden_layers: Option<usize>,
+    /// Hidden layers of the encoder, Q heads and policy prior [default: 1];
+    /// new models only.
+    #[arg(long)]
+    head_layers: Option<usize>,
+    /// No LayerNorm after the hidden layers (the default has them); new models only.
+    #[arg(long)]
+    no_layer_norm: bool,
     /// Latent size, a multiple of 8 [default: 64]; new models only.
     #[arg(long)]
     latent: Option<usize>,
@@ -215,6 +226,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     if let Some(v) = args.decoder_coef {
         config.decoder_coef = v;
     }
+    if let Some(v) = args.gamma {
+        config.gamma = v;
+    }
     config
         .validate()
         .map_err(|e| anyhow::anyhow!("invalid training options: {e}"))?;
@@ -225,6 +239,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             for (flag, given, has) in [
                 ("--hidden", args.hidden, m.hidden),
                 ("--hidden-layers", args.hidden_layers, m.hidden_layers),
+                ("--head-layers", args.head_layers, m.head_layers),
                 ("--latent", args.latent, m.latent_dim),
             ] {
                 if let Some(v) = given.filter(|&v| v != has) {
@@ -232,6 +247,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                         "{flag} {v}: the resumed checkpoint's model has {has}; sizes cannot change on --resume"
                     );
                 }
+            }
+            if args.no_layer_norm && m.layer_norm {
+                bail!(
+                    "--no-layer-norm: the resumed checkpoint's model has LayerNorms; sizes cannot change on --resume"
+                );
             }
             let mut t = Trainer::resume(ckpt, config.clone(), &train_eps, &device)?;
             let path = args.resume.as_deref().unwrap_or(Path::new(""));
@@ -262,6 +282,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             let model = WorldModelConfig {
                 hidden: args.hidden.unwrap_or(defaults.hidden),
                 hidden_layers: args.hidden_layers.unwrap_or(defaults.hidden_layers),
+                head_layers: args.head_layers.unwrap_or(defaults.head_layers),
+                layer_norm: !args.no_layer_norm,
                 latent_dim: args.latent.unwrap_or(defaults.latent_dim),
                 ..defaults
             };

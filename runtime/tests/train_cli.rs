@@ -162,7 +162,8 @@ fn train_then_inspect_then_resume() {
 
     // `model info --json` has every field.
     let info = json(&["model", "info", o, "--json"]);
-    assert_eq!(info["format_version"], 2);
+    assert_eq!(info["format_version"], 3);
+    assert_eq!(info["model"]["layer_norm"], true);
     assert_eq!(info["robot"], "cartpole");
     assert_eq!(info["task"], "swingup");
     assert_eq!(
@@ -211,7 +212,8 @@ fn train_then_inspect_then_resume() {
         &text,
         &[
             "cartpole/swingup",
-            "checkpoint format 2",
+            "checkpoint format 3",
+            "LayerNorm",
             "slider.pos",
             "30 steps",
             "open-loop prediction",
@@ -371,7 +373,7 @@ fn bad_inputs_are_clear_errors_and_lose_nothing() {
         &err,
         &[
             s(&old),
-            "checkpoint format version 1, this build reads version 2",
+            "checkpoint format version 1, this build reads versions 2 to 3",
         ],
     );
     let err = fails(&train_args(

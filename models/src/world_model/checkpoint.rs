@@ -88,14 +88,15 @@ pub enum CheckpointError {
     },
     /// A format version this build does not read.
     #[error(
-        "{path}: checkpoint format version {found}, this build reads versions 2 to {supported}"
+        "{path}: checkpoint format version {found}, this build reads versions {oldest} to {supported}",
+        oldest = CHECKPOINT_OLDEST_VERSION
     )]
     UnsupportedVersion {
         /// The file.
         path: PathBuf,
         /// Version in the file.
         found: u32,
-        /// Version this build reads.
+        /// The newest version this build reads.
         supported: u32,
     },
     /// The file is shorter (or longer) than its header says.

@@ -23,10 +23,19 @@ fn run_episode(
     cfg: PlannerConfig,
     steps: u32,
 ) -> EpisodeResult {
-    let mut env = Env::new(robot, task).unwrap();
-    let oracle = OracleModel::new(Env::new(robot, task).unwrap(), cfg.discount).unwrap();
-    let mut mpc = Mpc::new(cfg, Box::new(oracle)).unwrap();
+    let mut mpc = oracle_mpc(robot, task, cfg);
     mpc.reset();
+    play(&mut mpc, robot, task, seed, steps)
+}
+
+fn oracle_mpc(robot: &str, task: &str, cfg: PlannerConfig) -> Mpc {
+    let oracle = OracleModel::new(Env::new(robot, task).unwrap(), cfg.discount).unwrap();
+    Mpc::new(cfg, Box::new(oracle)).unwrap()
+}
+
+/// One episode of `mpc` (already reset) from the start `seed` gives.
+fn play(mpc: &mut Mpc, robot: &str, task: &str, seed: u64, steps: u32) -> EpisodeResult {
+    let mut env = Env::new(robot, task).unwrap();
     let mut obs = env.reset(seed).unwrap();
     let mut out = env.safe_action();
     let (mut ret, mut success, mut actions, mut iterations) = (0.0, false, Vec::new(), 0);
@@ -128,6 +137,60 @@ fn oracle_planning_is_deterministic_for_a_seed() {
     assert_eq!(bits(&a), bits(&b));
     assert_eq!(a.ret.to_bits(), b.ret.to_bits());
     assert_ne!(bits(&a), bits(&c), "another planner seed, other samples");
+}
+
+/// The oracle restores its simulator copy to the measured state before
+/// every imagined rollout: what that copy ran before (other rollouts from
+/// other states) must not change what it imagines, to the bit, or an
+/// evaluation's returns would depend on how its episodes were shared among
+/// workers.
+#[test]
+fn oracle_rollouts_do_not_depend_on_what_its_simulator_ran_before() {
+    use umwelt_runtime::plan::PlanModel;
+    let (n, h, repeat) = (8, 10, 10);
+    let mut oracle = OracleModel::new(Env::new("cartpole", "swingup").unwrap(), 0.99).unwrap();
+    let actions: Vec<f32> = (0..n * h)
+        .map(|i| ((i * 7919) % 13) as f32 / 6.0 - 1.0)
+        .collect();
+    let values = |oracle: &mut OracleModel, frame: &umwelt_sim::Observation| {
+        let input = ControlInput {
+            observation: &frame.vector,
+            sensors: &frame.sensors,
+            deadline: Instant::now() + Duration::from_secs(1),
+        };
+        oracle.begin(&input).unwrap();
+        let mut v = vec![0.0f32; n];
+        oracle.evaluate(&actions, n, h, repeat, &mut v).unwrap();
+        v.iter().map(|x| x.to_bits()).collect::<Vec<u32>>()
+    };
+    // States of a swinging episode, far apart in angle and velocity.
+    let mut real = Env::new("cartpole", "swingup").unwrap();
+    let mut frames = vec![real.reset(3).unwrap()];
+    for i in 0..400 {
+        let s = real
+            .step(&[if (i / 25) % 2 == 0 { 10.0 } else { -10.0 }])
+            .unwrap();
+        if i % 4 == 3 {
+            frames.push(s.observation);
+        }
+    }
+    let reference: Vec<Vec<u32>> = frames.iter().map(|f| values(&mut oracle, f)).collect();
+    // The same states again, in another order, each after another state's
+    // rollouts: the same imagined returns.
+    for (k, f) in frames.iter().enumerate().rev() {
+        // Far away first: a long rollout that spins the pole many turns.
+        let wander = ControlInput {
+            observation: &frames[(k * 7) % frames.len()].vector,
+            sensors: &frames[(k * 7) % frames.len()].sensors,
+            deadline: Instant::now() + Duration::from_secs(1),
+        };
+        oracle.begin(&wander).unwrap();
+        let push: Vec<f32> = (0..40)
+            .map(|i| if (i / 3) % 2 == 0 { 1.0 } else { -1.0 })
+            .collect();
+        oracle.evaluate(&push, 1, 40, 25, &mut [0.0]).unwrap();
+        assert_eq!(values(&mut oracle, f), reference[k], "state {k}");
+    }
 }
 
 fn env_usize(name: &str, default: usize) -> usize {

@@ -243,8 +243,8 @@ impl Articulation {
         mb.armature_mut()[dof] = armature;
     }
 
-    /// Moves every joint to `q` with velocities `qd` (from the zero pose the
-    /// model was built in: call once, right after building).
+    /// Moves every joint exactly to `q` with velocities `qd`, from wherever
+    /// it is: the result does not depend on the joint's history.
     pub fn set_state(&mut self, q: &[f32], qd: &[f32]) {
         let mut current = vec![0.0; self.joints.len()];
         self.positions(&mut current);
@@ -257,9 +257,16 @@ impl Articulation {
                 continue;
             };
             let mut disp = vec![0.0; mb.ndofs()];
-            // Displacements add to the joint's coordinate, so a state set on
-            // a world that has already moved lands where it is asked to.
-            disp[dof] = q[i] - current[i];
+            // Displacements add to the joint's coordinate. One displacement of
+            // `q - current` lands on `q` only up to a rounding that depends on
+            // where the joint came from, and then a planner restoring one
+            // state many times would see futures that depend on its previous
+            // rollouts. `current + (-current)` is exactly 0 and `0 + q` is
+            // exactly `q` (a 1-DoF joint's rotation is rebuilt from its
+            // coordinate), so two steps put the joint exactly on `q`.
+            disp[dof] = -current[i];
+            mb.apply_displacements(&disp);
+            disp[dof] = q[i];
             mb.apply_displacements(&disp);
             mb.generalized_velocity_mut()[dof] = qd[i];
             if !touched.contains(&j.multibody) {

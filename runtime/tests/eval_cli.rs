@@ -149,3 +149,65 @@ fn simulator_in_the_loop_and_in_process_evaluation_agree_for_a_seed() {
         std::fs::remove_dir_all(d).ok();
     }
 }
+
+/// `--full-budget` runs every planner iteration whatever the deadline, so a
+/// learned planner's returns depend only on the seeds: the same with one
+/// job as with two competing for the cores. It says so in the report, and
+/// refuses `--sil` (whose `umwelt run` keeps the deadline rule).
+#[test]
+fn a_full_budget_evaluation_depends_only_on_its_seeds() {
+    let shipped = config("mpc_cartpole_swingup.toml");
+    let text = std::fs::read_to_string(&shipped).unwrap();
+    let ck = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../models/checkpoints/cartpole_swingup.uwwm");
+    // A smaller budget keeps the test short; iterations still above one.
+    let text = text
+        .lines()
+        .map(|l| match l.split('=').next().map(str::trim) {
+            Some("checkpoint") => format!("checkpoint = {:?}", ck.display().to_string()),
+            Some("robot_config") => format!("robot_config = {:?}", config("robots/cartpole.toml")),
+            Some("samples") => "samples = 64".into(),
+            Some("elites") => "elites = 8".into(),
+            Some("policy_samples") => "policy_samples = 8".into(),
+            _ => l.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    let dir = tempdir("full-budget");
+    std::fs::create_dir_all(&dir).unwrap();
+    let cfg = dir.join("mpc.toml");
+    std::fs::write(&cfg, text).unwrap();
+    let run = |jobs: &str| {
+        json(&[
+            "eval",
+            "--json",
+            "--full-budget",
+            "--config",
+            cfg.to_str().unwrap(),
+            "--episodes",
+            "2",
+            "--seed",
+            "5",
+            "--jobs",
+            jobs,
+            "--out",
+            dir.join(format!("j{jobs}")).to_str().unwrap(),
+        ])
+    };
+    let (one, two) = (run("1"), run("2"));
+    assert_eq!(one["full_budget"], true);
+    for i in 0..2 {
+        assert_eq!(one["episodes"][i]["ret"], two["episodes"][i]["ret"], "{i}");
+    }
+    let refused = common::umwelt(&[
+        "eval",
+        "--full-budget",
+        "--sil",
+        "--config",
+        cfg.to_str().unwrap(),
+    ]);
+    assert!(!refused.status.success());
+    let err = String::from_utf8_lossy(&refused.stderr);
+    assert!(err.contains("--sil"), "{err}");
+    std::fs::remove_dir_all(dir).ok();
+}

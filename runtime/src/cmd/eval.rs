@@ -53,6 +53,13 @@ pub struct Args {
     /// Seconds the simulator-in-the-loop run may take.
     #[arg(long, default_value_t = 600.0)]
     sil_timeout: f64,
+    /// Run every planner iteration of every decision, whatever the
+    /// deadline (`min_iterations = iterations`): returns then depend only on
+    /// the seeds, not on how loaded the machine is. Deadlines are still
+    /// measured and reported. Not with --sil, whose `umwelt run` keeps the
+    /// config's deadline rule.
+    #[arg(long, conflicts_with = "sil")]
+    full_budget: bool,
 }
 
 /// The simulator-in-the-loop part of the report.
@@ -236,6 +243,8 @@ struct Report<'a> {
     robot: &'a str,
     task: &'a str,
     seed: u64,
+    /// Every planner iteration ran (`--full-budget`).
+    full_budget: bool,
     /// LeRobot-compatible top-level fields, of the configured controller.
     pc_success: f64,
     avg_sum_reward: f64,
@@ -320,7 +329,12 @@ fn write(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
 /// Runs `umwelt eval`.
 pub fn run(args: Args) -> anyhow::Result<()> {
     anyhow::ensure!(args.episodes > 0, "--episodes must be at least 1");
-    let r = RunConfig::load(&args.config)?;
+    let mut r = RunConfig::load(&args.config)?;
+    if args.full_budget
+        && let ControllerConfig::Mpc(m) = &mut r.config.controller
+    {
+        m.planner.min_iterations = m.planner.iterations;
+    }
     let stop = super::stop_flag()?;
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("creating {}", args.out.display()))?;
@@ -342,6 +356,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         robot: &r.config.robot,
         task: &r.config.task,
         seed: args.seed,
+        full_budget: args.full_budget,
         pc_success: s.pc_success,
         avg_sum_reward: s.avg_sum_reward,
         avg_max_reward: s.avg_max_reward,

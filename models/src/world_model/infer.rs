@@ -396,10 +396,10 @@ pub fn fast_tanh(x: f32) -> f32 {
 /// LayerNorm then ReLU of one row in place, after adding `bias` if given:
 /// `max(0, (x - mean) / sqrt(var + eps) * gamma + beta)` with the
 /// population variance, as burn computes it. One pass gathers the sum and
-/// the sum of squares (in eight interleaved lanes, so that the compiler
-/// vectorises them; their order is fixed, so results do not depend on
-/// threads), a second normalises: a planning rollout runs this on every
-/// hidden row. `E[x^2] - mean^2` loses nothing that matters for
+/// the sum of squares (in eight interleaved lanes, folded in a fixed order,
+/// so results do not depend on threads), a second normalises: a planning
+/// rollout runs this on every hidden row, with AVX2 intrinsics where the
+/// CPU has them. `E[x^2] - mean^2` loses nothing that matters for
 /// activations of a few units (the engine matches burn to ~1e-6).
 #[inline(always)]
 fn norm_relu(row: &mut [f32], bias: Option<&[f32]>, norm: &Norm) {
@@ -412,38 +412,41 @@ fn norm_relu(row: &mut [f32], bias: Option<&[f32]>, norm: &Norm) {
     norm_relu_portable(row, bias, norm)
 }
 
-/// [`norm_relu`] without explicit SIMD: the build for CPUs without AVX2.
+/// [`norm_relu`] without explicit SIMD, for CPUs without AVX2 (LLVM
+/// vectorises it only in part).
 #[inline(always)]
 fn norm_relu_portable(row: &mut [f32], bias: Option<&[f32]>, norm: &Norm) {
-    // Whole 8-wide arrays (not slices of them) are what lets LLVM keep each
-    // lane in a register: over `chunks_exact` it scalarised the first pass.
     let n = row.len();
-    let (head, tail) = row.as_chunks_mut::<8>();
-    let n8 = head.len() * 8;
+    let n8 = n - n % 8;
+    let fold = |acc: [f32; 8]| {
+        ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]))
+    };
     let (mut s1, mut s2) = ([0.0f32; 8], [0.0f32; 8]);
     match bias {
         Some(bias) => {
-            let (bh, bt) = bias[..n].as_chunks::<8>();
-            for (c, b) in head.iter_mut().zip(bh) {
-                let v = add8(*c, *b);
-                *c = v;
-                s1 = add8(s1, v);
-                s2 = add8(s2, mul8(v, v));
+            for (c, b) in row[..n8]
+                .chunks_exact_mut(8)
+                .zip(bias[..n8].chunks_exact(8))
+            {
+                for k in 0..8 {
+                    c[k] += b[k];
+                    s1[k] += c[k];
+                    s2[k] += c[k] * c[k];
+                }
             }
-            for (v, b) in tail.iter_mut().zip(bt) {
+            for (v, b) in row[n8..].iter_mut().zip(&bias[n8..n]) {
                 *v += *b;
             }
         }
         None => {
-            for c in head.iter() {
-                s1 = add8(s1, *c);
-                s2 = add8(s2, mul8(*c, *c));
+            for c in row[..n8].chunks_exact(8) {
+                for k in 0..8 {
+                    s1[k] += c[k];
+                    s2[k] += c[k] * c[k];
+                }
             }
         }
     }
-    let fold = |acc: [f32; 8]| {
-        ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]))
-    };
     let (mut sum, mut sq) = (fold(s1), fold(s2));
     for v in &row[n8..] {
         sum += *v;
@@ -453,43 +456,10 @@ fn norm_relu_portable(row: &mut [f32], bias: Option<&[f32]>, norm: &Norm) {
     let mean = sum * inv_n;
     let var = (sq * inv_n - mean * mean).max(0.0);
     let inv_std = 1.0 / (var + LAYER_NORM_EPS as f32).sqrt();
-    let (head, tail) = row.as_chunks_mut::<8>();
-    let (gh, gt) = norm.gamma[..n].as_chunks::<8>();
-    let (bh, bt) = norm.beta[..n].as_chunks::<8>();
-    let (mean8, inv8) = ([mean; 8], [inv_std; 8]);
-    for ((c, g), b) in head.iter_mut().zip(gh).zip(bh) {
-        let y = add8(mul8(mul8(sub8(*c, mean8), inv8), *g), *b);
-        *c = relu8(y);
-    }
-    for ((v, g), b) in tail.iter_mut().zip(gt).zip(bt) {
+    for ((v, g), b) in row.iter_mut().zip(&norm.gamma).zip(&norm.beta) {
         let y = (*v - mean) * inv_std * g + b;
         *v = if y > 0.0 { y } else { 0.0 };
     }
-}
-
-/// Lane-wise `a + b` of eight floats, by value: whole-register values are
-/// what LLVM's SLP vectoriser turns into one AVX instruction.
-#[inline(always)]
-fn add8(a: [f32; 8], b: [f32; 8]) -> [f32; 8] {
-    std::array::from_fn(|k| a[k] + b[k])
-}
-
-/// Lane-wise `a - b`.
-#[inline(always)]
-fn sub8(a: [f32; 8], b: [f32; 8]) -> [f32; 8] {
-    std::array::from_fn(|k| a[k] - b[k])
-}
-
-/// Lane-wise `a * b`.
-#[inline(always)]
-fn mul8(a: [f32; 8], b: [f32; 8]) -> [f32; 8] {
-    std::array::from_fn(|k| a[k] * b[k])
-}
-
-/// Lane-wise `max(a, 0)`.
-#[inline(always)]
-fn relu8(a: [f32; 8]) -> [f32; 8] {
-    std::array::from_fn(|k| if a[k] > 0.0 { a[k] } else { 0.0 })
 }
 
 /// Kernels written with AVX2/FMA intrinsics, where LLVM's vectoriser

@@ -447,19 +447,26 @@ fn norm_relu_portable(row: &mut [f32], bias: Option<&[f32]>, norm: &Norm) {
             }
         }
     }
-    let (mut sum, mut sq) = (fold(s1), fold(s2));
-    for v in &row[n8..] {
+    let (mean, inv_std) = mean_inv_std(fold(s1), fold(s2), &row[n8..], n);
+    for ((v, g), b) in row.iter_mut().zip(&norm.gamma).zip(&norm.beta) {
+        let y = (*v - mean) * inv_std * g + b;
+        *v = if y > 0.0 { y } else { 0.0 };
+    }
+}
+
+/// Mean and `1 / sqrt(var + eps)` of a row of `n` entries, from the sum and
+/// the sum of squares of its whole lanes of eight plus the `tail` past them
+/// (what both LayerNorm kernels share).
+#[inline(always)]
+fn mean_inv_std(mut sum: f32, mut sq: f32, tail: &[f32], n: usize) -> (f32, f32) {
+    for v in tail {
         sum += *v;
         sq += *v * *v;
     }
     let inv_n = 1.0 / n as f32;
     let mean = sum * inv_n;
     let var = (sq * inv_n - mean * mean).max(0.0);
-    let inv_std = 1.0 / (var + LAYER_NORM_EPS as f32).sqrt();
-    for ((v, g), b) in row.iter_mut().zip(&norm.gamma).zip(&norm.beta) {
-        let y = (*v - mean) * inv_std * g + b;
-        *v = if y > 0.0 { y } else { 0.0 };
-    }
+    (mean, 1.0 / (var + LAYER_NORM_EPS as f32).sqrt())
 }
 
 /// Kernels written with AVX2/FMA intrinsics, where LLVM's vectoriser
@@ -469,7 +476,7 @@ fn norm_relu_portable(row: &mut [f32], bias: Option<&[f32]>, norm: &Norm) {
 mod x86 {
     use std::arch::x86_64::*;
 
-    use super::{LAYER_NORM_EPS, Norm};
+    use super::{Norm, mean_inv_std};
 
     /// Sum of the eight lanes in the order the portable kernel folds them:
     /// `((a0 + a4) + (a1 + a5)) + ((a2 + a6) + (a3 + a7))`.
@@ -522,15 +529,7 @@ mod x86 {
                 }
             }
         }
-        let (mut sum, mut sq) = (fold(s1), fold(s2));
-        for v in &row[n8..] {
-            sum += *v;
-            sq += *v * *v;
-        }
-        let inv_n = 1.0 / n as f32;
-        let mean = sum * inv_n;
-        let var = (sq * inv_n - mean * mean).max(0.0);
-        let inv_std = 1.0 / (var + LAYER_NORM_EPS as f32).sqrt();
+        let (mean, inv_std) = mean_inv_std(fold(s1), fold(s2), &row[n8..], n);
         let (head, tail) = row.as_chunks_mut::<8>();
         let (gh, gt) = gamma.as_chunks::<8>();
         let (bh, bt) = beta.as_chunks::<8>();

@@ -13,5 +13,6 @@
 //! This crate knows nothing of the simulator or of zenoh: the runtime
 //! converts a simulated robot's specs into a [`dataset::DatasetSpec`].
 
+pub mod atomic;
 pub mod dataset;
 pub mod world_model;

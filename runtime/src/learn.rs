@@ -229,12 +229,10 @@ impl RunDir {
     }
 }
 
-/// Writes `bytes` to `path` through a temporary file and a rename, so a
-/// crash leaves either the old or the new file, never half of one.
+/// [`umwelt_models::atomic::write_atomic`]: a crash leaves either the old
+/// or the new file, never half of one.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), LearnError> {
-    let tmp = path.with_extension("tmp");
-    std::fs::write(&tmp, bytes).map_err(io(&tmp))?;
-    std::fs::rename(&tmp, path).map_err(io(path))
+    umwelt_models::atomic::write_atomic(path, bytes).map_err(io(path))
 }
 
 fn resolved(opts: &LearnOptions, explore: bool, seed: u64) -> Result<Resolved, LearnError> {

@@ -35,7 +35,7 @@
 
 mod episode;
 mod error;
-mod fs;
+pub(crate) mod fs;
 mod reader;
 mod spec;
 mod split;

@@ -171,38 +171,12 @@ pub struct CheckpointMeta {
     pub prediction: Option<PredictionReport>,
 }
 
-/// Writes `bytes` to `path` atomically: a temporary sibling, synced, then
-/// renamed over `path`.
+/// [`crate::atomic::write_atomic`], its error naming `path`.
 fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), CheckpointError> {
-    let io = |source| CheckpointError::Io {
+    crate::atomic::write_atomic(path, bytes).map_err(|source| CheckpointError::Io {
         path: path.to_path_buf(),
         source,
-    };
-    let mut tmp = path.as_os_str().to_owned();
-    tmp.push(format!(".{}.tmp", std::process::id()));
-    let tmp = PathBuf::from(tmp);
-    let written = (|| {
-        use std::io::Write;
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()
-    })();
-    if let Err(e) = written {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(io(e));
-    }
-    std::fs::rename(&tmp, path).map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
-        io(e)
-    })?;
-    // The rename is durable once the directory is synced; where a directory
-    // cannot be opened (some platforms), the file itself is already synced.
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty())
-        && let Ok(d) = std::fs::File::open(dir)
-    {
-        let _ = d.sync_all();
-    }
-    Ok(())
+    })
 }
 
 /// The sidecar bytes of `state` for the checkpoint whose payload CRC is `crc`.

@@ -6,9 +6,7 @@ mod common;
 use common::json;
 
 fn tempdir(name: &str) -> std::path::PathBuf {
-    let d = std::env::temp_dir().join(format!("umwelt-eval-{name}-{}", std::process::id()));
-    std::fs::remove_dir_all(&d).ok();
-    d
+    common::fresh_dir(&format!("eval-{name}"))
 }
 
 fn config(name: &str) -> String {

@@ -7,9 +7,7 @@ mod common;
 use common::{json, umwelt};
 
 fn tempdir(name: &str) -> std::path::PathBuf {
-    let d = std::env::temp_dir().join(format!("umwelt-learn-{name}-{}", std::process::id()));
-    std::fs::remove_dir_all(&d).ok();
-    d
+    common::fresh_dir(&format!("learn-{name}"))
 }
 
 const TINY: [&str; 20] = [

@@ -21,3 +21,13 @@ pub fn json(args: &[&str]) -> serde_json::Value {
     serde_json::from_slice(&out.stdout)
         .unwrap_or_else(|e| panic!("umwelt {args:?}: not one JSON document ({e})"))
 }
+
+/// A path under the system's temp directory for one test of this process
+/// (`umwelt-TAG-PID`), with any leftover of an earlier run removed; the
+/// test creates it (or lets `umwelt` create it) and removes it at the end.
+#[allow(dead_code)] // not every test binary that shares this module needs it
+pub fn fresh_dir(tag: &str) -> std::path::PathBuf {
+    let d = std::env::temp_dir().join(format!("umwelt-{tag}-{}", std::process::id()));
+    std::fs::remove_dir_all(&d).ok();
+    d
+}

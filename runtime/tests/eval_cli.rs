@@ -195,6 +195,7 @@ fn a_full_budget_evaluation_depends_only_on_its_seeds() {
     let (one, two) = (run("1"), run("2"));
     assert_eq!(one["full_budget"], true);
     for i in 0..2 {
+        assert!(one["episodes"][i]["ret"].is_number(), "{one}");
         assert_eq!(one["episodes"][i]["ret"], two["episodes"][i]["ret"], "{i}");
     }
     let refused = common::umwelt(&[

@@ -644,3 +644,56 @@ fn header_bytes_match_the_documentation() {
     let back = Dataset::open(&dir).expect("open").load(0).expect("load");
     assert_bit_identical(&back, &episode);
 }
+
+/// An episode of `len` steps, 2 observation values and 1 action value,
+/// whose action is held over blocks of `hold` steps.
+fn held_episode(len: usize, hold: usize) -> Episode {
+    Episode {
+        seed: 9,
+        observations: (0..(len + 1) * 2).map(|i| i as f32).collect(),
+        actions: (0..len).map(|t| (t / hold) as f32 * 0.25 - 0.5).collect(),
+        rewards: (0..len).map(|t| 1.0 + t as f32).collect(),
+        terminated: true,
+        truncated: false,
+        success: true,
+    }
+}
+
+#[test]
+fn action_repeat_blocks_sum_rewards_and_keep_block_starts() {
+    let e = held_episode(7, 2);
+    let b = e.with_action_repeat(2).expect("held in blocks of 2");
+    // 3 whole blocks; the 7th step is a partial block and is dropped.
+    assert_eq!(b.len(), 3);
+    assert_eq!(b.rewards, vec![1.0 + 2.0, 3.0 + 4.0, 5.0 + 6.0]);
+    assert_eq!(
+        b.actions,
+        vec![e.action(0)[0], e.action(2)[0], e.action(4)[0]]
+    );
+    for k in 0..=3 {
+        assert_eq!(b.obs(k), e.obs(2 * k), "block {k}");
+    }
+    // Cut short, it no longer ends by the task's logic; the rest is kept.
+    assert!(!b.terminated && b.success && b.seed == 9);
+    b.validate(2, 1).expect("a valid episode");
+    // An even length keeps the end flag; repeat 1 is the episode itself.
+    assert!(held_episode(6, 2).with_action_repeat(2).unwrap().terminated);
+    assert_eq!(e.with_action_repeat(1).unwrap(), e);
+}
+
+#[test]
+fn action_repeat_refuses_actions_that_change_inside_a_block() {
+    let e = held_episode(8, 1);
+    let err = e.with_action_repeat(2).unwrap_err();
+    let msg = err.to_string();
+    assert!(matches!(err, DatasetError::InvalidEpisode { seed: 9, .. }));
+    assert!(
+        msg.contains("step 1") && msg.contains("repeat of 2"),
+        "{msg}"
+    );
+    assert!(e.with_action_repeat(0).is_err());
+    // Held in blocks of 4, it splits into blocks of 2 as well.
+    let e4 = held_episode(8, 4);
+    assert_eq!(e4.with_action_repeat(2).unwrap().len(), 4);
+    assert_eq!(e4.with_action_repeat(4).unwrap().len(), 2);
+}

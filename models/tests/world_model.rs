@@ -4,6 +4,8 @@
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+use std::path::Path;
+
 use burn::tensor::Device;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -258,6 +260,7 @@ fn training_lowers_every_loss_and_predicts_ten_steps_ahead() {
         normalization: norm.clone(),
         train: trainer.summary().clone(),
         prediction: Some(report.clone()),
+        action_repeat: 1,
     };
     Checkpoint::save(&path, &model, &meta).unwrap();
     let loaded = Checkpoint::load_for(&path, &spec("linear"), &device).unwrap();
@@ -305,6 +308,7 @@ fn saved_untrained(name: &str) -> (std::path::PathBuf, std::path::PathBuf, World
         normalization: Normalization::identity(OBS, ACT),
         train: TrainSummary::default(),
         prediction: None,
+        action_repeat: 1,
     };
     let dir = tempdir(name);
     let path = dir.join("m.uwwm");
@@ -464,6 +468,7 @@ fn resumed_training_continues_exactly_with_the_saved_adam_state() {
         normalization: norm.clone(),
         train: a.summary().clone(),
         prediction: None,
+        action_repeat: 1,
     };
     let state = a.optimizer_state().unwrap();
     Checkpoint::save_with_optimizer(&path, &a.inference_model(), &meta, Some(&state)).unwrap();
@@ -547,6 +552,7 @@ fn version_2_checkpoints_load_as_models_without_layer_norm() {
         normalization: Normalization::identity(OBS, ACT),
         train: TrainSummary::default(),
         prediction: None,
+        action_repeat: 1,
     };
     let v3 = Checkpoint::to_bytes(&model, &meta).unwrap();
     let u64_at = |o: usize| u64::from_le_bytes(v3[o..o + 8].try_into().unwrap()) as usize;
@@ -581,4 +587,68 @@ fn version_2_checkpoints_load_as_models_without_layer_norm() {
         bits(&tensor_to_vec(model.encode(obs)))
     );
     std::fs::remove_dir_all(dir).ok();
+}
+
+/// `bytes` (a current checkpoint) with its metadata JSON changed by `edit`,
+/// re-checksummed.
+fn with_meta_edited(bytes: &[u8], edit: impl FnOnce(&mut serde_json::Value)) -> Vec<u8> {
+    let u64_at = |o: usize| u64::from_le_bytes(bytes[o..o + 8].try_into().unwrap()) as usize;
+    let h = CHECKPOINT_HEADER_LEN;
+    let (m, w) = (u64_at(8), u64_at(16));
+    let mut json: serde_json::Value = serde_json::from_slice(&bytes[h..h + m]).unwrap();
+    edit(&mut json);
+    let json = serde_json::to_vec_pretty(&json).unwrap();
+    let weights = &bytes[h + m..h + m + w];
+    let mut crc = crc32fast::Hasher::new();
+    crc.update(&json);
+    crc.update(weights);
+    let mut out = bytes[..8].to_vec();
+    out.extend_from_slice(&(json.len() as u64).to_le_bytes());
+    out.extend_from_slice(&(weights.len() as u64).to_le_bytes());
+    out.extend_from_slice(&crc.finalize().to_le_bytes());
+    out.extend_from_slice(&json);
+    out.extend_from_slice(weights);
+    out
+}
+
+#[test]
+fn the_action_repeat_round_trips_defaults_to_1_and_0_is_refused() {
+    let device = Device::flex();
+    let cfg = WorldModelConfig {
+        latent_dim: 16,
+        hidden: 32,
+        ..WorldModelConfig::new(OBS, ACT)
+    };
+    let model = WorldModel::new(&cfg, 3, &device).unwrap();
+    let meta = CheckpointMeta {
+        format_version: CHECKPOINT_VERSION,
+        spec: spec("linear"),
+        model: cfg,
+        normalization: Normalization::identity(OBS, ACT),
+        train: TrainSummary::default(),
+        prediction: None,
+        action_repeat: 2,
+    };
+    let bytes = Checkpoint::to_bytes(&model, &meta).unwrap();
+    let p = Path::new("mem.uwwm");
+    let back = Checkpoint::from_bytes(&bytes, p, &device).unwrap();
+    assert_eq!(back.meta.action_repeat, 2);
+    // Checkpoints written before the field existed: one control step.
+    let old = with_meta_edited(&bytes, |j| {
+        assert!(j.as_object_mut().unwrap().remove("action_repeat").is_some());
+    });
+    assert_eq!(
+        Checkpoint::from_bytes(&old, p, &device)
+            .unwrap()
+            .meta
+            .action_repeat,
+        1
+    );
+    let zero = with_meta_edited(&bytes, |j| j["action_repeat"] = 0.into());
+    let err = Checkpoint::from_bytes(&zero, p, &device).unwrap_err();
+    assert!(
+        matches!(err, CheckpointError::Metadata { .. })
+            && err.to_string().contains("action_repeat"),
+        "{err}"
+    );
 }

@@ -866,8 +866,7 @@ pub fn bench_plan(o: &PlanBenchOptions) -> Result<PlanBench, BenchError> {
     let mut env = Env::new(&o.robot, &task)?;
     let (od, ad) = (env.observation_spec().len(), env.action_spec().len());
     let device = Device::flex();
-    let p = &o.planner;
-    let (model, norm, gamma, source) = match &o.checkpoint {
+    let (model, norm, gamma, repeat, source) = match &o.checkpoint {
         Some(path) => {
             let ck = Checkpoint::load(path, &device)?;
             let g = ck.meta.train.config.gamma;
@@ -875,6 +874,7 @@ pub fn bench_plan(o: &PlanBenchOptions) -> Result<PlanBench, BenchError> {
                 ck.model,
                 ck.meta.normalization,
                 g,
+                ck.meta.action_repeat as usize,
                 path.display().to_string(),
             )
         }
@@ -888,15 +888,24 @@ pub fn bench_plan(o: &PlanBenchOptions) -> Result<PlanBench, BenchError> {
                 WorldModel::new(&cfg, 0, &device)?,
                 Normalization::identity(od, ad),
                 0.99,
+                1,
                 "random initialisation".to_string(),
             )
         }
+    };
+    // A model of several control steps per step plans with that repeat; no
+    // holding, so that every call is a full plan and is timed.
+    let p = &crate::plan::PlannerConfig {
+        action_repeat: repeat,
+        hold: false,
+        ..o.planner.clone()
     };
     let flops_model = InferenceModel::from_model(&model)?;
     let learned = LearnedModel::from_model(
         &model,
         norm,
         gamma,
+        repeat,
         &Objective::Task,
         o.threads,
         p.samples,

@@ -68,6 +68,21 @@ pub fn record_episode(
     seed: u64,
     stop: &AtomicBool,
 ) -> Result<Option<Episode>, SimError> {
+    record_held_episode(env, policy, seed, 1, stop)
+}
+
+/// [`record_episode`] with the policy choosing only every `hold` steps and
+/// its action held in between (`hold` of 0 counts as 1): the data a model
+/// with an action repeat of `hold` trains on
+/// ([`Episode::with_action_repeat`]).
+pub fn record_held_episode(
+    env: &mut Env,
+    policy: SimplePolicy,
+    seed: u64,
+    hold: usize,
+    stop: &AtomicBool,
+) -> Result<Option<Episode>, SimError> {
+    let hold = hold.max(1);
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     rng.set_stream(7); // the policy's own stream, as in rollout::run_episode
     let spec = env.action_spec().clone();
@@ -84,11 +99,14 @@ pub fn record_episode(
     };
     episode.observations.extend_from_slice(&obs.vector);
     let mut action = Vec::with_capacity(spec.len());
+    let mut t = 0usize;
     loop {
         if stop.load(Ordering::SeqCst) {
             return Ok(None);
         }
-        policy.act(&obs, &spec, &mut rng, &mut action);
+        if t.is_multiple_of(hold) {
+            policy.act(&obs, &spec, &mut rng, &mut action);
+        }
         let step = env.step(&action)?;
         episode.actions.extend_from_slice(&action);
         episode.rewards.push(step.reward);
@@ -102,6 +120,7 @@ pub fn record_episode(
             return Ok(Some(episode));
         }
         obs = step.observation;
+        t += 1;
     }
 }
 

@@ -26,7 +26,7 @@ use umwelt_models::world_model::{
 };
 use umwelt_sim::{Env, RobotConfig, RobotKind, SimError};
 
-use crate::collect::{dataset_spec, record_episode};
+use crate::collect::{dataset_spec, record_held_episode};
 use crate::control::Controller;
 use crate::control::config::{ControllerConfig, Resolved, RunConfig};
 use crate::control::mpc::{Mpc, MpcConfig, MpcModel, Objective};
@@ -66,6 +66,16 @@ pub struct LearnOptions {
     /// for evaluation; `min_iterations` is raised to `iterations`, so every
     /// refit runs however loaded the machine is).
     pub planner: PlannerConfig,
+    /// Control steps per decision and per model step: every action (the
+    /// random seed policy's and the planner's) is held this long, and the
+    /// model learns blocks of this many steps. TD-MPC2 repeats each action
+    /// twice on DMControl. Environment steps still count control steps.
+    #[serde(default = "one")]
+    pub action_repeat: usize,
+}
+
+fn one() -> usize {
+    1
 }
 
 impl LearnOptions {
@@ -93,6 +103,7 @@ impl LearnOptions {
                 ..TrainConfig::default()
             },
             planner: PlannerConfig::default(),
+            action_repeat: 1,
         }
     }
 }
@@ -242,6 +253,9 @@ fn resolved(opts: &LearnOptions, explore: bool, seed: u64) -> Result<Resolved, L
         explore,
         seed,
         min_iterations: opts.planner.iterations,
+        // The model steps whole blocks: plan once per block and hold.
+        action_repeat: opts.action_repeat,
+        hold: opts.action_repeat > 1,
         ..opts.planner.clone()
     };
     let cfg = RunConfig {
@@ -274,6 +288,7 @@ fn planner_for(
         model,
         norm.clone(),
         gamma,
+        c.planner.action_repeat,
         &c.objective,
         c.threads,
         c.planner.samples,
@@ -320,6 +335,12 @@ pub fn learn(
         }
     };
     let opts = state.options.clone();
+    if opts.action_repeat == 0 {
+        return Err(LearnError::Setup(
+            "the action repeat must be at least 1".into(),
+        ));
+    }
+    let repeat = opts.action_repeat;
     let robot_cfg = match &opts.robot_config {
         Some(p) => RobotConfig::load(p)?,
         None => RobotConfig::builtin(RobotKind::from_name(&opts.robot)?),
@@ -328,6 +349,11 @@ pub fn learn(
     let spec = dataset_spec(&env);
     let mut writer = DatasetWriter::create_or_append(run.data(), &spec)?;
     let mut episodes: Vec<Episode> = Dataset::open(run.data())?.load_all()?;
+    // What the model trains on: the episodes in blocks of `repeat` steps.
+    let mut blocks: Vec<Episode> = episodes
+        .iter()
+        .map(|e| e.with_action_repeat(repeat))
+        .collect::<Result<_, _>>()?;
     let session = Instant::now();
     let wall0 = state.wall_s;
     let wall = |s: &Instant| wall0 + s.elapsed().as_secs_f64();
@@ -335,9 +361,11 @@ pub fn learn(
     // Seed episodes: a random policy.
     while episodes.len() < opts.seed_episodes && !stop.load(Ordering::SeqCst) {
         let seed = opts.seed.wrapping_add(writer.next_index());
-        let Some(e) = record_episode(&mut env, SimplePolicy::Random, seed, stop)? else {
+        let Some(e) = record_held_episode(&mut env, SimplePolicy::Random, seed, repeat, stop)?
+        else {
             break;
         };
+        blocks.push(e.with_action_repeat(repeat)?);
         writer.write(&e)?;
         state.env_steps += e.len() as u64;
         state.episodes += 1;
@@ -361,14 +389,21 @@ pub fn learn(
     let mut trainer = if resume && run.model().exists() {
         let ck = Checkpoint::load_for(run.model(), &spec, &device)?;
         model_cfg = ck.meta.model.clone();
-        let mut t = Trainer::resume(&ck, opts.train.clone(), &episodes, &device)?;
+        if ck.meta.action_repeat as usize != repeat {
+            return Err(LearnError::Setup(format!(
+                "{}: the checkpoint has an action repeat of {}, learn.json {repeat}",
+                run.model().display(),
+                ck.meta.action_repeat
+            )));
+        }
+        let mut t = Trainer::resume(&ck, opts.train.clone(), &blocks, &device)?;
         if let Some(adam) = Checkpoint::load_optimizer(run.model())? {
             t.restore_optimizer_state(&adam)?;
         }
         t
     } else {
         let norm = Normalization::fit(&spec, &episodes);
-        let mut t = Trainer::new(&model_cfg, opts.train.clone(), norm, &episodes, &device)?;
+        let mut t = Trainer::new(&model_cfg, opts.train.clone(), norm, &blocks, &device)?;
         // Pre-train on the seed data, as TD-MPC2 does.
         let n = (state.env_steps as f64 * opts.updates_per_step).round() as u64;
         let mut last = LossTerms::default();
@@ -403,6 +438,7 @@ pub fn learn(
             normalization: trainer.normalization().clone(),
             train: trainer.summary().clone(),
             prediction: None,
+            action_repeat: repeat as u32,
         };
         // Adam's moments go into the sidecar, so --resume continues the
         // optimiser where it was.
@@ -426,6 +462,10 @@ pub fn learn(
         let Some(e) = ran.record else {
             return Err(LearnError::Setup("internal: episode not recorded".into()));
         };
+        // Checked before writing: an episode the model cannot learn from
+        // (an action changed inside a block, e.g. a safe command after a
+        // controller failure) must not land in the dataset.
+        blocks.push(e.with_action_repeat(repeat)?);
         writer.write(&e)?;
         state.env_steps += e.len() as u64;
         state.episodes += 1;
@@ -437,7 +477,7 @@ pub fn learn(
         });
         let n = (e.len() as f64 * opts.updates_per_step).round() as u64;
         episodes.push(e);
-        trainer.set_episodes(&episodes)?;
+        trainer.set_episodes(&blocks)?;
         let mut last = LossTerms::default();
         for _ in 0..n {
             last = trainer.step();

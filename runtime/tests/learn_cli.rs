@@ -88,3 +88,81 @@ fn a_tiny_run_learns_checkpoints_and_resumes() {
     assert_eq!(s["curve"].as_array().unwrap().len(), 2);
     std::fs::remove_dir_all(dir).ok();
 }
+
+/// `--action-repeat 2`: every action of the run (random seed policy and
+/// planner) is held for two control steps, the checkpoint says it steps two
+/// at a time, and a run config must plan with that repeat: without it the
+/// controller is refused at setup, naming the fix; with it, it evaluates.
+#[test]
+fn an_action_repeat_run_holds_its_actions_and_its_checkpoint_needs_the_same_repeat() {
+    use umwelt_models::dataset::Dataset;
+
+    let dir = tempdir("repeat");
+    let out = dir.to_str().unwrap();
+    let mut args: Vec<&str> = vec![
+        "learn",
+        "--json",
+        "--out",
+        out,
+        "--steps",
+        "2000",
+        "--action-repeat",
+        "2",
+    ];
+    args.extend(TINY);
+    let s = json(&args);
+    assert_eq!(s["options"]["action_repeat"], 2);
+    assert_eq!(s["env_steps"], 2000);
+    let data = Dataset::open(dir.join("data")).unwrap();
+    let episodes = data.load_all().unwrap();
+    assert_eq!(episodes.len(), 2);
+    for e in &episodes {
+        assert_eq!(e.len(), 1000);
+        for t in (0..e.len()).step_by(2) {
+            assert_eq!(e.action(t), e.action(t + 1), "seed {} step {t}", e.seed);
+        }
+        // ...but not one action throughout: the policy did choose.
+        assert_ne!(e.action(0), e.action(500), "seed {}", e.seed);
+        assert_eq!(e.with_action_repeat(2).unwrap().len(), 500);
+    }
+    let model = dir.join("model.uwwm");
+    let info = json(&["model", "info", "--json", model.to_str().unwrap()]);
+    assert_eq!(info["action_repeat"], 2);
+
+    let config = |planner_extra: &str| {
+        let text = format!(
+            "robot = \"cartpole\"\ntask = \"balance\"\n\n[controller]\nkind = \"mpc\"\n\
+             model = \"learned\"\ncheckpoint = {:?}\nthreads = 1\n\n[controller.planner]\n\
+             samples = 16\nelites = 4\niterations = 1\nhorizon = 2\npolicy_samples = 4\n{planner_extra}",
+            model.display().to_string()
+        );
+        let path = dir.join(format!("mpc{}.toml", planner_extra.len()));
+        std::fs::write(&path, text).unwrap();
+        path
+    };
+    let eval = |cfg: &std::path::Path| {
+        common::umwelt(&[
+            "eval",
+            "--json",
+            "--config",
+            cfg.to_str().unwrap(),
+            "--episodes",
+            "1",
+            "--out",
+            dir.join("eval").to_str().unwrap(),
+        ])
+    };
+    let refused = eval(&config(""));
+    assert!(!refused.status.success());
+    let err = String::from_utf8_lossy(&refused.stderr);
+    assert!(err.contains("action_repeat = 2"), "{err}");
+    let ran = eval(&config("action_repeat = 2\nhold = true\n"));
+    assert!(
+        ran.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ran.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&ran.stdout).unwrap();
+    assert!(report["episodes"][0]["ret"].is_number(), "{report}");
+    std::fs::remove_dir_all(dir).ok();
+}

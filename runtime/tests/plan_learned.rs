@@ -58,6 +58,7 @@ fn task_and_goal_values_match_the_burn_model() {
         &wm,
         Normalization::identity(OBS, ACT),
         gamma,
+        1,
         &Objective::Task,
         1,
         n,
@@ -81,6 +82,7 @@ fn task_and_goal_values_match_the_burn_model() {
         &wm,
         Normalization::identity(OBS, ACT),
         gamma,
+        1,
         &Objective::Goal {
             observation: goal.to_vec(),
         },
@@ -136,6 +138,7 @@ fn planning_over_the_learned_model_is_seeded_and_bounded() {
             &wm,
             Normalization::identity(OBS, ACT),
             0.99,
+            1,
             &Objective::Task,
             2,
             64,

@@ -85,6 +85,60 @@ impl Episode {
         self.rewards.iter().map(|&r| r as f64).sum()
     }
 
+    /// The episode as a model with an action repeat of `repeat` sees it:
+    /// one step per block of `repeat` control steps, from the block's first
+    /// observation with its action to the next block's first observation,
+    /// earning the sum of the block's rewards. A trailing partial block is
+    /// dropped (its reward covers fewer control steps than the others).
+    ///
+    /// The actions must be held within each block, as a planner with
+    /// `action_repeat = repeat, hold = true` and a random policy recorded
+    /// with that repeat hold them; an episode whose actions change inside a
+    /// block is refused, since no single action explains its block.
+    pub fn with_action_repeat(&self, repeat: usize) -> Result<Episode> {
+        let bad = |message: String| DatasetError::InvalidEpisode {
+            seed: self.seed,
+            message,
+        };
+        if repeat == 0 {
+            return Err(bad("an action repeat of 0".into()));
+        }
+        if repeat == 1 {
+            return Ok(self.clone());
+        }
+        let blocks = self.len() / repeat;
+        let (od, ad) = (self.obs_dim(), self.act_dim());
+        let mut out = Episode {
+            seed: self.seed,
+            observations: Vec::with_capacity((blocks + 1) * od),
+            actions: Vec::with_capacity(blocks * ad),
+            rewards: Vec::with_capacity(blocks),
+            // Cut short, the episode no longer ends where it ended.
+            terminated: self.terminated && blocks * repeat == self.len(),
+            truncated: self.truncated,
+            success: self.success,
+        };
+        for b in 0..blocks {
+            let t0 = b * repeat;
+            let first = self.action(t0);
+            for t in t0 + 1..t0 + repeat {
+                if self.action(t) != first {
+                    return Err(bad(format!(
+                        "the action changes at step {t}, inside the block of {repeat} steps \
+                         from step {t0}: it was not recorded with an action repeat of {repeat}"
+                    )));
+                }
+            }
+            out.observations.extend_from_slice(self.obs(t0));
+            out.actions.extend_from_slice(first);
+            out.rewards
+                .push(self.rewards[t0..t0 + repeat].iter().sum::<f32>());
+        }
+        out.observations
+            .extend_from_slice(self.obs(blocks * repeat));
+        Ok(out)
+    }
+
     /// The header's flags byte for this episode.
     pub fn flags(&self) -> u8 {
         (self.terminated as u8 * FLAG_TERMINATED)

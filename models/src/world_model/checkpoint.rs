@@ -169,6 +169,16 @@ pub struct CheckpointMeta {
     /// training, if measured.
     #[serde(default)]
     pub prediction: Option<PredictionReport>,
+    /// Control steps per model step: the model was trained on blocks of
+    /// this many control steps with the action held (rewards summed), so
+    /// a planner must hold each action that long. 1 in checkpoints written
+    /// before the field existed.
+    #[serde(default = "one")]
+    pub action_repeat: u32,
+}
+
+fn one() -> u32 {
+    1
 }
 
 /// [`crate::atomic::write_atomic`], its error naming `path`.
@@ -440,6 +450,9 @@ impl Checkpoint {
             )));
         }
         meta.model.validate().map_err(bad_meta)?;
+        if meta.action_repeat == 0 {
+            return Err(bad_meta("action_repeat is 0 (at least 1)".into()));
+        }
         meta.normalization.validate().map_err(bad_meta)?;
         if meta.normalization.obs_dim() != meta.model.obs_dim
             || meta.normalization.act_dim() != meta.model.act_dim

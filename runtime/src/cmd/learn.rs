@@ -51,6 +51,11 @@ pub struct Args {
     /// Planner horizon (TD-MPC2: 3).
     #[arg(long)]
     horizon: Option<usize>,
+    /// Control steps each action is held, and each model step covers
+    /// (TD-MPC2: 2 on DMControl). Run configs for the checkpoint need
+    /// `controller.planner.action_repeat` set to the same value.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
+    action_repeat: u32,
     /// Width of the model's hidden layers.
     #[arg(long)]
     hidden: Option<usize>,
@@ -86,6 +91,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     if let Some(v) = args.horizon {
         o.planner.horizon = v;
     }
+    o.action_repeat = args.action_repeat as usize;
     if let Some(v) = args.hidden {
         o.model.hidden = v;
     }

@@ -43,6 +43,8 @@ struct Info {
     robot: String,
     task: String,
     control_period: f64,
+    /// Control steps per model step (a planner holds each action this long).
+    action_repeat: u32,
     observation: Vec<String>,
     action: Vec<String>,
     spec: DatasetSpec,
@@ -141,6 +143,7 @@ fn info(args: InfoArgs) -> anyhow::Result<()> {
         robot: meta.spec.robot.clone(),
         task: meta.spec.task.clone(),
         control_period: meta.spec.control_period,
+        action_repeat: meta.action_repeat,
         observation: meta
             .spec
             .observation
@@ -208,7 +211,7 @@ fn print_info(i: &Info) {
     let c = &t.config;
     println!(
         "training: {} steps ({:.1} s in steps), {} episodes ({} transitions), {} held out; \
-         horizon {}, batch {}, lr {}, seed {}; Adam state beside it: {}",
+         horizon {}, batch {}, lr {}, seed {}; action repeat {}; Adam state beside it: {}",
         t.steps,
         t.train_seconds,
         t.episodes,
@@ -218,6 +221,7 @@ fn print_info(i: &Info) {
         c.batch_size,
         c.learning_rate,
         c.seed,
+        i.action_repeat,
         i.adam_state
     );
     if let Some(l) = &t.first_losses {

@@ -319,6 +319,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         normalization: trainer.normalization().clone(),
         train: trainer.summary().clone(),
         prediction,
+        action_repeat: 1,
     };
     let save = |trainer: &Trainer, prediction: Option<PredictionReport>| -> anyhow::Result<()> {
         let state = trainer.optimizer_state()?;

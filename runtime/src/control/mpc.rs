@@ -107,17 +107,27 @@ impl Mpc {
                 let path = c.checkpoint.as_ref().ok_or_else(|| {
                     setup("controller.model = \"learned\" needs controller.checkpoint".into())
                 })?;
-                Box::new(
-                    crate::plan::LearnedModel::load(
-                        path,
-                        r,
-                        &c.objective,
-                        c.threads,
-                        c.planner.samples,
-                        c.planner.horizon,
-                    )
-                    .map_err(|e| setup(e.to_string()))?,
+                let learned = crate::plan::LearnedModel::load(
+                    path,
+                    r,
+                    &c.objective,
+                    c.threads,
+                    c.planner.samples,
+                    c.planner.horizon,
                 )
+                .map_err(|e| setup(e.to_string()))?;
+                // Refused here rather than at the first plan: a mismatch
+                // would otherwise only show as a safe command every tick.
+                if learned.action_repeat() != c.planner.action_repeat {
+                    return Err(setup(format!(
+                        "{}: the model steps {} control period(s) at a time; set \
+                         controller.planner.action_repeat = {} (and hold = true to plan once per block)",
+                        path.display(),
+                        learned.action_repeat(),
+                        learned.action_repeat()
+                    )));
+                }
+                Box::new(learned)
             }
         };
         Self::new(c.planner.clone(), model)

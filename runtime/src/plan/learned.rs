@@ -21,6 +21,8 @@ pub struct LearnedModel {
     engine: RolloutEngine,
     norm: Normalization,
     gamma: f32,
+    /// Control steps per model step (the checkpoint's action repeat).
+    action_repeat: usize,
     /// The goal's latent in goal mode.
     goal: Option<Vec<f32>>,
     obs: Vec<f32>,
@@ -70,6 +72,7 @@ impl LearnedModel {
             &ck.model,
             ck.meta.normalization.clone(),
             ck.meta.train.config.gamma,
+            ck.meta.action_repeat as usize,
             objective,
             threads,
             max_samples,
@@ -79,11 +82,14 @@ impl LearnedModel {
     }
 
     /// A planning model of an in-memory world model (a learning loop's
-    /// latest), with its normalisation and discount.
+    /// latest), with its normalisation, discount and action repeat (control
+    /// steps per model step; 1 for a model of single control steps).
+    #[allow(clippy::too_many_arguments)]
     pub fn from_model(
         model: &WorldModel,
         norm: Normalization,
         gamma: f32,
+        action_repeat: usize,
         objective: &Objective,
         threads: usize,
         max_samples: usize,
@@ -101,12 +107,16 @@ impl LearnedModel {
                 model.config().act_dim
             )));
         }
+        if action_repeat == 0 {
+            return Err(PlanError::Config("an action repeat of 0".into()));
+        }
         let engine = RolloutEngine::new(Arc::new(model), max_samples, max_horizon, threads.max(1))
             .map_err(|e| PlanError::Config(e.to_string()))?;
         let mut m = Self {
             engine,
             norm,
             gamma,
+            action_repeat,
             goal: None,
             obs: vec![0.0; obs_dim],
             z0: vec![0.0; latent],
@@ -117,6 +127,12 @@ impl LearnedModel {
             m.goal = Some(m.z0.clone());
         }
         Ok(m)
+    }
+
+    /// Control steps each model step covers: a planner must hold each
+    /// action this long (`action_repeat` in its config).
+    pub fn action_repeat(&self) -> usize {
+        self.action_repeat
     }
 
     /// Encodes one physical observation into `self.z0` (reused buffers:
@@ -168,9 +184,10 @@ impl PlanModel for LearnedModel {
         repeat: usize,
         values: &mut [f32],
     ) -> Result<(), PlanError> {
-        if repeat != 1 {
+        if repeat != self.action_repeat {
             return Err(PlanError::Config(format!(
-                "a learned model steps one control period at a time: action_repeat must be 1, not {repeat}"
+                "the model steps {} control period(s) at a time: action_repeat must be {}, not {repeat}",
+                self.action_repeat, self.action_repeat
             )));
         }
         if values.len() < n {

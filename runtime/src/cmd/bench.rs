@@ -276,7 +276,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             }
             let p = &r.planner;
             println!(
-                "{}/{} ({}: latent {}, hidden {}): {} samples x {} steps x {} iterations = {} latent sample-steps per plan ({} policy-prior samples), {:.3} GFLOP, {} threads",
+                "{}/{} ({}: latent {}, hidden {}): {} samples x {} steps{} x {} iterations = {} latent sample-steps per plan ({} policy-prior samples), {:.3} GFLOP, {} threads",
                 r.robot,
                 r.task,
                 r.model_source,
@@ -284,6 +284,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 r.model.hidden,
                 p.samples,
                 p.horizon,
+                if p.action_repeat > 1 {
+                    format!(" of {} control steps each", p.action_repeat)
+                } else {
+                    String::new()
+                },
                 p.iterations,
                 r.sample_steps,
                 p.policy_samples,

@@ -293,14 +293,14 @@ fn tempdir(name: &str) -> std::path::PathBuf {
     d
 }
 
-fn saved_untrained(name: &str) -> (std::path::PathBuf, std::path::PathBuf, WorldModel) {
-    let device = Device::flex();
+/// A small untrained model and the metadata of a current checkpoint of it.
+fn untrained() -> (WorldModel, CheckpointMeta) {
     let cfg = WorldModelConfig {
         latent_dim: 16,
         hidden: 32,
         ..WorldModelConfig::new(OBS, ACT)
     };
-    let model = WorldModel::new(&cfg, 3, &device).unwrap();
+    let model = WorldModel::new(&cfg, 3, &Device::flex()).unwrap();
     let meta = CheckpointMeta {
         format_version: CHECKPOINT_VERSION,
         spec: spec("linear"),
@@ -310,6 +310,11 @@ fn saved_untrained(name: &str) -> (std::path::PathBuf, std::path::PathBuf, World
         prediction: None,
         action_repeat: 1,
     };
+    (model, meta)
+}
+
+fn saved_untrained(name: &str) -> (std::path::PathBuf, std::path::PathBuf, WorldModel) {
+    let (model, meta) = untrained();
     let dir = tempdir(name);
     let path = dir.join("m.uwwm");
     Checkpoint::save(&path, &model, &meta).unwrap();
@@ -555,24 +560,12 @@ fn version_2_checkpoints_load_as_models_without_layer_norm() {
         action_repeat: 1,
     };
     let v3 = Checkpoint::to_bytes(&model, &meta).unwrap();
-    let u64_at = |o: usize| u64::from_le_bytes(v3[o..o + 8].try_into().unwrap()) as usize;
-    let h = CHECKPOINT_HEADER_LEN;
-    let (m, w) = (u64_at(8), u64_at(16));
-    let mut json: serde_json::Value = serde_json::from_slice(&v3[h..h + m]).unwrap();
-    let fields = json["model"].as_object_mut().unwrap();
-    assert!(fields.remove("head_layers").is_some() && fields.remove("layer_norm").is_some());
-    let json = serde_json::to_vec_pretty(&json).unwrap();
-    let weights = &v3[h + m..h + m + w];
-    let mut crc = crc32fast::Hasher::new();
-    crc.update(&json);
-    crc.update(weights);
-    let mut v2 = CHECKPOINT_MAGIC.to_vec();
-    v2.extend_from_slice(&2u32.to_le_bytes());
-    v2.extend_from_slice(&(json.len() as u64).to_le_bytes());
-    v2.extend_from_slice(&(weights.len() as u64).to_le_bytes());
-    v2.extend_from_slice(&crc.finalize().to_le_bytes());
-    v2.extend_from_slice(&json);
-    v2.extend_from_slice(weights);
+    let mut v2 = with_meta_edited(&v3, |json| {
+        let fields = json["model"].as_object_mut().unwrap();
+        assert!(fields.remove("head_layers").is_some() && fields.remove("layer_norm").is_some());
+    });
+    assert_eq!(v2[..4], CHECKPOINT_MAGIC);
+    v2[4..8].copy_from_slice(&2u32.to_le_bytes());
 
     let dir = tempdir("v2");
     let path = dir.join("v2.uwwm");
@@ -614,21 +607,8 @@ fn with_meta_edited(bytes: &[u8], edit: impl FnOnce(&mut serde_json::Value)) -> 
 #[test]
 fn the_action_repeat_round_trips_defaults_to_1_and_0_is_refused() {
     let device = Device::flex();
-    let cfg = WorldModelConfig {
-        latent_dim: 16,
-        hidden: 32,
-        ..WorldModelConfig::new(OBS, ACT)
-    };
-    let model = WorldModel::new(&cfg, 3, &device).unwrap();
-    let meta = CheckpointMeta {
-        format_version: CHECKPOINT_VERSION,
-        spec: spec("linear"),
-        model: cfg,
-        normalization: Normalization::identity(OBS, ACT),
-        train: TrainSummary::default(),
-        prediction: None,
-        action_repeat: 2,
-    };
+    let (model, mut meta) = untrained();
+    meta.action_repeat = 2;
     let bytes = Checkpoint::to_bytes(&model, &meta).unwrap();
     let p = Path::new("mem.uwwm");
     let back = Checkpoint::from_bytes(&bytes, p, &device).unwrap();

@@ -169,7 +169,11 @@ impl Controller for Mpc {
                 self.action.len()
             )));
         }
-        self.model.begin(input).map_err(fail)?;
+        // Inside a hold block the planner repeats its action without the
+        // model: skip encoding the frame (a learned model's encoder pass).
+        if !self.planner.holds_next() {
+            self.model.begin(input).map_err(fail)?;
+        }
         self.last = self
             .planner
             .plan(self.model.as_mut(), input.deadline, &mut self.action)

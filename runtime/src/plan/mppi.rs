@@ -88,6 +88,15 @@ impl Planner {
         self.ticks_since_shift = 0;
     }
 
+    /// True when the next [`Self::plan`] call will only repeat the held
+    /// action (`hold` inside a repeat block): it will not look at the
+    /// model, so the caller need not give it the new observation.
+    pub fn holds_next(&self) -> bool {
+        self.config.hold
+            && self.prev_mean.is_some()
+            && self.ticks_since_shift + 1 < self.config.action_repeat
+    }
+
     /// The current plan's mean sequence (`horizon x act_dim`).
     pub fn mean(&self) -> &[f32] {
         &self.mean
@@ -123,8 +132,9 @@ impl Planner {
                 action.len()
             )));
         }
+        let hold = self.holds_next();
         self.warm_start();
-        if self.config.hold && self.prev_mean.is_some() && self.ticks_since_shift != 0 {
+        if hold {
             action.copy_from_slice(&self.held);
             return Ok(PlanOutcome {
                 best_value: f32::NAN,
@@ -546,5 +556,40 @@ mod tests {
             assert!(Planner::new(bad, 1).is_err());
         }
         assert!(Planner::new(config(), 0).is_err());
+    }
+
+    /// With `hold`, the planner plans at the start of each block of
+    /// `action_repeat` ticks and repeats that action in between without
+    /// calling the model, and `holds_next` says so before each call.
+    #[test]
+    fn a_holding_planner_plans_once_per_block_and_says_when_it_will_hold() {
+        let mut model = Quadratic::new(vec![0.5]);
+        let mut planner = Planner::new(
+            PlannerConfig {
+                action_repeat: 3,
+                hold: true,
+                ..config()
+            },
+            1,
+        )
+        .unwrap();
+        let mut action = [0.0f32];
+        let mut planned = Vec::new();
+        for tick in 0..7 {
+            let holds = planner.holds_next();
+            let before = model.calls;
+            let previous = action;
+            planner.plan(&mut model, far(), &mut action).unwrap();
+            assert_eq!(holds, model.calls == before, "tick {tick}");
+            if holds {
+                assert_eq!(action, previous, "tick {tick}: the held action");
+            } else {
+                planned.push(tick);
+            }
+        }
+        assert_eq!(planned, vec![0, 3, 6]);
+        // A reset starts a new block: the next call plans.
+        planner.reset(1);
+        assert!(!planner.holds_next());
     }
 }

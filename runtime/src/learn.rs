@@ -348,8 +348,9 @@ pub fn learn(
     let mut env = Env::from_config(robot_cfg, &opts.task)?;
     let spec = dataset_spec(&env);
     let mut writer = DatasetWriter::create_or_append(run.data(), &spec)?;
+    // The episodes as recorded are needed only to fit the normalisation of
+    // a new run (below); the model trains on them in blocks of `repeat`.
     let mut episodes: Vec<Episode> = Dataset::open(run.data())?.load_all()?;
-    // What the model trains on: the episodes in blocks of `repeat` steps.
     let mut blocks: Vec<Episode> = episodes
         .iter()
         .map(|e| e.with_action_repeat(repeat))
@@ -476,7 +477,6 @@ pub fn learn(
             planner: true,
         });
         let n = (e.len() as f64 * opts.updates_per_step).round() as u64;
-        episodes.push(e);
         trainer.set_episodes(&blocks)?;
         let mut last = LossTerms::default();
         for _ in 0..n {

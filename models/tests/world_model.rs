@@ -445,9 +445,12 @@ fn resumed_training_continues_exactly_with_the_saved_adam_state() {
     let device = Device::flex();
     let data = episodes(8, 30, 3);
     let norm = Normalization::fit(&spec("linear"), &data);
+    // Five Q heads (TD-MPC2's ensemble): every head, online and target,
+    // must survive the checkpoint for the run to continue exactly.
     let cfg = WorldModelConfig {
         latent_dim: 16,
         hidden: 32,
+        num_q: 5,
         ..WorldModelConfig::new(OBS, ACT)
     };
     // tau = 1: the target ensemble equals the online one after every step,

@@ -37,10 +37,24 @@ const TINY: [&str; 20] = [
 fn a_tiny_run_learns_checkpoints_and_resumes() {
     let dir = tempdir("tiny");
     let out = dir.to_str().unwrap();
-    let mut args: Vec<&str> = vec!["learn", "--json", "--out", out, "--steps", "2000"];
+    let mut args: Vec<&str> = vec![
+        "learn",
+        "--json",
+        "--out",
+        out,
+        "--steps",
+        "2000",
+        "--q-heads",
+        "3",
+        "--value-coef",
+        "0.05",
+    ];
     args.extend(TINY);
     let s = json(&args);
     assert_eq!(s["env_steps"], 2000);
+    assert_eq!(s["options"]["model"]["num_q"], 3);
+    let value_coef = |v: &serde_json::Value| v.as_f64().map(|c| (c - 0.05).abs() < 1e-6);
+    assert_eq!(value_coef(&s["options"]["train"]["value_coef"]), Some(true));
     assert_eq!(s["episodes"], 2);
     // 1000 seed steps x 0.01 + 1000 planner steps x 0.01.
     assert_eq!(s["updates"], 20);
@@ -68,6 +82,11 @@ fn a_tiny_run_learns_checkpoints_and_resumes() {
         dir.join("model.uwwm").to_str().unwrap(),
     ]);
     assert_eq!(info["spec"]["robot"], "cartpole");
+    assert_eq!(info["model"]["num_q"], 3);
+    assert_eq!(
+        value_coef(&info["train"]["config"]["value_coef"]),
+        Some(true)
+    );
 
     // The same directory again without --resume: refused, nothing lost.
     let again = umwelt(&args);
@@ -84,6 +103,8 @@ fn a_tiny_run_learns_checkpoints_and_resumes() {
     let s = json(&args);
     assert_eq!(s["env_steps"], 3000);
     assert_eq!(s["episodes"], 3);
+    // The resumed run keeps its own ensemble and loss weights.
+    assert_eq!(s["options"]["model"]["num_q"], 3);
     assert_eq!(s["updates"], 30);
     assert_eq!(s["curve"].as_array().unwrap().len(), 2);
     std::fs::remove_dir_all(dir).ok();

@@ -27,9 +27,10 @@ pub struct LossTerms {
     pub consistency: f32,
     /// Reward regression (MSE, normalised actions, physical rewards).
     pub reward: f32,
-    /// TD value regression of every Q head against `r + gamma * min Q_target(z', pi(z'))`.
+    /// TD value regression of every Q head against `r + gamma * min Q_target(z', pi(z'))`, the
+    /// minimum over two target heads drawn per optimiser step ([`target_pair`]).
     pub value: f32,
-    /// Policy prior: `entropy_coef * log pi - mean Q_target(z, pi(z))`.
+    /// Policy prior: `entropy_coef * log pi - mean Q_target(z, pi(z))` (the first two heads).
     pub policy: f32,
     /// Inverse dynamics: MSE of `inv(z_t, z_{t+1})` against the normalised action.
     pub inverse: f32,
@@ -407,6 +408,7 @@ impl Trainer {
         let (loss, terms) = losses(
             &self.model,
             &self.target_q,
+            self.target_pair(),
             &self.config,
             batch,
             &self.device,
@@ -431,7 +433,20 @@ impl Trainer {
         let model = self.model.valid();
         let target = self.target_q.valid();
         let device = model.device();
-        losses(&model, &target, &self.config, batch, &device).1
+        losses(
+            &model,
+            &target,
+            self.target_pair(),
+            &self.config,
+            batch,
+            &device,
+        )
+        .1
+    }
+
+    /// The target heads of the next optimiser step ([`target_pair`]).
+    fn target_pair(&self) -> (usize, usize) {
+        target_pair(self.config.seed, self.summary.steps, self.target_q.len())
     }
 
     /// Adam's state and the parameter ids it is keyed by, to persist beside
@@ -541,9 +556,29 @@ impl ModuleMapper for Copy {
     }
 }
 
-fn q_min_of(qs: &[Mlp], x: Tensor<2>) -> Tensor<2> {
-    let q0 = qs[0].forward(x.clone());
-    let q1 = qs[1].forward(x);
+/// The two target Q heads whose minimum is the TD target of optimiser
+/// step `step` of a run seeded `seed`, in an ensemble of `n >= 2` heads.
+/// As TD-MPC2, the pair is drawn afresh from a larger ensemble at every
+/// step: pessimistic enough to curb the overestimation a planner exploits,
+/// less so than the minimum of all heads. The draw is a hash of seed and
+/// step, not taken from the batch sampler, so the batches of a seed stay
+/// the same whatever the ensemble's size, and a resumed run draws the same
+/// pairs as an uninterrupted one. With two heads it is always both.
+pub fn target_pair(seed: u64, step: u64, n: usize) -> (usize, usize) {
+    // splitmix64's finaliser: consecutive steps give unrelated draws.
+    let mut x = seed ^ step.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    let draw = x ^ (x >> 31);
+    let n = n.max(2) as u64;
+    let i = draw % n;
+    let j = (i + 1 + (draw / n) % (n - 1)) % n;
+    (i as usize, j as usize)
+}
+
+fn q_min_of(qs: &[Mlp], pair: (usize, usize), x: Tensor<2>) -> Tensor<2> {
+    let q0 = qs[pair.0].forward(x.clone());
+    let q1 = qs[pair.1].forward(x);
     let mask = q1.clone().lower(q0.clone());
     q0.mask_where(mask, q1)
 }
@@ -558,6 +593,7 @@ fn q_min_of(qs: &[Mlp], x: Tensor<2>) -> Tensor<2> {
 fn losses(
     model: &WorldModel,
     target_q: &[Mlp],
+    pair: (usize, usize),
     c: &TrainConfig,
     batch: &Batch,
     device: &Device,
@@ -619,7 +655,7 @@ fn losses(
         .policy_sample(next_z.clone(), eps_target)
         .action
         .detach();
-    let q_next = q_min_of(target_q, Tensor::cat(vec![next_z, a_next], 1)).detach();
+    let q_next = q_min_of(target_q, pair, Tensor::cat(vec![next_z, a_next], 1)).detach();
     let not_done = term.neg().add_scalar(1.0);
     let td = (rew + q_next.mul(not_done).mul_scalar(c.gamma)).detach();
     let qs = model.q_all(z_now.clone(), act.clone());
@@ -706,4 +742,34 @@ fn ema(target: Vec<Mlp>, online: &Vec<Mlp>, tau: f32) -> Vec<Mlp> {
         tau,
     };
     target.map(&mut m).no_grad()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::target_pair;
+
+    #[test]
+    fn target_pairs_are_distinct_heads_and_cover_every_pair() {
+        for n in [2usize, 3, 5] {
+            let mut seen = std::collections::BTreeSet::new();
+            for step in 0..1000u64 {
+                let (i, j) = target_pair(7, step, n);
+                assert!(i < n && j < n && i != j, "n {n}, step {step}: ({i}, {j})");
+                seen.insert((i.min(j), i.max(j)));
+            }
+            assert_eq!(seen.len(), n * (n - 1) / 2, "n {n}: pairs {seen:?}");
+        }
+        // Of five heads, every pair about equally often (1000 steps: ~100 each).
+        let mut counts = std::collections::BTreeMap::new();
+        for step in 0..1000u64 {
+            let (i, j) = target_pair(3, step, 5);
+            *counts.entry((i.min(j), i.max(j))).or_insert(0) += 1;
+        }
+        assert!(
+            counts.values().all(|&c| (60..=140).contains(&c)),
+            "{counts:?}"
+        );
+        // Deterministic in seed and step.
+        assert_eq!(target_pair(1, 42, 5), target_pair(1, 42, 5));
+    }
 }

@@ -62,6 +62,16 @@ pub struct Args {
     /// Discount factor of the value targets.
     #[arg(long)]
     gamma: Option<f32>,
+    /// Weight of the value (TD) loss in the model's joint objective
+    /// (default 0.1, as TD-MPC2). The TD error grows with the values, and
+    /// its gradient reaches the encoder: a lower weight keeps large returns
+    /// from drowning the dynamics' consistency loss there.
+    #[arg(long)]
+    value_coef: Option<f32>,
+    /// Q heads in the value ensemble (TD-MPC2: 5). Each TD target is the
+    /// minimum of two heads drawn at random; the planner uses the first two.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(2..=16))]
+    q_heads: Option<u32>,
     /// No progress bar; print one JSON document at the end.
     #[arg(long)]
     json: bool,
@@ -97,6 +107,12 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     }
     if let Some(v) = args.gamma {
         o.train.gamma = v;
+    }
+    if let Some(v) = args.value_coef {
+        o.train.value_coef = v;
+    }
+    if let Some(v) = args.q_heads {
+        o.model.num_q = v as usize;
     }
     anyhow::ensure!(
         o.updates_per_step.is_finite() && o.updates_per_step >= 0.0,

@@ -33,23 +33,19 @@ const TINY: [&str; 20] = [
     "0.01",
 ];
 
+/// `umwelt learn --json` of 2000 steps into `out`: `extra`, then [`TINY`].
+fn tiny_run<'a>(out: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
+    let mut args = vec!["learn", "--json", "--out", out, "--steps", "2000"];
+    args.extend(extra);
+    args.extend(TINY);
+    args
+}
+
 #[test]
 fn a_tiny_run_learns_checkpoints_and_resumes() {
     let dir = tempdir("tiny");
     let out = dir.to_str().unwrap();
-    let mut args: Vec<&str> = vec![
-        "learn",
-        "--json",
-        "--out",
-        out,
-        "--steps",
-        "2000",
-        "--q-heads",
-        "3",
-        "--value-coef",
-        "0.05",
-    ];
-    args.extend(TINY);
+    let args = tiny_run(out, &["--q-heads", "3", "--value-coef", "0.05"]);
     let s = json(&args);
     assert_eq!(s["env_steps"], 2000);
     assert_eq!(s["options"]["model"]["num_q"], 3);
@@ -120,18 +116,7 @@ fn an_action_repeat_run_holds_its_actions_and_its_checkpoint_needs_the_same_repe
 
     let dir = tempdir("repeat");
     let out = dir.to_str().unwrap();
-    let mut args: Vec<&str> = vec![
-        "learn",
-        "--json",
-        "--out",
-        out,
-        "--steps",
-        "2000",
-        "--action-repeat",
-        "2",
-    ];
-    args.extend(TINY);
-    let s = json(&args);
+    let s = json(&tiny_run(out, &["--action-repeat", "2"]));
     assert_eq!(s["options"]["action_repeat"], 2);
     assert_eq!(s["env_steps"], 2000);
     let data = Dataset::open(dir.join("data")).unwrap();

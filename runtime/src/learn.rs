@@ -298,6 +298,22 @@ fn planner_for(
     Mpc::new(c.planner.clone(), Box::new(learned)).map_err(|e| LearnError::Setup(e.to_string()))
 }
 
+/// The options' own checks (model sizes with the robot's dimensions,
+/// training, planner, action repeat), with the option named.
+fn check_options(opts: &LearnOptions, model: &WorldModelConfig) -> Result<(), LearnError> {
+    let bad = |what: &str, e: String| LearnError::Setup(format!("invalid {what}: {e}"));
+    if opts.action_repeat == 0 {
+        return Err(LearnError::Setup(
+            "the action repeat must be at least 1".into(),
+        ));
+    }
+    model.validate().map_err(|e| bad("model", e))?;
+    opts.train
+        .validate()
+        .map_err(|e| bad("training options", e))?;
+    opts.planner.validate().map_err(|e| bad("planner", e))
+}
+
 /// Runs (or, with `resume`, continues) a learning run in `dir`.
 pub fn learn(
     options: LearnOptions,
@@ -323,7 +339,6 @@ pub fn learn(
                 dir.display()
             )));
         }
-        std::fs::create_dir_all(dir).map_err(io(dir))?;
         LearnState {
             options,
             env_steps: 0,
@@ -335,11 +350,6 @@ pub fn learn(
         }
     };
     let opts = state.options.clone();
-    if opts.action_repeat == 0 {
-        return Err(LearnError::Setup(
-            "the action repeat must be at least 1".into(),
-        ));
-    }
     let repeat = opts.action_repeat;
     let robot_cfg = match &opts.robot_config {
         Some(p) => RobotConfig::load(p)?,
@@ -347,6 +357,15 @@ pub fn learn(
     };
     let mut env = Env::from_config(robot_cfg, &opts.task)?;
     let spec = dataset_spec(&env);
+    let mut model_cfg = WorldModelConfig {
+        obs_dim: spec.obs_dim(),
+        act_dim: spec.act_dim(),
+        ..opts.model.clone()
+    };
+    // Every option is checked before anything is written or collected: a
+    // bad value is an error at once, not after the seed episodes.
+    check_options(&opts, &model_cfg)?;
+    std::fs::create_dir_all(dir).map_err(io(dir))?;
     let mut writer = DatasetWriter::create_or_append(run.data(), &spec)?;
     // The episodes as recorded are needed only to fit the normalisation of
     // a new run (below); the model trains on them in blocks of `repeat`.
@@ -382,11 +401,6 @@ pub fn learn(
     }
 
     let device = Device::flex();
-    let mut model_cfg = WorldModelConfig {
-        obs_dim: spec.obs_dim(),
-        act_dim: spec.act_dim(),
-        ..opts.model.clone()
-    };
     let mut trainer = if resume && run.model().exists() {
         let ck = Checkpoint::load_for(run.model(), &spec, &device)?;
         model_cfg = ck.meta.model.clone();

@@ -172,3 +172,23 @@ fn an_action_repeat_run_holds_its_actions_and_its_checkpoint_needs_the_same_repe
     assert!(report["episodes"][0]["ret"].is_number(), "{report}");
     std::fs::remove_dir_all(dir).ok();
 }
+
+/// Bad options are refused before the run directory is made or a seed
+/// episode collected, naming what is wrong.
+#[test]
+fn bad_options_are_refused_before_anything_is_written() {
+    let dir = tempdir("bad");
+    let out = dir.join("run");
+    for (flags, expected) in [
+        (["--value-coef=-1"], "value_coef"),
+        (["--samples=0"], "samples"),
+    ] {
+        let args = tiny_run(out.to_str().unwrap(), &flags);
+        let o = umwelt(&args);
+        assert!(!o.status.success(), "{flags:?}");
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(err.contains(expected), "{flags:?}: {err}");
+        assert!(!out.exists(), "{flags:?} left {}", out.display());
+    }
+    std::fs::remove_dir_all(dir).ok();
+}

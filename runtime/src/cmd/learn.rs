@@ -63,9 +63,9 @@ pub struct Args {
     #[arg(long)]
     gamma: Option<f32>,
     /// Weight of the value (TD) loss in the model's joint objective
-    /// (default 0.1, as TD-MPC2). The TD error grows with the values, and
-    /// its gradient reaches the encoder: a lower weight keeps large returns
-    /// from drowning the dynamics' consistency loss there.
+    /// (default 0.1, as TD-MPC2). Its gradient reaches the encoder too, and
+    /// grows with the values' scale, so it also sets how much the latent is
+    /// shaped by the value rather than by the dynamics' consistency.
     #[arg(long)]
     value_coef: Option<f32>,
     /// Q heads in the value ensemble (TD-MPC2: 5). Each TD target is the

@@ -150,13 +150,11 @@ impl WorldModel {
         (self.q[0].forward(x.clone()) + self.q[1].forward(x)).mul_scalar(0.5)
     }
 
-    /// Minimum of the first two Q heads, `[B, 1]` (pessimistic TD target).
+    /// Minimum of the first two Q heads, `[B, 1]` (a pessimistic value; the
+    /// trainer's TD target is the minimum of a pair drawn per step, see
+    /// [`super::train::target_pair`]).
     pub fn q_min(&self, z: Tensor<2>, a: Tensor<2>) -> Tensor<2> {
-        let x = Tensor::cat(vec![z, a], 1);
-        let q0 = self.q[0].forward(x.clone());
-        let q1 = self.q[1].forward(x);
-        let mask = q1.clone().lower(q0.clone());
-        q0.mask_where(mask, q1)
+        min_of_heads(&self.q, (0, 1), Tensor::cat(vec![z, a], 1))
     }
 
     /// The policy prior's mean and log-std, `[B, act_dim]` each (log-std in
@@ -261,6 +259,15 @@ impl WorldModel {
             .collect();
         Ok(self.rollout(z0, &steps))
     }
+}
+
+/// Elementwise minimum of heads `pair.0` and `pair.1` of `qs` on the rows
+/// `x` (`[z, a]`), `[B, 1]`.
+pub(crate) fn min_of_heads(qs: &[Mlp], pair: (usize, usize), x: Tensor<2>) -> Tensor<2> {
+    let q0 = qs[pair.0].forward(x.clone());
+    let q1 = qs[pair.1].forward(x);
+    let mask = q1.clone().lower(q0.clone());
+    q0.mask_where(mask, q1)
 }
 
 /// A tensor's values, row-major.

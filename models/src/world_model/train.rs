@@ -13,7 +13,7 @@ use std::time::Instant;
 
 use super::checkpoint::Checkpoint;
 use super::config::{ModelError, TrainConfig, WorldModelConfig};
-use super::model::{WorldModel, tensor_from_rows};
+use super::model::{WorldModel, min_of_heads, tensor_from_rows};
 use super::nn::Mlp;
 use super::normalize::Normalization;
 use crate::dataset::Episode;
@@ -576,13 +576,6 @@ pub fn target_pair(seed: u64, step: u64, n: usize) -> (usize, usize) {
     (i as usize, j as usize)
 }
 
-fn q_min_of(qs: &[Mlp], pair: (usize, usize), x: Tensor<2>) -> Tensor<2> {
-    let q0 = qs[pair.0].forward(x.clone());
-    let q1 = qs[pair.1].forward(x);
-    let mask = q1.clone().lower(q0.clone());
-    q0.mask_where(mask, q1)
-}
-
 /// TD-MPC2's joint objective on one batch: the weighted total (a scalar
 /// tensor to differentiate) and the separate terms.
 ///
@@ -655,7 +648,7 @@ fn losses(
         .policy_sample(next_z.clone(), eps_target)
         .action
         .detach();
-    let q_next = q_min_of(target_q, pair, Tensor::cat(vec![next_z, a_next], 1)).detach();
+    let q_next = min_of_heads(target_q, pair, Tensor::cat(vec![next_z, a_next], 1)).detach();
     let not_done = term.neg().add_scalar(1.0);
     let td = (rew + q_next.mul(not_done).mul_scalar(c.gamma)).detach();
     let qs = model.q_all(z_now.clone(), act.clone());

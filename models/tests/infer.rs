@@ -324,6 +324,63 @@ fn results_are_bit_identical_whatever_the_thread_count() {
     }
 }
 
+/// Calls back to back, of changing sizes and kinds, with round trips
+/// between them: threads claim tiles of each call as it comes, and late
+/// workers must never mix calls up. Every result matches one thread's.
+#[test]
+fn back_to_back_calls_of_changing_sizes_match_one_thread() {
+    let c = cartpole_sized();
+    let im = Arc::new(InferenceModel::from_model(&random_model(&c, 6)).expect("model"));
+    let mut rng = ChaCha8Rng::seed_from_u64(8);
+    let (a, l) = (c.act_dim, c.latent_dim);
+    let z0: Vec<f32> = {
+        let mut one = RolloutEngine::new(im.clone(), 1, 1, 1).expect("engine");
+        let mut z = vec![0.0; l];
+        one.encode(&normal(c.obs_dim, &mut rng), 1, &mut z)
+            .expect("encode");
+        z
+    };
+    let calls: Vec<(usize, usize, Vec<f32>)> = (0..60)
+        .map(|i| {
+            let n = [512, 1, 64, 65, 300, 128][i % 6];
+            let h = 1 + i % 5;
+            (n, h, uniform(n * h * a, &mut rng))
+        })
+        .collect();
+    let run = |threads: usize| {
+        let mut eng = RolloutEngine::new(im.clone(), 512, 5, threads).expect("engine");
+        let mut out = RolloutOutput::default();
+        let mut all = Vec::new();
+        for (i, (n, h, actions)) in calls.iter().enumerate() {
+            if i % 2 == 0 {
+                eng.rollout(&z0, actions, *n, *h, &mut out)
+                    .expect("rollout");
+                all.push((
+                    bits(&out.rewards),
+                    bits(&out.values),
+                    bits(&out.final_latents),
+                ));
+            } else {
+                let mut acts = vec![0.0; n * h * a];
+                eng.policy_rollout(&z0, actions, *n, *h, &mut acts)
+                    .expect("policy");
+                all.push((bits(&acts), Vec::new(), Vec::new()));
+            }
+            if i % 7 == 0 {
+                eng.ping_workers().expect("round trip");
+            }
+        }
+        all
+    };
+    let want = run(1);
+    for threads in [2, 4] {
+        let got = run(threads);
+        for (i, (g, w)) in got.iter().zip(&want).enumerate() {
+            assert!(g == w, "call {i} differs with {threads} threads");
+        }
+    }
+}
+
 fn bits(v: &[f32]) -> Vec<u32> {
     v.iter().map(|x| x.to_bits()).collect()
 }

@@ -10,11 +10,11 @@
 //! - Samples are processed in tiles of [`TILE_ROWS`] rows; a tile is rolled
 //!   through the whole horizon before the next one starts, so its
 //!   activations stay in cache and only the weights stream from L2.
-//! - Tiles are split over persistent worker threads (the caller's thread
-//!   does the first share). Tile boundaries depend only on the sample count,
-//!   so every sample goes through the same sequence of floating-point
-//!   operations whatever the thread count: results are bit-identical for
-//!   1, 2 or more threads.
+//! - The calling thread and persistent worker threads claim tiles one at a
+//!   time (see the Threads section). Tile boundaries depend only on the
+//!   sample count, so every sample goes through the same sequence of
+//!   floating-point operations whoever computes it: results are
+//!   bit-identical for 1, 2 or more threads and any schedule.
 //! - Every sample starts at the same latent `z0`, so the first step's
 //!   `z0 W_z` product (most of a first layer's work) is computed once per
 //!   tile and each sample adds only its actions' share.
@@ -28,10 +28,13 @@
 //! (its packing buffers; ~140 per 512 x 5 rollout), cheap with mimalloc,
 //! which the `umwelt` binary uses.
 
+use std::ops::Range;
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::mpsc::{Receiver, SyncSender, TryRecvError, sync_channel};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{Receiver, SyncSender, TryRecvError, TrySendError, sync_channel};
+use std::sync::{Arc, Mutex, PoisonError, RwLock, TryLockError};
 use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
 use burn::tensor::Tensor;
 
@@ -43,7 +46,7 @@ use super::nn::{Dense, LAYER_NORM_EPS, Mlp};
 ///
 /// Large enough that each matrix product amortises `gemm`'s per-call cost,
 /// small enough that a tile's activations stay in L1/L2 and that 512
-/// samples split evenly over 2–8 threads.
+/// samples make enough tiles (8) for threads to even out their speeds.
 pub const TILE_ROWS: usize = 64;
 
 /// One dense layer, `y = x W + b`, `W` row-major `[d_in, d_out]`; a hidden
@@ -1083,10 +1086,28 @@ fn compute(model: &InferenceModel, s: &mut Scratch, rows: usize, work: Work<'_>)
 
 // ---------------------------------------------------------------------------
 // Threads
+//
+// A call's samples are cut into tiles of TILE_ROWS rows, and the caller and
+// the workers claim tiles one at a time from a shared counter. A thread that
+// the OS slows down (another process on its core, a busy hyper-thread
+// sibling, a vCPU the host deschedules) then does fewer tiles instead of
+// holding up the whole call, as a fixed split of the samples would. When the
+// caller runs out of tiles it waits about one tile's time for those still
+// being computed, then computes any that are not done itself: a worker that
+// stops mid-tile costs the call one tile, not the length of the stop.
+//
+// Whoever computes a tile, its operations are the same (tile boundaries
+// depend only on the sample count), so results are bit-identical for any
+// thread count and any schedule. Calls alternate between two sets of
+// buffers, so a worker still finishing a tile of the last call (whose result
+// the caller no longer needs) does not hold up the next one; if it is still
+// on it two calls later, that call runs on the calling thread alone rather
+// than wait.
 
-/// What a worker is asked to do.
+/// What a call asks of the threads.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 enum Job {
+    /// Nothing: each worker claims a tile and marks it done (a round trip).
     #[default]
     Nothing,
     Rollout,
@@ -1094,74 +1115,135 @@ enum Job {
     Encode,
 }
 
-/// A worker's inputs, outputs and scratch, owned by the engine and handed
-/// to the worker for each call (copies of its rows: the caller's slices
-/// cannot be lent to a persistent thread without unsafe code, and copying
-/// a share's inputs and outputs costs ~1% of a rollout).
+/// Bits of the claim counter that hold the next tile; the rest hold the
+/// call's number.
+const TILE_BITS: u32 = 16;
+const TILE_MASK: u64 = (1 << TILE_BITS) - 1;
+
+/// The inputs of one call, copied for the workers: the caller's slices
+/// cannot be lent to persistent threads without unsafe code, and copying a
+/// batch's inputs costs well under 1% of a rollout.
 #[derive(Debug, Default)]
-struct Slot {
+struct Batch {
+    /// The call's number (from 1), so that a worker that wakes late never
+    /// takes another call's tiles.
+    epoch: u64,
     job: Job,
-    rows: usize,
+    /// Samples.
+    n: usize,
     h: usize,
+    tiles: usize,
     z0: Vec<f32>,
-    /// Actions, noise or observations of the rows.
+    /// Actions, noise or observations of all samples.
     input: Vec<f32>,
+}
+
+/// The outputs of one tile computed by a worker, rows from 0.
+#[derive(Debug, Default)]
+struct TileOut {
+    /// The call it belongs to; 0 before any.
+    epoch: u64,
+    panicked: bool,
     rewards: Vec<f32>,
     values: Vec<f32>,
     latents: Vec<f32>,
-    /// Policy actions or encoded latents of the rows.
+    /// Policy actions or encoded latents.
     output: Vec<f32>,
-    scratch: Scratch,
-    panicked: bool,
 }
 
-impl Slot {
-    fn run(&mut self, model: &InferenceModel) {
-        let (l, a, o) = (
-            model.config.latent_dim,
-            model.config.act_dim,
-            model.config.obs_dim,
-        );
-        let (rows, h) = (self.rows, self.h);
-        let work = match self.job {
-            Job::Nothing => Work::Nothing,
-            Job::Rollout => Work::Rollout {
-                z0: &self.z0,
-                actions: &self.input[..rows * h * a],
-                h,
-                rewards: &mut self.rewards[..rows * h],
-                values: &mut self.values[..rows],
-                latents: &mut self.latents[..rows * l],
-            },
-            Job::Policy => Work::Policy {
-                z0: &self.z0,
-                noise: &self.input[..rows * h * a],
-                h,
-                actions: &mut self.output[..rows * h * a],
-            },
-            Job::Encode => Work::Encode {
-                obs: &self.input[..rows * o],
-                z: &mut self.output[..rows * l],
-            },
-        };
-        compute(model, &mut self.scratch, rows, work);
+/// One call's buffers: its inputs and the tiles workers compute.
+#[derive(Debug)]
+struct Buffers {
+    batch: RwLock<Batch>,
+    tiles: Vec<Mutex<TileOut>>,
+}
+
+/// What the caller and the workers share.
+#[derive(Debug)]
+struct Shared {
+    model: Arc<InferenceModel>,
+    /// `epoch << TILE_BITS | next unclaimed tile` of the latest call.
+    claim: AtomicU64,
+    /// Odd calls use the first, even calls the second.
+    buffers: [Buffers; 2],
+}
+
+impl Shared {
+    fn buffers(&self, epoch: u64) -> &Buffers {
+        &self.buffers[(epoch & 1) as usize]
+    }
+
+    /// Claims the next tile of call `epoch`, which has `tiles`, if any is
+    /// left and that call is still the latest.
+    fn claim(&self, epoch: u64, tiles: usize) -> Option<usize> {
+        let mut cur = self.claim.load(Ordering::Acquire);
+        loop {
+            let next = (cur & TILE_MASK) as usize;
+            if cur >> TILE_BITS != epoch || next >= tiles {
+                return None;
+            }
+            match self.claim.compare_exchange_weak(
+                cur,
+                cur + 1,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
+                Ok(_) => return Some(next),
+                Err(now) => cur = now,
+            }
+        }
     }
 }
 
-/// How long the caller polls for its workers to finish before it sleeps.
-/// Waking a sleeping thread costs 30-70 us on a VM (an idle vCPU must be
-/// rescheduled); the workers usually finish within this.
-const CALLER_SPIN: std::time::Duration = std::time::Duration::from_micros(200);
+/// Rows of tile `t` of `n` samples.
+fn tile_rows(n: usize, t: usize) -> Range<usize> {
+    (t * TILE_ROWS).min(n)..((t + 1) * TILE_ROWS).min(n)
+}
+
+/// Computes tile `t` of `batch` into `out` (rows from 0).
+fn run_tile(model: &InferenceModel, s: &mut Scratch, batch: &Batch, t: usize, out: &mut TileOut) {
+    let c = &model.config;
+    let (l, a, o) = (c.latent_dim, c.act_dim, c.obs_dim);
+    let (r, h) = (tile_rows(batch.n, t), batch.h);
+    let m = r.len();
+    let work = match batch.job {
+        Job::Nothing => Work::Nothing,
+        Job::Rollout => Work::Rollout {
+            z0: &batch.z0,
+            actions: &batch.input[r.start * h * a..r.end * h * a],
+            h,
+            rewards: &mut out.rewards[..m * h],
+            values: &mut out.values[..m],
+            latents: &mut out.latents[..m * l],
+        },
+        Job::Policy => Work::Policy {
+            z0: &batch.z0,
+            noise: &batch.input[r.start * h * a..r.end * h * a],
+            h,
+            actions: &mut out.output[..m * h * a],
+        },
+        Job::Encode => Work::Encode {
+            obs: &batch.input[r.start * o..r.end * o],
+            z: &mut out.output[..m * l],
+        },
+    };
+    compute(model, s, m, work);
+}
 
 /// How long a worker polls for the next call before it sleeps: a planner
 /// makes several calls per control tick back to back (policy samples, then
-/// each iteration's rollout), and this spares each of them a wake-up.
-const WORKER_SPIN: std::time::Duration = std::time::Duration::from_micros(100);
+/// each iteration's rollout), and this spares each of them a wake-up, which
+/// costs 30-70 us on a VM (an idle vCPU must be rescheduled).
+const WORKER_SPIN: Duration = Duration::from_micros(100);
+
+/// How long the caller waits for a worker's unfinished tile before
+/// computing it itself, when it has not timed a tile of its own this call.
+const DEFAULT_PATIENCE: Duration = Duration::from_micros(200);
 
 /// Receives one message, polling for up to `spin` before blocking; false
 /// when the sender is gone.
-fn recv_spinning(rx: &Receiver<()>, spin: std::time::Duration) -> bool {
-    let start = std::time::Instant::now();
+fn recv_spinning(rx: &Receiver<()>, spin: Duration) -> bool {
+    let start = Instant::now();
     loop {
         for _ in 0..64 {
             match rx.try_recv() {
@@ -1176,41 +1258,55 @@ fn recv_spinning(rx: &Receiver<()>, spin: std::time::Duration) -> bool {
     }
 }
 
-fn worker_loop(
-    model: Arc<InferenceModel>,
-    slot: Arc<Mutex<Slot>>,
-    go: Receiver<()>,
-    done: SyncSender<()>,
-) {
+fn worker_loop(shared: Arc<Shared>, go: Receiver<()>) {
+    let mut scratch = Scratch::new(&shared.model.config);
+    // Each wake-up is for the latest call: a call that finds a wake-up
+    // already pending sends none, and the worker reads the call's number
+    // only once awake.
     while recv_spinning(&go, WORKER_SPIN) {
-        if let Ok(mut s) = slot.lock() {
-            // A panic here would be a bug; catching it keeps the caller from
-            // waiting forever and lets it report the failure.
-            let r = catch_unwind(AssertUnwindSafe(|| s.run(&model)));
-            s.panicked = r.is_err();
+        let epoch = shared.claim.load(Ordering::Acquire) >> TILE_BITS;
+        let buffers = shared.buffers(epoch);
+        let batch = buffers.batch.read().unwrap_or_else(PoisonError::into_inner);
+        if batch.epoch != epoch {
+            // Two calls have gone by since the load: the next wake-up is
+            // for the latest.
+            continue;
         }
-        if done.send(()).is_err() {
-            break;
+        while let Some(t) = shared.claim(epoch, batch.tiles) {
+            let Some(tile) = buffers.tiles.get(t) else {
+                break;
+            };
+            let mut out = tile.lock().unwrap_or_else(PoisonError::into_inner);
+            // A panic here would be a bug; catching it lets the caller
+            // report it instead of waiting for a tile that never comes.
+            let ok = catch_unwind(AssertUnwindSafe(|| {
+                run_tile(&shared.model, &mut scratch, &batch, t, &mut out)
+            }))
+            .is_ok();
+            if !ok {
+                scratch = Scratch::new(&shared.model.config);
+            }
+            out.panicked = !ok;
+            out.epoch = epoch;
         }
     }
-}
-
-struct Worker {
-    slot: Arc<Mutex<Slot>>,
-    go: SyncSender<()>,
 }
 
 /// Scratch buffers and worker threads for batched rollouts of one
 /// [`InferenceModel`]. Calls take `&mut self`: one call at a time.
 pub struct RolloutEngine {
-    model: Arc<InferenceModel>,
+    shared: Arc<Shared>,
     max_samples: usize,
     max_horizon: usize,
     threads: usize,
+    /// The latest call's number.
+    epoch: u64,
     /// The calling thread's scratch.
     scratch: Scratch,
-    workers: Vec<Worker>,
-    done: Receiver<()>,
+    /// Tiles of the current call whose results are in the caller's outputs.
+    resolved: Vec<bool>,
+    /// Wakes each worker.
+    workers: Vec<SyncSender<()>>,
     handles: Vec<JoinHandle<()>>,
 }
 
@@ -1222,15 +1318,6 @@ impl std::fmt::Debug for RolloutEngine {
             .field("threads", &self.threads)
             .finish_non_exhaustive()
     }
-}
-
-/// Rows of share `k` of `threads` for `n` samples: whole tiles, so that tile
-/// boundaries (and results) do not depend on the thread count.
-fn share(n: usize, threads: usize, k: usize) -> std::ops::Range<usize> {
-    let tiles = n.div_ceil(TILE_ROWS);
-    let t0 = k * tiles / threads;
-    let t1 = (k + 1) * tiles / threads;
-    (t0 * TILE_ROWS).min(n)..(t1 * TILE_ROWS).min(n)
 }
 
 fn check_len(what: &str, got: usize, want: usize, shape: &str) -> Result<(), ModelError> {
@@ -1270,49 +1357,72 @@ impl RolloutEngine {
                 "max_samples {max_samples}, max_horizon {max_horizon} and threads {threads} must be positive"
             )));
         }
+        let tiles = max_samples.div_ceil(TILE_ROWS).max(threads);
+        if tiles as u64 > TILE_MASK {
+            return Err(ModelError::Config(format!(
+                "max_samples {max_samples} and threads {threads}: at most {} tiles of {TILE_ROWS} samples",
+                TILE_MASK
+            )));
+        }
         let c = model.config.clone();
         let (l, a, o) = (c.latent_dim, c.act_dim, c.obs_dim);
-        // The most rows any share gets, for any n <= max_samples.
-        let rows = max_samples.div_ceil(TILE_ROWS).div_ceil(threads) * TILE_ROWS;
-        let rows = rows.min(max_samples);
-        let (done_tx, done) = sync_channel(threads);
+        // Workers' buffers only where there are workers.
+        let (batch_len, tiles) = if threads > 1 {
+            (max_samples * (max_horizon * a).max(o), tiles)
+        } else {
+            (0, 0)
+        };
+        let buffers = || Buffers {
+            batch: RwLock::new(Batch {
+                z0: vec![0.0; l],
+                input: vec![0.0; batch_len],
+                ..Batch::default()
+            }),
+            tiles: (0..tiles)
+                .map(|_| {
+                    Mutex::new(TileOut {
+                        rewards: vec![0.0; TILE_ROWS * max_horizon],
+                        values: vec![0.0; TILE_ROWS],
+                        latents: vec![0.0; TILE_ROWS * l],
+                        output: vec![0.0; TILE_ROWS * (max_horizon * a).max(l)],
+                        ..TileOut::default()
+                    })
+                })
+                .collect(),
+        };
+        let shared = Arc::new(Shared {
+            model,
+            claim: AtomicU64::new(0),
+            buffers: [buffers(), buffers()],
+        });
         let mut workers = Vec::with_capacity(threads - 1);
         let mut handles = Vec::with_capacity(threads - 1);
         for k in 1..threads {
-            let slot = Arc::new(Mutex::new(Slot {
-                z0: vec![0.0; l],
-                input: vec![0.0; rows * (max_horizon * a).max(o)],
-                rewards: vec![0.0; rows * max_horizon],
-                values: vec![0.0; rows],
-                latents: vec![0.0; rows * l],
-                output: vec![0.0; rows * (max_horizon * a).max(l)],
-                scratch: Scratch::new(&c),
-                ..Slot::default()
-            }));
             let (go, go_rx) = sync_channel(1);
-            let (m, s, d) = (model.clone(), slot.clone(), done_tx.clone());
+            let s = shared.clone();
             let handle = std::thread::Builder::new()
                 .name(format!("rollout-{k}"))
-                .spawn(move || worker_loop(m, s, go_rx, d))
+                .spawn(move || worker_loop(s, go_rx))
                 .map_err(|e| ModelError::Config(format!("starting rollout thread {k}: {e}")))?;
-            workers.push(Worker { slot, go });
+            workers.push(go);
             handles.push(handle);
         }
         Ok(Self {
             scratch: Scratch::new(&c),
-            model,
+            shared,
             max_samples,
             max_horizon,
             threads,
+            epoch: 0,
+            resolved: Vec::with_capacity(tiles),
             workers,
-            done,
             handles,
         })
     }
 
     /// The model this engine runs.
     pub fn model(&self) -> &InferenceModel {
-        &self.model
+        &self.shared.model
     }
 
     /// The largest batch a call accepts.
@@ -1346,123 +1456,163 @@ impl RolloutEngine {
         Ok(())
     }
 
-    /// Hands each worker with rows its share (`fill` copies its inputs in),
-    /// computes share 0 on the calling thread (`own`), waits for the
-    /// workers and copies their outputs out (`collect`).
-    fn run(
+    /// Runs a call of `n` samples. With one thread, or one tile, `own`
+    /// computes all rows on the calling thread. Otherwise `fill` copies the
+    /// inputs into the workers' batch, the workers are woken, and the caller
+    /// claims tiles with them, computing its own with `own` straight into
+    /// `outs`; `collect` copies a worker's finished tile into `outs`.
+    #[allow(clippy::too_many_arguments)]
+    fn run<O: ?Sized>(
         &mut self,
-        n: usize,
         job: Job,
+        n: usize,
         h: usize,
-        mut fill: impl FnMut(&mut Slot, std::ops::Range<usize>),
-        own: impl FnOnce(&InferenceModel, &mut Scratch, usize),
-        mut collect: impl FnMut(&Slot, std::ops::Range<usize>),
+        fill: impl FnOnce(&mut Batch),
+        outs: &mut O,
+        mut own: impl FnMut(&InferenceModel, &mut Scratch, Range<usize>, &mut O),
+        mut collect: impl FnMut(&TileOut, Range<usize>, &mut O),
     ) -> Result<(), ModelError> {
-        let mut started = 0;
-        let mut failure = None;
-        for (k, w) in self.workers.iter().enumerate() {
-            let rows = share(n, self.threads, k + 1);
-            if rows.is_empty() && job != Job::Nothing {
-                continue;
-            }
-            match w.slot.lock() {
-                Ok(mut s) => {
-                    s.job = job;
-                    s.rows = rows.len();
-                    s.h = h;
-                    s.panicked = false;
-                    fill(&mut s, rows);
+        let tiles = match job {
+            Job::Nothing => self.workers.len(),
+            _ => n.div_ceil(TILE_ROWS),
+        };
+        if self.workers.is_empty() || (job != Job::Nothing && tiles <= 1) {
+            own(&self.shared.model, &mut self.scratch, 0..n, outs);
+            return Ok(());
+        }
+        self.epoch += 1;
+        let epoch = self.epoch;
+        let buffers = self.shared.buffers(epoch);
+        {
+            let mut b = match buffers.batch.try_write() {
+                Ok(b) => b,
+                Err(TryLockError::Poisoned(p)) => p.into_inner(),
+                // A worker is still on a tile of the call before last (the
+                // OS stopped it mid-tile): rather than wait for it, this
+                // call runs on the calling thread alone.
+                Err(TryLockError::WouldBlock) if job != Job::Nothing => {
+                    own(&self.shared.model, &mut self.scratch, 0..n, outs);
+                    return Ok(());
                 }
-                Err(_) => {
-                    failure = Some(k + 1);
-                    break;
-                }
-            }
-            if w.go.send(()).is_err() {
-                failure = Some(k + 1);
-                break;
-            }
-            started += 1;
+                Err(TryLockError::WouldBlock) => buffers
+                    .batch
+                    .write()
+                    .unwrap_or_else(PoisonError::into_inner),
+            };
+            b.epoch = epoch;
+            b.job = job;
+            b.n = n;
+            b.h = h;
+            b.tiles = tiles;
+            fill(&mut b);
         }
-        if failure.is_none() {
-            own(
-                &self.model,
-                &mut self.scratch,
-                share(n, self.threads, 0).len(),
-            );
-        }
-        // Wait for every started worker even after a failure: they hold
-        // their slots until they are done.
-        for _ in 0..started {
-            if !recv_spinning(&self.done, CALLER_SPIN) {
-                return Err(ModelError::Data("a rollout thread stopped".into()));
-            }
-        }
-        if let Some(k) = failure {
-            return Err(ModelError::Data(format!(
-                "rollout thread {k} is not running"
-            )));
-        }
-        for (k, w) in self.workers.iter().enumerate() {
-            let rows = share(n, self.threads, k + 1);
-            if rows.is_empty() {
-                continue;
-            }
-            let s = w
-                .slot
-                .lock()
-                .map_err(|_| ModelError::Data(format!("rollout thread {} failed", k + 1)))?;
-            if s.panicked {
+        self.shared
+            .claim
+            .store(epoch << TILE_BITS, Ordering::Release);
+        for (k, go) in self.workers.iter().enumerate() {
+            // A full channel means a wake-up is pending already.
+            if let Err(TrySendError::Disconnected(())) = go.try_send(()) {
                 return Err(ModelError::Data(format!(
-                    "rollout thread {} panicked",
+                    "rollout thread {} is not running",
                     k + 1
                 )));
             }
-            collect(&s, rows);
+        }
+        self.resolved.clear();
+        self.resolved.resize(tiles, false);
+        let mut left = tiles;
+        let mut patience = DEFAULT_PATIENCE;
+        if job != Job::Nothing {
+            let start = Instant::now();
+            let mut mine = 0u32;
+            while let Some(t) = self.shared.claim(epoch, tiles) {
+                own(&self.shared.model, &mut self.scratch, tile_rows(n, t), outs);
+                self.resolved[t] = true;
+                mine += 1;
+            }
+            left -= mine as usize;
+            if mine > 0 {
+                patience = start.elapsed() / mine;
+            }
+        }
+        // Tiles that workers claimed: take each once it is finished; after
+        // about one tile's time, compute the next unfinished one here.
+        let mut since = Instant::now();
+        while left > 0 {
+            for (t, tile) in buffers.tiles.iter().enumerate().take(tiles) {
+                if self.resolved[t] {
+                    continue;
+                }
+                let out = match tile.try_lock() {
+                    Ok(out) => out,
+                    Err(TryLockError::Poisoned(p)) => p.into_inner(),
+                    // A worker is computing it.
+                    Err(TryLockError::WouldBlock) => continue,
+                };
+                if out.epoch != epoch {
+                    continue;
+                }
+                if out.panicked {
+                    return Err(ModelError::Data("a rollout thread panicked".into()));
+                }
+                collect(&out, tile_rows(n, t), outs);
+                self.resolved[t] = true;
+                left -= 1;
+            }
+            if left == 0 {
+                break;
+            }
+            if job != Job::Nothing && since.elapsed() >= patience {
+                if let Some(t) = self.resolved.iter().position(|r| !r) {
+                    own(&self.shared.model, &mut self.scratch, tile_rows(n, t), outs);
+                    self.resolved[t] = true;
+                    left -= 1;
+                    since = Instant::now();
+                }
+            } else {
+                std::hint::spin_loop();
+            }
         }
         Ok(())
     }
 
-    /// Wakes every worker with no work and waits for it: the fixed cost of
-    /// handing a call to the threads (for benchmarks).
+    /// Wakes every worker with no work and waits for each to answer: the
+    /// fixed cost of handing a call to the threads (for benchmarks).
     pub fn ping_workers(&mut self) -> Result<(), ModelError> {
-        self.run(0, Job::Nothing, 0, |_, _| {}, |_, _, _| {}, |_, _| {})
+        self.run(
+            Job::Nothing,
+            0,
+            0,
+            |_| {},
+            &mut (),
+            |_, _, _, _| {},
+            |_, _, _| {},
+        )
     }
 
     /// Encodes `b` normalised observations (`b x obs_dim`, row-major) into
     /// latents (`b x latent_dim`), as [`WorldModel::encode`].
     pub fn encode(&mut self, obs: &[f32], b: usize, z: &mut [f32]) -> Result<(), ModelError> {
-        let c = &self.model.config;
+        let c = &self.shared.model.config;
         let (o, l) = (c.obs_dim, c.latent_dim);
         self.check_batch("encode", b, 0)?;
         check_len("encode observations", obs.len(), b * o, "b x obs_dim")?;
         check_len("encode latents", z.len(), b * l, "b x latent_dim")?;
         check_finite("encode observations", obs)?;
-        let (own_obs, own_z) = {
-            let r = share(b, self.threads, 0);
-            (&obs[..r.end * o], r.end * l)
-        };
-        let (head, tail) = z.split_at_mut(own_z);
         self.run(
-            b,
             Job::Encode,
+            b,
             0,
-            |s, r| s.input[..r.len() * o].copy_from_slice(&obs[r.start * o..r.end * o]),
-            |m, s, rows| {
-                compute(
-                    m,
-                    s,
-                    rows,
-                    Work::Encode {
-                        obs: own_obs,
-                        z: head,
-                    },
-                )
+            |batch| batch.input[..b * o].copy_from_slice(obs),
+            z,
+            |m, s, r, z| {
+                let work = Work::Encode {
+                    obs: &obs[r.start * o..r.end * o],
+                    z: &mut z[r.start * l..r.end * l],
+                };
+                compute(m, s, r.len(), work)
             },
-            |s, r| {
-                tail[(r.start * l - own_z)..(r.end * l - own_z)]
-                    .copy_from_slice(&s.output[..r.len() * l])
-            },
+            |out, r, z| z[r.start * l..r.end * l].copy_from_slice(&out.output[..r.len() * l]),
         )
     }
 
@@ -1478,7 +1628,7 @@ impl RolloutEngine {
         h: usize,
         out: &mut RolloutOutput,
     ) -> Result<(), ModelError> {
-        let c = &self.model.config;
+        let c = &self.shared.model.config;
         let (l, a) = (c.latent_dim, c.act_dim);
         self.check_batch("rollout", n, h)?;
         check_len("rollout z0", z0.len(), l, "latent_dim")?;
@@ -1493,39 +1643,36 @@ impl RolloutEngine {
         out.rewards.resize(n * h, 0.0);
         out.values.resize(n, 0.0);
         out.final_latents.resize(n * l, 0.0);
-        let own = share(n, self.threads, 0).end;
-        let (own_r, tail_r) = out.rewards.split_at_mut(own * h);
-        let (own_v, tail_v) = out.values.split_at_mut(own);
-        let (own_z, tail_z) = out.final_latents.split_at_mut(own * l);
+        let mut outs = (
+            &mut out.rewards[..],
+            &mut out.values[..],
+            &mut out.final_latents[..],
+        );
         self.run(
-            n,
             Job::Rollout,
+            n,
             h,
-            |s, r| {
-                s.z0.copy_from_slice(z0);
-                s.input[..r.len() * h * a]
-                    .copy_from_slice(&actions[r.start * h * a..r.end * h * a]);
+            |batch| {
+                batch.z0.copy_from_slice(z0);
+                batch.input[..n * h * a].copy_from_slice(actions);
             },
-            |m, s, rows| {
-                compute(
-                    m,
-                    s,
-                    rows,
-                    Work::Rollout {
-                        z0,
-                        actions,
-                        h,
-                        rewards: own_r,
-                        values: own_v,
-                        latents: own_z,
-                    },
-                )
+            &mut outs,
+            |m, s, r, (rewards, values, latents)| {
+                let work = Work::Rollout {
+                    z0,
+                    actions: &actions[r.start * h * a..r.end * h * a],
+                    h,
+                    rewards: &mut rewards[r.start * h..r.end * h],
+                    values: &mut values[r.clone()],
+                    latents: &mut latents[r.start * l..r.end * l],
+                };
+                compute(m, s, r.len(), work)
             },
-            |s, r| {
+            |tile, r, (rewards, values, latents)| {
                 let k = r.len();
-                tail_r[(r.start - own) * h..(r.end - own) * h].copy_from_slice(&s.rewards[..k * h]);
-                tail_v[r.start - own..r.end - own].copy_from_slice(&s.values[..k]);
-                tail_z[(r.start - own) * l..(r.end - own) * l].copy_from_slice(&s.latents[..k * l]);
+                rewards[r.start * h..r.end * h].copy_from_slice(&tile.rewards[..k * h]);
+                values[r.clone()].copy_from_slice(&tile.values[..k]);
+                latents[r.start * l..r.end * l].copy_from_slice(&tile.latents[..k * l]);
             },
         )
     }
@@ -1543,7 +1690,7 @@ impl RolloutEngine {
         h: usize,
         actions: &mut [f32],
     ) -> Result<(), ModelError> {
-        let c = &self.model.config;
+        let c = &self.shared.model.config;
         let (l, a) = (c.latent_dim, c.act_dim);
         self.check_batch("policy rollout", n, h)?;
         check_len("policy rollout z0", z0.len(), l, "latent_dim")?;
@@ -1561,32 +1708,27 @@ impl RolloutEngine {
         )?;
         check_finite("policy rollout z0", z0)?;
         check_finite("policy rollout noise", noise)?;
-        let own = share(n, self.threads, 0).end;
-        let (own_a, tail_a) = actions.split_at_mut(own * h * a);
         self.run(
-            n,
             Job::Policy,
+            n,
             h,
-            |s, r| {
-                s.z0.copy_from_slice(z0);
-                s.input[..r.len() * h * a].copy_from_slice(&noise[r.start * h * a..r.end * h * a]);
+            |batch| {
+                batch.z0.copy_from_slice(z0);
+                batch.input[..n * h * a].copy_from_slice(noise);
             },
-            |m, s, rows| {
-                compute(
-                    m,
-                    s,
-                    rows,
-                    Work::Policy {
-                        z0,
-                        noise,
-                        h,
-                        actions: own_a,
-                    },
-                )
+            actions,
+            |m, s, r, actions| {
+                let work = Work::Policy {
+                    z0,
+                    noise: &noise[r.start * h * a..r.end * h * a],
+                    h,
+                    actions: &mut actions[r.start * h * a..r.end * h * a],
+                };
+                compute(m, s, r.len(), work)
             },
-            |s, r| {
-                tail_a[(r.start - own) * h * a..(r.end - own) * h * a]
-                    .copy_from_slice(&s.output[..r.len() * h * a])
+            |tile, r, actions| {
+                actions[r.start * h * a..r.end * h * a]
+                    .copy_from_slice(&tile.output[..r.len() * h * a])
             },
         )
     }
@@ -1678,18 +1820,50 @@ mod tests {
     }
 
     #[test]
-    fn shares_are_whole_tiles_covering_the_batch() {
-        for n in [0, 1, 63, 64, 65, 200, 512, 1000] {
-            for threads in 1..5 {
-                let mut next = 0;
-                for k in 0..threads {
-                    let r = share(n, threads, k);
-                    assert_eq!(r.start, next);
-                    assert!(r.start.is_multiple_of(TILE_ROWS) || r.is_empty());
-                    next = r.end;
-                }
-                assert_eq!(next, n);
+    fn tiles_cover_the_batch_in_order() {
+        for n in [0usize, 1, 63, 64, 65, 200, 512, 1000] {
+            let mut next = 0;
+            for t in 0..n.div_ceil(TILE_ROWS) {
+                let r = tile_rows(n, t);
+                assert_eq!(r.start, next);
+                assert!(r.start.is_multiple_of(TILE_ROWS));
+                assert!(!r.is_empty() && r.len() <= TILE_ROWS);
+                next = r.end;
             }
+            assert_eq!(next, n);
         }
+    }
+
+    /// Each tile of the latest call is claimed once; a worker holding an
+    /// older call's number gets nothing.
+    #[test]
+    fn tiles_are_claimed_once_and_only_for_the_latest_call() {
+        let model = crate::world_model::WorldModel::new(
+            &WorldModelConfig {
+                obs_dim: 3,
+                act_dim: 1,
+                ..WorldModelConfig::default()
+            },
+            0,
+            &burn::tensor::Device::flex(),
+        )
+        .expect("model");
+        let engine = RolloutEngine::new(
+            Arc::new(InferenceModel::from_model(&model).expect("inference model")),
+            512,
+            4,
+            2,
+        )
+        .expect("engine");
+        let shared = &engine.shared;
+        shared.claim.store(7 << TILE_BITS, Ordering::Release);
+        let got: Vec<usize> = std::iter::from_fn(|| shared.claim(7, 5)).collect();
+        assert_eq!(got, vec![0, 1, 2, 3, 4]);
+        assert_eq!(shared.claim(7, 5), None);
+        shared.claim.store(8 << TILE_BITS, Ordering::Release);
+        assert_eq!(shared.claim(7, 5), None, "an older call's number");
+        assert_eq!(shared.claim(8, 5), Some(0));
+        assert!(std::ptr::eq(shared.buffers(7), shared.buffers(9)));
+        assert!(!std::ptr::eq(shared.buffers(7), shared.buffers(8)));
     }
 }

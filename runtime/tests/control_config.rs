@@ -79,7 +79,13 @@ fn shipped_mpc_and_oracle_configs_load_and_the_oracle_ones_match_the_presets() {
             }
         }
     }
-    for shipped in ["cartpole_swingup", "pendulum_swingup", "reacher_easy"] {
+    for shipped in [
+        "cartpole_swingup",
+        "pendulum_swingup",
+        "reacher_easy",
+        "reacher_hard",
+        "arm_reach",
+    ] {
         let r = RunConfig::load(&dir.join(format!("mpc_{shipped}.toml"))).unwrap();
         controller::build(&r).unwrap_or_else(|e| panic!("mpc_{shipped}: {e}"));
     }

@@ -1165,7 +1165,7 @@ struct Shared {
     model: Arc<InferenceModel>,
     /// `epoch << TILE_BITS | next unclaimed tile` of the latest call.
     claim: AtomicU64,
-    /// Odd calls use the first, even calls the second.
+    /// Even calls use the first, odd calls the second.
     buffers: [Buffers; 2],
 }
 

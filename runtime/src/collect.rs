@@ -134,6 +134,10 @@ pub struct CollectOptions {
     /// Base seed: the episode written as file index `k` uses seed
     /// `seed + k` (wrapping), so appending to a dataset gives new seeds.
     pub seed: u64,
+    /// Control steps each action is held (at least 1), so that a model with
+    /// this action repeat can train on the episodes
+    /// ([`Episode::with_action_repeat`]).
+    pub hold: usize,
 }
 
 /// One episode written by [`collect`].
@@ -192,7 +196,8 @@ pub fn collect(
     let mut stopped = false;
     for _ in 0..options.episodes {
         let seed = options.seed.wrapping_add(writer.next_index());
-        let Some(episode) = record_episode(env, options.policy, seed, stop)? else {
+        let Some(episode) = record_held_episode(env, options.policy, seed, options.hold, stop)?
+        else {
             stopped = true;
             break;
         };

@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 
 mod common;
 use common::{json, umwelt};
+use serde_json::Value;
 
 /// A fresh temporary directory, removed on drop.
 struct TempDir(PathBuf);
@@ -40,8 +41,13 @@ fn s(p: &Path) -> &str {
 
 /// `umwelt collect` of `episodes` random episodes of `robot`/swingup into `dir`.
 fn collect(dir: &Path, robot: &str, episodes: u32) {
+    collect_with(dir, robot, episodes, &[]);
+}
+
+/// [`collect`] with `extra` arguments; returns its report.
+fn collect_with(dir: &Path, robot: &str, episodes: u32, extra: &[&str]) -> Value {
     let n = episodes.to_string();
-    json(&[
+    let mut args = vec![
         "collect",
         "--robot",
         robot,
@@ -56,7 +62,9 @@ fn collect(dir: &Path, robot: &str, episodes: u32) {
         "--out",
         s(dir),
         "--json",
-    ]);
+    ];
+    args.extend_from_slice(extra);
+    json(&args)
 }
 
 /// `umwelt train` with tiny sizes, and `extra` arguments.
@@ -103,6 +111,72 @@ fn assert_contains(text: &str, parts: &[&str]) {
     for p in parts {
         assert!(text.contains(p), "`{p}` missing from: {text}");
     }
+}
+
+/// `collect --hold 2` episodes train a model of 2 control steps per step,
+/// which `model info` and a resume keep; episodes not held that long, a
+/// changed repeat on resume and a hold of 0 are clear errors that write
+/// nothing.
+#[test]
+fn held_episodes_train_a_model_with_an_action_repeat() {
+    let tmp = TempDir::new("repeat");
+    let held = tmp.join("held");
+    let report = collect_with(&held, "cartpole", 3, &["--hold", "2"]);
+    assert_eq!(report["hold"], 2);
+    let out = tmp.join("r2.uwwm");
+    let (d, o) = (s(&held), s(&out));
+    let r = json(&train_args(d, o, "10", &["--action-repeat", "2", "--json"]));
+    assert_eq!(r["action_repeat"], 2);
+    // Two training episodes of 1000 control steps: 500 model steps each.
+    assert_eq!(r["transitions"], 1000);
+    assert_eq!(json(&["model", "info", o, "--json"])["action_repeat"], 2);
+
+    let again = tmp.join("r2b.uwwm");
+    let a = s(&again);
+    let e = fails(&train_args(
+        d,
+        a,
+        "5",
+        &["--resume", o, "--action-repeat", "3"],
+    ));
+    assert_contains(&e, &["--action-repeat 3", "cannot change on --resume"]);
+    assert!(!again.exists());
+    let r = json(&train_args(d, a, "5", &["--resume", o, "--json"]));
+    assert_eq!(r["action_repeat"], 2);
+    assert_eq!(r["steps"], 15);
+
+    let plain = tmp.join("plain");
+    collect(&plain, "cartpole", 2);
+    let bad = tmp.join("bad.uwwm");
+    let e = fails(&train_args(
+        s(&plain),
+        s(&bad),
+        "5",
+        &["--action-repeat", "2"],
+    ));
+    assert_contains(
+        &e,
+        &[
+            "--action-repeat 2",
+            "umwelt collect --hold 2",
+            "not recorded with an action repeat of 2",
+        ],
+    );
+    assert!(!bad.exists());
+
+    let e = fails(&[
+        "collect",
+        "--robot",
+        "cartpole",
+        "--task",
+        "swingup",
+        "--hold",
+        "0",
+        "--out",
+        s(&tmp.join("none")),
+    ]);
+    assert_contains(&e, &["--hold must be at least 1"]);
+    assert!(!tmp.join("none").exists());
 }
 
 #[test]

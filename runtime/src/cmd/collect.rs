@@ -28,6 +28,11 @@ pub struct Args {
     /// appending to a dataset continues with new seeds.
     #[arg(long, default_value_t = 0)]
     seed: u64,
+    /// Hold each action for N control steps, so that `umwelt train
+    /// --action-repeat N` can train a model that steps N periods at a time
+    /// on these episodes.
+    #[arg(long, default_value_t = 1, value_name = "N")]
+    hold: usize,
     /// Print one JSON document on stdout instead of a summary (and no
     /// progress bar).
     #[arg(long)]
@@ -40,6 +45,7 @@ struct Report<'a> {
     task: &'a str,
     policy: SimplePolicy,
     seed: u64,
+    hold: usize,
     path: String,
     episodes_written: usize,
     steps: u64,
@@ -54,6 +60,7 @@ struct Report<'a> {
 /// Runs `umwelt collect`.
 pub fn run(args: Args) -> anyhow::Result<()> {
     anyhow::ensure!(args.episodes > 0, "--episodes must be at least 1");
+    anyhow::ensure!(args.hold > 0, "--hold must be at least 1");
     let mut env = args.env.env()?;
     let spec = dataset_spec(&env);
     // Dataset errors name the directory or file themselves.
@@ -85,6 +92,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         policy: args.policy,
         episodes: args.episodes,
         seed: args.seed,
+        hold: args.hold,
     };
     let summary = collect(&mut env, &mut writer, options, &stop, |e| {
         bar.set_message(format!("last return {:.1}", e.episode_return));
@@ -98,6 +106,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         task: &args.env.task,
         policy: args.policy,
         seed: args.seed,
+        hold: args.hold,
         path: args.out.display().to_string(),
         episodes_written: written,
         steps: summary.steps,

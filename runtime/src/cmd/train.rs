@@ -47,6 +47,12 @@ pub struct Args {
     /// from FILE.adam where present and current, else restart at zero.
     #[arg(long, value_name = "FILE")]
     resume: Option<PathBuf>,
+    /// Train a model that steps N control periods at a time (TD-MPC2's
+    /// action repeat); the episodes must hold each action that long
+    /// (`umwelt collect --hold N`), and a planner using the model needs
+    /// `action_repeat = N`. On --resume, the checkpoint's [default: 1].
+    #[arg(long, value_name = "N")]
+    action_repeat: Option<u32>,
     /// Replace `--out` if it exists.
     #[arg(long)]
     force: bool,
@@ -114,6 +120,8 @@ struct Summary {
     robot: String,
     task: String,
     observation: Vec<String>,
+    /// Control steps per model step.
+    action_repeat: u32,
     /// Optimiser steps of the checkpoint (all runs).
     steps: u64,
     steps_this_run: u64,
@@ -196,10 +204,31 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         .seed
         .or(resumed.as_ref().map(|c| c.meta.train.config.seed))
         .unwrap_or(0);
+    let repeat = match (&resumed, args.action_repeat) {
+        (Some(c), Some(r)) if r != c.meta.action_repeat => bail!(
+            "--action-repeat {r}: the resumed checkpoint's model steps {} control periods at a time; \
+             it cannot change on --resume",
+            c.meta.action_repeat
+        ),
+        (Some(c), _) => c.meta.action_repeat,
+        (None, r) => r.unwrap_or(1),
+    };
+    anyhow::ensure!(repeat > 0, "--action-repeat must be at least 1");
     let (train_idx, val_idx) = data.split(args.val_fraction, split_seed);
+    // A model with an action repeat sees each episode in blocks of that many
+    // control steps.
     let load = |idx: &[usize]| -> anyhow::Result<Vec<Episode>> {
         idx.iter()
-            .map(|&i| data.load(i).map_err(anyhow::Error::from))
+            .map(|&i| {
+                let e = data.load(i)?;
+                e.with_action_repeat(repeat as usize).with_context(|| {
+                    format!(
+                        "{}: episode {i} cannot train a model with --action-repeat {repeat} \
+                         (collect with `umwelt collect --hold {repeat}`)",
+                        args.data.display()
+                    )
+                })
+            })
             .collect()
     };
     let train_eps = load(&train_idx)?;
@@ -319,7 +348,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         normalization: trainer.normalization().clone(),
         train: trainer.summary().clone(),
         prediction,
-        action_repeat: 1,
+        action_repeat: repeat,
     };
     let save = |trainer: &Trainer, prediction: Option<PredictionReport>| -> anyhow::Result<()> {
         let state = trainer.optimizer_state()?;
@@ -420,6 +449,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         robot: spec.robot.clone(),
         task: spec.task.clone(),
         observation: spec.observation.iter().map(|f| f.name.clone()).collect(),
+        action_repeat: repeat,
         steps: s.steps,
         steps_this_run,
         stopped,
@@ -528,7 +558,7 @@ fn print_summary(s: &Summary, spec: &umwelt_models::dataset::DatasetSpec) {
         );
     }
     println!(
-        "trained {}/{} for {} steps{} on {} episodes ({} transitions), {} held out; Adam {}",
+        "trained {}/{} for {} steps{} on {} episodes ({} transitions{}), {} held out; Adam {}",
         s.robot,
         s.task,
         s.steps_this_run,
@@ -539,6 +569,11 @@ fn print_summary(s: &Summary, spec: &umwelt_models::dataset::DatasetSpec) {
         },
         s.train_episodes,
         s.transitions,
+        if s.action_repeat > 1 {
+            format!(" of {} control steps each", s.action_repeat)
+        } else {
+            String::new()
+        },
         s.validation_episodes.len(),
         s.adam,
     );

@@ -84,6 +84,25 @@ enum Command {
     Sim(cmd::sim::Args),
     /// Inspect zenoh traffic: list keys, echo decoded messages, measure rates.
     Topic(cmd::topic::Args),
+    /// Capture zenoh traffic into an MCAP file: every message on the keys
+    /// (default `umwelt/**`) exactly as it travelled, malformed ones
+    /// included, with its arrival time; Ctrl-C stops and closes the file.
+    ///
+    /// One MCAP channel per key (message encoding `umwelt/1`, the wire
+    /// protocol of docs/PROTOCOL.md), so MCAP tools such as Foxglove can
+    /// index it. Chunks are closed every second: a recorder that is killed
+    /// loses at most the last second, and the rest still replays.
+    Record(cmd::record::Args),
+    /// Play an MCAP recording (from `umwelt record`) back onto zenoh at its
+    /// recorded pace (or --speed, --fast), or look into it (--info,
+    /// --print).
+    ///
+    /// Messages go out byte for byte on the keys they were recorded on.
+    /// Recorded motor commands keep their original deadlines, which have
+    /// passed, so a driver that follows the protocol ignores them: a replay
+    /// cannot move a robot. To see what a controller makes of recorded
+    /// sensor data, replay only the frames: `--key 'umwelt/*/sensors'`.
+    Replay(cmd::replay::Args),
     /// Measure performance as ratios against baselines measured in the same run.
     Bench(cmd::bench::Args),
 }
@@ -109,6 +128,8 @@ fn main() -> std::process::ExitCode {
         Command::Run(a) => cmd::run::run(a),
         Command::Launch(a) => cmd::launch::run(a),
         Command::Topic(a) => cmd::topic::run(a),
+        Command::Record(a) => cmd::record::run(a),
+        Command::Replay(a) => cmd::replay::run(a),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -7,6 +7,8 @@ pub mod eval;
 pub mod launch;
 pub mod learn;
 pub mod model;
+pub mod record;
+pub mod replay;
 pub mod rollout;
 pub mod run;
 pub mod sim;

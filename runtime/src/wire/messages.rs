@@ -309,6 +309,11 @@ impl Message {
     pub fn stamp_ns(&self) -> u64 {
         each!(self, m => m.stamp_ns)
     }
+
+    /// Sets `stamp_ns` (and nothing else: a command's deadline stays).
+    pub fn set_stamp_ns(&mut self, stamp_ns: u64) {
+        each!(self, m => m.stamp_ns = stamp_ns)
+    }
 }
 
 macro_rules! impl_from {

@@ -1,0 +1,128 @@
+//! Playing a recording back at its recorded pace.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+
+use super::{RecordedMessage, Recording, RecordingError};
+use crate::wire;
+
+/// How [`play`] paces the messages.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Pace {
+    /// At the recorded intervals divided by this factor (1: as recorded,
+    /// 2: twice as fast). Must be finite and positive.
+    Speed(f64),
+    /// One after another, as fast as the publisher takes them.
+    Fast,
+}
+
+/// What [`play`] did.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct PlayReport {
+    /// Messages published.
+    pub messages: u64,
+    /// Messages the selection left out.
+    pub skipped: u64,
+    /// Messages published, by key.
+    pub keys: BTreeMap<String, u64>,
+    /// Seconds between the first and the last published message's log
+    /// times.
+    pub recorded_s: f64,
+    /// Seconds the playback took.
+    pub wall_s: f64,
+    /// Latest any message was published after its due time, ms (0 when
+    /// not paced): how well the playback kept the recorded timing.
+    pub late_max_ms: f64,
+    /// Stopped (Ctrl-C) before the end.
+    pub stopped: bool,
+    /// Why the recording ended before its footer, if it did; everything
+    /// before that point was played.
+    pub incomplete: Option<String>,
+}
+
+/// Hands `recording`'s messages that `select` accepts (by key) to
+/// `publish`, in recorded order, each when its offset from the first
+/// selected message has passed (under `pace`), until the end or until
+/// `stop` is set. A message recorded slightly out of time order is sent
+/// right after its predecessor, never before it.
+///
+/// A recording that ends early is played up to the damage and reported
+/// in [`PlayReport::incomplete`]; a channel of another encoding, or an
+/// error from `publish`, stops the playback with an error.
+pub fn play(
+    recording: &Recording,
+    select: &dyn Fn(&str) -> bool,
+    pace: Pace,
+    stop: &AtomicBool,
+    publish: &mut dyn FnMut(&RecordedMessage) -> Result<(), String>,
+) -> Result<PlayReport, RecordingError> {
+    if let Pace::Speed(f) = pace
+        && !(f.is_finite() && f > 0.0)
+    {
+        return Err(RecordingError::Speed(f));
+    }
+    let mut report = PlayReport::default();
+    let start = Instant::now();
+    let mut first_ns: Option<u64> = None;
+    let mut last_ns = 0;
+    let mut due = Duration::ZERO;
+    'messages: for m in recording.messages() {
+        let m = match m {
+            Ok(m) => m,
+            Err(RecordingError::Mcap { source, .. }) => {
+                report.incomplete = Some(source.to_string());
+                break;
+            }
+            Err(e) => return Err(e),
+        };
+        if !select(&m.key) {
+            report.skipped += 1;
+            continue;
+        }
+        let t0 = *first_ns.get_or_insert(m.log_time_ns);
+        last_ns = last_ns.max(m.log_time_ns);
+        if let Pace::Speed(f) = pace {
+            due = due.max(Duration::from_nanos(m.log_time_ns.saturating_sub(t0)).div_f64(f));
+            loop {
+                if stop.load(Ordering::SeqCst) {
+                    report.stopped = true;
+                    break 'messages;
+                }
+                let now = start.elapsed();
+                if now >= due {
+                    let late = (now - due).as_secs_f64() * 1e3;
+                    report.late_max_ms = report.late_max_ms.max(late);
+                    break;
+                }
+                // Wake now and then to notice a stop during a long pause.
+                std::thread::sleep((due - now).min(Duration::from_millis(50)));
+            }
+        } else if stop.load(Ordering::SeqCst) {
+            report.stopped = true;
+            break;
+        }
+        publish(&m).map_err(|message| RecordingError::Publish {
+            key: m.key.clone(),
+            message,
+        })?;
+        report.messages += 1;
+        *report.keys.entry(m.key).or_default() += 1;
+    }
+    report.recorded_s = first_ns.map_or(0.0, |t0| (last_ns - t0) as f64 * 1e-9);
+    report.wall_s = start.elapsed().as_secs_f64();
+    Ok(report)
+}
+
+/// `payload` with its `stamp_ns` set to `stamp_ns`, so that a receiver's
+/// latency and age figures refer to the replay rather than the recording;
+/// `None` when it is not a valid message (replay it unchanged). A motor
+/// command keeps its recorded `deadline_ns`, which has passed: restamped or
+/// not, a replayed command is one a driver ignores.
+pub fn restamp(payload: &[u8], stamp_ns: u64) -> Option<Vec<u8>> {
+    let mut msg = wire::decode(payload).ok()?;
+    msg.set_stamp_ns(stamp_ns);
+    Some(wire::encode(&msg))
+}

@@ -1,0 +1,338 @@
+//! `umwelt record` and `umwelt replay` as separate processes over real zenoh
+//! on loopback, against `umwelt sim` and `umwelt run`.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crossbeam::channel::unbounded;
+use serde_json::Value;
+use umwelt_runtime::recording::{RecordedMessage, Recording};
+use umwelt_runtime::transport::{ZenohArgs, free_loopback_endpoint};
+use umwelt_runtime::wire;
+use zenoh::Wait;
+
+/// A child process killed when the test ends, however it ends.
+struct Node(Child);
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn spawn(args: &[&str]) -> Node {
+    let child = Command::new(env!("CARGO_BIN_EXE_umwelt"))
+        .args(args)
+        .current_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join(".."))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start umwelt");
+    Node(child)
+}
+
+fn spawn_sim(endpoint: &str) -> Node {
+    spawn(&[
+        "sim",
+        "--robot",
+        "cartpole",
+        "--task",
+        "swingup",
+        "--rate",
+        "100",
+        "--duration",
+        "60",
+        "--zenoh-endpoint",
+        endpoint,
+    ])
+}
+
+fn ok_json(out: &std::process::Output, what: &str) -> Value {
+    assert!(
+        out.status.success(),
+        "{what} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{what}: not one JSON document ({e})"))
+}
+
+fn sensors_of(file: &Path) -> Vec<RecordedMessage> {
+    Recording::open(file)
+        .unwrap()
+        .messages()
+        .map(Result::unwrap)
+        .filter(|m| m.key == "umwelt/cartpole/sensors")
+        .collect()
+}
+
+#[test]
+fn a_recording_of_a_simulated_robot_replays_byte_for_byte_and_drives_a_controller() {
+    let dir = common::fresh_dir("record-replay");
+    let file = dir.join("run.mcap");
+    let file_s = file.to_str().unwrap();
+
+    // Record the simulator's traffic for 1.5 s.
+    let e1 = free_loopback_endpoint().unwrap();
+    let sim = spawn_sim(&e1);
+    let out = common::umwelt(&[
+        "record",
+        "umwelt/cartpole/**",
+        "--out",
+        file_s,
+        "--duration",
+        "1.5",
+        "--json",
+        "--zenoh-endpoint",
+        &e1,
+    ]);
+    drop(sim);
+    let report = ok_json(&out, "umwelt record");
+    let sensors = &report["keys"]["umwelt/cartpole/sensors"];
+    let n = sensors["messages"].as_u64().unwrap();
+    assert!(n >= 50, "{n} frames in 1.5 s at 100 Hz: {report}");
+    assert_eq!(sensors["kinds"]["SensorFrame"], n);
+    assert_eq!(sensors["invalid"], 0);
+    assert_eq!(
+        sensors["seq_breaks"], 0,
+        "zenoh on loopback lost frames: {report}"
+    );
+    assert_eq!(report["dropped"], 0);
+    assert!(report["incomplete"].is_null());
+
+    // The file holds the frames the simulator sent, in order.
+    let frames = sensors_of(&file);
+    assert_eq!(frames.len() as u64, n);
+    let seqs: Vec<u64> = frames
+        .iter()
+        .map(|m| wire::decode_sensor_frame(&m.payload).unwrap().seq)
+        .collect();
+    assert!(seqs.windows(2).all(|w| w[1] == w[0] + 1), "{seqs:?}");
+    assert!(
+        frames
+            .windows(2)
+            .all(|w| w[0].log_time_ns <= w[1].log_time_ns)
+    );
+
+    // --info and --print describe the same file without any zenoh.
+    let info = common::json(&["replay", file_s, "--info", "--json"]);
+    assert_eq!(info["messages"], report["messages"]);
+    assert_eq!(info["metadata"]["key"], "umwelt/cartpole/**");
+    let printed = common::umwelt(&["replay", file_s, "--print", "--key", "umwelt/*/sensors"]);
+    assert!(printed.status.success());
+    let lines: Vec<Value> = String::from_utf8(printed.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len() as u64, n);
+    assert!(lines.iter().all(|l| l["message"]["kind"] == "sensor_frame"));
+
+    // Replay only the frames, as fast as possible, to a subscriber on a
+    // fresh endpoint: the same bytes in the same order.
+    let e2 = free_loopback_endpoint().unwrap();
+    let listener = ZenohArgs::at(&e2).open().unwrap();
+    let (tx, rx) = unbounded();
+    let _sub = listener
+        .declare_subscriber("umwelt/**")
+        .callback(move |s| {
+            let _ = tx.send((s.key_expr().to_string(), s.payload().to_bytes().to_vec()));
+        })
+        .wait()
+        .unwrap();
+    let out = common::umwelt(&[
+        "replay",
+        file_s,
+        "--key",
+        "umwelt/*/sensors",
+        "--fast",
+        "--json",
+        "--zenoh-endpoint",
+        &e2,
+    ]);
+    let played = ok_json(&out, "umwelt replay --fast");
+    assert_eq!(played["messages"], n);
+    assert_eq!(
+        played["skipped"].as_u64().unwrap(),
+        report["messages"].as_u64().unwrap() - n
+    );
+    let mut got = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while (got.len() as u64) < n && Instant::now() < deadline {
+        if let Ok(x) = rx.recv_timeout(Duration::from_millis(100)) {
+            got.push(x);
+        }
+    }
+    assert_eq!(got.len() as u64, n, "every replayed frame arrives");
+    for ((key, bytes), m) in got.iter().zip(&frames) {
+        assert_eq!(key, &m.key);
+        assert_eq!(bytes, &m.payload);
+    }
+    drop(listener);
+
+    // Replay the frames at their recorded pace into the cart-pole's
+    // controller: it answers them, naming the recorded frames.
+    let e3 = free_loopback_endpoint().unwrap();
+    let watcher = ZenohArgs::at(&e3).open().unwrap();
+    let (tx, rx) = unbounded();
+    let _cmds = watcher
+        .declare_subscriber("umwelt/cartpole/cmd")
+        .callback(move |s| {
+            if let Ok(c) = wire::decode_motor_command(&s.payload().to_bytes()) {
+                let _ = tx.send(c);
+            }
+        })
+        .wait()
+        .unwrap();
+    let _controller = spawn(&[
+        "run",
+        "--config",
+        "configs/cartpole_swingup.toml",
+        "--duration",
+        "30",
+        "--zenoh-endpoint",
+        &e3,
+    ]);
+    let out = common::umwelt(&[
+        "replay",
+        file_s,
+        "--key",
+        "umwelt/*/sensors",
+        "--restamp",
+        "--json",
+        "--wait",
+        "10",
+        "--zenoh-endpoint",
+        &e3,
+    ]);
+    let played = ok_json(&out, "umwelt replay");
+    assert_eq!(played["messages"], n);
+    let answered: Vec<u64> = rx
+        .try_iter()
+        .chain(rx.recv_timeout(Duration::from_secs(1)))
+        .map(|c| c.answers_seq)
+        .filter(|s| *s != 0)
+        .collect();
+    assert!(
+        answered.len() as u64 >= n / 2,
+        "the controller answered {} of {n} replayed frames",
+        answered.len()
+    );
+    assert!(
+        answered.iter().all(|s| seqs.contains(s)),
+        "commands answer recorded frames: {answered:?}"
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn ctrl_c_closes_the_recording_with_its_index() {
+    let dir = common::fresh_dir("record-sigint");
+    let file = dir.join("run.mcap");
+    let e = free_loopback_endpoint().unwrap();
+    let _sim = spawn_sim(&e);
+    let mut rec = spawn(&[
+        "record",
+        "--out",
+        file.to_str().unwrap(),
+        "--zenoh-endpoint",
+        &e,
+    ]);
+    let stderr = rec.0.stderr.take().unwrap();
+    let (tx, rx) = unbounded();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let ready = rx
+        .recv_timeout(Duration::from_secs(20))
+        .expect("the recorder says it is recording");
+    assert!(ready.starts_with("recording umwelt/** to "), "{ready}");
+    // Until frames have been written.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while std::fs::metadata(&file).map_or(0, |m| m.len()) < 2_000 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // SAFETY: kill(2) on the child's pid, which this test owns.
+    assert_eq!(unsafe { libc::kill(rec.0.id() as i32, libc::SIGINT) }, 0);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let status = loop {
+        if let Some(s) = rec.0.try_wait().unwrap() {
+            break s;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the recorder did not stop on SIGINT"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(status.success());
+    let bytes = std::fs::read(&file).unwrap();
+    assert!(bytes.ends_with(mcap::MAGIC), "the file has its footer");
+    let summary = Recording::open(&file).unwrap().summary();
+    assert!(summary.incomplete.is_none());
+    assert!(summary.keys["umwelt/cartpole/sensors"].messages > 0);
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn bad_input_is_refused_naming_the_problem_and_nothing_is_overwritten() {
+    let dir = common::fresh_dir("record-bad");
+    std::fs::create_dir_all(&dir).unwrap();
+    let fails = |args: &[&str], want: &[&str]| {
+        let out = common::umwelt(args);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{args:?} succeeded");
+        for w in want {
+            assert!(err.contains(w), "{args:?}: `{w}` not in: {err}");
+        }
+    };
+    let missing = dir.join("missing.mcap");
+    fails(&["replay", missing.to_str().unwrap()], &["missing.mcap"]);
+    let notes = dir.join("notes.txt");
+    std::fs::write(&notes, "my notes").unwrap();
+    let notes_s = notes.to_str().unwrap();
+    fails(
+        &["replay", notes_s, "--info"],
+        &["notes.txt", "not an MCAP file"],
+    );
+    // The recorder refuses to overwrite before it touches zenoh.
+    fails(
+        &["record", "--out", notes_s, "--duration", "1"],
+        &["notes.txt", "already exists", "--force"],
+    );
+    assert_eq!(std::fs::read_to_string(&notes).unwrap(), "my notes");
+    fails(
+        &["record", "--out", notes_s, "--duration", "0"],
+        &["--duration"],
+    );
+
+    // A real, empty recording (nothing was publishing) for the replay's checks.
+    let empty = dir.join("empty.mcap");
+    let e = free_loopback_endpoint().unwrap();
+    let out = common::umwelt(&[
+        "record",
+        "--out",
+        empty.to_str().unwrap(),
+        "--duration",
+        "0.2",
+        "--json",
+        "--zenoh-endpoint",
+        &e,
+    ]);
+    assert_eq!(ok_json(&out, "record with no traffic")["messages"], 0);
+    let empty_s = empty.to_str().unwrap();
+    fails(
+        &["replay", empty_s, "--zenoh-endpoint", &e],
+        &["no messages on keys matching"],
+    );
+    fails(&["replay", empty_s, "--speed", "0"], &["--speed"]);
+    fails(&["replay", empty_s, "--key", "a//b"], &["--key", "a//b"]);
+    std::fs::remove_dir_all(&dir).ok();
+}

@@ -336,3 +336,139 @@ fn bad_input_is_refused_naming_the_problem_and_nothing_is_overwritten() {
     fails(&["replay", empty_s, "--key", "a//b"], &["--key", "a//b"]);
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// Sends SIGINT to `node` and waits up to 10 s for it to exit.
+fn interrupt(node: &mut Node) -> std::process::ExitStatus {
+    // SAFETY: kill(2) on the pid of a child this test has not waited for.
+    assert_eq!(unsafe { libc::kill(node.0.id() as i32, libc::SIGINT) }, 0);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Some(s) = node.0.try_wait().unwrap() {
+            return s;
+        }
+        assert!(Instant::now() < deadline, "no exit 10 s after SIGINT");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn a_recording_of_a_lockstep_run_imports_as_the_simulators_own_episodes() {
+    use umwelt_models::dataset::Dataset;
+
+    let dir = common::fresh_dir("record-import");
+    let file = dir.join("run.mcap");
+    let (sim_data, imported) = (dir.join("sim_episodes"), dir.join("imported"));
+    let e = free_loopback_endpoint().unwrap();
+    // The recorder first, so it hears the first frame.
+    let mut rec = spawn(&[
+        "record",
+        "umwelt/cartpole/**",
+        "--out",
+        file.to_str().unwrap(),
+        "--zenoh-endpoint",
+        &e,
+    ]);
+    let stderr = rec.0.stderr.take().unwrap();
+    let mut lines = BufReader::new(stderr).lines();
+    let ready = lines.next().unwrap().unwrap();
+    assert!(ready.starts_with("recording"), "{ready}");
+    // Two seeded episodes, each step waiting for the command answering
+    // its frame; the simulator records them itself too.
+    let mut sim = spawn(&[
+        "sim",
+        "--robot",
+        "cartpole",
+        "--task",
+        "swingup",
+        "--lockstep",
+        "--lockstep-timeout",
+        "0.5",
+        "--seed",
+        "3",
+        "--episodes",
+        "2",
+        "--record",
+        sim_data.to_str().unwrap(),
+        "--zenoh-endpoint",
+        &e,
+    ]);
+    let mut controller = spawn(&[
+        "run",
+        "--config",
+        "configs/cartpole_swingup.toml",
+        "--trigger",
+        "frame",
+        "--zenoh-endpoint",
+        &e,
+    ]);
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let status = loop {
+        if let Some(s) = sim.0.try_wait().unwrap() {
+            break s;
+        }
+        assert!(Instant::now() < deadline, "the lockstep run did not end");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(status.success());
+    assert!(interrupt(&mut controller).success());
+    assert!(interrupt(&mut rec).success());
+
+    let out = common::umwelt(&[
+        "collect",
+        "--robot",
+        "cartpole",
+        "--task",
+        "swingup",
+        "--from-recording",
+        file.to_str().unwrap(),
+        "--out",
+        imported.to_str().unwrap(),
+        "--json",
+    ]);
+    let report = ok_json(&out, "umwelt collect --from-recording");
+    assert_eq!(report["episodes_written"], 2, "{report}");
+    assert_eq!(report["invalid"], 0);
+    assert!(report["cuts"].as_object().unwrap().is_empty(), "{report}");
+
+    // Bit for bit what the simulator stepped: observations, actions,
+    // rewards, success, the episode numbers and the time-limit ends.
+    let want = Dataset::open(&sim_data).unwrap().load_all().unwrap();
+    let got = Dataset::open(&imported).unwrap().load_all().unwrap();
+    assert_eq!(want.len(), 2);
+    assert_eq!(got.len(), 2);
+    for (w, g) in want.iter().zip(&got) {
+        assert_eq!(g.observations, w.observations);
+        assert_eq!(g.actions, w.actions);
+        assert_eq!(g.rewards, w.rewards);
+        assert_eq!(
+            (g.success, g.truncated, g.terminated),
+            (w.success, w.truncated, w.terminated)
+        );
+    }
+    assert_eq!(
+        (got[0].seed, got[1].seed),
+        (0, 1),
+        "episode numbers as the frames carry them"
+    );
+
+    // Another robot's traffic is not there: refused, naming what is.
+    let text = common::umwelt(&[
+        "collect",
+        "--robot",
+        "pendulum",
+        "--task",
+        "swingup",
+        "--from-recording",
+        file.to_str().unwrap(),
+        "--out",
+        dir.join("wrong_robot").to_str().unwrap(),
+    ]);
+    assert!(!text.status.success());
+    let err = String::from_utf8_lossy(&text.stderr);
+    assert!(
+        err.contains("run.mcap") && err.contains("umwelt/pendulum/sensors"),
+        "{err}"
+    );
+    assert!(err.contains("umwelt/cartpole/sensors"), "{err}");
+    std::fs::remove_dir_all(&dir).ok();
+}

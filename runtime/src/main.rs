@@ -99,9 +99,11 @@ enum Command {
     ///
     /// Messages go out byte for byte on the keys they were recorded on.
     /// Recorded motor commands keep their original deadlines, which have
-    /// passed, so a driver that follows the protocol ignores them: a replay
-    /// cannot move a robot. To see what a controller makes of recorded
-    /// sensor data, replay only the frames: `--key 'umwelt/*/sensors'`.
+    /// passed, so a driver that follows the protocol ignores them, and
+    /// estop and reset messages are withheld unless --control: a replay
+    /// cannot move, release or reset a robot. To see what a controller
+    /// makes of recorded sensor data, replay only the frames: `--key
+    /// 'umwelt/*/sensors'`.
     Replay(cmd::replay::Args),
     /// Measure performance as ratios against baselines measured in the same run.
     Bench(cmd::bench::Args),

@@ -474,3 +474,79 @@ fn a_recording_of_a_lockstep_run_imports_as_the_simulators_own_episodes() {
     assert!(err.contains("umwelt/cartpole/sensors"), "{err}");
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[test]
+fn a_replay_withholds_estops_and_resets_unless_asked() {
+    use umwelt_runtime::recording::Recorder;
+    use umwelt_runtime::wire::{Estop, Message, Reset};
+
+    let dir = common::fresh_dir("record-control");
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("log.mcap");
+    let estop = wire::encode(&Message::Estop(Estop {
+        seq: 1,
+        stamp_ns: 1,
+        engage: false,
+        reason: "released by the operator".into(),
+    }));
+    let reset = wire::encode(&Message::Reset(Reset {
+        seq: 1,
+        stamp_ns: 2,
+        seed: None,
+    }));
+    let status = wire::encode(&Message::Status(wire::Status {
+        seq: 1,
+        stamp_ns: 3,
+        state: wire::NodeState::Running,
+        episode: 0,
+        step: 0,
+        message: "ok".into(),
+    }));
+    let mut rec = Recorder::create(&file, &Default::default()).unwrap();
+    rec.write("umwelt/arm/estop", &estop, 10).unwrap();
+    rec.write("umwelt/arm/cmd", &reset, 20).unwrap();
+    rec.write("umwelt/arm/status", &status, 30).unwrap();
+    rec.finish().unwrap();
+
+    for control in [false, true] {
+        let e = free_loopback_endpoint().unwrap();
+        let listener = ZenohArgs::at(&e).open().unwrap();
+        let (tx, rx) = unbounded();
+        let _sub = listener
+            .declare_subscriber("umwelt/**")
+            .callback(move |s| {
+                let _ = tx.send(s.payload().to_bytes().to_vec());
+            })
+            .wait()
+            .unwrap();
+        let mut args = vec![
+            "replay",
+            file.to_str().unwrap(),
+            "--fast",
+            "--json",
+            "--zenoh-endpoint",
+            &e,
+        ];
+        if control {
+            args.push("--control");
+        }
+        let report = ok_json(&common::umwelt(&args), "umwelt replay");
+        let want: Vec<&Vec<u8>> = if control {
+            vec![&estop, &reset, &status]
+        } else {
+            vec![&status]
+        };
+        assert_eq!(report["messages"], want.len(), "{report}");
+        assert_eq!(report["withheld"], 3 - want.len(), "{report}");
+        let mut got = Vec::new();
+        while got.len() < want.len()
+            && let Ok(x) = rx.recv_timeout(Duration::from_secs(10))
+        {
+            got.push(x);
+        }
+        // Nothing else comes.
+        assert!(rx.recv_timeout(Duration::from_millis(300)).is_err());
+        assert_eq!(got.iter().collect::<Vec<_>>(), want, "--control {control}");
+    }
+    std::fs::remove_dir_all(&dir).ok();
+}

@@ -5,7 +5,9 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
-use umwelt_runtime::recording::{Pace, PlayReport, Recording, RecordingSummary, play, restamp};
+use umwelt_runtime::recording::{
+    Pace, PlayReport, RecordedMessage, Recording, RecordingSummary, acts_on_robot, play, restamp,
+};
 use umwelt_runtime::transport::ZenohArgs;
 use umwelt_runtime::wire;
 use zenoh::Wait;
@@ -36,6 +38,10 @@ pub struct Args {
     /// (invalid ones say why), and exit, publishing nothing.
     #[arg(long)]
     print: bool,
+    /// Also replay estop and reset messages, which act on whatever robot
+    /// listens (an estop release frees it). Withheld by default.
+    #[arg(long)]
+    control: bool,
     /// Set each valid message's `stamp_ns` to the time it is replayed, so
     /// that a controller's latency figures refer to the replay (motor
     /// commands keep their recorded, expired deadlines).
@@ -77,7 +83,19 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let recording = Recording::open(&args.file)?;
     let filter = KeyExpr::try_from(args.key.clone())
         .map_err(|e| anyhow::anyhow!("--key {}: not a key expression: {e}", args.key))?;
-    let select = |key: &str| keyexpr::new(key).is_ok_and(|k| filter.intersects(k));
+    let key_matches = |key: &str| keyexpr::new(key).is_ok_and(|k| filter.intersects(k));
+    // Estops and resets are withheld unless --control: counted here.
+    let withheld = std::cell::Cell::new(0u64);
+    let select = |m: &RecordedMessage| {
+        if !key_matches(&m.key) {
+            return false;
+        }
+        if !args.control && acts_on_robot(&m.payload) {
+            withheld.set(withheld.get() + 1);
+            return false;
+        }
+        true
+    };
     if args.info {
         let summary = recording.summary();
         if args.json {
@@ -94,7 +112,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         return Ok(());
     }
     if args.print {
-        return print_messages(&recording, &select);
+        return print_messages(&recording, &|m| key_matches(&m.key));
     }
     let pace = if args.fast {
         Pace::Fast
@@ -114,7 +132,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     }
 
     let summary = recording.summary();
-    let keys: Vec<&String> = summary.keys.keys().filter(|k| select(k)).collect();
+    let keys: Vec<&String> = summary.keys.keys().filter(|k| key_matches(k)).collect();
     if keys.is_empty() {
         anyhow::bail!(
             "{}: no messages on keys matching `{}` (it holds: {})",
@@ -185,11 +203,14 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     if let Err(e) = session.close().wait() {
         eprintln!("warning: closing the zenoh session: {e}");
     }
-    print_report(&args, &report)
+    print_report(&args, &report, withheld.get())
 }
 
 /// `--print`: the selected messages decoded, one JSON document per line.
-fn print_messages(recording: &Recording, select: &dyn Fn(&str) -> bool) -> anyhow::Result<()> {
+fn print_messages(
+    recording: &Recording,
+    select: &dyn Fn(&RecordedMessage) -> bool,
+) -> anyhow::Result<()> {
     use std::io::Write;
     let mut out = std::io::stdout().lock();
     for m in recording.messages() {
@@ -201,7 +222,7 @@ fn print_messages(recording: &Recording, select: &dyn Fn(&str) -> bool) -> anyho
             }
             Err(e) => return Err(e.into()),
         };
-        if !select(&m.key) {
+        if !select(&m) {
             continue;
         }
         let (message, invalid) = match wire::decode(&m.payload) {
@@ -227,16 +248,31 @@ fn print_messages(recording: &Recording, select: &dyn Fn(&str) -> bool) -> anyho
     Ok(())
 }
 
+/// What `umwelt replay --json` prints.
+#[derive(Serialize)]
+struct Replayed<'a> {
+    #[serde(flatten)]
+    play: &'a PlayReport,
+    /// Estop and reset messages not replayed (no --control); also counted
+    /// in `skipped`.
+    withheld: u64,
+}
+
 /// The replay's report: one JSON document, or a few lines on stderr.
-fn print_report(args: &Args, r: &PlayReport) -> anyhow::Result<()> {
+fn print_report(args: &Args, r: &PlayReport, withheld: u64) -> anyhow::Result<()> {
     if let Some(why) = &r.incomplete {
         eprintln!(
             "warning: {} ends early ({why}); everything before that was replayed",
             args.file.display()
         );
     }
+    if withheld > 0 {
+        eprintln!(
+            "note: {withheld} estop or reset messages were not replayed (they act on a robot; --control replays them)"
+        );
+    }
     if args.json {
-        return super::print_json(r);
+        return super::print_json(&Replayed { play: r, withheld });
     }
     eprintln!(
         "replayed {} messages on {} keys ({} left out by --key) in {:.2} s, {:.2} s recorded; latest {:.1} ms behind schedule{}",

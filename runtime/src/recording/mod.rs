@@ -48,7 +48,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 pub use episodes::{ImportReport, episodes};
-pub use play::{Pace, PlayReport, play, restamp};
+pub use play::{Pace, PlayReport, acts_on_robot, play, restamp};
 pub use reader::{Messages, RecordedMessage, Recording};
 pub use summary::{KeySummary, RecordingSummary};
 pub use writer::Recorder;

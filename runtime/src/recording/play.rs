@@ -43,7 +43,7 @@ pub struct PlayReport {
     pub incomplete: Option<String>,
 }
 
-/// Hands `recording`'s messages that `select` accepts (by key) to
+/// Hands `recording`'s messages that `select` accepts to
 /// `publish`, in recorded order, each when its offset from the first
 /// selected message has passed (under `pace`), until the end or until
 /// `stop` is set. A message recorded slightly out of time order is sent
@@ -54,7 +54,7 @@ pub struct PlayReport {
 /// error from `publish`, stops the playback with an error.
 pub fn play(
     recording: &Recording,
-    select: &dyn Fn(&str) -> bool,
+    select: &dyn Fn(&RecordedMessage) -> bool,
     pace: Pace,
     stop: &AtomicBool,
     publish: &mut dyn FnMut(&RecordedMessage) -> Result<(), String>,
@@ -78,7 +78,7 @@ pub fn play(
             }
             Err(e) => return Err(e),
         };
-        if !select(&m.key) {
+        if !select(&m) {
             report.skipped += 1;
             continue;
         }
@@ -125,4 +125,14 @@ pub fn restamp(payload: &[u8], stamp_ns: u64) -> Option<Vec<u8>> {
     let mut msg = wire::decode(payload).ok()?;
     msg.set_stamp_ns(stamp_ns);
     Some(wire::encode(&msg))
+}
+
+/// Whether `payload` is a message that acts on a robot when received: an
+/// estop (engaging or releasing it) or an episode reset. A replay withholds
+/// these unless asked: releasing a real robot's estop, or making it reset,
+/// because a recording says so, is not what anyone replaying a log means.
+/// (Motor commands are harmless: their deadlines have passed.)
+pub fn acts_on_robot(payload: &[u8]) -> bool {
+    wire::peek_header(payload)
+        .is_ok_and(|h| matches!(h.kind, wire::MessageKind::Estop | wire::MessageKind::Reset))
 }

@@ -273,7 +273,7 @@ fn play_selects_keys_keeps_the_order_and_stops_when_told() {
     let mut got = Vec::new();
     let report = play(
         &recording,
-        &|k| k == SENSORS,
+        &|m| m.key == SENSORS,
         Pace::Speed(1e3),
         &stop,
         &mut |m| {
@@ -467,4 +467,26 @@ fn recorded_frames_and_commands_become_episodes_cut_where_unknown() {
         e.to_string().contains("no sensor frames of `pendulum`"),
         "{e}"
     );
+}
+
+#[test]
+fn estops_and_resets_are_the_messages_that_act_on_a_robot() {
+    use crate::wire::{Estop, Reset};
+    let estop = |engage| {
+        wire::encode(&Message::Estop(Estop {
+            seq: 1,
+            stamp_ns: 2,
+            engage,
+            reason: "test".into(),
+        }))
+    };
+    let reset = wire::encode(&Message::Reset(Reset {
+        seq: 1,
+        stamp_ns: 2,
+        seed: Some(4),
+    }));
+    assert!(acts_on_robot(&estop(true)) && acts_on_robot(&estop(false)));
+    assert!(acts_on_robot(&reset));
+    assert!(!acts_on_robot(&frame(1)) && !acts_on_robot(&command(1)));
+    assert!(!acts_on_robot(b"garbage"));
 }

@@ -52,16 +52,6 @@ fn spawn_sim(endpoint: &str) -> Node {
     ])
 }
 
-fn ok_json(out: &std::process::Output, what: &str) -> Value {
-    assert!(
-        out.status.success(),
-        "{what} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("{what}: not one JSON document ({e})"))
-}
-
 fn sensors_of(file: &Path) -> Vec<RecordedMessage> {
     Recording::open(file)
         .unwrap()
@@ -92,7 +82,7 @@ fn a_recording_of_a_simulated_robot_replays_byte_for_byte_and_drives_a_controlle
         &e1,
     ]);
     drop(sim);
-    let report = ok_json(&out, "umwelt record");
+    let report = common::json_of(&out, "umwelt record");
     let sensors = &report["keys"]["umwelt/cartpole/sensors"];
     let n = sensors["messages"].as_u64().unwrap();
     assert!(n >= 50, "{n} frames in 1.5 s at 100 Hz: {report}");
@@ -157,7 +147,7 @@ fn a_recording_of_a_simulated_robot_replays_byte_for_byte_and_drives_a_controlle
         "--zenoh-endpoint",
         &e2,
     ]);
-    let played = ok_json(&out, "umwelt replay --fast");
+    let played = common::json_of(&out, "umwelt replay --fast");
     assert_eq!(played["messages"], n);
     assert_eq!(
         played["skipped"].as_u64().unwrap(),
@@ -212,7 +202,7 @@ fn a_recording_of_a_simulated_robot_replays_byte_for_byte_and_drives_a_controlle
         "--zenoh-endpoint",
         &e3,
     ]);
-    let played = ok_json(&out, "umwelt replay");
+    let played = common::json_of(&out, "umwelt replay");
     assert_eq!(played["messages"], n);
     let answered: Vec<u64> = rx
         .try_iter()
@@ -328,7 +318,10 @@ fn bad_input_is_refused_naming_the_problem_and_nothing_is_overwritten() {
         "--zenoh-endpoint",
         &e,
     ]);
-    assert_eq!(ok_json(&out, "record with no traffic")["messages"], 0);
+    assert_eq!(
+        common::json_of(&out, "record with no traffic")["messages"],
+        0
+    );
     let empty_s = empty.to_str().unwrap();
     fails(
         &["replay", empty_s, "--zenoh-endpoint", &e],
@@ -427,7 +420,7 @@ fn a_recording_of_a_lockstep_run_imports_as_the_simulators_own_episodes() {
         imported.to_str().unwrap(),
         "--json",
     ]);
-    let report = ok_json(&out, "umwelt collect --from-recording");
+    let report = common::json_of(&out, "umwelt collect --from-recording");
     assert_eq!(report["episodes_written"], 2, "{report}");
     assert_eq!(report["invalid"], 0);
     assert!(report["cuts"].as_object().unwrap().is_empty(), "{report}");
@@ -530,7 +523,7 @@ fn a_replay_withholds_estops_and_resets_unless_asked() {
         if control {
             args.push("--control");
         }
-        let report = ok_json(&common::umwelt(&args), "umwelt replay");
+        let report = common::json_of(&common::umwelt(&args), "umwelt replay");
         let want: Vec<&Vec<u8>> = if control {
             vec![&estop, &reset, &status]
         } else {

@@ -18,6 +18,7 @@
 //! a time limit): a recording does not say whether a task terminated.
 
 use std::collections::{BTreeMap, HashMap};
+use std::ops::ControlFlow;
 
 use serde::Serialize;
 use umwelt_models::dataset::Episode;
@@ -75,17 +76,9 @@ pub fn episodes(
     let mut frames: Vec<SensorFrame> = Vec::new();
     // The first command answering each frame, by the frame's seq.
     let mut answers: HashMap<u64, Vec<f32>> = HashMap::new();
-    for m in recording.messages() {
-        let m = match m {
-            Ok(m) => m,
-            Err(RecordingError::Mcap { source, .. }) => {
-                report.incomplete = Some(source.to_string());
-                break;
-            }
-            Err(e) => return Err(e),
-        };
+    report.incomplete = recording.scan(|m| {
         if m.key != sensors_key && m.key != cmd_key {
-            continue;
+            return Ok(ControlFlow::Continue(()));
         }
         match wire::decode(&m.payload) {
             Ok(Message::SensorFrame(f)) if m.key == sensors_key => {
@@ -108,24 +101,24 @@ pub fn episodes(
                 report.frames += 1;
                 if frames.last().is_some_and(|p| p.seq == f.seq) {
                     report.repeated_frames += 1;
-                    continue;
+                } else {
+                    frames.push(f);
                 }
-                frames.push(f);
             }
             Ok(Message::MotorCommand(c)) if m.key == cmd_key => {
                 if spec.check_command(&c).is_err() {
                     report.invalid += 1;
-                    continue;
+                } else {
+                    report.commands += 1;
+                    answers.entry(c.answers_seq).or_insert(c.values);
                 }
-                report.commands += 1;
-                answers.entry(c.answers_seq).or_insert(c.values);
             }
             // Resets and other kinds on these keys carry no transition.
             Ok(_) => {}
             Err(_) => report.invalid += 1,
         }
-    }
-
+        Ok(ControlFlow::Continue(()))
+    })?;
     if report.frames == 0 {
         let keys = recording.summary().keys.into_keys().collect::<Vec<_>>();
         return Err(refuse(format!(

@@ -1,6 +1,7 @@
 //! Playing a recording back at its recorded pace.
 
 use std::collections::BTreeMap;
+use std::ops::ControlFlow;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
@@ -69,18 +70,10 @@ pub fn play(
     let mut first_ns: Option<u64> = None;
     let mut last_ns = 0;
     let mut due = Duration::ZERO;
-    'messages: for m in recording.messages() {
-        let m = match m {
-            Ok(m) => m,
-            Err(RecordingError::Mcap { source, .. }) => {
-                report.incomplete = Some(source.to_string());
-                break;
-            }
-            Err(e) => return Err(e),
-        };
+    report.incomplete = recording.scan(|m| {
         if !select(&m) {
             report.skipped += 1;
-            continue;
+            return Ok(ControlFlow::Continue(()));
         }
         let t0 = *first_ns.get_or_insert(m.log_time_ns);
         last_ns = last_ns.max(m.log_time_ns);
@@ -89,7 +82,7 @@ pub fn play(
             loop {
                 if stop.load(Ordering::SeqCst) {
                     report.stopped = true;
-                    break 'messages;
+                    return Ok(ControlFlow::Break(()));
                 }
                 let now = start.elapsed();
                 if now >= due {
@@ -102,7 +95,7 @@ pub fn play(
             }
         } else if stop.load(Ordering::SeqCst) {
             report.stopped = true;
-            break;
+            return Ok(ControlFlow::Break(()));
         }
         publish(&m).map_err(|message| RecordingError::Publish {
             key: m.key.clone(),
@@ -110,7 +103,8 @@ pub fn play(
         })?;
         report.messages += 1;
         *report.keys.entry(m.key).or_default() += 1;
-    }
+        Ok(ControlFlow::Continue(()))
+    })?;
     report.recorded_s = first_ns.map_or(0.0, |t0| (last_ns - t0) as f64 * 1e-9);
     report.wall_s = start.elapsed().as_secs_f64();
     Ok(report)

@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{BufReader, Read};
+use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 
 use mcap::records::Record;
@@ -112,6 +113,29 @@ impl Recording {
             check_encoding: true,
             done: false,
         }
+    }
+
+    /// Calls `f` on each message in recorded order until it breaks or the
+    /// messages end. A file that ends early (a killed recorder) is not an
+    /// error: everything before the damage is seen and the damage is
+    /// returned, for the caller to report. A channel of another encoding,
+    /// or an error from `f`, is an error.
+    pub fn scan(
+        &self,
+        mut f: impl FnMut(RecordedMessage) -> Result<ControlFlow<()>, RecordingError>,
+    ) -> Result<Option<String>, RecordingError> {
+        for m in self.messages() {
+            match m {
+                Ok(m) => {
+                    if f(m)?.is_break() {
+                        break;
+                    }
+                }
+                Err(e @ RecordingError::Mcap { .. }) => return Ok(Some(damage(&e))),
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(None)
     }
 
     /// What the recording holds, key by key. Never fails: damage at the

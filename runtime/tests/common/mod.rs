@@ -12,14 +12,19 @@ pub fn umwelt(args: &[&str]) -> std::process::Output {
 
 /// Runs `umwelt ARGS`, which must succeed and print one JSON document.
 pub fn json(args: &[&str]) -> serde_json::Value {
-    let out = umwelt(args);
+    json_of(&umwelt(args), &format!("umwelt {args:?}"))
+}
+
+/// The one JSON document on the stdout of `what`, which must have
+/// succeeded.
+pub fn json_of(out: &std::process::Output, what: &str) -> serde_json::Value {
     assert!(
         out.status.success(),
-        "umwelt {args:?} failed: {}",
+        "{what} failed: {}",
         String::from_utf8_lossy(&out.stderr)
     );
     serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("umwelt {args:?}: not one JSON document ({e})"))
+        .unwrap_or_else(|e| panic!("{what}: not one JSON document ({e})"))
 }
 
 /// A path under the system's temp directory for one test of this process

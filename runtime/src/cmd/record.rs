@@ -41,7 +41,8 @@ pub struct Args {
     /// Stop after this many messages.
     #[arg(long, value_name = "N")]
     count: Option<u64>,
-    /// Print the recording's summary as one JSON document on stdout.
+    /// Print the recording's summary as one JSON document on stdout (and
+    /// no progress spinner).
     #[arg(long)]
     json: bool,
     #[command(flatten)]
@@ -130,8 +131,13 @@ pub fn run(mut args: Args) -> anyhow::Result<()> {
     );
     let start = Instant::now();
     let mut peer_checked = false;
-    let bar = indicatif::ProgressBar::new_spinner();
-    bar.enable_steady_tick(Duration::from_millis(200));
+    let bar = if args.json {
+        indicatif::ProgressBar::hidden()
+    } else {
+        let b = indicatif::ProgressBar::new_spinner();
+        b.enable_steady_tick(Duration::from_millis(200));
+        b
+    };
     let mut last_status = Instant::now();
     let mut failure = None;
     let limit = args.duration.map(Duration::from_secs_f64);

@@ -2,6 +2,7 @@
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
@@ -158,12 +159,13 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             .map_err(|e| anyhow::anyhow!("declaring a publisher on `{key}`: {e}"))?;
         publishers.insert(key.clone(), p);
     }
+    let stop = super::stop_flag()?;
     let waited = Instant::now();
     let subscribed = loop {
         let any = publishers
             .values()
             .any(|p| p.matching_status().wait().is_ok_and(|s| s.matching()));
-        if any || waited.elapsed().as_secs_f64() >= args.wait {
+        if any || waited.elapsed().as_secs_f64() >= args.wait || stop.load(Ordering::SeqCst) {
             break any;
         }
         std::thread::sleep(Duration::from_millis(10));
@@ -174,7 +176,6 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             args.wait
         );
     }
-    let stop = super::stop_flag()?;
     eprintln!(
         "replaying {}: {} keys, {:.1} s recorded, {} (Ctrl-C stops)",
         args.file.display(),

@@ -543,3 +543,34 @@ fn a_replay_withholds_estops_and_resets_unless_asked() {
     }
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[test]
+fn bench_record_reports_the_writer_beside_a_plain_file() {
+    let dir = common::fresh_dir("bench-record");
+    let r = common::json(&[
+        "bench",
+        "record",
+        "--messages",
+        "300",
+        "--image",
+        "16x8",
+        "--dir",
+        dir.to_str().unwrap(),
+        "--json",
+    ]);
+    assert_eq!(r["messages"], 300);
+    // An arm frame with a 16 x 8 RGB image: more than the image's 384 bytes.
+    assert!(r["frame_bytes"].as_u64().unwrap() > 384, "{r}");
+    for key in [
+        "record_msgs_per_s",
+        "raw_mb_per_s",
+        "record_vs_raw",
+        "read_msgs_per_s",
+    ] {
+        let v = r[key].as_f64().unwrap();
+        assert!(v.is_finite() && v > 0.0, "{key}: {r}");
+    }
+    let size = r["file_vs_payload"].as_f64().unwrap();
+    assert!(size > 0.0 && size < 1.5, "{r}");
+    assert!(!dir.exists(), "the benchmark removes its files");
+}

@@ -74,8 +74,14 @@ pub fn episodes(
     let spec = crate::node::wire_spec(env);
     let mut report = ImportReport::default();
     let mut frames: Vec<SensorFrame> = Vec::new();
-    // The first command answering each frame, by the frame's seq.
-    let mut answers: HashMap<u64, Vec<f32>> = HashMap::new();
+    // The first command answering each frame, beside it.
+    let mut actions: Vec<Option<Vec<f32>>> = Vec::new();
+    // The newest frame of each seq: a command answers the frame with its
+    // `answers_seq` sent last before it (a sender that restarts reuses seqs).
+    let mut newest: HashMap<u64, usize> = HashMap::new();
+    // Commands the recorder heard before their frame (the two come over
+    // different links, so their order at the recorder is not guaranteed).
+    let mut early: HashMap<u64, Vec<f32>> = HashMap::new();
     report.incomplete = recording.scan(|m| {
         if m.key != sensors_key && m.key != cmd_key {
             return Ok(ControlFlow::Continue(()));
@@ -102,6 +108,8 @@ pub fn episodes(
                 if frames.last().is_some_and(|p| p.seq == f.seq) {
                     report.repeated_frames += 1;
                 } else {
+                    newest.insert(f.seq, frames.len());
+                    actions.push(early.remove(&f.seq));
                     frames.push(f);
                 }
             }
@@ -110,7 +118,14 @@ pub fn episodes(
                     report.invalid += 1;
                 } else {
                     report.commands += 1;
-                    answers.entry(c.answers_seq).or_insert(c.values);
+                    match newest.get(&c.answers_seq) {
+                        Some(&i) => {
+                            actions[i].get_or_insert(c.values);
+                        }
+                        None => {
+                            early.entry(c.answers_seq).or_insert(c.values);
+                        }
+                    }
                 }
             }
             // Resets and other kinds on these keys carry no transition.
@@ -161,7 +176,7 @@ pub fn episodes(
         };
         let same_episode = f.channel(EPISODE_CHANNEL) == next.channel(EPISODE_CHANNEL);
         let consecutive = next.seq == f.seq.wrapping_add(1);
-        let action = answers.get(&f.seq);
+        let action = actions[i].as_ref();
         let why = match (same_episode, consecutive, action) {
             (false, _, _) => None,
             (true, false, _) => Some("frames lost or the sender restarted"),

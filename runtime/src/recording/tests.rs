@@ -490,3 +490,38 @@ fn estops_and_resets_are_the_messages_that_act_on_a_robot() {
     assert!(!acts_on_robot(&frame(1)) && !acts_on_robot(&command(1)));
     assert!(!acts_on_robot(b"garbage"));
 }
+
+#[test]
+fn a_command_heard_before_its_frame_still_answers_it_and_a_restart_is_not_confused() {
+    let dir = Dir::new("import-order");
+    let env = umwelt_sim::Env::new("reacher", "easy").unwrap();
+    let path = dir.file("order.mcap");
+    let mut rec = Recorder::create(&path, &BTreeMap::new()).unwrap();
+    let r = Some(1.0);
+    let mut t = 0;
+    let mut put = |key: &str, payload: Vec<u8>| {
+        t += 1;
+        rec.write(key, &payload, t).unwrap();
+    };
+    let (sensors, cmd) = ("umwelt/reacher/sensors", "umwelt/reacher/cmd");
+    // Frame 1, then the answer to frame 2 before frame 2 itself.
+    put(sensors, reacher_frame(1, 0.0, r));
+    put(cmd, reacher_command(1));
+    put(cmd, reacher_command(2));
+    put(sensors, reacher_frame(2, 0.0, r));
+    put(sensors, reacher_frame(3, 0.0, r));
+    // The driver restarts: seqs 1 and 2 again, the new frame 1 unanswered
+    // (the old answer to seq 1 must not stand in for it).
+    put(sensors, reacher_frame(1, 0.0, r));
+    put(sensors, reacher_frame(2, 0.0, r));
+    put(cmd, reacher_command(2));
+    put(sensors, reacher_frame(3, 0.0, r));
+    rec.finish().unwrap();
+    let (eps, report) = episodes(&Recording::open(&path).unwrap(), "reacher", &env, false).unwrap();
+    let lens: Vec<usize> = eps.iter().map(|e| e.len()).collect();
+    assert_eq!(lens, [2, 1], "{report:?}");
+    assert_eq!(eps[0].actions, [0.01, -0.01, 0.02, -0.01]);
+    assert_eq!(eps[1].actions, [0.02, -0.01]);
+    assert_eq!(report.cuts["frames lost or the sender restarted"], 1);
+    assert_eq!(report.cuts["a frame nobody answered"], 1);
+}

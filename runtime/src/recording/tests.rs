@@ -141,6 +141,14 @@ fn a_killed_recorder_leaves_a_file_that_reads_up_to_its_last_flush() {
     }
     // As if the process died here: nothing more reaches the file.
     std::mem::forget(rec);
+    // Even one killed before its first flush leaves a (message-less) MCAP file.
+    let early = dir.file("early.mcap");
+    let mut rec = Recorder::create(&early, &BTreeMap::new()).unwrap();
+    rec.write(SENSORS, &frame(1), 1).unwrap();
+    std::mem::forget(rec);
+    let summary = Recording::open(&early).unwrap().summary();
+    assert_eq!(summary.messages, 0);
+    assert!(summary.incomplete.is_some());
 
     let recording = Recording::open(&path).unwrap();
     let read: Vec<_> = recording.messages().collect();

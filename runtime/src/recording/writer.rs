@@ -75,6 +75,9 @@ impl Recorder {
                 metadata: metadata.clone(),
             })
             .map_err(mcap_err)?;
+        // On disk at once: a recorder killed in its first second still
+        // leaves an MCAP file, not an empty one.
+        writer.flush().map_err(mcap_err)?;
         Ok(Self {
             path: path.to_path_buf(),
             writer,

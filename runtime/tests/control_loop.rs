@@ -239,6 +239,17 @@ fn killing_the_simulator_gives_the_safe_action_and_control_resumes_when_it_retur
     });
     let s = controller.stop_json();
     assert!(s["interventions"]["stale"].as_u64().unwrap() > 0);
+    // Latency is one sample per frame answered, however many stale ticks
+    // answered the last frame again while the driver was gone.
+    let (timed, frames) = (
+        s["latency"]["samples"].as_u64().unwrap(),
+        s["frames_received"].as_u64().unwrap(),
+    );
+    assert!(
+        timed > 0 && timed <= frames,
+        "{timed} latency samples for {frames} frames"
+    );
+    assert!(s["ticks"].as_u64().unwrap() > frames, "{s}");
 }
 
 #[test]

@@ -89,7 +89,9 @@ pub struct LoopSummary {
     pub jitter: Percentiles,
     /// Time in the controller.
     pub controller_time: Percentiles,
-    /// Frame sensor stamp to command publication.
+    /// Frame sensor stamp to the publication of the first command
+    /// answering that frame (ticks that answer the same frame again, while
+    /// no newer one has come, are not counted twice).
     pub latency: Percentiles,
     /// Safety interventions.
     pub interventions: Interventions,
@@ -320,6 +322,8 @@ fn control(
         values: vec![0.0; n_act],
     });
     let (mut frame_seq, mut frame_stamp) = (0u64, 0u64);
+    // The frame whose latency was last recorded.
+    let mut timed_seq: Option<u64> = None;
     let mut frame_episode: Option<f32> = None;
     let mut last_episode: Option<f32> = None;
     let mut state = NodeState::Starting;
@@ -439,7 +443,8 @@ fn control(
         set_command(&mut cmd_msg, frame_seq, deadline_ns, &action);
         safety.sent(&action);
         io.put(Which::Cmd, &cmd_msg);
-        if age.is_some() {
+        if age.is_some() && timed_seq != Some(frame_seq) {
+            timed_seq = Some(frame_seq);
             record(
                 &mut timing.latency,
                 wire::now_ns().saturating_sub(frame_stamp) as f64 / 1e3,

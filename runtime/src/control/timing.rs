@@ -15,6 +15,8 @@ pub struct Percentiles {
     pub p99_us: f64,
     /// Largest.
     pub max_us: f64,
+    /// Values recorded.
+    pub samples: u64,
 }
 
 /// A microsecond histogram from 1 us to 60 s at 3 significant digits: it
@@ -67,6 +69,7 @@ pub fn percentiles(h: &Histogram<u64>) -> Percentiles {
         p50_us: h.value_at_quantile(0.5) as f64,
         p99_us: h.value_at_quantile(0.99) as f64,
         max_us: h.max() as f64,
+        samples: h.len(),
     }
 }
 

@@ -111,6 +111,25 @@ fn a_recording_of_a_simulated_robot_replays_byte_for_byte_and_drives_a_controlle
             .all(|w| w[0].log_time_ns <= w[1].log_time_ns)
     );
 
+    // Nobody answered these frames: nothing to train on, and no dataset
+    // folder is made.
+    let data = dir.join("no_commands");
+    let out = common::umwelt(&[
+        "collect",
+        "--robot",
+        "cartpole",
+        "--task",
+        "swingup",
+        "--from-recording",
+        file_s,
+        "--out",
+        data.to_str().unwrap(),
+    ]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("no transition"), "{err}");
+    assert!(!data.exists());
+
     // --info and --print describe the same file without any zenoh.
     let info = common::json(&["replay", file_s, "--info", "--json"]);
     assert_eq!(info["messages"], report["messages"]);

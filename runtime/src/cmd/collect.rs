@@ -180,6 +180,14 @@ fn import(args: &Args, file: &std::path::Path, env: &umwelt_sim::Env) -> anyhow:
     // The recording first: a bad one leaves no dataset folder behind.
     let recording = Recording::open(file)?;
     let (eps, import) = episodes(&recording, &args.env.robot, env, args.zero_rewards)?;
+    anyhow::ensure!(
+        !eps.is_empty(),
+        "{}: {} frames of {} but no transition (a frame, the command answering it and the next \
+         frame): was a controller answering? Nothing written",
+        file.display(),
+        import.frames,
+        args.env.robot
+    );
     let mut writer = DatasetWriter::create_or_append(&args.out, &dataset_spec(env))?;
     if let Some(why) = &import.incomplete {
         tracing::warn!(
@@ -219,16 +227,14 @@ fn import(args: &Args, file: &std::path::Path, env: &umwelt_sim::Env) -> anyhow:
     for (why, k) in &import.cuts {
         println!("  {k} episode cuts: {why}");
     }
-    match report.mean_return {
-        Some(mean) => println!(
-            "wrote {n} episodes ({} steps) of {}/{} to {}: mean return {mean:.1}",
-            report.steps, report.robot, report.task, report.path
-        ),
-        None => println!(
-            "wrote no episode to {}: no frame was answered by a command",
-            report.path
-        ),
-    }
+    println!(
+        "wrote {n} episodes ({} steps) of {}/{} to {}: mean return {:.1}",
+        report.steps,
+        report.robot,
+        report.task,
+        report.path,
+        report.mean_return.unwrap_or(0.0)
+    );
     println!("the dataset now has {} episodes", report.dataset_episodes);
     Ok(())
 }

@@ -61,6 +61,44 @@ fn sensors_of(file: &Path) -> Vec<RecordedMessage> {
         .collect()
 }
 
+/// Waits up to `timeout` for `node` to exit on its own; `what` says what
+/// was expected of it.
+fn wait_exit(node: &mut Node, timeout: Duration, what: &str) -> std::process::ExitStatus {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(s) = node.0.try_wait().unwrap() {
+            return s;
+        }
+        assert!(Instant::now() < deadline, "{what} within {timeout:?}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Sends SIGINT to `node` and waits up to 10 s for it to exit.
+fn interrupt(node: &mut Node) -> std::process::ExitStatus {
+    // SAFETY: kill(2) on the pid of a child this test has not waited for.
+    assert_eq!(unsafe { libc::kill(node.0.id() as i32, libc::SIGINT) }, 0);
+    wait_exit(node, Duration::from_secs(10), "an exit after SIGINT")
+}
+
+/// `umwelt collect --robot R --task swingup --from-recording FILE --out DIR`
+/// and `extra`.
+fn import(robot: &str, file: &Path, out: &Path, extra: &[&str]) -> std::process::Output {
+    let mut args = vec![
+        "collect",
+        "--robot",
+        robot,
+        "--task",
+        "swingup",
+        "--from-recording",
+        file.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    common::umwelt(&args)
+}
+
 #[test]
 fn a_recording_of_a_simulated_robot_replays_byte_for_byte_and_drives_a_controller() {
     let dir = common::fresh_dir("record-replay");
@@ -114,17 +152,7 @@ fn a_recording_of_a_simulated_robot_replays_byte_for_byte_and_drives_a_controlle
     // Nobody answered these frames: nothing to train on, and no dataset
     // folder is made.
     let data = dir.join("no_commands");
-    let out = common::umwelt(&[
-        "collect",
-        "--robot",
-        "cartpole",
-        "--task",
-        "swingup",
-        "--from-recording",
-        file_s,
-        "--out",
-        data.to_str().unwrap(),
-    ]);
+    let out = import("cartpole", &file, &data, &[]);
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("no transition"), "{err}");
@@ -270,19 +298,7 @@ fn ctrl_c_closes_the_recording_with_its_index() {
     while std::fs::metadata(&file).map_or(0, |m| m.len()) < 2_000 && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(100));
     }
-    // SAFETY: kill(2) on the child's pid, which this test owns.
-    assert_eq!(unsafe { libc::kill(rec.0.id() as i32, libc::SIGINT) }, 0);
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let status = loop {
-        if let Some(s) = rec.0.try_wait().unwrap() {
-            break s;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the recorder did not stop on SIGINT"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    let status = interrupt(&mut rec);
     assert!(status.success());
     let bytes = std::fs::read(&file).unwrap();
     assert!(bytes.ends_with(mcap::MAGIC), "the file has its footer");
@@ -351,20 +367,6 @@ fn bad_input_is_refused_naming_the_problem_and_nothing_is_overwritten() {
     std::fs::remove_dir_all(&dir).ok();
 }
 
-/// Sends SIGINT to `node` and waits up to 10 s for it to exit.
-fn interrupt(node: &mut Node) -> std::process::ExitStatus {
-    // SAFETY: kill(2) on the pid of a child this test has not waited for.
-    assert_eq!(unsafe { libc::kill(node.0.id() as i32, libc::SIGINT) }, 0);
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        if let Some(s) = node.0.try_wait().unwrap() {
-            return s;
-        }
-        assert!(Instant::now() < deadline, "no exit 10 s after SIGINT");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
 #[test]
 fn a_recording_of_a_lockstep_run_imports_as_the_simulators_own_episodes() {
     use umwelt_models::dataset::Dataset;
@@ -415,30 +417,12 @@ fn a_recording_of_a_lockstep_run_imports_as_the_simulators_own_episodes() {
         "--zenoh-endpoint",
         &e,
     ]);
-    let deadline = Instant::now() + Duration::from_secs(120);
-    let status = loop {
-        if let Some(s) = sim.0.try_wait().unwrap() {
-            break s;
-        }
-        assert!(Instant::now() < deadline, "the lockstep run did not end");
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    let status = wait_exit(&mut sim, Duration::from_secs(120), "the lockstep run ends");
     assert!(status.success());
     assert!(interrupt(&mut controller).success());
     assert!(interrupt(&mut rec).success());
 
-    let out = common::umwelt(&[
-        "collect",
-        "--robot",
-        "cartpole",
-        "--task",
-        "swingup",
-        "--from-recording",
-        file.to_str().unwrap(),
-        "--out",
-        imported.to_str().unwrap(),
-        "--json",
-    ]);
+    let out = import("cartpole", &file, &imported, &["--json"]);
     let report = common::json_of(&out, "umwelt collect --from-recording");
     assert_eq!(report["episodes_written"], 2, "{report}");
     assert_eq!(report["invalid"], 0);
@@ -466,17 +450,7 @@ fn a_recording_of_a_lockstep_run_imports_as_the_simulators_own_episodes() {
     );
 
     // Another robot's traffic is not there: refused, naming what is.
-    let text = common::umwelt(&[
-        "collect",
-        "--robot",
-        "pendulum",
-        "--task",
-        "swingup",
-        "--from-recording",
-        file.to_str().unwrap(),
-        "--out",
-        dir.join("wrong_robot").to_str().unwrap(),
-    ]);
+    let text = import("pendulum", &file, &dir.join("wrong_robot"), &[]);
     assert!(!text.status.success());
     let err = String::from_utf8_lossy(&text.stderr);
     assert!(

@@ -4,8 +4,16 @@
 //! exp/tanh as scalar libm calls, which makes a planner's thousands of
 //! latent steps per control tick too slow (shared/STACK_NOTES.md). This
 //! module copies the trained weights into plain row-major `f32` buffers
-//! ([`InferenceModel`]) and runs them with the `gemm` crate on preallocated
-//! scratch ([`RolloutEngine`]):
+//! ([`InferenceModel`]) and runs them on preallocated scratch
+//! ([`RolloutEngine`]):
+//!
+//! - Layers whose width is a multiple of 16 (the hidden layers and the
+//!   latent outputs) run in a fused AVX2/FMA kernel that computes six rows
+//!   at a time straight from the row-major buffers and applies the bias,
+//!   ReLU and LayerNorm as the results leave the registers; narrower
+//!   layers (the one-output heads, the policy's) and CPUs without AVX2 use
+//!   the `gemm` crate. Both sum every output in the same order, so the
+//!   results are bit-identical either way.
 //!
 //! - Samples are processed in tiles of [`TILE_ROWS`] rows; a tile is rolled
 //!   through the whole horizon before the next one starts, so its
@@ -25,8 +33,8 @@
 //!
 //! Nothing in this module allocates per call once an engine is built; the
 //! `gemm` crate itself makes up to two small allocations per matrix product
-//! (its packing buffers; ~140 per 512 x 5 rollout), cheap with mimalloc,
-//! which the `umwelt` binary uses.
+//! it runs (its packing buffers), cheap with mimalloc, which the `umwelt`
+//! binary uses.
 
 use std::ops::Range;
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -44,7 +52,7 @@ use super::nn::{Dense, LAYER_NORM_EPS, Mlp};
 
 /// Rows of the sample batch processed together through a whole rollout.
 ///
-/// Large enough that each matrix product amortises `gemm`'s per-call cost,
+/// Large enough that each layer's pass amortises its per-call cost,
 /// small enough that a tile's activations stay in L1/L2 and that 512
 /// samples make enough tiles (8) for threads to even out their speeds.
 pub const TILE_ROWS: usize = 64;
@@ -479,7 +487,7 @@ fn mean_inv_std(mut sum: f32, mut sq: f32, tail: &[f32], n: usize) -> (f32, f32)
 mod x86 {
     use std::arch::x86_64::*;
 
-    use super::{Norm, mean_inv_std};
+    use super::{Norm, Post, mean_inv_std};
 
     /// Sum of the eight lanes in the order the portable kernel folds them:
     /// `((a0 + a4) + (a1 + a5)) + ((a2 + a6) + (a3 + a7))`.
@@ -502,8 +510,6 @@ mod x86 {
     #[target_feature(enable = "avx2,fma")]
     pub(super) unsafe fn norm_relu_avx2(row: &mut [f32], bias: Option<&[f32]>, norm: &Norm) {
         let n = row.len();
-        let gamma = &norm.gamma[..n];
-        let beta = &norm.beta[..n];
         let (head, tail) = row.as_chunks_mut::<8>();
         let n8 = head.len() * 8;
         let (mut s1, mut s2) = (_mm256_setzero_ps(), _mm256_setzero_ps());
@@ -533,15 +539,159 @@ mod x86 {
             }
         }
         let (mean, inv_std) = mean_inv_std(fold(s1), fold(s2), &row[n8..], n);
+        normalise_relu(row, mean, inv_std, norm);
+    }
+
+    /// Rows per register block of [`dense_avx2`]: 6 rows x 16 columns
+    /// make 12 accumulators, which with two weight vectors and a broadcast
+    /// fill 15 of AVX2's 16 registers.
+    const BLOCK_ROWS: usize = 6;
+
+    /// [`super::dense`] on AVX2 for `n` a multiple of 16: `y = post(x W +
+    /// b)` for `m` rows, computed six rows at a time straight from the
+    /// row-major buffers (no packing, no per-call dispatch), with the bias,
+    /// ReLU and LayerNorm's sums applied as each 6 x 16 block leaves the
+    /// registers and the normalising pass run on the six rows while they
+    /// are in L1.
+    ///
+    /// Every output is `fma` over `k = 0, 1, ...` in order from zero, as
+    /// the `gemm` crate's micro-kernels compute it, and the LayerNorm sums
+    /// run over the same eight-lane chunks in the same order as
+    /// [`norm_relu_avx2`], so the results are bit-identical to `gemm`
+    /// followed by [`super::add_bias`] (tested).
+    ///
+    /// # Safety
+    /// The CPU must support AVX2 and FMA; `n % 16 == 0`; the slices must
+    /// hold the shapes (`x`: `m` rows of `depth` at stride `x_rs`; `w`:
+    /// `depth` rows of `n` at stride `w_rs`; `b`: `n`; `y`: `m` rows of `n`
+    /// at stride `y_rs`), which the caller asserts.
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    #[allow(clippy::too_many_arguments)]
+    pub(super) unsafe fn dense_avx2(
+        m: usize,
+        n: usize,
+        depth: usize,
+        x: &[f32],
+        x_rs: usize,
+        w: &[f32],
+        w_rs: usize,
+        b: &[f32],
+        y: &mut [f32],
+        y_rs: usize,
+        post: Post<'_>,
+    ) {
+        let mut i = 0;
+        while i < m {
+            let r = (m - i).min(BLOCK_ROWS);
+            let x = &x[i * x_rs..];
+            let y = &mut y[i * y_rs..];
+            // SAFETY: forwarded from the caller, for rows i.. of x and y.
+            unsafe {
+                match r {
+                    6 => block::<6>(n, depth, x, x_rs, w, w_rs, b, y, y_rs, post),
+                    5 => block::<5>(n, depth, x, x_rs, w, w_rs, b, y, y_rs, post),
+                    4 => block::<4>(n, depth, x, x_rs, w, w_rs, b, y, y_rs, post),
+                    3 => block::<3>(n, depth, x, x_rs, w, w_rs, b, y, y_rs, post),
+                    2 => block::<2>(n, depth, x, x_rs, w, w_rs, b, y, y_rs, post),
+                    _ => block::<1>(n, depth, x, x_rs, w, w_rs, b, y, y_rs, post),
+                }
+            }
+            i += r;
+        }
+    }
+
+    /// `R` rows of [`dense_avx2`].
+    ///
+    /// # Safety
+    /// As [`dense_avx2`], with `R` rows.
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    #[allow(clippy::too_many_arguments)]
+    unsafe fn block<const R: usize>(
+        n: usize,
+        depth: usize,
+        x: &[f32],
+        x_rs: usize,
+        w: &[f32],
+        w_rs: usize,
+        b: &[f32],
+        y: &mut [f32],
+        y_rs: usize,
+        post: Post<'_>,
+    ) {
+        let (xp, wp, bp, yp) = (x.as_ptr(), w.as_ptr(), b.as_ptr(), y.as_mut_ptr());
+        let zero = _mm256_setzero_ps();
+        // LayerNorm's running sum and sum of squares per row, eight lanes.
+        let mut s1 = [zero; R];
+        let mut s2 = [zero; R];
+        let mut j = 0;
+        while j < n {
+            let mut acc = [[zero; 2]; R];
+            for k in 0..depth {
+                // SAFETY (loads): row k of W holds columns j..j + 16 < n
+                // and row r < R of x holds column k < depth.
+                let (w0, w1) = unsafe {
+                    let p = wp.add(k * w_rs + j);
+                    (_mm256_loadu_ps(p), _mm256_loadu_ps(p.add(8)))
+                };
+                for (r, acc) in acc.iter_mut().enumerate() {
+                    let a = unsafe { _mm256_broadcast_ss(&*xp.add(r * x_rs + k)) };
+                    acc[0] = _mm256_fmadd_ps(w0, a, acc[0]);
+                    acc[1] = _mm256_fmadd_ps(w1, a, acc[1]);
+                }
+            }
+            // SAFETY (bias load, stores): columns j..j + 16 of b and of
+            // row r < R of y exist.
+            let (b0, b1) = unsafe { (_mm256_loadu_ps(bp.add(j)), _mm256_loadu_ps(bp.add(j + 8))) };
+            for (r, acc) in acc.iter().enumerate() {
+                let mut v0 = _mm256_add_ps(acc[0], b0);
+                let mut v1 = _mm256_add_ps(acc[1], b1);
+                match post {
+                    Post::None => {}
+                    Post::Hidden(None) => {
+                        v0 = _mm256_max_ps(v0, zero);
+                        v1 = _mm256_max_ps(v1, zero);
+                    }
+                    Post::Hidden(Some(_)) => {
+                        s1[r] = _mm256_add_ps(s1[r], v0);
+                        s2[r] = _mm256_fmadd_ps(v0, v0, s2[r]);
+                        s1[r] = _mm256_add_ps(s1[r], v1);
+                        s2[r] = _mm256_fmadd_ps(v1, v1, s2[r]);
+                    }
+                }
+                unsafe {
+                    let p = yp.add(r * y_rs + j);
+                    _mm256_storeu_ps(p, v0);
+                    _mm256_storeu_ps(p.add(8), v1);
+                }
+            }
+            j += 16;
+        }
+        if let Post::Hidden(Some(norm)) = post {
+            for r in 0..R {
+                let (mean, inv_std) = mean_inv_std(fold(s1[r]), fold(s2[r]), &[], n);
+                normalise_relu(&mut y[r * y_rs..r * y_rs + n], mean, inv_std, norm);
+            }
+        }
+    }
+
+    /// The normalising pass of LayerNorm + ReLU over a row of whole
+    /// eight-lane chunks, given its mean and `1 / sqrt(var + eps)`.
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    fn normalise_relu(row: &mut [f32], mean: f32, inv_std: f32, norm: &Norm) {
+        let n = row.len();
         let (head, tail) = row.as_chunks_mut::<8>();
-        let (gh, gt) = gamma.as_chunks::<8>();
-        let (bh, bt) = beta.as_chunks::<8>();
+        let (gh, gt) = norm.gamma[..n].as_chunks::<8>();
+        let (bh, bt) = norm.beta[..n].as_chunks::<8>();
         let (m8, i8, zero) = (
             _mm256_set1_ps(mean),
             _mm256_set1_ps(inv_std),
             _mm256_setzero_ps(),
         );
         for ((c, g), b) in head.iter_mut().zip(gh).zip(bh) {
+            // SAFETY: each pointer is to a whole `[f32; 8]`.
             unsafe {
                 let x = _mm256_mul_ps(_mm256_sub_ps(_mm256_loadu_ps(c.as_ptr()), m8), i8);
                 let y =
@@ -646,6 +796,39 @@ fn dense(
     y_rs: usize,
     post: Post<'_>,
 ) {
+    #[cfg(target_arch = "x86_64")]
+    if n.is_multiple_of(16)
+        && std::is_x86_feature_detected!("avx2")
+        && std::is_x86_feature_detected!("fma")
+    {
+        let d = layer.d_in;
+        if m == 0 || n == 0 {
+            return;
+        }
+        // As in `matmul`: the bounds hold by construction, so a failure
+        // is a bug here, never bad input.
+        assert!(y_rs >= n && y.len() >= (m - 1) * y_rs + n);
+        assert!(d == 0 || (x_rs >= d && x.len() >= (m - 1) * x_rs + d));
+        assert!(layer.d_out >= n && layer.w.len() >= d * layer.d_out && layer.b.len() >= n);
+        // SAFETY: the CPU has AVX2 and FMA, n is a multiple of 16, and the
+        // asserts above keep every access inside the slices.
+        unsafe {
+            x86::dense_avx2(
+                m,
+                n,
+                d,
+                x,
+                x_rs,
+                &layer.w,
+                layer.d_out,
+                &layer.b,
+                y,
+                y_rs,
+                post,
+            )
+        };
+        return;
+    }
     matmul(m, n, layer.d_in, y, y_rs, x, x_rs, &layer.w, layer.d_out);
     add_bias(y, y_rs, m, n, &layer.b, post);
 }
@@ -1819,6 +2002,72 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// The fused AVX2 dense kernel gives, to the bit, what `gemm` followed
+    /// by the bias / ReLU / LayerNorm passes gives, for every row count of
+    /// a tile (whole register blocks and remainders), the engine's layer
+    /// shapes and a few odd depths, on packed and padded rows.
+    #[test]
+    fn fused_dense_kernel_is_bit_identical_to_gemm_and_passes() {
+        #[cfg(target_arch = "x86_64")]
+        if !(std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma")) {
+            eprintln!("no AVX2+FMA here: the fused kernel is not used, nothing to compare");
+            return;
+        }
+        let mut seed = 11u32;
+        let mut next = move || {
+            seed = seed.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+            (seed >> 8) as f32 / (1 << 24) as f32 * 2.0 - 1.0
+        };
+        let mut compared = 0;
+        for (depth, d_out) in [
+            (65, 128),
+            (66, 128),
+            (128, 128),
+            (128, 64),
+            (1, 16),
+            (7, 48),
+            (129, 32),
+        ] {
+            let layer = Layer {
+                w: (0..depth * d_out).map(|_| next()).collect(),
+                b: (0..d_out).map(|_| next()).collect(),
+                d_in: depth,
+                d_out,
+                norm: None,
+            };
+            let norm = Norm {
+                gamma: (0..d_out).map(|_| next() + 1.0).collect(),
+                beta: (0..d_out).map(|_| next() * 0.3).collect(),
+            };
+            let x: Vec<f32> = (0..TILE_ROWS * (depth + 3)).map(|_| next() * 2.0).collect();
+            for n in [d_out, d_out - 16].into_iter().filter(|n| *n > 0) {
+                // Packed rows, as the engine has them, and padded ones.
+                for (x_rs, y_rs) in [(depth, n), (depth + 3, n + 5)] {
+                    for post in [Post::None, Post::Hidden(None), Post::Hidden(Some(&norm))] {
+                        for m in 1..=TILE_ROWS {
+                            let mut fused = vec![f32::NAN; m * y_rs];
+                            dense(&layer, n, m, &x, x_rs, &mut fused, y_rs, post);
+                            let mut want = vec![f32::NAN; m * y_rs];
+                            matmul(m, n, depth, &mut want, y_rs, &x, x_rs, &layer.w, d_out);
+                            add_bias(&mut want, y_rs, m, n, &layer.b, post);
+                            for (k, (g, w)) in fused.iter().zip(&want).enumerate() {
+                                assert!(
+                                    g.to_bits() == w.to_bits(),
+                                    "depth {depth} n {n} m {m} strides {x_rs}/{y_rs} [{}, {}]: \
+                                     {g} vs {w}",
+                                    k / y_rs,
+                                    k % y_rs
+                                );
+                            }
+                            compared += 1;
+                        }
+                    }
+                }
+            }
+        }
+        assert_eq!(compared, 13 * 2 * 3 * TILE_ROWS);
     }
 
     #[test]

@@ -844,12 +844,39 @@ pub struct PlanBench {
     pub fraction_of_sgemm: f64,
     /// Plans per second at the median.
     pub plans_per_s: f64,
+    /// `ms_p99 / ms_p50`: how far the slow plans stand out.
+    pub tail: f64,
+    /// The reference job run after every plan: a fixed count of sgemm
+    /// calls on the calling thread alone, sized to take about a plan's
+    /// time. Its tail is the machine's (preemption, a slowed vCPU), since
+    /// the job does the same arithmetic every time.
+    pub reference: ReferenceJob,
+}
+
+/// What [`PlanBench::reference`] measured.
+#[derive(Clone, Debug, Serialize)]
+pub struct ReferenceJob {
+    /// sgemm calls per job (`m x k x n` each, see `shape`).
+    pub calls: usize,
+    /// The product's shape, `[m, k, n]`.
+    pub shape: [usize; 3],
+    /// Job time percentiles, milliseconds.
+    pub ms_p50: f64,
+    /// 99th percentile.
+    pub ms_p99: f64,
+    /// Largest.
+    pub ms_max: f64,
+    /// `ms_p99 / ms_p50`.
+    pub tail: f64,
 }
 
 /// Times the MPC planner over the learned model (a checkpoint's or a
 /// randomly initialised one of the same sizes; speed does not depend on
 /// the weights) from observations of a random-policy episode, with the
 /// deadline far away so every iteration runs: the full budget is timed.
+/// After each plan a fixed reference job of about the same length runs,
+/// so that the report can say how much of the plans' tail is the
+/// machine's.
 pub fn bench_plan(o: &PlanBenchOptions) -> Result<PlanBench, BenchError> {
     use burn::tensor::Device;
     use umwelt_models::world_model::{Checkpoint, InferenceModel, Normalization, WorldModel};
@@ -920,6 +947,9 @@ pub fn bench_plan(o: &PlanBenchOptions) -> Result<PlanBench, BenchError> {
     let mut rng = <rand_chacha::ChaCha8Rng as rand::SeedableRng>::seed_from_u64(1);
     let spec = env.action_spec().clone();
     let mut times = Vec::with_capacity(o.plans);
+    let mut reference = Reference::new();
+    let mut job_times = Vec::with_capacity(o.plans);
+    let mut warm = Vec::with_capacity(5);
     for i in 0..o.plans + 5 {
         let input = ControlInput {
             observation: &obs.vector,
@@ -928,8 +958,17 @@ pub fn bench_plan(o: &PlanBenchOptions) -> Result<PlanBench, BenchError> {
         };
         let t = Instant::now();
         mpc.act(&input, &mut out)?;
+        let took = t.elapsed().as_secs_f64();
         if i >= 5 {
-            times.push(t.elapsed().as_secs_f64());
+            times.push(took);
+            // Right after each plan, under the same conditions.
+            job_times.push(reference.run()?);
+        } else {
+            warm.push(took);
+            if i == 4 {
+                warm.sort_by(f64::total_cmp);
+                reference.size_to(quantile(&warm, 0.5))?;
+            }
         }
         // Move on with random actions: plans from varied states.
         let mut a = Vec::new();
@@ -942,9 +981,19 @@ pub fn bench_plan(o: &PlanBenchOptions) -> Result<PlanBench, BenchError> {
         };
     }
     times.sort_by(f64::total_cmp);
+    job_times.sort_by(f64::total_cmp);
     let sgemm = sgemm_gflops(512, 256, 256, o.threads, 1.0)?;
     let p50 = quantile(&times, 0.5);
     let gflops = flops_per_plan / p50 / 1e9;
+    let ms = |q: f64, t: &[f64]| quantile(t, q) * 1e3;
+    let reference = ReferenceJob {
+        calls: reference.calls,
+        shape: [Reference::M, Reference::K, Reference::N],
+        ms_p50: ms(0.5, &job_times),
+        ms_p99: ms(0.99, &job_times),
+        ms_max: job_times.last().copied().unwrap_or(f64::NAN) * 1e3,
+        tail: quantile(&job_times, 0.99) / quantile(&job_times, 0.5),
+    };
     Ok(PlanBench {
         robot: o.robot.clone(),
         task,
@@ -962,7 +1011,63 @@ pub fn bench_plan(o: &PlanBenchOptions) -> Result<PlanBench, BenchError> {
         sgemm_gflops: sgemm,
         fraction_of_sgemm: gflops / sgemm,
         plans_per_s: 1.0 / p50,
+        tail: quantile(&times, 0.99) / p50,
+        reference,
     })
+}
+
+/// The fixed job [`bench_plan`] times after every plan (see
+/// [`PlanBench::reference`]).
+struct Reference {
+    lhs: Vec<f32>,
+    rhs: Vec<f32>,
+    dst: Vec<f32>,
+    calls: usize,
+}
+
+impl Reference {
+    /// One call's shape: a rollout tile's rows, twice a hidden layer's width.
+    const M: usize = 64;
+    const K: usize = 256;
+    const N: usize = 256;
+
+    fn new() -> Self {
+        Self {
+            lhs: (0..Self::M * Self::K)
+                .map(|i| (i % 7) as f32 * 0.1)
+                .collect(),
+            rhs: (0..Self::K * Self::N)
+                .map(|i| (i % 5) as f32 * 0.1)
+                .collect(),
+            dst: vec![0.0; Self::M * Self::N],
+            calls: 1,
+        }
+    }
+
+    /// Sets the call count so that a job takes about `seconds`.
+    fn size_to(&mut self, seconds: f64) -> Result<(), BenchError> {
+        // Rescaled on whole jobs, not single calls: a short call can fit
+        // between two preemptions that a plan-long job cannot avoid.
+        self.calls = 1;
+        for _ in 0..4 {
+            let mut t = (0..3).map(|_| self.run()).collect::<Result<Vec<_>, _>>()?;
+            t.sort_by(f64::total_cmp);
+            let per_call = t[1].max(1e-7) / self.calls as f64;
+            self.calls = ((seconds / per_call).round() as usize).clamp(1, 100_000);
+        }
+        Ok(())
+    }
+
+    /// Runs the job; its wall time in seconds.
+    fn run(&mut self) -> Result<f64, BenchError> {
+        use umwelt_models::world_model::sgemm;
+        let (m, k, n) = (Self::M, Self::K, Self::N);
+        let t = Instant::now();
+        for _ in 0..self.calls {
+            sgemm(m, n, k, &mut self.dst, n, &self.lhs, k, &self.rhs, n)?;
+        }
+        Ok(t.elapsed().as_secs_f64())
+    }
 }
 
 /// Options of [`bench_record`].

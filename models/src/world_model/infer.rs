@@ -629,8 +629,9 @@ mod x86 {
         while j < n {
             let mut acc = [[zero; 2]; R];
             for k in 0..depth {
-                // SAFETY (loads): row k of W holds columns j..j + 16 < n
-                // and row r < R of x holds column k < depth.
+                // SAFETY (loads): row k < depth of W holds columns
+                // j..j + 16 (j + 16 <= n <= w_rs), and row r < R of x holds
+                // column k.
                 let (w0, w1) = unsafe {
                     let p = wp.add(k * w_rs + j);
                     (_mm256_loadu_ps(p), _mm256_loadu_ps(p.add(8)))
@@ -783,7 +784,9 @@ fn simnorm_rows(x: &mut [f32], rs: usize, m: usize, width: usize, group: usize) 
     }
 }
 
-/// `y = x W + b` (then `post`) for the first `n` outputs of `layer`.
+/// `y = x W + b` (then `post`) for the first `n` outputs of `layer`: the
+/// fused AVX2 kernel for widths of 16s where the CPU has it, else `gemm`
+/// and the passes (the same results to the bit).
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
 fn dense(

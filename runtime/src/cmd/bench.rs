@@ -77,7 +77,9 @@ enum What {
     },
     /// Planning speed: the MPC planner's time per decision over the learned
     /// model at its full budget (every iteration), and its GFLOP/s beside
-    /// the sgemm peak on as many threads, measured in the same run.
+    /// the sgemm peak on as many threads, measured in the same run. After
+    /// each plan a fixed sgemm job of about a plan's length runs on one
+    /// thread: its p99/p50 is the machine's own tail, beside the plans'.
     Plan {
         /// Robot whose sizes the model gets.
         #[arg(long, default_value = "cartpole")]
@@ -366,6 +368,19 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             println!(
                 "{:.1} GFLOP/s = {:.2} of this run's sgemm peak ({:.1} GFLOP/s on {} threads)",
                 r.gflops, r.fraction_of_sgemm, r.sgemm_gflops, r.threads
+            );
+            let j = &r.reference;
+            println!(
+                "tail: plan p99/p50 {:.2}; a fixed job after each plan ({} sgemm {}x{}x{} on 1 thread, the same work every time): p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms, p99/p50 {:.2} (the machine's own tail)",
+                r.tail,
+                j.calls,
+                j.shape[0],
+                j.shape[1],
+                j.shape[2],
+                j.ms_p50,
+                j.ms_p99,
+                j.ms_max,
+                j.tail
             );
             Ok(())
         }

@@ -1,0 +1,80 @@
+//! `umwelt bench plan --json` with a small budget: every figure is present
+//! and sane (no timing assertions).
+
+mod common;
+
+#[test]
+fn bench_plan_reports_plan_times_and_the_reference_job() {
+    let v = common::json(&[
+        "bench",
+        "plan",
+        "--samples",
+        "128",
+        "--horizon",
+        "2",
+        "--iterations",
+        "2",
+        "--hidden",
+        "32",
+        "--plans",
+        "20",
+        "--threads",
+        "2",
+        "--json",
+    ]);
+    let num = |path: &str| -> f64 {
+        v.pointer(path)
+            .and_then(|x| x.as_f64())
+            .unwrap_or_else(|| panic!("{path} missing or not a number in {v}"))
+    };
+    assert_eq!(v["robot"], "cartpole");
+    assert_eq!(num("/plans"), 20.0);
+    assert_eq!(num("/threads"), 2.0);
+    assert_eq!(num("/sample_steps"), 128.0 * 2.0 * 2.0);
+    assert_eq!(num("/model/hidden"), 32.0);
+    for p in [
+        "/flops_per_plan",
+        "/ms_p50",
+        "/gflops",
+        "/sgemm_gflops",
+        "/fraction_of_sgemm",
+        "/plans_per_s",
+        "/reference/ms_p50",
+        "/reference/calls",
+    ] {
+        assert!(num(p) > 0.0, "{p} = {}", num(p));
+    }
+    // Percentiles are ordered, and a tail is p99 over p50.
+    for r in ["", "/reference"] {
+        let (p50, p99, max) = (
+            num(&format!("{r}/ms_p50")),
+            num(&format!("{r}/ms_p99")),
+            num(&format!("{r}/ms_max")),
+        );
+        assert!(p50 <= p99 && p99 <= max, "{r}: {p50} {p99} {max}");
+        let tail = num(&format!("{r}/tail"));
+        assert!((tail - p99 / p50).abs() < 1e-9 * tail, "{r}: tail {tail}");
+    }
+    let shape: Vec<f64> = v["reference"]["shape"]
+        .as_array()
+        .expect("reference shape")
+        .iter()
+        .filter_map(|x| x.as_f64())
+        .collect();
+    assert_eq!(shape, [64.0, 256.0, 256.0]);
+}
+
+#[test]
+fn bench_plan_refuses_a_missing_checkpoint() {
+    let out = common::umwelt(&[
+        "bench",
+        "plan",
+        "--checkpoint",
+        "/nonexistent/model.uwwm",
+        "--plans",
+        "1",
+    ]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("/nonexistent/model.uwwm"), "{err}");
+}

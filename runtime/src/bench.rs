@@ -805,8 +805,10 @@ pub struct PlanBenchOptions {
     pub model: umwelt_models::world_model::WorldModelConfig,
     /// Rollout threads.
     pub threads: usize,
-    /// Plans to time.
+    /// Plans to time (back to back, and as many paced).
     pub plans: usize,
+    /// Also time plans paced at this control period.
+    pub period: Option<Duration>,
 }
 
 /// What `umwelt bench plan` measures.
@@ -846,11 +848,27 @@ pub struct PlanBench {
     pub plans_per_s: f64,
     /// `ms_p99 / ms_p50`: how far the slow plans stand out.
     pub tail: f64,
-    /// The reference job run after every plan: a fixed count of sgemm
-    /// calls on the calling thread alone, sized to take about a plan's
-    /// time. Its tail is the machine's (preemption, a slowed vCPU), since
-    /// the job does the same arithmetic every time.
+    /// The reference job, timed in blocks between the blocks of plans: a
+    /// fixed count of sgemm calls split over as many threads, sized to
+    /// take about a plan's time. Its tail is the machine's (preemption, a
+    /// slowed vCPU), since the job does the same arithmetic every time.
     pub reference: ReferenceJob,
+    /// Plans paced at a control period (`--period`), if asked for.
+    pub paced: Option<PacedPlans>,
+}
+
+/// Plan times when one plan starts every control period, as `umwelt run`
+/// plans (the threads idle between plans).
+#[derive(Clone, Debug, Serialize)]
+pub struct PacedPlans {
+    /// The period, milliseconds.
+    pub period_ms: f64,
+    /// Plan time percentiles, milliseconds.
+    pub ms_p50: f64,
+    /// 99th percentile.
+    pub ms_p99: f64,
+    /// Largest.
+    pub ms_max: f64,
 }
 
 /// What [`PlanBench::reference`] measured.
@@ -868,15 +886,18 @@ pub struct ReferenceJob {
     pub ms_max: f64,
     /// `ms_p99 / ms_p50`.
     pub tail: f64,
+    /// Threads the calls are split over.
+    pub threads: usize,
 }
 
 /// Times the MPC planner over the learned model (a checkpoint's or a
 /// randomly initialised one of the same sizes; speed does not depend on
 /// the weights) from observations of a random-policy episode, with the
 /// deadline far away so every iteration runs: the full budget is timed.
-/// After each plan a fixed reference job of about the same length runs,
-/// so that the report can say how much of the plans' tail is the
-/// machine's.
+/// Blocks of plans alternate with blocks of a fixed reference job of about
+/// a plan's length on as many threads, so that the report can say how
+/// much of the plans' tail is the machine's; then, with `period`, as many
+/// plans paced one per period, as the control loop plans.
 pub fn bench_plan(o: &PlanBenchOptions) -> Result<PlanBench, BenchError> {
     use burn::tensor::Device;
     use umwelt_models::world_model::{Checkpoint, InferenceModel, Normalization, WorldModel};
@@ -946,30 +967,15 @@ pub fn bench_plan(o: &PlanBenchOptions) -> Result<PlanBench, BenchError> {
     let mut out = vec![0.0; ad];
     let mut rng = <rand_chacha::ChaCha8Rng as rand::SeedableRng>::seed_from_u64(1);
     let spec = env.action_spec().clone();
-    let mut times = Vec::with_capacity(o.plans);
-    let mut reference = Reference::new();
-    let mut job_times = Vec::with_capacity(o.plans);
-    let mut warm = Vec::with_capacity(5);
-    for i in 0..o.plans + 5 {
+    let mut plan = |i: usize, deadline: Instant| -> Result<f64, BenchError> {
         let input = ControlInput {
             observation: &obs.vector,
             sensors: &obs.sensors,
-            deadline: Instant::now() + Duration::from_secs(10),
+            deadline,
         };
         let t = Instant::now();
         mpc.act(&input, &mut out)?;
         let took = t.elapsed().as_secs_f64();
-        if i >= 5 {
-            times.push(took);
-            // Right after each plan, under the same conditions.
-            job_times.push(reference.run()?);
-        } else {
-            warm.push(took);
-            if i == 4 {
-                warm.sort_by(f64::total_cmp);
-                reference.size_to(quantile(&warm, 0.5))?;
-            }
-        }
         // Move on with random actions: plans from varied states.
         let mut a = Vec::new();
         SimplePolicy::Random.act(&obs, &spec, &mut rng, &mut a);
@@ -979,9 +985,45 @@ pub fn bench_plan(o: &PlanBenchOptions) -> Result<PlanBench, BenchError> {
         } else {
             s.observation
         };
+        Ok(took)
+    };
+    let far = || Instant::now() + Duration::from_secs(10);
+    let mut warm: Vec<f64> = (0..5).map(|i| plan(i, far())).collect::<Result<_, _>>()?;
+    warm.sort_by(f64::total_cmp);
+    let mut reference = Reference::new(o.threads);
+    reference.size_to(quantile(&warm, 0.5))?;
+    // Back to back, in blocks of plans and of reference jobs in turn: both
+    // keep every thread busy, and each block sees the machine as the
+    // neighbouring ones do.
+    let mut times = Vec::with_capacity(o.plans);
+    let mut job_times = Vec::with_capacity(o.plans);
+    let mut i = 5;
+    while times.len() < o.plans {
+        let block = (o.plans - times.len()).min(Reference::BLOCK);
+        for _ in 0..block {
+            times.push(plan(i, far())?);
+            i += 1;
+        }
+        for _ in 0..block {
+            job_times.push(reference.run()?);
+        }
+    }
+    // Paced: one plan per control period, as `umwelt run` plans, the
+    // threads idle in between.
+    let mut paced = Vec::with_capacity(o.plans);
+    if let Some(period) = o.period {
+        let mut next = Instant::now() + period;
+        for _ in 0..o.plans {
+            std::thread::sleep(next.saturating_duration_since(Instant::now()));
+            next = Instant::now().max(next) + period;
+            // The full budget is timed here too: no deadline cuts it.
+            paced.push(plan(i, far())?);
+            i += 1;
+        }
     }
     times.sort_by(f64::total_cmp);
     job_times.sort_by(f64::total_cmp);
+    paced.sort_by(f64::total_cmp);
     let sgemm = sgemm_gflops(512, 256, 256, o.threads, 1.0)?;
     let p50 = quantile(&times, 0.5);
     let gflops = flops_per_plan / p50 / 1e9;
@@ -993,7 +1035,14 @@ pub fn bench_plan(o: &PlanBenchOptions) -> Result<PlanBench, BenchError> {
         ms_p99: ms(0.99, &job_times),
         ms_max: job_times.last().copied().unwrap_or(f64::NAN) * 1e3,
         tail: quantile(&job_times, 0.99) / quantile(&job_times, 0.5),
+        threads: reference.threads,
     };
+    let paced = o.period.map(|period| PacedPlans {
+        period_ms: period.as_secs_f64() * 1e3,
+        ms_p50: ms(0.5, &paced),
+        ms_p99: ms(0.99, &paced),
+        ms_max: paced.last().copied().unwrap_or(f64::NAN) * 1e3,
+    });
     Ok(PlanBench {
         robot: o.robot.clone(),
         task,
@@ -1013,16 +1062,19 @@ pub fn bench_plan(o: &PlanBenchOptions) -> Result<PlanBench, BenchError> {
         plans_per_s: 1.0 / p50,
         tail: quantile(&times, 0.99) / p50,
         reference,
+        paced,
     })
 }
 
-/// The fixed job [`bench_plan`] times after every plan (see
+/// The fixed job [`bench_plan`] times between its blocks of plans (see
 /// [`PlanBench::reference`]).
 struct Reference {
     lhs: Vec<f32>,
     rhs: Vec<f32>,
-    dst: Vec<f32>,
+    /// One output buffer per thread.
+    dst: Vec<Vec<f32>>,
     calls: usize,
+    threads: usize,
 }
 
 impl Reference {
@@ -1030,8 +1082,11 @@ impl Reference {
     const M: usize = 64;
     const K: usize = 256;
     const N: usize = 256;
+    /// Plans, then as many jobs, in turn.
+    const BLOCK: usize = 10;
 
-    fn new() -> Self {
+    fn new(threads: usize) -> Self {
+        let threads = threads.max(1);
         Self {
             lhs: (0..Self::M * Self::K)
                 .map(|i| (i % 7) as f32 * 0.1)
@@ -1039,8 +1094,9 @@ impl Reference {
             rhs: (0..Self::K * Self::N)
                 .map(|i| (i % 5) as f32 * 0.1)
                 .collect(),
-            dst: vec![0.0; Self::M * Self::N],
-            calls: 1,
+            dst: vec![vec![0.0; Self::M * Self::N]; threads],
+            calls: threads,
+            threads,
         }
     }
 
@@ -1048,25 +1104,44 @@ impl Reference {
     fn size_to(&mut self, seconds: f64) -> Result<(), BenchError> {
         // Rescaled on whole jobs, not single calls: a short call can fit
         // between two preemptions that a plan-long job cannot avoid.
-        self.calls = 1;
+        self.calls = self.threads;
         for _ in 0..4 {
             let mut t = (0..3).map(|_| self.run()).collect::<Result<Vec<_>, _>>()?;
             t.sort_by(f64::total_cmp);
             let per_call = t[1].max(1e-7) / self.calls as f64;
-            self.calls = ((seconds / per_call).round() as usize).clamp(1, 100_000);
+            self.calls = ((seconds / per_call).round() as usize).clamp(self.threads, 1_000_000);
         }
         Ok(())
     }
 
-    /// Runs the job; its wall time in seconds.
+    /// Runs the job, its calls split evenly over the threads (the calling
+    /// one and scoped helpers); its wall time in seconds.
     fn run(&mut self) -> Result<f64, BenchError> {
-        use umwelt_models::world_model::sgemm;
+        use umwelt_models::world_model::{ModelError, sgemm};
         let (m, k, n) = (Self::M, Self::K, Self::N);
-        let t = Instant::now();
-        for _ in 0..self.calls {
-            sgemm(m, n, k, &mut self.dst, n, &self.lhs, k, &self.rhs, n)?;
-        }
-        Ok(t.elapsed().as_secs_f64())
+        let (lhs, rhs, threads) = (&self.lhs, &self.rhs, self.threads);
+        let calls = self.calls;
+        let work = |t: usize, dst: &mut Vec<f32>| -> Result<(), ModelError> {
+            for _ in 0..(calls * (t + 1) / threads - calls * t / threads) {
+                sgemm(m, n, k, dst, n, lhs, k, rhs, n)?;
+            }
+            Ok(())
+        };
+        let start = Instant::now();
+        std::thread::scope(|s| -> Result<(), BenchError> {
+            let (first, rest) = self.dst.split_at_mut(1);
+            let helpers: Vec<_> = rest
+                .iter_mut()
+                .enumerate()
+                .map(|(t, dst)| s.spawn(move || work(t + 1, dst)))
+                .collect();
+            work(0, &mut first[0])?;
+            for h in helpers {
+                h.join().map_err(|_| "reference job thread panicked")??;
+            }
+            Ok(())
+        })?;
+        Ok(start.elapsed().as_secs_f64())
     }
 }
 

@@ -20,6 +20,8 @@ fn bench_plan_reports_plan_times_and_the_reference_job() {
         "20",
         "--threads",
         "2",
+        "--period-ms",
+        "2",
         "--json",
     ]);
     let num = |path: &str| -> f64 {
@@ -44,16 +46,23 @@ fn bench_plan_reports_plan_times_and_the_reference_job() {
     ] {
         assert!(num(p) > 0.0, "{p} = {}", num(p));
     }
+    assert_eq!(num("/reference/threads"), 2.0);
+    assert_eq!(num("/paced/period_ms"), 2.0);
     // Percentiles are ordered, and a tail is p99 over p50.
-    for r in ["", "/reference"] {
+    for r in ["", "/reference", "/paced"] {
         let (p50, p99, max) = (
             num(&format!("{r}/ms_p50")),
             num(&format!("{r}/ms_p99")),
             num(&format!("{r}/ms_max")),
         );
-        assert!(p50 <= p99 && p99 <= max, "{r}: {p50} {p99} {max}");
-        let tail = num(&format!("{r}/tail"));
-        assert!((tail - p99 / p50).abs() < 1e-9 * tail, "{r}: tail {tail}");
+        assert!(
+            0.0 < p50 && p50 <= p99 && p99 <= max,
+            "{r}: {p50} {p99} {max}"
+        );
+        if r != "/paced" {
+            let tail = num(&format!("{r}/tail"));
+            assert!((tail - p99 / p50).abs() < 1e-9 * tail, "{r}: tail {tail}");
+        }
     }
     let shape: Vec<f64> = v["reference"]["shape"]
         .as_array()
@@ -62,6 +71,33 @@ fn bench_plan_reports_plan_times_and_the_reference_job() {
         .filter_map(|x| x.as_f64())
         .collect();
     assert_eq!(shape, [64.0, 256.0, 256.0]);
+}
+
+#[test]
+fn bench_plan_skips_pacing_at_period_zero_and_refuses_a_bad_period() {
+    let v = common::json(&[
+        "bench",
+        "plan",
+        "--samples",
+        "64",
+        "--horizon",
+        "1",
+        "--iterations",
+        "1",
+        "--hidden",
+        "16",
+        "--plans",
+        "3",
+        "--period-ms",
+        "0",
+        "--json",
+    ]);
+    assert!(v["paced"].is_null(), "{v}");
+    assert_eq!(v["plans"], 3);
+    let out = common::umwelt(&["bench", "plan", "--period-ms=-1", "--plans", "1"]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("--period-ms -1"), "{err}");
 }
 
 #[test]

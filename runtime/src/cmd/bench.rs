@@ -77,9 +77,11 @@ enum What {
     },
     /// Planning speed: the MPC planner's time per decision over the learned
     /// model at its full budget (every iteration), and its GFLOP/s beside
-    /// the sgemm peak on as many threads, measured in the same run. After
-    /// each plan a fixed sgemm job of about a plan's length runs on one
-    /// thread: its p99/p50 is the machine's own tail, beside the plans'.
+    /// the sgemm peak on as many threads, measured in the same run. Blocks
+    /// of plans alternate with blocks of a fixed sgemm job of about a
+    /// plan's length on as many threads: its p99/p50 is the machine's own
+    /// tail, beside the plans'. Then as many plans paced one per
+    /// `--period-ms`, as the control loop plans.
     Plan {
         /// Robot whose sizes the model gets.
         #[arg(long, default_value = "cartpole")]
@@ -103,9 +105,13 @@ enum What {
         /// Rollout threads.
         #[arg(long, default_value_t = 2)]
         threads: usize,
-        /// Plans to time.
+        /// Plans to time back to back, and as many paced.
         #[arg(long, default_value_t = 500)]
         plans: usize,
+        /// Also time plans started one per this many milliseconds, as the
+        /// control loop plans (10: cart-pole's 100 Hz); 0 skips them.
+        #[arg(long, default_value_t = 10.0)]
+        period_ms: f64,
         /// Print one JSON document on stdout.
         #[arg(long)]
         json: bool,
@@ -309,8 +315,12 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             hidden,
             threads,
             plans,
+            period_ms,
             json,
         } => {
+            if !(period_ms.is_finite() && (0.0..=10_000.0).contains(&period_ms)) {
+                anyhow::bail!("--period-ms {period_ms}: give a period from 0 (none) to 10000 ms");
+            }
             let mut planner = umwelt_runtime::plan::PlannerConfig::default();
             if let Some(v) = samples {
                 planner.samples = v;
@@ -335,6 +345,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 model,
                 threads,
                 plans: plans.max(1),
+                period: (period_ms > 0.0)
+                    .then(|| std::time::Duration::from_secs_f64(period_ms / 1e3)),
             })
             .map_err(|e| anyhow::anyhow!("bench plan: {e}"))?;
             if json {
@@ -371,17 +383,24 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             );
             let j = &r.reference;
             println!(
-                "tail: plan p99/p50 {:.2}; a fixed job after each plan ({} sgemm {}x{}x{} on 1 thread, the same work every time): p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms, p99/p50 {:.2} (the machine's own tail)",
+                "tail: plan p99/p50 {:.2}; a fixed job in blocks between the plans' ({} sgemm {}x{}x{} on {} threads, the same work every time): p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms, p99/p50 {:.2} (the machine's own tail)",
                 r.tail,
                 j.calls,
                 j.shape[0],
                 j.shape[1],
                 j.shape[2],
+                j.threads,
                 j.ms_p50,
                 j.ms_p99,
                 j.ms_max,
                 j.tail
             );
+            if let Some(p) = &r.paced {
+                println!(
+                    "paced, one plan every {} ms as the control loop plans: p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+                    p.period_ms, p.ms_p50, p.ms_p99, p.ms_max
+                );
+            }
             Ok(())
         }
         What::Model {

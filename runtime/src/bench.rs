@@ -853,7 +853,8 @@ pub struct PlanBench {
     /// take about a plan's time. Its tail is the machine's (preemption, a
     /// slowed vCPU), since the job does the same arithmetic every time.
     pub reference: ReferenceJob,
-    /// Plans paced at a control period (`--period`), if asked for.
+    /// Plans paced at a control period (`umwelt bench plan --period-ms`),
+    /// if asked for.
     pub paced: Option<PacedPlans>,
 }
 

@@ -12,8 +12,9 @@
 //!   at a time straight from the row-major buffers and applies the bias,
 //!   ReLU and LayerNorm as the results leave the registers; narrower
 //!   layers (the one-output heads, the policy's) and CPUs without AVX2 use
-//!   the `gemm` crate. Both sum every output in the same order, so the
-//!   results are bit-identical either way.
+//!   the `gemm` crate. The fused kernel sums every output in `gemm`'s
+//!   order, so on an AVX2 CPU its results are those of `gemm` and the
+//!   separate passes, to the bit.
 //!
 //! - Samples are processed in tiles of [`TILE_ROWS`] rows; a tile is rolled
 //!   through the whole horizon before the next one starts, so its

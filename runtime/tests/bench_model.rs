@@ -26,11 +26,7 @@ fn bench_model_reports_every_figure() {
         "32",
         "--json",
     ]);
-    let num = |path: &str| -> f64 {
-        v.pointer(path)
-            .and_then(|x| x.as_f64())
-            .unwrap_or_else(|| panic!("{path} missing or not a number in {v}"))
-    };
+    let num = |path: &str| common::num(&v, path);
     assert_eq!(v["robot"], "cartpole");
     assert_eq!(num("/samples"), 70.0);
     assert_eq!(num("/horizon"), 2.0);

@@ -24,11 +24,7 @@ fn bench_plan_reports_plan_times_and_the_reference_job() {
         "2",
         "--json",
     ]);
-    let num = |path: &str| -> f64 {
-        v.pointer(path)
-            .and_then(|x| x.as_f64())
-            .unwrap_or_else(|| panic!("{path} missing or not a number in {v}"))
-    };
+    let num = |path: &str| common::num(&v, path);
     assert_eq!(v["robot"], "cartpole");
     assert_eq!(num("/plans"), 20.0);
     assert_eq!(num("/threads"), 2.0);

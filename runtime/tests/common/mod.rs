@@ -36,3 +36,12 @@ pub fn fresh_dir(tag: &str) -> std::path::PathBuf {
     std::fs::remove_dir_all(&d).ok();
     d
 }
+
+/// The number at JSON pointer `path` of `v`; panics, naming both, if it is
+/// missing or not a number.
+#[allow(dead_code)] // not every test binary that shares this module needs it
+pub fn num(v: &serde_json::Value, path: &str) -> f64 {
+    v.pointer(path)
+        .and_then(|x| x.as_f64())
+        .unwrap_or_else(|| panic!("{path} missing or not a number in {v}"))
+}

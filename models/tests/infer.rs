@@ -499,3 +499,47 @@ fn bad_input_is_a_data_error_not_a_panic() {
         Err(ModelError::Config(_))
     ));
 }
+
+/// Each worker thread is bound to a CPU of its own among those this
+/// process may use (so that, woken after a long sleep, it runs beside the
+/// planner rather than queued behind it on the planner's CPU), workers of
+/// one engine on distinct CPUs while there are enough, and none where one
+/// CPU is all there is; a one-thread engine has no workers to place.
+#[test]
+fn workers_are_bound_to_distinct_allowed_cpus() {
+    let c = cartpole_sized();
+    let im = Arc::new(InferenceModel::from_model(&random_model(&c, 3)).expect("model"));
+    let one = RolloutEngine::new(im.clone(), 64, 2, 1).expect("engine");
+    assert!(one.worker_cpus().is_empty());
+    let eng = RolloutEngine::new(im, 256, 2, 3).expect("engine");
+    let cpus = eng.worker_cpus();
+    assert_eq!(cpus.len(), 2);
+    let allowed = allowed_cpus();
+    if cfg!(target_os = "linux") && allowed >= 2 {
+        let bound: Vec<usize> = cpus.iter().map(|c| c.expect("bound")).collect();
+        if allowed >= 3 {
+            assert_ne!(bound[0], bound[1], "{bound:?}");
+        }
+    } else {
+        assert!(cpus.iter().all(Option::is_none), "{cpus:?}");
+    }
+}
+
+/// How many CPUs this thread may run on (its affinity mask); 1 off Linux.
+fn allowed_cpus() -> usize {
+    #[cfg(target_os = "linux")]
+    {
+        // SAFETY: an all-zero cpu_set_t is the empty set, and the call
+        // writes at most its size.
+        unsafe {
+            let mut set: libc::cpu_set_t = std::mem::zeroed();
+            assert_eq!(
+                libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set),
+                0
+            );
+            libc::CPU_COUNT(&set) as usize
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    1
+}

@@ -485,6 +485,15 @@ pub struct ModelBench {
 
 type BenchError = Box<dyn std::error::Error + Send + Sync>;
 
+/// Fixed `m x k` and `k x n` operands for the sgemm measurements (small
+/// values, so no denormals or overflow; the same work every run).
+fn sgemm_operands(m: usize, k: usize, n: usize) -> (Vec<f32>, Vec<f32>) {
+    (
+        (0..m * k).map(|i| (i % 7) as f32 * 0.1).collect(),
+        (0..k * n).map(|i| (i % 5) as f32 * 0.1).collect(),
+    )
+}
+
 /// GFLOP/s of `m x k` times `k x n` with rows split over `threads` threads
 /// (each multiplying its rows on its own, like the engine), run for about
 /// `seconds`.
@@ -496,8 +505,7 @@ pub fn sgemm_gflops(
     seconds: f64,
 ) -> Result<f64, BenchError> {
     use umwelt_models::world_model::sgemm;
-    let lhs: Vec<f32> = (0..m * k).map(|i| (i % 7) as f32 * 0.1).collect();
-    let rhs: Vec<f32> = (0..k * n).map(|i| (i % 5) as f32 * 0.1).collect();
+    let (lhs, rhs) = sgemm_operands(m, k, n);
     let one = |rows: std::ops::Range<usize>, dst: &mut [f32]| {
         sgemm(rows.len(), n, k, dst, n, &lhs[rows.start * k..], k, &rhs, n)
     };
@@ -968,11 +976,12 @@ pub fn bench_plan(o: &PlanBenchOptions) -> Result<PlanBench, BenchError> {
     let mut out = vec![0.0; ad];
     let mut rng = <rand_chacha::ChaCha8Rng as rand::SeedableRng>::seed_from_u64(1);
     let spec = env.action_spec().clone();
-    let mut plan = |i: usize, deadline: Instant| -> Result<f64, BenchError> {
+    // The deadline is far away in every plan: the full budget is timed.
+    let mut plan = |i: usize| -> Result<f64, BenchError> {
         let input = ControlInput {
             observation: &obs.vector,
             sensors: &obs.sensors,
-            deadline,
+            deadline: Instant::now() + Duration::from_secs(10),
         };
         let t = Instant::now();
         mpc.act(&input, &mut out)?;
@@ -988,9 +997,8 @@ pub fn bench_plan(o: &PlanBenchOptions) -> Result<PlanBench, BenchError> {
         };
         Ok(took)
     };
-    let far = || Instant::now() + Duration::from_secs(10);
     for i in 0..5 {
-        plan(i, far())?;
+        plan(i)?;
     }
     let mut reference = Reference::new(o.threads);
     // Back to back, in blocks of plans and of reference jobs in turn: both
@@ -1002,7 +1010,7 @@ pub fn bench_plan(o: &PlanBenchOptions) -> Result<PlanBench, BenchError> {
     while times.len() < o.plans {
         let block = (o.plans - times.len()).min(Reference::BLOCK);
         for _ in 0..block {
-            times.push(plan(i, far())?);
+            times.push(plan(i)?);
             i += 1;
         }
         if job_times.is_empty() {
@@ -1024,8 +1032,7 @@ pub fn bench_plan(o: &PlanBenchOptions) -> Result<PlanBench, BenchError> {
         for _ in 0..o.plans {
             std::thread::sleep(next.saturating_duration_since(Instant::now()));
             next = Instant::now().max(next) + period;
-            // The full budget is timed here too: no deadline cuts it.
-            paced.push(plan(i, far())?);
+            paced.push(plan(i)?);
             i += 1;
         }
     }
@@ -1095,13 +1102,10 @@ impl Reference {
 
     fn new(threads: usize) -> Self {
         let threads = threads.max(1);
+        let (lhs, rhs) = sgemm_operands(Self::M, Self::K, Self::N);
         Self {
-            lhs: (0..Self::M * Self::K)
-                .map(|i| (i % 7) as f32 * 0.1)
-                .collect(),
-            rhs: (0..Self::K * Self::N)
-                .map(|i| (i % 5) as f32 * 0.1)
-                .collect(),
+            lhs,
+            rhs,
             dst: vec![vec![0.0; Self::M * Self::N]; threads],
             calls: threads,
             threads,

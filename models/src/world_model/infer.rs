@@ -678,6 +678,82 @@ mod x86 {
         }
     }
 
+    /// Sum of eight lanes as `gemm`'s AVX2 horizontal kernel reduces
+    /// them: `((a0 + a4) + (a2 + a6)) + ((a1 + a5) + (a3 + a7))`.
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    fn reduce_like_gemm(v: __m256) -> f32 {
+        let t = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps::<1>(v));
+        let r = _mm_add_ps(t, _mm_movehl_ps(t, t));
+        _mm_cvtss_f32(_mm_add_ss(r, _mm_shuffle_ps::<0b0001>(r, r)))
+    }
+
+    /// Rows in flight in [`dot1_avx2`]: they share each load of `w`.
+    const DOT_ROWS: usize = 4;
+
+    /// `y[i * y_rs] = x_i . w + b` for `m` rows of `depth` inputs (stride
+    /// `x_rs`): a one-output layer, summed as `gemm`'s AVX2 horizontal
+    /// kernel sums it (eight lanes of fused multiply-adds from zero over
+    /// `k` in order, the last chunk zero-padded, then
+    /// [`reduce_like_gemm`]), then the bias added.
+    ///
+    /// # Safety
+    /// The CPU must support AVX2 and FMA; `x` must hold `m` rows of
+    /// `depth` at stride `x_rs`, `w` at least `depth` values and `y` `m`
+    /// rows at stride `y_rs`, which the caller asserts.
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    #[allow(clippy::too_many_arguments)]
+    pub(super) unsafe fn dot1_avx2(
+        m: usize,
+        depth: usize,
+        x: &[f32],
+        x_rs: usize,
+        w: &[f32],
+        b: f32,
+        y: &mut [f32],
+        y_rs: usize,
+    ) {
+        let d8 = depth / 8 * 8;
+        // The last chunk of `w`, zero-padded as gemm's partial load pads it.
+        let mut w_tail = [0.0f32; 8];
+        w_tail[..depth - d8].copy_from_slice(&w[d8..depth]);
+        let mut i = 0;
+        while i < m {
+            let r = (m - i).min(DOT_ROWS);
+            let mut acc = [_mm256_setzero_ps(); DOT_ROWS];
+            let mut k = 0;
+            while k < d8 {
+                // SAFETY: k + 8 <= depth <= w.len(), and row i + j of x
+                // holds `depth` values from (i + j) * x_rs.
+                unsafe {
+                    let wk = _mm256_loadu_ps(w.as_ptr().add(k));
+                    for (j, a) in acc.iter_mut().enumerate().take(r) {
+                        let xk = _mm256_loadu_ps(x.as_ptr().add((i + j) * x_rs + k));
+                        *a = _mm256_fmadd_ps(xk, wk, *a);
+                    }
+                }
+                k += 8;
+            }
+            if d8 < depth {
+                // SAFETY: `w_tail` and `x_tail` are eight floats each.
+                unsafe {
+                    let wk = _mm256_loadu_ps(w_tail.as_ptr());
+                    for (j, a) in acc.iter_mut().enumerate().take(r) {
+                        let row = &x[(i + j) * x_rs..];
+                        let mut x_tail = [0.0f32; 8];
+                        x_tail[..depth - d8].copy_from_slice(&row[d8..depth]);
+                        *a = _mm256_fmadd_ps(_mm256_loadu_ps(x_tail.as_ptr()), wk, *a);
+                    }
+                }
+            }
+            for (j, a) in acc.iter().enumerate().take(r) {
+                y[(i + j) * y_rs] = reduce_like_gemm(*a) + b;
+            }
+            i += r;
+        }
+    }
+
     /// The normalising pass of LayerNorm + ReLU over a row of whole
     /// eight-lane chunks, given its mean and `1 / sqrt(var + eps)`.
     #[inline]
@@ -831,6 +907,35 @@ fn dense(
                 post,
             )
         };
+        return;
+    }
+    // One-output heads (reward, Q): dot products summed in the order of
+    // `gemm`'s AVX2 horizontal kernel, the one `gemm` takes for these shapes
+    // on an AVX2 CPU (`m * n <= 256`, depth within one 1024 block). Why:
+    // on an AVX-512 CPU `gemm` sums sixteen lanes and rounds differently,
+    // and planning amplifies the last bit (3 of the reacher's 20 reporting
+    // episodes ended 1 apart on a Zen 4 VM); this way every x86 CPU with
+    // AVX2 gives the same plans to the bit. Speed is unchanged.
+    #[cfg(target_arch = "x86_64")]
+    if n == 1
+        && layer.d_out == 1
+        && m <= 256
+        && layer.d_in <= 1024
+        && matches!(post, Post::None)
+        && std::is_x86_feature_detected!("avx2")
+        && std::is_x86_feature_detected!("fma")
+    {
+        let d = layer.d_in;
+        if m == 0 {
+            return;
+        }
+        // As in `matmul`: the bounds hold by construction.
+        assert!(y_rs >= 1 && y.len() > (m - 1) * y_rs);
+        assert!(d == 0 || (x_rs >= d && x.len() >= (m - 1) * x_rs + d));
+        assert!(layer.w.len() >= d && !layer.b.is_empty());
+        // SAFETY: the CPU has AVX2 and FMA, and the asserts above keep
+        // every access inside the slices.
+        unsafe { x86::dot1_avx2(m, d, x, x_rs, &layer.w, layer.b[0], y, y_rs) };
         return;
     }
     matmul(m, n, layer.d_in, y, y_rs, x, x_rs, &layer.w, layer.d_out);
@@ -2142,6 +2247,79 @@ mod tests {
             }
         }
         assert_eq!(compared, 13 * 2 * 3 * TILE_ROWS);
+    }
+
+    /// `x . w + b` summed as `gemm`'s AVX2 horizontal kernel sums it:
+    /// eight lanes of fused multiply-adds, the last chunk zero-padded, the
+    /// lanes reduced as `((a0 + a4) + (a2 + a6)) + ((a1 + a5) + (a3 + a7))`.
+    fn dot_as_gemm_avx2(x: &[f32], w: &[f32], b: f32) -> f32 {
+        let mut acc = [0.0f32; 8];
+        for (xc, wc) in x.chunks(8).zip(w.chunks(8)) {
+            for (l, a) in acc.iter_mut().enumerate() {
+                let (xv, wv) = (xc.get(l).copied(), wc.get(l).copied());
+                *a = xv.unwrap_or(0.0).mul_add(wv.unwrap_or(0.0), *a);
+            }
+        }
+        let t: Vec<f32> = (0..4).map(|j| acc[j] + acc[j + 4]).collect();
+        ((t[0] + t[2]) + (t[1] + t[3])) + b
+    }
+
+    #[test]
+    fn one_output_heads_sum_as_gemms_avx2_kernel_on_every_avx2_cpu() {
+        #[cfg(target_arch = "x86_64")]
+        if !(std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma")) {
+            eprintln!("no AVX2+FMA here: the heads use gemm, nothing to compare");
+            return;
+        }
+        // Where gemm's widest kernel is AVX2, the heads must also equal
+        // gemm's own results (what the shipped evaluations were run with).
+        #[cfg(target_arch = "x86_64")]
+        let gemm_is_avx2 = !std::is_x86_feature_detected!("avx512f");
+        #[cfg(not(target_arch = "x86_64"))]
+        let gemm_is_avx2 = false;
+        let mut seed = 5u32;
+        let mut next = move || {
+            seed = seed.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+            (seed >> 8) as f32 / (1 << 24) as f32 * 2.0 - 1.0
+        };
+        let (mut compared, mut against_gemm) = (0, 0);
+        for depth in [1, 7, 8, 9, 64, 65, 66, 128, 129, 1024] {
+            let layer = Layer {
+                w: (0..depth).map(|_| next()).collect(),
+                b: vec![next()],
+                d_in: depth,
+                d_out: 1,
+                norm: None,
+            };
+            let x: Vec<f32> = (0..256 * (depth + 3)).map(|_| next() * 2.0).collect();
+            for (x_rs, y_rs) in [(depth, 1), (depth + 3, 4)] {
+                for m in (1..=TILE_ROWS).chain([255, 256]) {
+                    let mut got = vec![f32::NAN; m * y_rs];
+                    dense(&layer, 1, m, &x, x_rs, &mut got, y_rs, Post::None);
+                    for i in 0..m {
+                        let row = &x[i * x_rs..i * x_rs + depth];
+                        let want = dot_as_gemm_avx2(row, &layer.w, layer.b[0]);
+                        let g = got[i * y_rs];
+                        assert!(
+                            g.to_bits() == want.to_bits(),
+                            "depth {depth} m {m} strides {x_rs}/{y_rs} row {i}: {g} vs {want}"
+                        );
+                    }
+                    compared += 1;
+                    if gemm_is_avx2 {
+                        let mut want = vec![f32::NAN; m * y_rs];
+                        matmul(m, 1, depth, &mut want, y_rs, &x, x_rs, &layer.w, 1);
+                        add_bias(&mut want, y_rs, m, 1, &layer.b, Post::None);
+                        for i in 0..m {
+                            assert_eq!(got[i * y_rs].to_bits(), want[i * y_rs].to_bits());
+                        }
+                        against_gemm += 1;
+                    }
+                }
+            }
+        }
+        assert_eq!(compared, 10 * 2 * (TILE_ROWS + 2));
+        eprintln!("{compared} shapes against the reference, {against_gemm} against gemm");
     }
 
     #[test]

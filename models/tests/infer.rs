@@ -525,6 +525,82 @@ fn workers_are_bound_to_distinct_allowed_cpus() {
     }
 }
 
+#[test]
+fn workers_float_or_go_to_listed_cpus_and_bad_lists_are_refused() {
+    let c = cartpole_sized();
+    let im = Arc::new(InferenceModel::from_model(&random_model(&c, 4)).expect("model"));
+    let (n, h) = (256, 3);
+    let mut eng = RolloutEngine::new(im, n, h, 3).expect("engine");
+    let z0 = vec![1.0 / 8.0; c.latent_dim];
+    let actions: Vec<f32> = (0..n * h).map(|i| ((i % 7) as f32 - 3.0) / 4.0).collect();
+    let mut before = RolloutOutput::default();
+    eng.rollout(&z0, &actions, n, h, &mut before)
+        .expect("rollout");
+
+    eng.place_workers(&WorkerPlacement::Float).expect("float");
+    assert_eq!(eng.worker_cpus(), &[None, None]);
+    let mut after = RolloutOutput::default();
+    eng.rollout(&z0, &actions, n, h, &mut after)
+        .expect("rollout");
+    assert_eq!(
+        bits(&before.rewards),
+        bits(&after.rewards),
+        "placement changes no result"
+    );
+    assert_eq!(bits(&before.values), bits(&after.values));
+
+    if cfg!(target_os = "linux") {
+        let cpu = first_allowed_cpu();
+        eng.place_workers(&WorkerPlacement::Cpus(vec![cpu]))
+            .expect("listed");
+        assert_eq!(eng.worker_cpus(), &[Some(cpu), Some(cpu)]);
+        let err = eng
+            .place_workers(&WorkerPlacement::Cpus(vec![cpu, 100_000]))
+            .expect_err("a CPU the process may not use")
+            .to_string();
+        assert!(err.contains("CPU 100000"), "{err}");
+        assert_eq!(
+            eng.worker_cpus(),
+            &[Some(cpu), Some(cpu)],
+            "left where they were"
+        );
+        let err = eng
+            .place_workers(&WorkerPlacement::Cpus(vec![]))
+            .expect_err("an empty list")
+            .to_string();
+        assert!(err.contains("empty"), "{err}");
+    } else {
+        assert!(eng.place_workers(&WorkerPlacement::Cpus(vec![0])).is_err());
+    }
+    eng.place_workers(&WorkerPlacement::Spread).expect("spread");
+    let spread = eng.worker_cpus();
+    assert_eq!(
+        spread.iter().all(Option::is_some),
+        cfg!(target_os = "linux") && allowed_cpus() >= 2,
+        "{spread:?}"
+    );
+}
+
+/// The lowest CPU this thread may run on (Linux).
+fn first_allowed_cpu() -> usize {
+    #[cfg(target_os = "linux")]
+    {
+        // SAFETY: as in `allowed_cpus`.
+        unsafe {
+            let mut set: libc::cpu_set_t = std::mem::zeroed();
+            assert_eq!(
+                libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set),
+                0
+            );
+            (0..libc::CPU_SETSIZE as usize)
+                .find(|&c| libc::CPU_ISSET(c, &set))
+                .expect("some CPU")
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    0
+}
+
 /// How many CPUs this thread may run on (its affinity mask); 1 off Linux.
 fn allowed_cpus() -> usize {
     #[cfg(target_os = "linux")]

@@ -267,6 +267,7 @@ fn resolved(opts: &LearnOptions, explore: bool, seed: u64) -> Result<Resolved, L
             checkpoint: None,
             objective: Objective::Task,
             threads: opts.threads,
+            workers: Default::default(),
             planner,
         }),
         ..RunConfig::minimal(&opts.robot, &opts.task)

@@ -117,6 +117,56 @@ fn a_checkpoint_of_another_task_is_refused_naming_the_difference() {
     std::fs::remove_file(path).ok();
 }
 
+/// The shipped reacher MPC config with absolute paths and its
+/// `workers = "spread"` line replaced by `workers`, written to `name`.
+fn reacher_mpc_with(name: &str, workers: &str) -> PathBuf {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../configs");
+    let text = std::fs::read_to_string(dir.join("mpc_reacher_easy.toml")).unwrap();
+    let text = text
+        .replace(
+            "robots/reacher.toml",
+            &dir.join("robots/reacher.toml").display().to_string(),
+        )
+        .replace(
+            "../models/checkpoints/",
+            &format!("{}/", dir.join("../models/checkpoints").display()),
+        );
+    assert!(
+        text.contains("workers = \"spread\""),
+        "the shipped config says where"
+    );
+    write(name, &text.replacen("workers = \"spread\"", workers, 1))
+}
+
+#[test]
+fn rollout_workers_are_placed_as_the_config_says() {
+    for ok in ["workers = \"float\"", "workers = \"spread\""] {
+        let r = RunConfig::load(&reacher_mpc_with("w-ok.toml", ok)).unwrap();
+        controller::build(&r).unwrap_or_else(|e| panic!("{ok}: {e}"));
+    }
+    let e = match RunConfig::load(&reacher_mpc_with("w-bad.toml", "workers = \"nowhere\"")) {
+        Ok(_) => panic!("an unknown placement accepted"),
+        Err(e) => e.to_string(),
+    };
+    assert!(e.contains("nowhere") && e.contains("spread"), "{e}");
+    let e = match RunConfig::load(&reacher_mpc_with("w-empty.toml", "workers = []")) {
+        Ok(_) => panic!("an empty CPU list accepted"),
+        Err(e) => e.to_string(),
+    };
+    assert!(e.contains("at least one CPU"), "{e}");
+    // A CPU this process may not use loads (it is the machine's business)
+    // but the controller refuses to start, naming the field and the CPU.
+    let r = RunConfig::load(&reacher_mpc_with("w-cpu.toml", "workers = [100000]")).unwrap();
+    let e = match controller::build(&r) {
+        Ok(_) => panic!("CPU 100000 accepted"),
+        Err(e) => e.to_string(),
+    };
+    assert!(
+        e.contains("controller.workers") && e.contains("100000"),
+        "{e}"
+    );
+}
+
 #[test]
 fn mistakes_name_the_file_and_the_field() {
     let e = err(

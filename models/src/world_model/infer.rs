@@ -1396,7 +1396,7 @@ fn compute(model: &InferenceModel, s: &mut Scratch, rows: usize, work: Work<'_>)
 // on it two calls later, that call runs on the calling thread alone rather
 // than wait.
 //
-// Each worker is bound to a CPU of its own (`bind_worker`): a control loop
+// Each worker is bound to a CPU of its own (`WorkerPlacement::Spread`): a control loop
 // plans once per tick, the workers sleep in between, and a thread woken
 // after a long sleep is placed by the kernel on its waker's CPU, where it
 // would queue behind the planner for the whole plan.
@@ -1561,50 +1561,118 @@ fn recv_spinning(rx: &Receiver<()>, spin: Duration) -> bool {
 /// their workers over the CPUs instead of stacking them on one.
 static WORKERS_PLACED: AtomicUsize = AtomicUsize::new(0);
 
-/// Binds the `k`-th of an engine's `count` worker threads to a CPU of its
-/// own among those the creating thread may use (so `taskset` and cpusets
-/// still decide), skipping the first of them for the first worker; `None`
-/// where only one CPU is allowed, off Linux, or when the call fails (the
-/// thread then floats, as any other).
-///
-/// Why: a worker that has slept longer than a few milliseconds is woken
-/// by the kernel on the CPU of the thread that woke it, the planner's,
-/// where it waits while the planner computes every tile alone. Measured
-/// on a 2-vCPU VM (`umwelt bench plan --period-ms 20`): plans paced at
-/// 20 ms took 7.2 ms, the one-thread time, instead of 3.8 ms; bound, the
-/// worker wakes on its own CPU.
+/// Where an engine's worker threads run.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum WorkerPlacement {
+    /// Each worker on a CPU of its own among those the process may use,
+    /// the first worker skipping the first of them (the default; see
+    /// [`RolloutEngine::place_workers`] for why).
+    #[default]
+    Spread,
+    /// Wherever the OS schedules them, among the process's CPUs.
+    Float,
+    /// Worker `k` on CPU `cpus[k % cpus.len()]` (for machines whose CPUs
+    /// are partitioned by hand: isolated cores, other real-time threads).
+    Cpus(Vec<usize>),
+}
+
+/// The CPUs the calling thread may run on (`taskset`, cpusets).
 #[cfg(target_os = "linux")]
-fn bind_worker(handle: &JoinHandle<()>, first: usize, k: usize) -> Option<usize> {
-    use std::os::unix::thread::JoinHandleExt;
+fn allowed_cpus() -> Option<Vec<usize>> {
     let size = std::mem::size_of::<libc::cpu_set_t>();
-    // SAFETY: an all-zero cpu_set_t is the empty set; the calls write at
-    // most `size` bytes into it and read a set of that size.
-    let allowed: Vec<usize> = unsafe {
+    // SAFETY: an all-zero cpu_set_t is the empty set; the call writes at
+    // most `size` bytes into it.
+    unsafe {
         let mut set: libc::cpu_set_t = std::mem::zeroed();
         if libc::sched_getaffinity(0, size, &mut set) != 0 {
             return None;
         }
-        (0..libc::CPU_SETSIZE as usize)
-            .filter(|&c| libc::CPU_ISSET(c, &set))
-            .collect()
-    };
-    if allowed.len() < 2 {
-        return None;
+        Some(
+            (0..libc::CPU_SETSIZE as usize)
+                .filter(|&c| libc::CPU_ISSET(c, &set))
+                .collect(),
+        )
     }
-    let cpu = allowed[(first + k) % allowed.len()];
-    // SAFETY: as above; the handle's thread is alive (not joined).
-    let rc = unsafe {
-        let mut set: libc::cpu_set_t = std::mem::zeroed();
-        libc::CPU_SET(cpu, &mut set);
-        libc::pthread_setaffinity_np(handle.as_pthread_t(), size, &set)
-    };
-    (rc == 0).then_some(cpu)
 }
 
-/// [`bind_worker`] where thread affinity is not available: the workers float.
+/// Restricts the thread of `handle` to `cpus`; false when the call fails.
+#[cfg(target_os = "linux")]
+fn set_affinity(handle: &JoinHandle<()>, cpus: &[usize]) -> bool {
+    use std::os::unix::thread::JoinHandleExt;
+    let size = std::mem::size_of::<libc::cpu_set_t>();
+    // SAFETY: as in `allowed_cpus`; every CPU is below CPU_SETSIZE (they
+    // come from `allowed_cpus`), and the handle's thread is alive (not
+    // joined).
+    unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        for &c in cpus {
+            libc::CPU_SET(c, &mut set);
+        }
+        libc::pthread_setaffinity_np(handle.as_pthread_t(), size, &set) == 0
+    }
+}
+
+/// Places `handles` as `placement` says and returns where each went
+/// (`None`: it floats). `first` is the engine's first place for
+/// [`WorkerPlacement::Spread`]. Spread binds nothing where one CPU is all
+/// there is or a call fails; a listed CPU the process may not use is an
+/// error.
+#[cfg(target_os = "linux")]
+fn place(
+    handles: &[JoinHandle<()>],
+    first: usize,
+    placement: &WorkerPlacement,
+) -> Result<Vec<Option<usize>>, ModelError> {
+    let allowed = allowed_cpus().unwrap_or_default();
+    if let WorkerPlacement::Cpus(cpus) = placement {
+        if cpus.is_empty() && !handles.is_empty() {
+            return Err(ModelError::Config(
+                "an empty list of CPUs for the rollout workers".into(),
+            ));
+        }
+        if let Some(c) = cpus.iter().find(|c| !allowed.contains(c)) {
+            return Err(ModelError::Config(format!(
+                "rollout workers on CPU {c}: this process may only use CPUs {allowed:?}"
+            )));
+        }
+    }
+    Ok(handles
+        .iter()
+        .enumerate()
+        .map(|(k, h)| match placement {
+            WorkerPlacement::Spread if allowed.len() >= 2 => {
+                let cpu = allowed[(first + k) % allowed.len()];
+                set_affinity(h, &[cpu]).then_some(cpu)
+            }
+            WorkerPlacement::Spread | WorkerPlacement::Float => {
+                // Undo an earlier binding: back to every allowed CPU.
+                if !allowed.is_empty() {
+                    set_affinity(h, &allowed);
+                }
+                None
+            }
+            WorkerPlacement::Cpus(cpus) => {
+                let cpu = cpus[k % cpus.len()];
+                set_affinity(h, &[cpu]).then_some(cpu)
+            }
+        })
+        .collect())
+}
+
+/// [`place`] where thread affinity is not available: the workers float,
+/// and a list of CPUs is refused.
 #[cfg(not(target_os = "linux"))]
-fn bind_worker(_: &JoinHandle<()>, _: usize, _: usize) -> Option<usize> {
-    None
+fn place(
+    handles: &[JoinHandle<()>],
+    _: usize,
+    placement: &WorkerPlacement,
+) -> Result<Vec<Option<usize>>, ModelError> {
+    if let WorkerPlacement::Cpus(_) = placement {
+        return Err(ModelError::Config(
+            "binding rollout workers to CPUs is only supported on Linux".into(),
+        ));
+    }
+    Ok(vec![None; handles.len()])
 }
 
 fn worker_loop(shared: Arc<Shared>, go: Receiver<()>) {
@@ -1659,6 +1727,8 @@ pub struct RolloutEngine {
     handles: Vec<JoinHandle<()>>,
     /// Where each worker is bound.
     worker_cpus: Vec<Option<usize>>,
+    /// This engine's first place for [`WorkerPlacement::Spread`].
+    first_place: usize,
 }
 
 impl std::fmt::Debug for RolloutEngine {
@@ -1748,10 +1818,9 @@ impl RolloutEngine {
         });
         let mut workers = Vec::with_capacity(threads - 1);
         let mut handles = Vec::with_capacity(threads - 1);
-        let mut worker_cpus = Vec::with_capacity(threads - 1);
         // One block of places per engine: its workers get distinct CPUs
         // whatever other engines do meanwhile.
-        let first = 1 + WORKERS_PLACED.fetch_add(threads - 1, Ordering::Relaxed);
+        let first_place = 1 + WORKERS_PLACED.fetch_add(threads - 1, Ordering::Relaxed);
         for k in 1..threads {
             let (go, go_rx) = sync_channel(1);
             let s = shared.clone();
@@ -1759,10 +1828,10 @@ impl RolloutEngine {
                 .name(format!("rollout-{k}"))
                 .spawn(move || worker_loop(s, go_rx))
                 .map_err(|e| ModelError::Config(format!("starting rollout thread {k}: {e}")))?;
-            worker_cpus.push(bind_worker(&handle, first, k - 1));
             workers.push(go);
             handles.push(handle);
         }
+        let worker_cpus = place(&handles, first_place, &WorkerPlacement::Spread)?;
         Ok(Self {
             scratch: Scratch::new(&c),
             shared,
@@ -1774,13 +1843,30 @@ impl RolloutEngine {
             workers,
             handles,
             worker_cpus,
+            first_place,
         })
     }
 
-    /// The CPU each worker thread is bound to (`None`: it floats; see
-    /// [`bind_worker`]), in worker order.
+    /// The CPU each worker thread is bound to (`None`: it floats), in
+    /// worker order.
     pub fn worker_cpus(&self) -> &[Option<usize>] {
         &self.worker_cpus
+    }
+
+    /// Moves the worker threads as `placement` says (a new engine's are
+    /// [`WorkerPlacement::Spread`]). A CPU the process may not use, an
+    /// empty list, or a list off Linux is refused, and the workers stay
+    /// where they were.
+    ///
+    /// Why spread by default: a worker that has slept longer than a few
+    /// milliseconds is woken by the kernel on the CPU of the thread that
+    /// woke it, the planner's, where it waits while the planner computes
+    /// every tile alone. Measured on a 2-vCPU VM (`umwelt bench plan
+    /// --period-ms 20`): plans paced at 20 ms took 7.2 ms, the one-thread
+    /// time, instead of 3.8 ms; bound, the worker wakes on its own CPU.
+    pub fn place_workers(&mut self, placement: &WorkerPlacement) -> Result<(), ModelError> {
+        self.worker_cpus = place(&self.handles, self.first_place, placement)?;
+        Ok(())
     }
 
     /// The model this engine runs.

@@ -275,6 +275,7 @@ fn baseline_resolved(r: &Resolved, b: Baseline) -> anyhow::Result<Resolved> {
             checkpoint: None,
             objective: Objective::Task,
             threads: 1,
+            workers: Default::default(),
             planner: oracle_planner(&r.config.robot),
         }),
     };

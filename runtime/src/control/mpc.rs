@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use super::config::Resolved;
 use super::controller::{ControlInput, Controller, ControllerError};
 use crate::plan::{OracleModel, PlanModel, PlanOutcome, Planner, PlannerConfig};
+use umwelt_models::world_model::WorkerPlacement;
 
 /// Which model the planner rolls out.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -51,6 +52,10 @@ pub struct MpcConfig {
     /// Threads for the learned model's rollouts.
     #[serde(default = "default_threads")]
     pub threads: usize,
+    /// Where the rollout workers (`threads - 1` of them) run: `"spread"`
+    /// (default), `"float"`, or a list of CPUs.
+    #[serde(default)]
+    pub workers: Workers,
     /// Search parameters and budget.
     #[serde(default)]
     pub planner: PlannerConfig,
@@ -58,6 +63,51 @@ pub struct MpcConfig {
 
 fn default_threads() -> usize {
     2
+}
+
+/// `controller.workers`: where the learned model's rollout workers run.
+/// `"spread"`: each on a CPU of its own among those the process may use
+/// (`taskset`, cpusets), so that a worker woken at each tick does not
+/// queue behind the planner; `"float"`: where the OS puts them; `[2, 3]`:
+/// worker `k` on the `k`-th listed CPU (cycling), for hand-partitioned
+/// machines (isolated cores, other real-time threads).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "WorkersRepr", into = "WorkersRepr")]
+pub struct Workers(pub WorkerPlacement);
+
+/// How [`Workers`] is written in TOML.
+#[derive(Serialize, Deserialize)]
+#[serde(untagged)]
+enum WorkersRepr {
+    Name(String),
+    Cpus(Vec<usize>),
+}
+
+impl TryFrom<WorkersRepr> for Workers {
+    type Error = String;
+    fn try_from(r: WorkersRepr) -> Result<Self, String> {
+        match r {
+            WorkersRepr::Name(n) if n == "spread" => Ok(Self(WorkerPlacement::Spread)),
+            WorkersRepr::Name(n) if n == "float" => Ok(Self(WorkerPlacement::Float)),
+            WorkersRepr::Name(n) => Err(format!(
+                "workers = \"{n}\": expected \"spread\", \"float\" or a list of CPUs"
+            )),
+            WorkersRepr::Cpus(c) if c.is_empty() => {
+                Err("workers = []: list at least one CPU, or say \"float\"".into())
+            }
+            WorkersRepr::Cpus(c) => Ok(Self(WorkerPlacement::Cpus(c))),
+        }
+    }
+}
+
+impl From<Workers> for WorkersRepr {
+    fn from(w: Workers) -> Self {
+        match w.0 {
+            WorkerPlacement::Spread => Self::Name("spread".into()),
+            WorkerPlacement::Float => Self::Name("float".into()),
+            WorkerPlacement::Cpus(c) => Self::Cpus(c),
+        }
+    }
 }
 
 /// The MPC controller: plans every tick, commands the first action.
@@ -127,6 +177,10 @@ impl Mpc {
                         learned.action_repeat()
                     )));
                 }
+                let mut learned = learned;
+                learned
+                    .place_workers(&c.workers.0)
+                    .map_err(|e| setup(format!("controller.workers: {e}")))?;
                 Box::new(learned)
             }
         };

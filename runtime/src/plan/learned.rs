@@ -7,7 +7,8 @@ use std::sync::Arc;
 
 use burn::tensor::Device;
 use umwelt_models::world_model::{
-    Checkpoint, InferenceModel, Normalization, RolloutEngine, RolloutOutput, WorldModel,
+    Checkpoint, InferenceModel, Normalization, RolloutEngine, RolloutOutput, WorkerPlacement,
+    WorldModel,
 };
 
 use super::model::{PlanError, PlanModel};
@@ -133,6 +134,18 @@ impl LearnedModel {
     /// action this long (`action_repeat` in its config).
     pub fn action_repeat(&self) -> usize {
         self.action_repeat
+    }
+
+    /// Moves the rollout workers (see [`RolloutEngine::place_workers`]).
+    pub fn place_workers(&mut self, placement: &WorkerPlacement) -> Result<(), PlanError> {
+        self.engine
+            .place_workers(placement)
+            .map_err(|e| PlanError::Config(e.to_string()))
+    }
+
+    /// Where each rollout worker is bound (`None`: it floats).
+    pub fn worker_cpus(&self) -> &[Option<usize>] {
+        self.engine.worker_cpus()
     }
 
     /// Encodes one physical observation into `self.z0` (reused buffers:

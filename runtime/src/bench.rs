@@ -817,6 +817,8 @@ pub struct PlanBenchOptions {
     pub plans: usize,
     /// Also time plans paced at this control period.
     pub period: Option<Duration>,
+    /// Where the rollout workers run.
+    pub workers: umwelt_models::world_model::WorkerPlacement,
 }
 
 /// What `umwelt bench plan` measures.
@@ -834,6 +836,8 @@ pub struct PlanBench {
     pub planner: crate::plan::PlannerConfig,
     /// Rollout threads.
     pub threads: usize,
+    /// The CPU each rollout worker was bound to (`None`: it floated).
+    pub worker_cpus: Vec<Option<usize>>,
     /// Latent sample-steps scored per plan.
     pub sample_steps: usize,
     /// FLOPs per plan (rollouts, terminal values and policy-prior samples).
@@ -958,7 +962,7 @@ pub fn bench_plan(o: &PlanBenchOptions) -> Result<PlanBench, BenchError> {
         ..o.planner.clone()
     };
     let flops_model = InferenceModel::from_model(&model)?;
-    let learned = LearnedModel::from_model(
+    let mut learned = LearnedModel::from_model(
         &model,
         norm,
         gamma,
@@ -968,6 +972,8 @@ pub fn bench_plan(o: &PlanBenchOptions) -> Result<PlanBench, BenchError> {
         p.samples,
         p.horizon,
     )?;
+    learned.place_workers(&o.workers)?;
+    let worker_cpus = learned.worker_cpus().to_vec();
     let flops_per_plan = p.iterations as f64 * flops_model.flops_rollout(p.samples, p.horizon)
         + flops_model.flops_policy_rollout(p.policy_samples, p.horizon);
     let mut mpc = crate::control::mpc::Mpc::new(p.clone(), Box::new(learned))?;
@@ -1065,6 +1071,7 @@ pub fn bench_plan(o: &PlanBenchOptions) -> Result<PlanBench, BenchError> {
         model: flops_model.config().clone(),
         planner: p.clone(),
         threads: o.threads,
+        worker_cpus,
         sample_steps: p.sample_steps(),
         flops_per_plan,
         plans: times.len(),

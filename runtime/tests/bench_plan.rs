@@ -67,6 +67,39 @@ fn bench_plan_reports_plan_times_and_the_reference_job() {
         .filter_map(|x| x.as_f64())
         .collect();
     assert_eq!(shape, [64.0, 256.0, 256.0]);
+    // One worker besides the caller, placed (spread, the default) or
+    // floating where one CPU is all there is.
+    assert_eq!(v["worker_cpus"].as_array().map(Vec::len), Some(1), "{v}");
+}
+
+#[test]
+fn bench_plan_places_workers_as_told_and_refuses_a_cpu_it_may_not_use() {
+    let small = [
+        "bench",
+        "plan",
+        "--samples",
+        "64",
+        "--horizon",
+        "1",
+        "--iterations",
+        "1",
+        "--hidden",
+        "16",
+        "--plans",
+        "2",
+        "--period-ms",
+        "0",
+    ];
+    let v = common::json(&[&small[..], &["--workers", "float", "--json"]].concat());
+    assert_eq!(v["worker_cpus"], serde_json::json!([null]), "{v}");
+    let out = common::umwelt(&[&small[..], &["--workers", "100000"]].concat());
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("CPU 100000"), "{err}");
+    let out = common::umwelt(&[&small[..], &["--workers", "somewhere"]].concat());
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("somewhere") && err.contains("float"), "{err}");
 }
 
 #[test]

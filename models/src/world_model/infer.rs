@@ -1576,6 +1576,27 @@ pub enum WorkerPlacement {
     Cpus(Vec<usize>),
 }
 
+impl std::str::FromStr for WorkerPlacement {
+    type Err = String;
+    /// `spread`, `float`, or CPUs separated by commas (`2,3`).
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.trim() {
+            "spread" => Ok(Self::Spread),
+            "float" => Ok(Self::Float),
+            list => {
+                let cpus: Result<Vec<usize>, _> =
+                    list.split(',').map(|c| c.trim().parse::<usize>()).collect();
+                match cpus {
+                    Ok(c) if !c.is_empty() => Ok(Self::Cpus(c)),
+                    _ => Err(format!(
+                        "\"{s}\": expected \"spread\", \"float\" or CPUs separated by commas (2,3)"
+                    )),
+                }
+            }
+        }
+    }
+}
+
 /// The CPUs the calling thread may run on (`taskset`, cpusets).
 #[cfg(target_os = "linux")]
 fn allowed_cpus() -> Option<Vec<usize>> {

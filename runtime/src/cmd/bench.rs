@@ -112,6 +112,11 @@ enum What {
         /// control loop plans (10: cart-pole's 100 Hz); 0 skips them.
         #[arg(long, default_value_t = 10.0)]
         period_ms: f64,
+        /// Where the rollout workers run, as `controller.workers` says:
+        /// `spread` (each on a CPU of its own), `float` (where the OS puts
+        /// them) or CPUs separated by commas (`1` or `2,3`).
+        #[arg(long, default_value = "spread")]
+        workers: umwelt_models::world_model::WorkerPlacement,
         /// Print one JSON document on stdout.
         #[arg(long)]
         json: bool,
@@ -316,6 +321,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             threads,
             plans,
             period_ms,
+            workers,
             json,
         } => {
             if !(period_ms.is_finite() && (0.0..=10_000.0).contains(&period_ms)) {
@@ -347,6 +353,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 plans: plans.max(1),
                 period: (period_ms > 0.0)
                     .then(|| std::time::Duration::from_secs_f64(period_ms / 1e3)),
+                workers,
             })
             .map_err(|e| anyhow::anyhow!("bench plan: {e}"))?;
             if json {
@@ -373,6 +380,14 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 r.flops_per_plan / 1e9,
                 r.threads
             );
+            if !r.worker_cpus.is_empty() {
+                let at: Vec<String> = r
+                    .worker_cpus
+                    .iter()
+                    .map(|c| c.map_or("floating".to_string(), |c| format!("CPU {c}")))
+                    .collect();
+                println!("rollout workers: {}", at.join(", "));
+            }
             println!(
                 "plan time over {} plans: p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms ({:.0} plans/s)",
                 r.plans, r.ms_p50, r.ms_p99, r.ms_max, r.plans_per_s

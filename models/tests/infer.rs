@@ -550,7 +550,7 @@ fn workers_float_or_go_to_listed_cpus_and_bad_lists_are_refused() {
     assert_eq!(bits(&before.values), bits(&after.values));
 
     if cfg!(target_os = "linux") {
-        let cpu = first_allowed_cpu();
+        let cpu = allowed_cpu_list()[0];
         eng.place_workers(&WorkerPlacement::Cpus(vec![cpu]))
             .expect("listed");
         assert_eq!(eng.worker_cpus(), &[Some(cpu), Some(cpu)]);
@@ -581,28 +581,8 @@ fn workers_float_or_go_to_listed_cpus_and_bad_lists_are_refused() {
     );
 }
 
-/// The lowest CPU this thread may run on (Linux).
-fn first_allowed_cpu() -> usize {
-    #[cfg(target_os = "linux")]
-    {
-        // SAFETY: as in `allowed_cpus`.
-        unsafe {
-            let mut set: libc::cpu_set_t = std::mem::zeroed();
-            assert_eq!(
-                libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set),
-                0
-            );
-            (0..libc::CPU_SETSIZE as usize)
-                .find(|&c| libc::CPU_ISSET(c, &set))
-                .expect("some CPU")
-        }
-    }
-    #[cfg(not(target_os = "linux"))]
-    0
-}
-
-/// How many CPUs this thread may run on (its affinity mask); 1 off Linux.
-fn allowed_cpus() -> usize {
+/// The CPUs this thread may run on (its affinity mask); `[0]` off Linux.
+fn allowed_cpu_list() -> Vec<usize> {
     #[cfg(target_os = "linux")]
     {
         // SAFETY: an all-zero cpu_set_t is the empty set, and the call
@@ -613,9 +593,16 @@ fn allowed_cpus() -> usize {
                 libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set),
                 0
             );
-            libc::CPU_COUNT(&set) as usize
+            (0..libc::CPU_SETSIZE as usize)
+                .filter(|&c| libc::CPU_ISSET(c, &set))
+                .collect()
         }
     }
     #[cfg(not(target_os = "linux"))]
-    1
+    vec![0]
+}
+
+/// How many CPUs this thread may run on; 1 off Linux.
+fn allowed_cpus() -> usize {
+    allowed_cpu_list().len()
 }

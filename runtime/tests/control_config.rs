@@ -93,35 +93,26 @@ fn shipped_mpc_and_oracle_configs_load_and_the_oracle_ones_match_the_presets() {
 
 #[test]
 fn a_checkpoint_of_another_task_is_refused_naming_the_difference() {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../configs");
-    let text = std::fs::read_to_string(dir.join("mpc_reacher_easy.toml")).unwrap();
     // The cart-pole's model under the reacher's config.
-    let text = text
-        .replace("reacher_easy.uwwm", "cartpole_swingup.uwwm")
-        .replace(
-            "robots/reacher.toml",
-            &dir.join("robots/reacher.toml").display().to_string(),
-        )
-        .replace(
-            "../models/checkpoints/",
-            &format!("{}/", dir.join("../models/checkpoints").display()),
-        );
-    let path = std::env::temp_dir().join(format!("umwelt-mpc-{}.toml", std::process::id()));
-    std::fs::write(&path, text).unwrap();
+    let path = reacher_mpc_with(
+        "other-task.toml",
+        ("reacher_easy.uwwm", "cartpole_swingup.uwwm"),
+    );
     let r = RunConfig::load(&path).unwrap();
     let e = match controller::build(&r) {
         Ok(_) => panic!("a cart-pole model accepted for the reacher"),
         Err(e) => e.to_string(),
     };
     assert!(e.contains("cartpole") && e.contains("reacher"), "{e}");
-    std::fs::remove_file(path).ok();
 }
 
-/// The shipped reacher MPC config with absolute paths and its
-/// `workers = "spread"` line replaced by `workers`, written to `name`.
-fn reacher_mpc_with(name: &str, workers: &str) -> PathBuf {
+/// The shipped reacher MPC config with absolute paths and `swap.0`
+/// replaced by `swap.1` (it must be there), written to `name`.
+fn reacher_mpc_with(name: &str, swap: (&str, &str)) -> PathBuf {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../configs");
     let text = std::fs::read_to_string(dir.join("mpc_reacher_easy.toml")).unwrap();
+    assert!(text.contains(swap.0), "the shipped config has {}", swap.0);
+    let text = text.replacen(swap.0, swap.1, 1);
     let text = text
         .replace(
             "robots/reacher.toml",
@@ -131,32 +122,33 @@ fn reacher_mpc_with(name: &str, workers: &str) -> PathBuf {
             "../models/checkpoints/",
             &format!("{}/", dir.join("../models/checkpoints").display()),
         );
-    assert!(
-        text.contains("workers = \"spread\""),
-        "the shipped config says where"
-    );
-    write(name, &text.replacen("workers = \"spread\"", workers, 1))
+    write(name, &text)
+}
+
+/// The shipped reacher MPC config with `workers = ...` as given.
+fn reacher_mpc_workers(name: &str, workers: &str) -> PathBuf {
+    reacher_mpc_with(name, ("workers = \"spread\"", workers))
 }
 
 #[test]
 fn rollout_workers_are_placed_as_the_config_says() {
     for ok in ["workers = \"float\"", "workers = \"spread\""] {
-        let r = RunConfig::load(&reacher_mpc_with("w-ok.toml", ok)).unwrap();
+        let r = RunConfig::load(&reacher_mpc_workers("w-ok.toml", ok)).unwrap();
         controller::build(&r).unwrap_or_else(|e| panic!("{ok}: {e}"));
     }
-    let e = match RunConfig::load(&reacher_mpc_with("w-bad.toml", "workers = \"nowhere\"")) {
+    let e = match RunConfig::load(&reacher_mpc_workers("w-bad.toml", "workers = \"nowhere\"")) {
         Ok(_) => panic!("an unknown placement accepted"),
         Err(e) => e.to_string(),
     };
     assert!(e.contains("nowhere") && e.contains("spread"), "{e}");
-    let e = match RunConfig::load(&reacher_mpc_with("w-empty.toml", "workers = []")) {
+    let e = match RunConfig::load(&reacher_mpc_workers("w-empty.toml", "workers = []")) {
         Ok(_) => panic!("an empty CPU list accepted"),
         Err(e) => e.to_string(),
     };
     assert!(e.contains("at least one CPU"), "{e}");
     // A CPU this process may not use loads (it is the machine's business)
     // but the controller refuses to start, naming the field and the CPU.
-    let r = RunConfig::load(&reacher_mpc_with("w-cpu.toml", "workers = [100000]")).unwrap();
+    let r = RunConfig::load(&reacher_mpc_workers("w-cpu.toml", "workers = [100000]")).unwrap();
     let e = match controller::build(&r) {
         Ok(_) => panic!("CPU 100000 accepted"),
         Err(e) => e.to_string(),

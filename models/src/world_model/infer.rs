@@ -1396,10 +1396,11 @@ fn compute(model: &InferenceModel, s: &mut Scratch, rows: usize, work: Work<'_>)
 // on it two calls later, that call runs on the calling thread alone rather
 // than wait.
 //
-// Each worker is bound to a CPU of its own (`WorkerPlacement::Spread`): a control loop
-// plans once per tick, the workers sleep in between, and a thread woken
-// after a long sleep is placed by the kernel on its waker's CPU, where it
-// would queue behind the planner for the whole plan.
+// By default each worker is bound to a CPU of its own
+// (`WorkerPlacement::Spread`): a control loop plans once per tick, the
+// workers sleep in between, and a thread woken after a long sleep is placed
+// by the kernel on its waker's CPU, where it would queue behind the planner
+// for the whole plan.
 
 /// What a call asks of the threads.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

@@ -87,11 +87,10 @@ impl TryFrom<WorkersRepr> for Workers {
     type Error = String;
     fn try_from(r: WorkersRepr) -> Result<Self, String> {
         match r {
-            WorkersRepr::Name(n) if n == "spread" => Ok(Self(WorkerPlacement::Spread)),
-            WorkersRepr::Name(n) if n == "float" => Ok(Self(WorkerPlacement::Float)),
-            WorkersRepr::Name(n) => Err(format!(
-                "workers = \"{n}\": expected \"spread\", \"float\" or a list of CPUs"
-            )),
+            WorkersRepr::Name(n) => n
+                .parse::<WorkerPlacement>()
+                .map(Self)
+                .map_err(|e| format!("workers = {e}")),
             WorkersRepr::Cpus(c) if c.is_empty() => {
                 Err("workers = []: list at least one CPU, or say \"float\"".into())
             }
@@ -157,7 +156,7 @@ impl Mpc {
                 let path = c.checkpoint.as_ref().ok_or_else(|| {
                     setup("controller.model = \"learned\" needs controller.checkpoint".into())
                 })?;
-                let learned = crate::plan::LearnedModel::load(
+                let mut learned = crate::plan::LearnedModel::load(
                     path,
                     r,
                     &c.objective,
@@ -177,7 +176,6 @@ impl Mpc {
                         learned.action_repeat()
                     )));
                 }
-                let mut learned = learned;
                 learned
                     .place_workers(&c.workers.0)
                     .map_err(|e| setup(format!("controller.workers: {e}")))?;

@@ -90,7 +90,7 @@ impl TryFrom<WorkersRepr> for Workers {
             WorkersRepr::Name(n) => n
                 .parse::<WorkerPlacement>()
                 .map(Self)
-                .map_err(|e| format!("workers = {e}")),
+                .map_err(|e| format!("workers = {e}, or a list such as [2, 3]")),
             WorkersRepr::Cpus(c) if c.is_empty() => {
                 Err("workers = []: list at least one CPU, or say \"float\"".into())
             }

@@ -18,13 +18,15 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use burn::tensor::Device;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 use umwelt_models::dataset::{Dataset, DatasetError, DatasetWriter, Episode};
 use umwelt_models::world_model::{
     CHECKPOINT_VERSION, Checkpoint, CheckpointError, CheckpointMeta, LossTerms, ModelError,
     Normalization, TrainConfig, Trainer, WorldModel, WorldModelConfig,
 };
-use umwelt_sim::{Env, RobotConfig, RobotKind, SimError};
+use umwelt_sim::{Env, GoalRelabel, RobotConfig, RobotKind, SimError};
 
 use crate::collect::{dataset_spec, record_held_episode};
 use crate::control::Controller;
@@ -72,6 +74,13 @@ pub struct LearnOptions {
     /// twice on DMControl. Environment steps still count control steps.
     #[serde(default = "one")]
     pub action_repeat: usize,
+    /// Hindsight copies of every episode the model trains on (0: none):
+    /// each copy moves the task's goal to where the robot was at a step
+    /// drawn at random, and recomputes the rewards ([`umwelt_sim::relabel`]).
+    /// Only for tasks with a goal radius (the reacher's); the copies are
+    /// derived from the dataset, never written to it.
+    #[serde(default)]
+    pub relabel: usize,
 }
 
 fn one() -> usize {
@@ -104,6 +113,7 @@ impl LearnOptions {
             },
             planner: PlannerConfig::default(),
             action_repeat: 1,
+            relabel: 0,
         }
     }
 }
@@ -299,6 +309,46 @@ fn planner_for(
     Mpc::new(c.planner.clone(), Box::new(learned)).map_err(|e| LearnError::Setup(e.to_string()))
 }
 
+/// Most hindsight copies per episode: beyond a few, the copies crowd the
+/// episodes' own rewards out of the batches.
+const MAX_RELABEL: usize = 16;
+
+/// Hindsight relabelling of a run's episodes.
+struct Hindsight {
+    relabel: GoalRelabel,
+    copies: usize,
+    seed: u64,
+}
+
+/// What the model trains on from recorded episode number `index`: the
+/// episode in blocks of `repeat`, then its hindsight copies, each with the
+/// goal where the robot was at a step drawn from the run's seed and
+/// `index` (so a resumed run rebuilds the same copies), also in blocks.
+fn training_blocks(
+    e: &Episode,
+    index: usize,
+    repeat: usize,
+    hindsight: Option<&Hindsight>,
+) -> Result<Vec<Episode>, LearnError> {
+    let mut out = vec![e.with_action_repeat(repeat)?];
+    let Some(h) = hindsight.filter(|_| !e.is_empty()) else {
+        return Ok(out);
+    };
+    let mut rng = ChaCha8Rng::seed_from_u64(h.seed);
+    rng.set_stream(index as u64);
+    for _ in 0..h.copies {
+        let at = rng.random_range(1..=e.len());
+        let mut copy = e.clone();
+        h.relabel
+            .relabel(&mut copy.observations, &mut copy.rewards, at)
+            .map_err(|err| LearnError::Setup(format!("episode {index}: {err}")))?;
+        // The task's success rule was not judged for the moved goal.
+        copy.success = false;
+        out.push(copy.with_action_repeat(repeat)?);
+    }
+    Ok(out)
+}
+
 /// The options' own checks (model sizes with the robot's dimensions,
 /// training, planner, action repeat), with the option named.
 fn check_options(opts: &LearnOptions, model: &WorldModelConfig) -> Result<(), LearnError> {
@@ -307,6 +357,12 @@ fn check_options(opts: &LearnOptions, model: &WorldModelConfig) -> Result<(), Le
         return Err(LearnError::Setup(
             "the action repeat must be at least 1".into(),
         ));
+    }
+    if opts.relabel > MAX_RELABEL {
+        return Err(LearnError::Setup(format!(
+            "--relabel {}: at most {MAX_RELABEL} hindsight copies of an episode",
+            opts.relabel
+        )));
     }
     model.validate().map_err(|e| bad("model", e))?;
     opts.train
@@ -366,15 +422,27 @@ pub fn learn(
     // Every option is checked before anything is written or collected: a
     // bad value is an error at once, not after the seed episodes.
     check_options(&opts, &model_cfg)?;
+    let hindsight = if opts.relabel > 0 {
+        Some(Hindsight {
+            relabel: env.goal_relabel()?,
+            copies: opts.relabel,
+            seed: opts.seed,
+        })
+    } else {
+        None
+    };
+    let hindsight = hindsight.as_ref();
     std::fs::create_dir_all(dir).map_err(io(dir))?;
     let mut writer = DatasetWriter::create_or_append(run.data(), &spec)?;
     // The episodes as recorded are needed only to fit the normalisation of
-    // a new run (below); the model trains on them in blocks of `repeat`.
+    // a new run (below); the model trains on them in blocks of `repeat`,
+    // with their hindsight copies. An episode's index is its place in the
+    // dataset (`writer.len()` before it is written), as loaded here.
     let mut episodes: Vec<Episode> = Dataset::open(run.data())?.load_all()?;
-    let mut blocks: Vec<Episode> = episodes
-        .iter()
-        .map(|e| e.with_action_repeat(repeat))
-        .collect::<Result<_, _>>()?;
+    let mut blocks: Vec<Episode> = Vec::new();
+    for (i, e) in episodes.iter().enumerate() {
+        blocks.extend(training_blocks(e, i, repeat, hindsight)?);
+    }
     let session = Instant::now();
     let wall0 = state.wall_s;
     let wall = |s: &Instant| wall0 + s.elapsed().as_secs_f64();
@@ -386,7 +454,7 @@ pub fn learn(
         else {
             break;
         };
-        blocks.push(e.with_action_repeat(repeat)?);
+        blocks.extend(training_blocks(&e, writer.len(), repeat, hindsight)?);
         writer.write(&e)?;
         state.env_steps += e.len() as u64;
         state.episodes += 1;
@@ -481,7 +549,7 @@ pub fn learn(
         // Checked before writing: an episode the model cannot learn from
         // (an action changed inside a block, e.g. a safe command after a
         // controller failure) must not land in the dataset.
-        blocks.push(e.with_action_repeat(repeat)?);
+        blocks.extend(training_blocks(&e, writer.len(), repeat, hindsight)?);
         writer.write(&e)?;
         state.env_steps += e.len() as u64;
         state.episodes += 1;
@@ -594,4 +662,61 @@ fn write_curve(run: &RunDir, state: &LearnState) -> Result<(), LearnError> {
     let svg = crate::plot::learning_curve_svg(&title, &state.curve)
         .map_err(|e| LearnError::Setup(format!("plot: {e}")))?;
     write_atomic(&run.curve_svg(), svg.as_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::collect::record_held_episode;
+
+    fn random_reacher_episode(env: &mut Env, seed: u64) -> Episode {
+        let stop = AtomicBool::new(false);
+        record_held_episode(env, SimplePolicy::Random, seed, 2, &stop)
+            .unwrap()
+            .unwrap()
+    }
+
+    #[test]
+    fn hindsight_copies_move_the_goal_keep_the_motion_and_repeat_for_an_index() {
+        let mut env = Env::new("reacher", "easy").unwrap();
+        let e = random_reacher_episode(&mut env, 3);
+        let relabel = env.goal_relabel().unwrap();
+        let cols = relabel.columns().to_vec();
+        let h = Hindsight {
+            relabel,
+            copies: 3,
+            seed: 9,
+        };
+        let blocks = training_blocks(&e, 4, 2, Some(&h)).unwrap();
+        assert_eq!(blocks.len(), 4);
+        assert_eq!(blocks[0], e.with_action_repeat(2).unwrap());
+        let d = e.obs_dim();
+        for copy in &blocks[1..] {
+            assert_eq!(copy.len(), e.len() / 2);
+            assert_eq!(copy.actions, blocks[0].actions);
+            let mut moved_goal = false;
+            let pairs = copy.observations.iter().zip(&blocks[0].observations);
+            for (i, (a, b)) in pairs.enumerate() {
+                if cols.contains(&(i % d)) {
+                    moved_goal |= a != b;
+                } else {
+                    assert_eq!(a, b, "value {i}: the motion changed");
+                }
+            }
+            assert!(moved_goal);
+            // The goal is where the finger was at some step, so the copy
+            // earns a reward there: a block reward is a sum of two steps'.
+            assert!(copy.rewards.iter().any(|&r| r >= 1.0), "no reward");
+            assert!(copy.rewards.iter().all(|&r| [0.0, 1.0, 2.0].contains(&r)));
+        }
+        // Three different goals.
+        assert_ne!(blocks[1], blocks[2]);
+        assert_ne!(blocks[2], blocks[3]);
+        // The same index and seed give the same copies (a resumed run
+        // rebuilds them); another index other ones.
+        assert_eq!(training_blocks(&e, 4, 2, Some(&h)).unwrap(), blocks);
+        assert_ne!(training_blocks(&e, 5, 2, Some(&h)).unwrap()[1], blocks[1]);
+        // Without hindsight, the episode alone.
+        assert_eq!(training_blocks(&e, 4, 2, None).unwrap(), blocks[..1]);
+    }
 }

@@ -173,6 +173,48 @@ fn an_action_repeat_run_holds_its_actions_and_its_checkpoint_needs_the_same_repe
     std::fs::remove_dir_all(dir).ok();
 }
 
+/// `--relabel 2` on the reacher: the run trains on hindsight copies but
+/// writes only its own episodes, records the option, and resumes with it.
+#[test]
+fn a_relabelling_run_writes_only_its_own_episodes_and_keeps_the_option_on_resume() {
+    use umwelt_models::dataset::Dataset;
+
+    let dir = tempdir("relabel");
+    let out = dir.to_str().unwrap();
+    let reacher = |steps: &'static str, resume: bool| {
+        let mut args = vec!["learn", "--json", "--out", out, "--steps", steps];
+        if resume {
+            args.push("--resume");
+        } else {
+            args.extend(["--relabel", "2"]);
+        }
+        args.extend(["--robot", "reacher", "--task", "easy"]);
+        args.extend(&TINY[4..]);
+        json(&args)
+    };
+    let s = reacher("2000", false);
+    assert_eq!(s["options"]["relabel"], 2);
+    assert_eq!(s["episodes"], 2);
+    assert_eq!(s["updates"], 20);
+    let episodes = Dataset::open(dir.join("data")).unwrap().load_all().unwrap();
+    assert_eq!(episodes.len(), 2);
+    // What is written is what the simulator gave: each episode starts as
+    // its seed's reset does, target included (a copy's goal has moved).
+    let mut env = umwelt_sim::Env::new("reacher", "easy").unwrap();
+    for e in &episodes {
+        assert_eq!(
+            e.obs(0),
+            env.reset(e.seed).unwrap().vector,
+            "seed {}",
+            e.seed
+        );
+    }
+    let s = reacher("3000", true);
+    assert_eq!(s["options"]["relabel"], 2);
+    assert_eq!(s["episodes"], 3);
+    std::fs::remove_dir_all(dir).ok();
+}
+
 /// Bad options are refused before the run directory is made or a seed
 /// episode collected, naming what is wrong.
 #[test]
@@ -182,6 +224,9 @@ fn bad_options_are_refused_before_anything_is_written() {
     for (flags, expected) in [
         (["--value-coef=-1"], "value_coef"),
         (["--samples=0"], "samples"),
+        // Cart-pole has no goal to relabel.
+        (["--relabel=1"], "goal radius"),
+        (["--relabel=17"], "at most 16"),
     ] {
         let args = tiny_run(out.to_str().unwrap(), &flags);
         let o = umwelt(&args);

@@ -10,6 +10,7 @@ use crate::config::{RobotConfig, RobotKind};
 use crate::error::{Result, SimError};
 use crate::observation::{FeatureKind, ObservationMap};
 use crate::physics::JointKind;
+use crate::relabel::GoalRelabel;
 use crate::robots::{self, Model, Scales, UrdfTemplate};
 use crate::spec::{
     ActionSpec, ActuationMode, Measurement, Observation, ObservationSpec, SpecEntry, Step, StepInfo,
@@ -257,6 +258,44 @@ impl Env {
         self.episode
             .as_ref()
             .map(|e| (e.q.as_slice(), e.qd.as_slice()))
+    }
+
+    /// Hindsight goals for this task ([`crate::relabel`]): where the
+    /// robot-to-goal vector sits in the observation vector and how the
+    /// reward follows from it. Only the reacher's tasks have one: refused
+    /// for the swing-ups (no goal) and the arm's reach (its reward is
+    /// shaped beyond the goal radius; not written as a goal rule yet), for
+    /// an observation that leaves out part of the vector, and for delayed
+    /// sensors (an observation then lags the state its step's reward judges).
+    pub fn goal_relabel(&self) -> Result<GoalRelabel> {
+        let no = |reason: String| SimError::NoGoal {
+            robot: self.robot_name().to_string(),
+            task: self.task_name.clone(),
+            reason,
+        };
+        let (channels, reward) = self
+            .task
+            .goal()
+            .ok_or_else(|| no("its reward is not a goal radius around a goal vector".into()))?;
+        if self.cfg.realism.sensor_delay > 0 {
+            return Err(no(format!(
+                "realism.sensor_delay = {}: observations lag the state each reward judges",
+                self.cfg.realism.sensor_delay
+            )));
+        }
+        let columns = channels
+            .iter()
+            .map(|name| {
+                self.obs_map
+                    .features()
+                    .iter()
+                    .position(|f| {
+                        f.kind == FeatureKind::Channel && self.channel_names[f.index] == *name
+                    })
+                    .ok_or_else(|| no(format!("the observation leaves out channel `{name}`")))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(GoalRelabel::new(self.obs_map.len(), columns, reward))
     }
 
     /// Starts an episode. Everything random in it derives from `seed`.

@@ -87,6 +87,16 @@ pub enum SimError {
         /// Velocities given.
         got_qd: usize,
     },
+    /// Hindsight goals were asked of a task that cannot have them.
+    #[error("task `{task}` of `{robot}` cannot relabel its goal: {reason}")]
+    NoGoal {
+        /// The robot.
+        robot: String,
+        /// The task.
+        task: String,
+        /// Why not.
+        reason: String,
+    },
     /// `step` was called before the first `reset`.
     #[error("step called before reset: call Env::reset(seed) first")]
     NotReset,

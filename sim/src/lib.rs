@@ -21,6 +21,7 @@ pub mod env;
 pub mod error;
 pub mod observation;
 pub mod physics;
+pub mod relabel;
 pub mod rewards;
 mod robots;
 pub mod spec;
@@ -31,6 +32,7 @@ pub use env::{Env, EpisodeState};
 pub use error::{Result, SimError};
 pub use observation::ObservationMap;
 pub use physics::JointKind;
+pub use relabel::{GoalRelabel, GoalReward, RelabelError};
 pub use spec::{
     ActionSpec, ActuationMode, Measurement, Observation, ObservationSpec, SpecEntry, Step, StepInfo,
 };

@@ -12,6 +12,7 @@ use rapier3d::prelude::Vector;
 
 use crate::config::{RobotConfig, RobotKind};
 use crate::error::{Result, SimError};
+use crate::relabel::GoalReward;
 use crate::rewards::{Sigmoid, tolerance, tolerance_default};
 use crate::robots::Model;
 
@@ -107,6 +108,12 @@ pub(crate) trait TaskLogic: Send + Sync {
     /// Reward of the current state under `control` (each actuator's command
     /// divided by its limit), and whether the goal condition holds.
     fn evaluate(&self, model: &Model, q: &[f32], qd: &[f32], control: &[f32]) -> (f64, bool);
+    /// For a goal-reaching task whose reward is a function of a
+    /// robot-to-goal vector in its task channels alone: those channels and
+    /// the rule ([`crate::relabel`]). `evaluate` must use that same rule.
+    fn goal(&self) -> Option<(Vec<&'static str>, GoalReward)> {
+        None
+    }
 }
 
 fn joint_index(cfg: &RobotConfig, name: &str) -> Result<usize> {
@@ -266,6 +273,13 @@ struct Reacher {
 const FINGER_RADIUS: f32 = 0.01;
 
 impl Reacher {
+    /// The finger touches the target.
+    fn goal_reward(&self) -> GoalReward {
+        GoalReward {
+            within: self.target_radius + FINGER_RADIUS,
+        }
+    }
+
     fn to_target(&self, model: &Model) -> [f32; 2] {
         let f = model.site(0);
         [self.target[0] - f.x, self.target[1] - f.y]
@@ -325,10 +339,11 @@ impl TaskLogic for Reacher {
         }
     }
     fn evaluate(&self, model: &Model, _: &[f32], _: &[f32], _: &[f32]) -> (f64, bool) {
-        let [dx, dy] = self.to_target(model);
-        let d = (dx * dx + dy * dy).sqrt() as f64;
-        let r = tolerance_default(d, (0.0, (self.target_radius + FINGER_RADIUS) as f64), 0.0);
+        let r = self.goal_reward().reward(&self.to_target(model));
         (r, r >= 1.0)
+    }
+    fn goal(&self) -> Option<(Vec<&'static str>, GoalReward)> {
+        Some((vec!["to_target_x", "to_target_y"], self.goal_reward()))
     }
 }
 

@@ -72,6 +72,15 @@ pub struct Args {
     /// minimum of two heads drawn at random; the planner uses the first two.
     #[arg(long, value_parser = clap::value_parser!(u32).range(2..=16))]
     q_heads: Option<u32>,
+    /// Hindsight copies of every episode to train on besides it (0: none;
+    /// at most 16). Each copy moves the goal to where the robot was at a
+    /// step drawn at random and recomputes the rewards, so the model sees
+    /// the goal reached from many more states than its own successes show.
+    /// Only tasks whose reward is a goal radius around a goal vector in the
+    /// observation (the reacher's) can be relabelled; the copies are never
+    /// written to the dataset.
+    #[arg(long, default_value_t = 0)]
+    relabel: usize,
     /// No progress bar; print one JSON document at the end.
     #[arg(long)]
     json: bool,
@@ -102,6 +111,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         o.planner.horizon = v;
     }
     o.action_repeat = args.action_repeat as usize;
+    o.relabel = args.relabel;
     if let Some(v) = args.hidden {
         o.model.hidden = v;
     }

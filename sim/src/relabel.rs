@@ -26,9 +26,14 @@ impl GoalReward {
     /// reward calls this, so a relabelled reward is the reward the task
     /// would have given, to the bit.
     pub fn reward(&self, to_goal: &[f32]) -> f64 {
-        // Squares summed in order in f32, then one square root: as the
-        // tasks always computed the distance.
-        let d = to_goal.iter().fold(0.0f32, |s, v| s + v * v).sqrt() as f64;
+        self.reward_of_squares(to_goal.iter().copied())
+    }
+
+    /// The reward for the vector whose components are `v`: squares summed
+    /// in order in f32, then one square root, as the tasks always computed
+    /// the distance.
+    fn reward_of_squares(&self, v: impl Iterator<Item = f32>) -> f64 {
+        let d = v.fold(0.0f32, |s, x| s + x * x).sqrt() as f64;
         tolerance_default(d, (0.0, self.within as f64), 0.0)
     }
 }
@@ -93,8 +98,8 @@ impl GoalRelabel {
     /// # Panics
     /// If `obs` is shorter than the observation vector, like slice indexing.
     pub fn reward(&self, obs: &[f32]) -> f32 {
-        let v: Vec<f32> = self.columns.iter().map(|&c| obs[c]).collect();
-        self.reward.reward(&v) as f32
+        self.reward
+            .reward_of_squares(self.columns.iter().map(|&c| obs[c])) as f32
     }
 
     /// Rewrites an episode (`len + 1` observations row-major, `len` rewards,

@@ -77,7 +77,7 @@ pub struct LearnOptions {
     /// Hindsight copies of every episode the model trains on (0: none):
     /// each copy moves the task's goal to where the robot was at a step
     /// drawn at random, and recomputes the rewards ([`umwelt_sim::relabel`]).
-    /// Only for tasks with a goal radius (the reacher's); the copies are
+    /// Only for goal-reaching tasks (the reacher's, the arm's); the copies are
     /// derived from the dataset, never written to it.
     #[serde(default)]
     pub relabel: usize,

@@ -262,11 +262,10 @@ impl Env {
 
     /// Hindsight goals for this task ([`crate::relabel`]): where the
     /// robot-to-goal vector sits in the observation vector and how the
-    /// reward follows from it. Only the reacher's tasks have one: refused
-    /// for the swing-ups (no goal) and the arm's reach (its reward is
-    /// shaped beyond the goal radius; not written as a goal rule yet), for
-    /// an observation that leaves out part of the vector, and for delayed
-    /// sensors (an observation then lags the state its step's reward judges).
+    /// reward follows from it: the reacher's tasks and the arm's reach.
+    /// Refused for the swing-ups (no goal), for an observation that leaves
+    /// out part of the vector, and for delayed sensors (an observation then
+    /// lags the state its step's reward judges).
     pub fn goal_relabel(&self) -> Result<GoalRelabel> {
         let no = |reason: String| SimError::NoGoal {
             robot: self.robot_name().to_string(),

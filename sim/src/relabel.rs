@@ -13,12 +13,16 @@
 use crate::rewards::tolerance_default;
 
 /// The reward of a goal-reaching task as a function of the robot-to-goal
-/// vector: 1 within `within` of the goal, 0 beyond (dm_control's
-/// `tolerance` with bounds `(0, within)` and no margin).
+/// vector: dm_control's `tolerance(distance, (0, within), margin)` with its
+/// Gaussian fall-off (0.1 at `margin` beyond `within`). With no margin: 1
+/// within `within` of the goal, 0 beyond.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct GoalReward {
-    /// Distance (m) at or under which the goal counts as reached.
-    pub within: f32,
+    /// Distance (m) at or under which the reward is 1.
+    pub within: f64,
+    /// Distance (m) beyond `within` over which the reward falls to 0.1; 0
+    /// for a sparse reward.
+    pub margin: f64,
 }
 
 impl GoalReward {
@@ -34,7 +38,7 @@ impl GoalReward {
     /// the distance.
     fn reward_of_squares(&self, v: impl Iterator<Item = f32>) -> f64 {
         let d = v.fold(0.0f32, |s, x| s + x * x).sqrt() as f64;
-        tolerance_default(d, (0.0, self.within as f64), 0.0)
+        tolerance_default(d, (0.0, self.within), self.margin)
     }
 }
 
@@ -145,8 +149,15 @@ impl GoalRelabel {
 mod tests {
     use super::*;
 
-    fn reach(within: f32) -> GoalRelabel {
-        GoalRelabel::new(3, vec![1, 2], GoalReward { within })
+    fn reach(within: f64) -> GoalRelabel {
+        GoalRelabel::new(
+            3,
+            vec![1, 2],
+            GoalReward {
+                within,
+                margin: 0.0,
+            },
+        )
     }
 
     #[test]
@@ -172,12 +183,24 @@ mod tests {
     }
 
     #[test]
-    fn the_reward_is_one_up_to_the_radius_and_zero_past_it() {
-        let g = GoalReward { within: 0.06 };
+    fn the_reward_is_one_up_to_the_radius_and_zero_or_shaped_past_it() {
+        let g = GoalReward {
+            within: 0.06,
+            margin: 0.0,
+        };
         assert_eq!(g.reward(&[0.06, 0.0]), 1.0);
         assert_eq!(g.reward(&[0.03, -0.04]), 1.0);
         assert_eq!(g.reward(&[0.0601, 0.0]), 0.0);
         assert_eq!(g.reward(&[0.0, 0.0, 0.07]), 0.0);
+        // With a margin it falls off smoothly: 0.1 a margin beyond.
+        let shaped = GoalReward {
+            within: 0.05,
+            margin: 0.25,
+        };
+        assert_eq!(shaped.reward(&[0.0, 0.05, 0.0]), 1.0);
+        assert!((shaped.reward(&[0.3, 0.0]) - 0.1).abs() < 1e-6);
+        let mid = shaped.reward(&[0.0, 0.0, 0.15]);
+        assert!(0.1 < mid && mid < 1.0, "{mid}");
     }
 
     #[test]

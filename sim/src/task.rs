@@ -276,7 +276,8 @@ impl Reacher {
     /// The finger touches the target.
     fn goal_reward(&self) -> GoalReward {
         GoalReward {
-            within: self.target_radius + FINGER_RADIUS,
+            within: (self.target_radius + FINGER_RADIUS) as f64,
+            margin: 0.0,
         }
     }
 
@@ -355,6 +356,11 @@ struct ArmReach {
 }
 
 const REACH_RADIUS: f64 = 0.05;
+/// 1 within the reach radius, falling to 0.1 at 0.25 m beyond it.
+const ARM_GOAL: GoalReward = GoalReward {
+    within: REACH_RADIUS,
+    margin: 0.25,
+};
 
 impl TaskLogic for ArmReach {
     fn features(&self) -> Vec<String> {
@@ -409,10 +415,11 @@ impl TaskLogic for ArmReach {
         }
     }
     fn evaluate(&self, model: &Model, _: &[f32], _: &[f32], _: &[f32]) -> (f64, bool) {
-        let d = (self.target - model.site(0)).length() as f64;
-        (
-            tolerance(d, (0.0, REACH_RADIUS), 0.25, Sigmoid::Gaussian, 0.1),
-            d <= REACH_RADIUS,
-        )
+        let v = self.target - model.site(0);
+        let r = ARM_GOAL.reward(&[v.x, v.y, v.z]);
+        (r, v.length() as f64 <= REACH_RADIUS)
+    }
+    fn goal(&self) -> Option<(Vec<&'static str>, GoalReward)> {
+        Some((vec!["to_target_x", "to_target_y", "to_target_z"], ARM_GOAL))
     }
 }

@@ -76,9 +76,9 @@ pub struct Args {
     /// at most 16). Each copy moves the goal to where the robot was at a
     /// step drawn at random and recomputes the rewards, so the model sees
     /// the goal reached from many more states than its own successes show.
-    /// Only tasks whose reward is a goal radius around a goal vector in the
-    /// observation (the reacher's) can be relabelled; the copies are never
-    /// written to the dataset.
+    /// Only tasks whose reward is a function of a robot-to-goal vector in
+    /// the observation (the reacher's and the arm's reach) can be
+    /// relabelled; the copies are never written to the dataset.
     #[arg(long, default_value_t = 0)]
     relabel: usize,
     /// No progress bar; print one JSON document at the end.

@@ -349,6 +349,30 @@ fn training_blocks(
     Ok(out)
 }
 
+/// The episodes the model trains on: every recorded episode in blocks,
+/// and its hindsight copies, counted apart for the training summary.
+#[derive(Default)]
+struct TrainingSet {
+    blocks: Vec<Episode>,
+    copies: usize,
+}
+
+impl TrainingSet {
+    /// Adds recorded episode number `index` (see [`training_blocks`]).
+    fn add(
+        &mut self,
+        e: &Episode,
+        index: usize,
+        repeat: usize,
+        hindsight: Option<&Hindsight>,
+    ) -> Result<(), LearnError> {
+        let b = training_blocks(e, index, repeat, hindsight)?;
+        self.copies += b.len() - 1;
+        self.blocks.extend(b);
+        Ok(())
+    }
+}
+
 /// The options' own checks (model sizes with the robot's dimensions,
 /// training, planner, action repeat), with the option named.
 fn check_options(opts: &LearnOptions, model: &WorldModelConfig) -> Result<(), LearnError> {
@@ -439,9 +463,9 @@ pub fn learn(
     // with their hindsight copies. An episode's index is its place in the
     // dataset (`writer.len()` before it is written), as loaded here.
     let mut episodes: Vec<Episode> = Dataset::open(run.data())?.load_all()?;
-    let mut blocks: Vec<Episode> = Vec::new();
+    let mut set = TrainingSet::default();
     for (i, e) in episodes.iter().enumerate() {
-        blocks.extend(training_blocks(e, i, repeat, hindsight)?);
+        set.add(e, i, repeat, hindsight)?;
     }
     let session = Instant::now();
     let wall0 = state.wall_s;
@@ -454,7 +478,7 @@ pub fn learn(
         else {
             break;
         };
-        blocks.extend(training_blocks(&e, writer.len(), repeat, hindsight)?);
+        set.add(&e, writer.len(), repeat, hindsight)?;
         writer.write(&e)?;
         state.env_steps += e.len() as u64;
         state.episodes += 1;
@@ -480,14 +504,16 @@ pub fn learn(
                 ck.meta.action_repeat
             )));
         }
-        let mut t = Trainer::resume(&ck, opts.train.clone(), &blocks, &device)?;
+        let mut t = Trainer::resume(&ck, opts.train.clone(), &set.blocks, &device)?;
+        t.set_hindsight_episodes(set.copies);
         if let Some(adam) = Checkpoint::load_optimizer(run.model())? {
             t.restore_optimizer_state(&adam)?;
         }
         t
     } else {
         let norm = Normalization::fit(&spec, &episodes);
-        let mut t = Trainer::new(&model_cfg, opts.train.clone(), norm, &blocks, &device)?;
+        let mut t = Trainer::new(&model_cfg, opts.train.clone(), norm, &set.blocks, &device)?;
+        t.set_hindsight_episodes(set.copies);
         // Pre-train on the seed data, as TD-MPC2 does.
         let n = (state.env_steps as f64 * opts.updates_per_step).round() as u64;
         let mut last = LossTerms::default();
@@ -549,7 +575,7 @@ pub fn learn(
         // Checked before writing: an episode the model cannot learn from
         // (an action changed inside a block, e.g. a safe command after a
         // controller failure) must not land in the dataset.
-        blocks.extend(training_blocks(&e, writer.len(), repeat, hindsight)?);
+        set.add(&e, writer.len(), repeat, hindsight)?;
         writer.write(&e)?;
         state.env_steps += e.len() as u64;
         state.episodes += 1;
@@ -560,7 +586,8 @@ pub fn learn(
             planner: true,
         });
         let n = (e.len() as f64 * opts.updates_per_step).round() as u64;
-        trainer.set_episodes(&blocks)?;
+        trainer.set_episodes(&set.blocks)?;
+        trainer.set_hindsight_episodes(set.copies);
         let mut last = LossTerms::default();
         for _ in 0..n {
             last = trainer.step();

@@ -79,6 +79,8 @@ fn a_tiny_run_learns_checkpoints_and_resumes() {
     ]);
     assert_eq!(info["spec"]["robot"], "cartpole");
     assert_eq!(info["model"]["num_q"], 3);
+    assert_eq!(info["train"]["episodes"], 2);
+    assert_eq!(info["train"]["hindsight_episodes"], 0);
     assert_eq!(
         value_coef(&info["train"]["config"]["value_coef"]),
         Some(true)
@@ -209,9 +211,27 @@ fn a_relabelling_run_writes_only_its_own_episodes_and_keeps_the_option_on_resume
             e.seed
         );
     }
+    // The checkpoint's summary tells the two copies of each recorded
+    // episode from the recorded ones, here and in the readable summary.
+    let model = dir.join("model.uwwm");
+    let model = model.to_str().unwrap();
+    let train = |n: usize| {
+        let info = json(&["model", "info", "--json", model]);
+        assert_eq!(info["train"]["episodes"], 3 * n);
+        assert_eq!(info["train"]["hindsight_episodes"], 2 * n);
+        assert_eq!(info["train"]["transitions"], 3 * 1000 * n);
+    };
+    train(2);
+    let text = common::umwelt(&["model", "info", model]);
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(
+        text.contains("6 episodes (6000 transitions) of which 4 hindsight copies"),
+        "{text}"
+    );
     let s = reacher("3000", true);
     assert_eq!(s["options"]["relabel"], 2);
     assert_eq!(s["episodes"], 3);
+    train(3);
     std::fs::remove_dir_all(dir).ok();
 }
 

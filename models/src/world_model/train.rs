@@ -73,6 +73,10 @@ pub struct TrainSummary {
     pub episodes: usize,
     /// Steps (transitions) in those episodes.
     pub transitions: u64,
+    /// How many of `episodes` are hindsight copies of others (goal
+    /// relabelling, `umwelt learn --relabel`), not recorded episodes; 0 in
+    /// checkpoints written before the count was kept.
+    pub hindsight_episodes: usize,
     /// Held-out episodes validated on (in the latest run), 0 if none.
     pub validation_episodes: usize,
     /// The hyper-parameters (of the latest run).
@@ -310,6 +314,8 @@ impl Trainer {
         let summary = TrainSummary {
             episodes: episodes.len(),
             transitions: episodes.iter().map(|e| e.len() as u64).sum(),
+            // These episodes are recorded ones until the caller says otherwise.
+            hindsight_episodes: 0,
             config: config.clone(),
             ..previous
         };
@@ -355,11 +361,20 @@ impl Trainer {
 
     /// Replaces the training episodes (physical units), e.g. the growing
     /// dataset of a learning loop; model, optimiser and step count stay.
+    /// They count as recorded episodes until [`Self::set_hindsight_episodes`].
     pub fn set_episodes(&mut self, episodes: &[Episode]) -> Result<(), ModelError> {
         self.sampler = WindowSampler::new(&self.norm, episodes, self.config.horizon)?;
         self.summary.episodes = episodes.len();
         self.summary.transitions = episodes.iter().map(|e| e.len() as u64).sum();
+        self.summary.hindsight_episodes = 0;
         Ok(())
+    }
+
+    /// Records how many of the training episodes are hindsight copies (see
+    /// [`TrainSummary::hindsight_episodes`]); the trainer cannot tell them
+    /// from recorded ones.
+    pub fn set_hindsight_episodes(&mut self, copies: usize) {
+        self.summary.hindsight_episodes = copies;
     }
 
     /// Windows of `episodes` (physical units) under this trainer's

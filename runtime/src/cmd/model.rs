@@ -210,12 +210,16 @@ fn print_info(i: &Info) {
     let t = &i.train;
     let c = &t.config;
     println!(
-        "training: {} steps ({:.1} s in steps), {} episodes ({} transitions), {} held out; \
+        "training: {} steps ({:.1} s in steps), {} episodes ({} transitions){}, {} held out; \
          horizon {}, batch {}, lr {}, seed {}; action repeat {}; Adam state beside it: {}",
         t.steps,
         t.train_seconds,
         t.episodes,
         t.transitions,
+        match t.hindsight_episodes {
+            0 => String::new(),
+            n => format!(" of which {n} hindsight copies"),
+        },
         t.validation_episodes,
         c.horizon,
         c.batch_size,

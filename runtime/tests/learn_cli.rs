@@ -222,7 +222,7 @@ fn a_relabelling_run_writes_only_its_own_episodes_and_keeps_the_option_on_resume
         assert_eq!(info["train"]["transitions"], 3 * 1000 * n);
     };
     train(2);
-    let text = common::umwelt(&["model", "info", model]);
+    let text = umwelt(&["model", "info", model]);
     let text = String::from_utf8_lossy(&text.stdout);
     assert!(
         text.contains("6 episodes (6000 transitions) of which 4 hindsight copies"),

@@ -382,6 +382,12 @@ fn check_options(opts: &LearnOptions, model: &WorldModelConfig) -> Result<(), Le
             "the action repeat must be at least 1".into(),
         ));
     }
+    if !(opts.updates_per_step.is_finite() && opts.updates_per_step >= 0.0) {
+        return Err(LearnError::Setup(format!(
+            "--updates-per-step {}: must be a finite number >= 0",
+            opts.updates_per_step
+        )));
+    }
     if opts.relabel > MAX_RELABEL {
         return Err(LearnError::Setup(format!(
             "--relabel {}: at most {MAX_RELABEL} hindsight copies of an episode",

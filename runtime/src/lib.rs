@@ -14,6 +14,7 @@ pub mod learn;
 pub mod node;
 pub mod plan;
 pub mod plot;
+pub mod recipe;
 pub mod recording;
 pub mod rollout;
 pub mod sim_node;

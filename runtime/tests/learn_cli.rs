@@ -257,3 +257,76 @@ fn bad_options_are_refused_before_anything_is_written() {
     }
     std::fs::remove_dir_all(dir).ok();
 }
+
+/// `--recipe FILE`: the file sets the options and flags on the command line
+/// win over it; a file that is missing, misspelt or holds a bad value is
+/// refused before anything is written, naming the file or the key.
+#[test]
+fn a_recipe_sets_the_options_and_flags_win_over_it() {
+    let dir = tempdir("recipe");
+    std::fs::create_dir_all(&dir).unwrap();
+    let recipe = dir.join("tiny.toml");
+    let text = "robot = \"cartpole\"\ntask = \"balance\"\nsteps = 2000\nseed = 4\n\
+                seed_episodes = 1\neval_every = 1\neval_episodes = 1\nsamples = 16\n\
+                iterations = 1\nhorizon = 2\nhidden = 16\nupdates_per_step = 0.01\n\
+                gamma = 0.95\n";
+    std::fs::write(&recipe, text).unwrap();
+    let out = dir.join("run");
+    let (recipe_s, out_s) = (recipe.to_str().unwrap(), out.to_str().unwrap());
+    let s = json(&[
+        "learn", "--json", "--recipe", recipe_s, "--out", out_s, "--seed", "9",
+    ]);
+    assert_eq!(s["env_steps"], 2000);
+    assert_eq!(s["episodes"], 2);
+    let o = &s["options"];
+    assert_eq!(
+        (&o["robot"], &o["task"]),
+        (&"cartpole".into(), &"balance".into())
+    );
+    // The flag's seed, everywhere a seed goes.
+    assert_eq!(o["seed"], 9);
+    assert_eq!(o["train"]["seed"], 9);
+    assert_eq!(o["planner"]["seed"], 9);
+    // The file's values.
+    assert_eq!(o["model"]["hidden"], 16);
+    assert_eq!(o["planner"]["samples"], 16);
+    assert_eq!(o["planner"]["horizon"], 2);
+    assert!((o["train"]["gamma"].as_f64().unwrap() - 0.95).abs() < 1e-6);
+    // A key in neither keeps the default.
+    assert_eq!(o["action_repeat"], 1);
+    assert_eq!(o["relabel"], 0);
+
+    let bad = dir.join("bad.toml");
+    let missing = dir.join("missing.toml");
+    for (contents, expected) in [
+        (Some(text.replace("horizon", "horizen")), "horizen"),
+        (
+            Some(text.replace("updates_per_step = 0.01", "updates_per_step = -1.0")),
+            "updates-per-step",
+        ),
+        (Some(text.replace("robot = \"cartpole\"", "")), "--robot"),
+        (None, "missing.toml"),
+    ] {
+        let file = match &contents {
+            Some(c) => {
+                std::fs::write(&bad, c).unwrap();
+                &bad
+            }
+            None => &missing,
+        };
+        let run = dir.join("bad-run");
+        let o = umwelt(&[
+            "learn",
+            "--json",
+            "--recipe",
+            file.to_str().unwrap(),
+            "--out",
+            run.to_str().unwrap(),
+        ]);
+        assert!(!o.status.success(), "{expected}");
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(err.contains(expected), "{expected}: {err}");
+        assert!(!run.exists(), "{expected} left {}", run.display());
+    }
+    std::fs::remove_dir_all(dir).ok();
+}

@@ -3,45 +3,53 @@
 use std::path::PathBuf;
 
 use indicatif::{ProgressBar, ProgressStyle};
-use umwelt_runtime::learn::{LearnEvent, LearnOptions, learn};
+use umwelt_runtime::learn::{LearnEvent, learn};
+use umwelt_runtime::recipe::LearnRecipe;
 
 /// Arguments of `umwelt learn`.
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// Robot to learn (see `umwelt envs`).
+    /// A learning recipe (TOML): any of the options below, keys spelt as
+    /// the flags with underscores (`action_repeat = 2`). Flags given here
+    /// win over the file. `configs/learn/` holds the recipe of every
+    /// shipped model.
+    #[arg(long, value_name = "FILE")]
+    recipe: Option<PathBuf>,
+    /// Robot to learn (see `umwelt envs`); required unless the recipe sets it.
     #[arg(long)]
-    robot: String,
-    /// Task of that robot.
+    robot: Option<String>,
+    /// Task of that robot; required unless the recipe sets it.
     #[arg(long)]
-    task: String,
+    task: Option<String>,
     /// Robot config file (TOML) replacing the built-in defaults.
     #[arg(long)]
     config: Option<PathBuf>,
     /// Environment steps in all (seed episodes included); with --resume, a
-    /// larger value extends the run.
-    #[arg(long, default_value_t = 100_000)]
-    steps: u64,
+    /// larger value extends the run [default: 100000].
+    #[arg(long)]
+    steps: Option<u64>,
     /// Run directory: dataset, checkpoint, learn.json, curve.csv, curve.svg.
     #[arg(long, value_name = "DIR")]
     out: PathBuf,
-    /// Continue the run in --out (its own options are kept).
+    /// Continue the run in --out (its own options are kept; only a larger
+    /// --steps, given or in the recipe, extends it).
     #[arg(long)]
     resume: bool,
-    /// Seed of model, batches, planner noise and episodes.
-    #[arg(long, default_value_t = 0)]
-    seed: u64,
-    /// Random-policy episodes before the planner takes over.
-    #[arg(long, default_value_t = 5)]
-    seed_episodes: usize,
-    /// Gradient updates per environment step.
-    #[arg(long, default_value_t = 0.5)]
-    updates_per_step: f64,
-    /// Evaluate after every this many planner episodes.
-    #[arg(long, default_value_t = 5)]
-    eval_every: usize,
-    /// Noise-free episodes per evaluation.
-    #[arg(long, default_value_t = 3)]
-    eval_episodes: usize,
+    /// Seed of model, batches, planner noise and episodes [default: 0].
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Random-policy episodes before the planner takes over [default: 5].
+    #[arg(long)]
+    seed_episodes: Option<usize>,
+    /// Gradient updates per environment step [default: 0.5].
+    #[arg(long)]
+    updates_per_step: Option<f64>,
+    /// Evaluate after every this many planner episodes [default: 5].
+    #[arg(long)]
+    eval_every: Option<usize>,
+    /// Noise-free episodes per evaluation [default: 3].
+    #[arg(long)]
+    eval_episodes: Option<usize>,
     /// Planner samples per iteration (TD-MPC2: 512).
     #[arg(long)]
     samples: Option<usize>,
@@ -53,13 +61,13 @@ pub struct Args {
     horizon: Option<usize>,
     /// Control steps each action is held, and each model step covers
     /// (TD-MPC2: 2 on DMControl). Run configs for the checkpoint need
-    /// `controller.planner.action_repeat` set to the same value.
-    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
-    action_repeat: u32,
+    /// `controller.planner.action_repeat` set to the same value [default: 1].
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    action_repeat: Option<u32>,
     /// Width of the model's hidden layers.
     #[arg(long)]
     hidden: Option<usize>,
-    /// Discount factor of the value targets.
+    /// Discount factor of the value targets [default: 0.99].
     #[arg(long)]
     gamma: Option<f32>,
     /// Weight of the value (TD) loss in the model's joint objective
@@ -78,61 +86,53 @@ pub struct Args {
     /// the goal reached from many more states than its own successes show.
     /// Only tasks whose reward is a function of a robot-to-goal vector in
     /// the observation (the reacher's and the arm's reach) can be
-    /// relabelled; the copies are never written to the dataset.
-    #[arg(long, default_value_t = 0)]
-    relabel: usize,
+    /// relabelled; the copies are never written to the dataset [default: 0].
+    #[arg(long)]
+    relabel: Option<usize>,
     /// No progress bar; print one JSON document at the end.
     #[arg(long)]
     json: bool,
 }
 
+impl Args {
+    /// The options given as flags.
+    fn flags(&self) -> LearnRecipe {
+        LearnRecipe {
+            robot: self.robot.clone(),
+            task: self.task.clone(),
+            robot_config: self.config.clone(),
+            steps: self.steps,
+            seed: self.seed,
+            seed_episodes: self.seed_episodes,
+            updates_per_step: self.updates_per_step,
+            eval_every: self.eval_every,
+            eval_episodes: self.eval_episodes,
+            samples: self.samples,
+            iterations: self.iterations,
+            horizon: self.horizon,
+            action_repeat: self.action_repeat.map(|v| v as usize),
+            hidden: self.hidden,
+            gamma: self.gamma,
+            value_coef: self.value_coef,
+            q_heads: self.q_heads.map(|v| v as usize),
+            relabel: self.relabel,
+        }
+    }
+}
+
 /// Runs `umwelt learn`.
 pub fn run(args: Args) -> anyhow::Result<()> {
-    let mut o = LearnOptions::new(&args.robot, &args.task);
-    o.robot_config = args.config.clone();
-    o.env_steps = args.steps;
-    o.seed = args.seed;
-    o.seed_episodes = args.seed_episodes;
-    o.updates_per_step = args.updates_per_step;
-    o.eval_every = args.eval_every.max(1);
-    o.eval_episodes = args.eval_episodes;
-    o.train.seed = args.seed;
-    o.planner.seed = args.seed;
-    if let Some(v) = args.samples {
-        o.planner.samples = v;
-        o.planner.elites = o.planner.elites.min(v);
-        o.planner.policy_samples = o.planner.policy_samples.min(v.saturating_sub(1));
-    }
-    if let Some(v) = args.iterations {
-        o.planner.iterations = v;
-        o.planner.min_iterations = o.planner.min_iterations.min(v);
-    }
-    if let Some(v) = args.horizon {
-        o.planner.horizon = v;
-    }
-    o.action_repeat = args.action_repeat as usize;
-    o.relabel = args.relabel;
-    if let Some(v) = args.hidden {
-        o.model.hidden = v;
-    }
-    if let Some(v) = args.gamma {
-        o.train.gamma = v;
-    }
-    if let Some(v) = args.value_coef {
-        o.train.value_coef = v;
-    }
-    if let Some(v) = args.q_heads {
-        o.model.num_q = v as usize;
-    }
-    anyhow::ensure!(
-        o.updates_per_step.is_finite() && o.updates_per_step >= 0.0,
-        "--updates-per-step must be a finite number >= 0"
-    );
+    let recipe = match &args.recipe {
+        Some(path) => args.flags().or(LearnRecipe::load(path)?),
+        None => args.flags(),
+    };
+    let o = recipe.options()?;
+    let steps = o.env_steps;
     let stop = super::stop_flag()?;
     let bar = if args.json {
         ProgressBar::hidden()
     } else {
-        let b = ProgressBar::new(args.steps);
+        let b = ProgressBar::new(steps);
         b.set_style(ProgressStyle::with_template(
             "{elapsed_precise} [{bar:30}] {pos}/{len} env steps ({eta} left) {msg}",
         )?);

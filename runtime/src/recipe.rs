@@ -1,0 +1,233 @@
+//! Learning recipes: the options of an `umwelt learn` run in a TOML file
+//! (`configs/learn/`), so that a shipped model is one command away
+//! (`umwelt learn --recipe configs/learn/reacher_easy.toml --out DIR`).
+//!
+//! Every key is a flag of `umwelt learn` with underscores for dashes
+//! (`action_repeat = 2` is `--action-repeat 2`); a flag given on the command
+//! line wins over the file, and a key in neither keeps `umwelt learn`'s
+//! default ([`LearnOptions::new`]).
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::learn::LearnOptions;
+
+/// Why a recipe could not be read or turned into options.
+#[derive(Debug, thiserror::Error)]
+pub enum RecipeError {
+    /// The file could not be read.
+    #[error("{path}: {source}")]
+    Read {
+        /// The recipe file.
+        path: PathBuf,
+        /// The error.
+        source: std::io::Error,
+    },
+    /// The file is not a recipe (bad TOML, an unknown key, a wrong type).
+    #[error("{path}: {message}")]
+    Parse {
+        /// The recipe file.
+        path: PathBuf,
+        /// What the parser said, with the line.
+        message: String,
+    },
+    /// Neither the recipe nor the command line names the robot or the task.
+    #[error("no {0} given: pass --{0}, or a --recipe whose file sets `{0}`")]
+    Missing(&'static str),
+}
+
+/// The options of a learning run, each one optional: a recipe file, or the
+/// flags given on the command line. [`LearnRecipe::or`] layers two of them,
+/// [`LearnRecipe::options`] fills the rest with the defaults.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LearnRecipe {
+    /// Robot to learn (`umwelt envs`).
+    pub robot: Option<String>,
+    /// Task of that robot.
+    pub task: Option<String>,
+    /// Robot config file replacing the built-in defaults; in a recipe file,
+    /// relative to the file's directory.
+    pub robot_config: Option<PathBuf>,
+    /// Environment steps in all (default 100000).
+    pub steps: Option<u64>,
+    /// Seed of model, batches, planner noise and episodes (default 0).
+    pub seed: Option<u64>,
+    /// Random-policy episodes before the planner takes over (default 5).
+    pub seed_episodes: Option<usize>,
+    /// Gradient updates per environment step (default 0.5).
+    pub updates_per_step: Option<f64>,
+    /// Evaluate after every this many planner episodes (default 5).
+    pub eval_every: Option<usize>,
+    /// Noise-free episodes per evaluation (default 3).
+    pub eval_episodes: Option<usize>,
+    /// Planner samples per iteration.
+    pub samples: Option<usize>,
+    /// Planner iterations per decision.
+    pub iterations: Option<usize>,
+    /// Planner horizon.
+    pub horizon: Option<usize>,
+    /// Control steps each action is held and each model step covers
+    /// (default 1).
+    pub action_repeat: Option<usize>,
+    /// Width of the model's hidden layers.
+    pub hidden: Option<usize>,
+    /// Discount factor of the value targets (default 0.99).
+    pub gamma: Option<f32>,
+    /// Weight of the value loss (default 0.1).
+    pub value_coef: Option<f32>,
+    /// Q heads in the value ensemble (default 2).
+    pub q_heads: Option<usize>,
+    /// Hindsight copies of every episode (default 0).
+    pub relabel: Option<usize>,
+}
+
+impl LearnRecipe {
+    /// Reads a recipe file; a relative `robot_config` is made relative to
+    /// the file's directory, as run configs do.
+    pub fn load(path: &Path) -> Result<Self, RecipeError> {
+        let text = std::fs::read_to_string(path).map_err(|source| RecipeError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let mut recipe: Self = toml::from_str(&text).map_err(|e| RecipeError::Parse {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })?;
+        if let Some(rc) = recipe.robot_config.as_mut()
+            && rc.is_relative()
+        {
+            let dir = path.parent().unwrap_or(Path::new(""));
+            *rc = dir.join(&*rc);
+        }
+        Ok(recipe)
+    }
+
+    /// `self`, with every option it leaves unset taken from `fallback`.
+    pub fn or(self, fallback: LearnRecipe) -> LearnRecipe {
+        LearnRecipe {
+            robot: self.robot.or(fallback.robot),
+            task: self.task.or(fallback.task),
+            robot_config: self.robot_config.or(fallback.robot_config),
+            steps: self.steps.or(fallback.steps),
+            seed: self.seed.or(fallback.seed),
+            seed_episodes: self.seed_episodes.or(fallback.seed_episodes),
+            updates_per_step: self.updates_per_step.or(fallback.updates_per_step),
+            eval_every: self.eval_every.or(fallback.eval_every),
+            eval_episodes: self.eval_episodes.or(fallback.eval_episodes),
+            samples: self.samples.or(fallback.samples),
+            iterations: self.iterations.or(fallback.iterations),
+            horizon: self.horizon.or(fallback.horizon),
+            action_repeat: self.action_repeat.or(fallback.action_repeat),
+            hidden: self.hidden.or(fallback.hidden),
+            gamma: self.gamma.or(fallback.gamma),
+            value_coef: self.value_coef.or(fallback.value_coef),
+            q_heads: self.q_heads.or(fallback.q_heads),
+            relabel: self.relabel.or(fallback.relabel),
+        }
+    }
+
+    /// The run's options: these set, the rest `umwelt learn`'s defaults.
+    /// Values are checked when the run starts (`learn`), before anything
+    /// is written.
+    pub fn options(&self) -> Result<LearnOptions, RecipeError> {
+        let robot = self.robot.as_deref().ok_or(RecipeError::Missing("robot"))?;
+        let task = self.task.as_deref().ok_or(RecipeError::Missing("task"))?;
+        let mut o = LearnOptions::new(robot, task);
+        o.robot_config = self.robot_config.clone();
+        if let Some(v) = self.steps {
+            o.env_steps = v;
+        }
+        if let Some(v) = self.seed {
+            o.seed = v;
+        }
+        // One seed drives everything.
+        o.train.seed = o.seed;
+        o.planner.seed = o.seed;
+        if let Some(v) = self.seed_episodes {
+            o.seed_episodes = v;
+        }
+        if let Some(v) = self.updates_per_step {
+            o.updates_per_step = v;
+        }
+        if let Some(v) = self.eval_every {
+            o.eval_every = v.max(1);
+        }
+        if let Some(v) = self.eval_episodes {
+            o.eval_episodes = v;
+        }
+        if let Some(v) = self.samples {
+            o.planner.samples = v;
+            o.planner.elites = o.planner.elites.min(v);
+            o.planner.policy_samples = o.planner.policy_samples.min(v.saturating_sub(1));
+        }
+        if let Some(v) = self.iterations {
+            o.planner.iterations = v;
+            o.planner.min_iterations = o.planner.min_iterations.min(v);
+        }
+        if let Some(v) = self.horizon {
+            o.planner.horizon = v;
+        }
+        if let Some(v) = self.action_repeat {
+            o.action_repeat = v;
+        }
+        if let Some(v) = self.hidden {
+            o.model.hidden = v;
+        }
+        if let Some(v) = self.gamma {
+            o.train.gamma = v;
+        }
+        if let Some(v) = self.value_coef {
+            o.train.value_coef = v;
+        }
+        if let Some(v) = self.q_heads {
+            o.model.num_q = v;
+        }
+        if let Some(v) = self.relabel {
+            o.relabel = v;
+        }
+        Ok(o)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_command_line_wins_and_unset_keys_keep_the_defaults() {
+        let file: LearnRecipe = toml::from_str(
+            "robot = \"reacher\"\ntask = \"easy\"\nseed = 3\ngamma = 0.97\naction_repeat = 2\n",
+        )
+        .expect("recipe");
+        let cli = LearnRecipe {
+            seed: Some(7),
+            steps: Some(2000),
+            ..LearnRecipe::default()
+        };
+        let o = cli.or(file).options().expect("options");
+        let mut want = LearnOptions::new("reacher", "easy");
+        want.env_steps = 2000;
+        want.seed = 7;
+        want.train.seed = 7;
+        want.planner.seed = 7;
+        want.train.gamma = 0.97;
+        want.action_repeat = 2;
+        assert_eq!(o, want);
+    }
+
+    #[test]
+    fn unknown_keys_and_a_missing_robot_are_refused() {
+        let e = toml::from_str::<LearnRecipe>("robot = \"reacher\"\nrelable = 3\n")
+            .expect_err("a misspelt key");
+        assert!(e.to_string().contains("relable"), "{e}");
+        let e = LearnRecipe {
+            task: Some("easy".into()),
+            ..LearnRecipe::default()
+        }
+        .options()
+        .expect_err("no robot");
+        assert!(e.to_string().contains("--robot"), "{e}");
+    }
+}

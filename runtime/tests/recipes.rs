@@ -1,0 +1,55 @@
+//! The learning recipes in `configs/learn/` give exactly the options of the
+//! runs that produced the shipped models (`docs/results/<task>/learn/`), so
+//! `umwelt learn --recipe configs/learn/<task>.toml` learns them again.
+
+use std::path::{Path, PathBuf};
+
+use umwelt_runtime::learn::LearnOptions;
+use umwelt_runtime::recipe::LearnRecipe;
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// Names of the entries of `dir` that `keep` accepts, sorted.
+fn names(dir: &Path, keep: impl Fn(&Path) -> Option<String>) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .filter_map(|e| keep(&e.expect("dir entry").path()))
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn every_shipped_model_has_a_recipe_giving_its_runs_options() {
+    let results = repo().join("docs/results");
+    let recipes = repo().join("configs/learn");
+    let learned = names(&results, |p| {
+        p.join("learn/learn.json")
+            .is_file()
+            .then(|| p.file_name()?.to_str().map(String::from))?
+    });
+    let recipe_files = names(&recipes, |p| {
+        (p.extension()? == "toml").then(|| p.file_stem()?.to_str().map(String::from))?
+    });
+    assert_eq!(learned.len(), 5, "{learned:?}");
+    assert_eq!(learned, recipe_files);
+    for task in &learned {
+        let recorded = std::fs::read_to_string(results.join(task).join("learn/learn.json"))
+            .expect("learn.json");
+        let recorded: serde_json::Value = serde_json::from_str(&recorded).expect("json");
+        let recorded: LearnOptions =
+            serde_json::from_value(recorded["options"].clone()).expect("options");
+        let recipe = LearnRecipe::load(&recipes.join(format!("{task}.toml"))).expect("recipe");
+        let options = recipe.options().expect("options");
+        assert_eq!(options, recorded, "{task}");
+        // The shipped checkpoint is a model of that robot and task.
+        assert!(
+            repo()
+                .join(format!("models/checkpoints/{task}.uwwm"))
+                .is_file(),
+            "{task}"
+        );
+    }
+}

@@ -369,29 +369,37 @@ pub fn sgemm(
     Ok(())
 }
 
+/// The constants of [`fast_exp`] (and of its vector forms).
+mod exp_consts {
+    pub(super) const LOG2_E: f32 = std::f32::consts::LOG2_E;
+    // ln 2 split in a part exact in f32 and the rest, so that `x - k ln 2`
+    // loses no bits for |k| <= 128.
+    pub(super) const LN2_HI: f32 = 0.693_359_4;
+    pub(super) const LN2_LO: f32 = -2.121_944_4e-4;
+    // Adding 1.5 * 2^23 rounds to the nearest integer in the low mantissa
+    // bits, without a (non-vectorisable on SSE2) round() call.
+    pub(super) const SHIFT: f32 = 12_582_912.0;
+    /// Taylor coefficients of `e^r` from `r^2`: 1/2, 1/6, ... 1/720.
+    pub(super) const C2: f32 = 0.5;
+    pub(super) const C3: f32 = 1.0 / 6.0;
+    pub(super) const C4: f32 = 1.0 / 24.0;
+    pub(super) const C5: f32 = 1.0 / 120.0;
+    pub(super) const C6: f32 = 1.0 / 720.0;
+}
+
 /// `exp(x)` to ~2 ulp, branch-free so that loops over it vectorise:
 /// `exp(x) = 2^k e^r` with `k = round(x / ln 2)` and a degree-6 Taylor
 /// polynomial for `e^r`, `|r| <= ln(2) / 2`. Inputs are clamped to
 /// `[-87, 88]` (results stay normal); NaN stays NaN.
 #[inline(always)]
 pub fn fast_exp(x: f32) -> f32 {
-    const LOG2_E: f32 = std::f32::consts::LOG2_E;
-    // ln 2 split in a part exact in f32 and the rest, so that `x - k ln 2`
-    // loses no bits for |k| <= 128.
-    const LN2_HI: f32 = 0.693_359_4;
-    const LN2_LO: f32 = -2.121_944_4e-4;
-    // Adding 1.5 * 2^23 rounds to the nearest integer in the low mantissa
-    // bits, without a (non-vectorisable on SSE2) round() call.
-    const SHIFT: f32 = 12_582_912.0;
+    use exp_consts::*;
     let x = if x > 88.0 { 88.0 } else { x };
     let x = if x < -87.0 { -87.0 } else { x };
     let t = x * LOG2_E + SHIFT;
     let k = t - SHIFT;
     let r = (x - k * LN2_HI) - k * LN2_LO;
-    let p = 1.0
-        + r * (1.0
-            + r * (0.5
-                + r * (1.0 / 6.0 + r * (1.0 / 24.0 + r * (1.0 / 120.0 + r * (1.0 / 720.0))))));
+    let p = 1.0 + r * (1.0 + r * (C2 + r * (C3 + r * (C4 + r * (C5 + r * C6)))));
     let ki = (t.to_bits() as i32).wrapping_sub(0x4B40_0000);
     let scale = f32::from_bits((ki.wrapping_add(127) << 23) as u32);
     p * scale
@@ -678,6 +686,183 @@ mod x86 {
         }
     }
 
+    /// Rows per register block of [`dense_avx512`]: 8 rows x 32 columns
+    /// make 16 accumulators, half of AVX-512's 32 registers, with room for
+    /// the two weight vectors (the broadcasts fold into the multiply-adds).
+    const BLOCK_ROWS_512: usize = 8;
+
+    /// [`dense_avx2`] on AVX-512 for `n` a multiple of 32: the same
+    /// operations per output (`fma` over `k` in order from zero, then the
+    /// bias, then ReLU or LayerNorm), sixteen lanes a register, so the
+    /// results are the same to the bit (tested) in half the instructions: a
+    /// CPU with two 512-bit FMA units (Intel's server cores) does twice the
+    /// work per cycle, and one that splits them in two (Zen 4) decodes and
+    /// loads half as much per multiply-add. LayerNorm's sums are gathered
+    /// in the eight-lane chunks and order of the AVX2 kernel, from the
+    /// halves of each block as it leaves the registers (reading the stored
+    /// row back in halves would stall on store forwarding).
+    ///
+    /// # Safety
+    /// The CPU must support AVX-512F, AVX2 and FMA; `n % 32 == 0`; the
+    /// slices must hold the shapes, as for [`dense_avx2`].
+    #[inline]
+    #[target_feature(enable = "avx512f,avx2,fma")]
+    #[allow(clippy::too_many_arguments)]
+    pub(super) unsafe fn dense_avx512(
+        m: usize,
+        n: usize,
+        depth: usize,
+        x: &[f32],
+        x_rs: usize,
+        w: &[f32],
+        w_rs: usize,
+        b: &[f32],
+        y: &mut [f32],
+        y_rs: usize,
+        post: Post<'_>,
+    ) {
+        let mut i = 0;
+        while i < m {
+            let r = (m - i).min(BLOCK_ROWS_512);
+            let x = &x[i * x_rs..];
+            let y = &mut y[i * y_rs..];
+            // SAFETY: forwarded from the caller, for rows i.. of x and y.
+            unsafe {
+                match r {
+                    8 => block512::<8>(n, depth, x, x_rs, w, w_rs, b, y, y_rs, post),
+                    7 => block512::<7>(n, depth, x, x_rs, w, w_rs, b, y, y_rs, post),
+                    6 => block512::<6>(n, depth, x, x_rs, w, w_rs, b, y, y_rs, post),
+                    5 => block512::<5>(n, depth, x, x_rs, w, w_rs, b, y, y_rs, post),
+                    4 => block512::<4>(n, depth, x, x_rs, w, w_rs, b, y, y_rs, post),
+                    3 => block512::<3>(n, depth, x, x_rs, w, w_rs, b, y, y_rs, post),
+                    2 => block512::<2>(n, depth, x, x_rs, w, w_rs, b, y, y_rs, post),
+                    _ => block512::<1>(n, depth, x, x_rs, w, w_rs, b, y, y_rs, post),
+                }
+            }
+            i += r;
+        }
+    }
+
+    /// `R` rows of [`dense_avx512`].
+    ///
+    /// # Safety
+    /// As [`dense_avx512`], with `R` rows.
+    #[inline]
+    #[target_feature(enable = "avx512f,avx2,fma")]
+    #[allow(clippy::too_many_arguments)]
+    unsafe fn block512<const R: usize>(
+        n: usize,
+        depth: usize,
+        x: &[f32],
+        x_rs: usize,
+        w: &[f32],
+        w_rs: usize,
+        b: &[f32],
+        y: &mut [f32],
+        y_rs: usize,
+        post: Post<'_>,
+    ) {
+        let (xp, wp, bp, yp) = (x.as_ptr(), w.as_ptr(), b.as_ptr(), y.as_mut_ptr());
+        let zero = _mm512_setzero_ps();
+        // LayerNorm's running sum and sum of squares per row, eight lanes,
+        // as the AVX2 kernel keeps them.
+        let mut s1 = [_mm256_setzero_ps(); R];
+        let mut s2 = [_mm256_setzero_ps(); R];
+        let mut j = 0;
+        while j < n {
+            let mut acc = [[zero; 2]; R];
+            for k in 0..depth {
+                // SAFETY (loads): row k < depth of W holds columns
+                // j..j + 32 (j + 32 <= n <= w_rs), and row r < R of x holds
+                // column k.
+                let (w0, w1) = unsafe {
+                    let p = wp.add(k * w_rs + j);
+                    (_mm512_loadu_ps(p), _mm512_loadu_ps(p.add(16)))
+                };
+                for (r, acc) in acc.iter_mut().enumerate() {
+                    let a = _mm512_set1_ps(unsafe { *xp.add(r * x_rs + k) });
+                    acc[0] = _mm512_fmadd_ps(w0, a, acc[0]);
+                    acc[1] = _mm512_fmadd_ps(w1, a, acc[1]);
+                }
+            }
+            // SAFETY (bias load, stores): columns j..j + 32 of b and of
+            // row r < R of y exist.
+            let (b0, b1) = unsafe { (_mm512_loadu_ps(bp.add(j)), _mm512_loadu_ps(bp.add(j + 16))) };
+            for (r, acc) in acc.iter().enumerate() {
+                let mut v0 = _mm512_add_ps(acc[0], b0);
+                let mut v1 = _mm512_add_ps(acc[1], b1);
+                match post {
+                    Post::None => {}
+                    Post::Hidden(None) => {
+                        v0 = _mm512_max_ps(v0, zero);
+                        v1 = _mm512_max_ps(v1, zero);
+                    }
+                    Post::Hidden(Some(_)) => {
+                        // Columns j..j + 32 in eight-lane chunks, in order.
+                        for v in [v0, v1] {
+                            for half in [low_half(v), high_half(v)] {
+                                s1[r] = _mm256_add_ps(s1[r], half);
+                                s2[r] = _mm256_fmadd_ps(half, half, s2[r]);
+                            }
+                        }
+                    }
+                }
+                unsafe {
+                    let p = yp.add(r * y_rs + j);
+                    _mm512_storeu_ps(p, v0);
+                    _mm512_storeu_ps(p.add(16), v1);
+                }
+            }
+            j += 32;
+        }
+        if let Post::Hidden(Some(norm)) = post {
+            for r in 0..R {
+                let (mean, inv_std) = mean_inv_std(fold(s1[r]), fold(s2[r]), &[], n);
+                normalise_relu_512(&mut y[r * y_rs..r * y_rs + n], mean, inv_std, norm);
+            }
+        }
+    }
+
+    /// Lanes 0..8 of `v`.
+    #[inline]
+    #[target_feature(enable = "avx512f,avx2,fma")]
+    fn low_half(v: __m512) -> __m256 {
+        _mm512_castps512_ps256(v)
+    }
+
+    /// Lanes 8..16 of `v`.
+    #[inline]
+    #[target_feature(enable = "avx512f,avx2,fma")]
+    fn high_half(v: __m512) -> __m256 {
+        _mm256_castpd_ps(_mm512_extractf64x4_pd::<1>(_mm512_castps_pd(v)))
+    }
+
+    /// [`normalise_relu`] sixteen lanes a register, for a row of whole
+    /// sixteen-lane chunks: the same operations per entry.
+    #[inline]
+    #[target_feature(enable = "avx512f,avx2,fma")]
+    fn normalise_relu_512(row: &mut [f32], mean: f32, inv_std: f32, norm: &Norm) {
+        let n = row.len();
+        let (head, tail) = row.as_chunks_mut::<16>();
+        debug_assert!(tail.is_empty());
+        let (gh, _) = norm.gamma[..n].as_chunks::<16>();
+        let (bh, _) = norm.beta[..n].as_chunks::<16>();
+        let (m16, i16, zero) = (
+            _mm512_set1_ps(mean),
+            _mm512_set1_ps(inv_std),
+            _mm512_setzero_ps(),
+        );
+        for ((c, g), b) in head.iter_mut().zip(gh).zip(bh) {
+            // SAFETY: each pointer is to a whole `[f32; 16]`.
+            unsafe {
+                let x = _mm512_mul_ps(_mm512_sub_ps(_mm512_loadu_ps(c.as_ptr()), m16), i16);
+                let y =
+                    _mm512_fmadd_ps(x, _mm512_loadu_ps(g.as_ptr()), _mm512_loadu_ps(b.as_ptr()));
+                _mm512_storeu_ps(c.as_mut_ptr(), _mm512_max_ps(y, zero));
+            }
+        }
+    }
+
     /// Sum of eight lanes as `gemm`'s AVX2 horizontal kernel reduces
     /// them: `((a0 + a4) + (a2 + a6)) + ((a1 + a5) + (a3 + a7))`.
     #[inline]
@@ -751,6 +936,108 @@ mod x86 {
                 y[(i + j) * y_rs] = reduce_like_gemm(*a) + b;
             }
             i += r;
+        }
+    }
+
+    /// Transposes the 8 x 8 block `r` (row `k` in `r[k]`) in place.
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    fn transpose8(r: &mut [__m256; 8]) {
+        let t0 = _mm256_unpacklo_ps(r[0], r[1]);
+        let t1 = _mm256_unpackhi_ps(r[0], r[1]);
+        let t2 = _mm256_unpacklo_ps(r[2], r[3]);
+        let t3 = _mm256_unpackhi_ps(r[2], r[3]);
+        let t4 = _mm256_unpacklo_ps(r[4], r[5]);
+        let t5 = _mm256_unpackhi_ps(r[4], r[5]);
+        let t6 = _mm256_unpacklo_ps(r[6], r[7]);
+        let t7 = _mm256_unpackhi_ps(r[6], r[7]);
+        let u0 = _mm256_shuffle_ps::<0x44>(t0, t2);
+        let u1 = _mm256_shuffle_ps::<0xEE>(t0, t2);
+        let u2 = _mm256_shuffle_ps::<0x44>(t1, t3);
+        let u3 = _mm256_shuffle_ps::<0xEE>(t1, t3);
+        let u4 = _mm256_shuffle_ps::<0x44>(t4, t6);
+        let u5 = _mm256_shuffle_ps::<0xEE>(t4, t6);
+        let u6 = _mm256_shuffle_ps::<0x44>(t5, t7);
+        let u7 = _mm256_shuffle_ps::<0xEE>(t5, t7);
+        r[0] = _mm256_permute2f128_ps::<0x20>(u0, u4);
+        r[1] = _mm256_permute2f128_ps::<0x20>(u1, u5);
+        r[2] = _mm256_permute2f128_ps::<0x20>(u2, u6);
+        r[3] = _mm256_permute2f128_ps::<0x20>(u3, u7);
+        r[4] = _mm256_permute2f128_ps::<0x31>(u0, u4);
+        r[5] = _mm256_permute2f128_ps::<0x31>(u1, u5);
+        r[6] = _mm256_permute2f128_ps::<0x31>(u2, u6);
+        r[7] = _mm256_permute2f128_ps::<0x31>(u3, u7);
+    }
+
+    /// [`super::fast_exp`] of eight lanes: the same operations in the same
+    /// order (no fused multiply-adds), so the same bits.
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    fn fast_exp8(x: __m256) -> __m256 {
+        use super::exp_consts::*;
+        // `if x > 88 { 88 } else { x }` is `min(88, x)` (NaN stays NaN),
+        // and the lower clamp likewise.
+        let x = _mm256_min_ps(_mm256_set1_ps(88.0), x);
+        let x = _mm256_max_ps(_mm256_set1_ps(-87.0), x);
+        let t = _mm256_add_ps(
+            _mm256_mul_ps(x, _mm256_set1_ps(LOG2_E)),
+            _mm256_set1_ps(SHIFT),
+        );
+        let k = _mm256_sub_ps(t, _mm256_set1_ps(SHIFT));
+        let r = _mm256_sub_ps(
+            _mm256_sub_ps(x, _mm256_mul_ps(k, _mm256_set1_ps(LN2_HI))),
+            _mm256_mul_ps(k, _mm256_set1_ps(LN2_LO)),
+        );
+        let horner = |c: f32, acc: __m256| _mm256_add_ps(_mm256_set1_ps(c), _mm256_mul_ps(r, acc));
+        let mut p = _mm256_set1_ps(C6);
+        for c in [C5, C4, C3, C2, 1.0, 1.0] {
+            p = horner(c, p);
+        }
+        let ki = _mm256_sub_epi32(_mm256_castps_si256(t), _mm256_set1_epi32(0x4B40_0000));
+        let scale = _mm256_castsi256_ps(_mm256_slli_epi32::<23>(_mm256_add_epi32(
+            ki,
+            _mm256_set1_epi32(127),
+        )));
+        _mm256_mul_ps(p, scale)
+    }
+
+    /// SimNorm with groups of 8 over a row of 64 (eight groups): each
+    /// group's [`super::softmax`], for all eight at once. The block is
+    /// transposed so that lane `g` holds group `g`; the maximum, the
+    /// exponentials and the sum then run over the group's entries in the
+    /// scalar code's order, with the same operations, so the results are
+    /// the same to the bit (tested).
+    ///
+    /// # Safety
+    /// The CPU must support AVX2 and FMA.
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    pub(super) unsafe fn simnorm64_avx2(row: &mut [f32; 64]) {
+        let (chunks, _) = row.as_chunks_mut::<8>();
+        let mut v = [_mm256_setzero_ps(); 8];
+        for (v, c) in v.iter_mut().zip(chunks.iter()) {
+            // SAFETY: `c` is a whole `[f32; 8]`.
+            *v = unsafe { _mm256_loadu_ps(c.as_ptr()) };
+        }
+        transpose8(&mut v);
+        // `max = if v > max { v } else { max }` is `max_ps(v, max)`.
+        let mut max = _mm256_set1_ps(f32::NEG_INFINITY);
+        for e in v.iter() {
+            max = _mm256_max_ps(*e, max);
+        }
+        let mut sum = _mm256_setzero_ps();
+        for e in v.iter_mut() {
+            *e = fast_exp8(_mm256_sub_ps(*e, max));
+            sum = _mm256_add_ps(sum, *e);
+        }
+        let inv = _mm256_div_ps(_mm256_set1_ps(1.0), sum);
+        for e in v.iter_mut() {
+            *e = _mm256_mul_ps(*e, inv);
+        }
+        transpose8(&mut v);
+        for (v, c) in v.iter().zip(chunks.iter_mut()) {
+            // SAFETY: `c` is a whole `[f32; 8]`.
+            unsafe { _mm256_storeu_ps(c.as_mut_ptr(), *v) };
         }
     }
 
@@ -849,6 +1136,18 @@ fn simnorm_rows(x: &mut [f32], rs: usize, m: usize, width: usize, group: usize) 
         let row = &mut x[i * rs..i * rs + width];
         // A constant group size lets the compiler unroll and vectorise each
         // group's softmax; 8 is the default.
+        #[cfg(target_arch = "x86_64")]
+        if group == 8
+            && width.is_multiple_of(64)
+            && std::is_x86_feature_detected!("avx2")
+            && std::is_x86_feature_detected!("fma")
+        {
+            for block in row.as_chunks_mut::<64>().0 {
+                // SAFETY: the CPU has AVX2 and FMA.
+                unsafe { x86::simnorm64_avx2(block) };
+            }
+            continue;
+        }
         if group == 8 {
             for g in row.chunks_exact_mut(8) {
                 softmax(&mut g[..8]);
@@ -861,13 +1160,35 @@ fn simnorm_rows(x: &mut [f32], rs: usize, m: usize, width: usize, group: usize) 
     }
 }
 
-/// `y = x W + b` (then `post`) for the first `n` outputs of `layer`: the
-/// fused AVX2 kernel for widths of 16s where the CPU has it, else `gemm`
-/// and the passes (the same results to the bit).
+/// `y = x W + b` (then `post`) for the first `n` outputs of `layer`: see
+/// [`dense_with`].
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
 fn dense(
     layer: &Layer,
+    n: usize,
+    m: usize,
+    x: &[f32],
+    x_rs: usize,
+    y: &mut [f32],
+    y_rs: usize,
+    post: Post<'_>,
+) {
+    let (w, w_rs, b) = (&layer.w[..], layer.d_out, &layer.b[..]);
+    dense_with(w, w_rs, layer.d_in, b, n, m, x, x_rs, y, y_rs, post);
+}
+
+/// `y = x W + b` (then `post`) for the first `n` outputs of the `d_in` rows
+/// of `w` (row stride `w_rs`): the fused AVX-512 or AVX2 kernel for widths
+/// of 32s or 16s where the CPU has it, else `gemm` and the passes (the
+/// same results to the bit).
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn dense_with(
+    w: &[f32],
+    w_rs: usize,
+    d_in: usize,
+    b: &[f32],
     n: usize,
     m: usize,
     x: &[f32],
@@ -881,7 +1202,7 @@ fn dense(
         && std::is_x86_feature_detected!("avx2")
         && std::is_x86_feature_detected!("fma")
     {
-        let d = layer.d_in;
+        let d = d_in;
         if m == 0 || n == 0 {
             return;
         }
@@ -889,24 +1210,17 @@ fn dense(
         // is a bug here, never bad input.
         assert!(y_rs >= n && y.len() >= (m - 1) * y_rs + n);
         assert!(d == 0 || (x_rs >= d && x.len() >= (m - 1) * x_rs + d));
-        assert!(layer.d_out >= n && layer.w.len() >= d * layer.d_out && layer.b.len() >= n);
-        // SAFETY: the CPU has AVX2 and FMA, n is a multiple of 16, and the
-        // asserts above keep every access inside the slices.
-        unsafe {
-            x86::dense_avx2(
-                m,
-                n,
-                d,
-                x,
-                x_rs,
-                &layer.w,
-                layer.d_out,
-                &layer.b,
-                y,
-                y_rs,
-                post,
-            )
-        };
+        assert!(w_rs >= n && w.len() >= d * w_rs && b.len() >= n);
+        if n.is_multiple_of(32) && std::is_x86_feature_detected!("avx512f") {
+            // SAFETY: the CPU has AVX-512F, AVX2 and FMA, n is a multiple
+            // of 32, and the asserts above keep every access inside the
+            // slices.
+            unsafe { x86::dense_avx512(m, n, d, x, x_rs, w, w_rs, b, y, y_rs, post) };
+        } else {
+            // SAFETY: the CPU has AVX2 and FMA, n is a multiple of 16, and
+            // the asserts above keep every access inside the slices.
+            unsafe { x86::dense_avx2(m, n, d, x, x_rs, w, w_rs, b, y, y_rs, post) };
+        }
         return;
     }
     // One-output heads (reward, Q): dot products summed in the order of
@@ -918,28 +1232,28 @@ fn dense(
     // AVX2 gives the same plans to the bit. Speed is unchanged.
     #[cfg(target_arch = "x86_64")]
     if n == 1
-        && layer.d_out == 1
+        && w_rs == 1
         && m <= 256
-        && layer.d_in <= 1024
+        && d_in <= 1024
         && matches!(post, Post::None)
         && std::is_x86_feature_detected!("avx2")
         && std::is_x86_feature_detected!("fma")
     {
-        let d = layer.d_in;
+        let d = d_in;
         if m == 0 {
             return;
         }
         // As in `matmul`: the bounds hold by construction.
         assert!(y_rs >= 1 && y.len() > (m - 1) * y_rs);
         assert!(d == 0 || (x_rs >= d && x.len() >= (m - 1) * x_rs + d));
-        assert!(layer.w.len() >= d && !layer.b.is_empty());
+        assert!(w.len() >= d && !b.is_empty());
         // SAFETY: the CPU has AVX2 and FMA, and the asserts above keep
         // every access inside the slices.
-        unsafe { x86::dot1_avx2(m, d, x, x_rs, &layer.w, layer.b[0], y, y_rs) };
+        unsafe { x86::dot1_avx2(m, d, x, x_rs, w, b[0], y, y_rs) };
         return;
     }
-    matmul(m, n, layer.d_in, y, y_rs, x, x_rs, &layer.w, layer.d_out);
-    add_bias(y, y_rs, m, n, &layer.b, post);
+    matmul(m, n, d_in, y, y_rs, x, x_rs, w, w_rs);
+    add_bias(y, y_rs, m, n, b, post);
 }
 
 /// The input rows of a network.
@@ -977,10 +1291,10 @@ fn dense_shared_z0(
     let l = z0.len();
     let act = layer.d_in - l;
     let pre = &mut pre[..n];
-    matmul(1, n, l, pre, n, z0, l, &layer.w, layer.d_out);
-    for (p, b) in pre.iter_mut().zip(&layer.b[..n]) {
-        *p += *b;
-    }
+    // One row: the fused kernels, not `gemm`, which would pack all of W_z
+    // for it.
+    let (w, w_rs, b) = (&layer.w[..], layer.d_out, &layer.b[..]);
+    dense_with(w, w_rs, l, b, n, 1, z0, l, pre, n, Post::None);
     for i in 0..m {
         let row = &mut y[i * y_rs..i * y_rs + n];
         row.copy_from_slice(pre);
@@ -2355,6 +2669,67 @@ mod tests {
             }
         }
         assert_eq!(compared, 13 * 2 * 3 * TILE_ROWS);
+    }
+
+    /// The vectorised SimNorm (groups of 8, rows of 64) gives the scalar
+    /// softmax's bits, over ordinary activations, ties, entries far apart
+    /// (clamped exponentials), infinities and NaN.
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn vector_simnorm_is_bit_identical_to_the_scalar_softmax() {
+        if !(std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma")) {
+            eprintln!("no AVX2+FMA here: the vector SimNorm is not used, nothing to compare");
+            return;
+        }
+        let mut seed = 5u32;
+        let mut next = move || {
+            seed = seed.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+            (seed >> 8) as f32 / (1 << 24) as f32 * 2.0 - 1.0
+        };
+        let mut rows: Vec<[f32; 64]> = Vec::new();
+        for scale in [0.01f32, 1.0, 5.0, 30.0, 200.0, 1e30] {
+            for _ in 0..50 {
+                rows.push(std::array::from_fn(|_| next() * scale));
+            }
+        }
+        let mut special: [f32; 64] = std::array::from_fn(|i| (i % 3) as f32);
+        special[9] = f32::INFINITY;
+        special[17] = f32::NEG_INFINITY;
+        special[26] = f32::NAN;
+        special[40..48].fill(f32::NEG_INFINITY);
+        special[56..64].fill(-90.0);
+        rows.push(special);
+        for (i, row) in rows.iter().enumerate() {
+            let mut want = *row;
+            for g in want.chunks_exact_mut(8) {
+                softmax(g);
+            }
+            let mut got = *row;
+            // SAFETY: the CPU has AVX2 and FMA (checked above).
+            unsafe { x86::simnorm64_avx2(&mut got) };
+            for (k, (g, w)) in got.iter().zip(&want).enumerate() {
+                assert!(
+                    g.to_bits() == w.to_bits() || (g.is_nan() && w.is_nan()),
+                    "row {i} [{k}]: {g} vs {w}"
+                );
+            }
+        }
+        // And through `simnorm_rows`, at a stride, as the engine calls it.
+        let (m, rs) = (5, 66);
+        let x: Vec<f32> = (0..m * rs).map(|_| next() * 3.0).collect();
+        let mut got = x.clone();
+        simnorm_rows(&mut got, rs, m, 64, 8);
+        let mut want = x.clone();
+        for i in 0..m {
+            for g in want[i * rs..i * rs + 64].chunks_exact_mut(8) {
+                softmax(g);
+            }
+        }
+        assert!(
+            got.iter()
+                .zip(&want)
+                .all(|(g, w)| g.to_bits() == w.to_bits())
+        );
     }
 
     /// `x . w + b` summed as `gemm`'s AVX2 horizontal kernel sums it:

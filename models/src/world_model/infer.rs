@@ -2671,6 +2671,52 @@ mod tests {
         assert_eq!(compared, 13 * 2 * 3 * TILE_ROWS);
     }
 
+    /// Where the CPU has AVX-512, `dense` takes the AVX-512 kernel for
+    /// widths of 32s; the AVX2 kernel, which AVX2-only CPUs run for them,
+    /// must still give the same bits there (and `gemm`'s, checked above).
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn avx2_and_avx512_dense_kernels_agree_to_the_bit() {
+        if !std::is_x86_feature_detected!("avx512f") {
+            eprintln!("no AVX-512 here: only the AVX2 kernel runs, nothing to compare");
+            return;
+        }
+        let mut seed = 23u32;
+        let mut next = move || {
+            seed = seed.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+            (seed >> 8) as f32 / (1 << 24) as f32 * 2.0 - 1.0
+        };
+        let mut compared = 0;
+        for (depth, n) in [(65, 128), (128, 64), (64, 128), (3, 32), (130, 96)] {
+            let w: Vec<f32> = (0..depth * n).map(|_| next()).collect();
+            let b: Vec<f32> = (0..n).map(|_| next()).collect();
+            let norm = Norm {
+                gamma: (0..n).map(|_| next() + 1.0).collect(),
+                beta: (0..n).map(|_| next() * 0.3).collect(),
+            };
+            let x: Vec<f32> = (0..TILE_ROWS * depth).map(|_| next() * 2.0).collect();
+            for post in [Post::None, Post::Hidden(None), Post::Hidden(Some(&norm))] {
+                for m in 1..=TILE_ROWS {
+                    let mut a = vec![f32::NAN; m * n];
+                    let mut v = vec![f32::NAN; m * n];
+                    // SAFETY: the CPU has AVX-512F (checked), hence AVX2 and
+                    // FMA; n is a multiple of 32 and the buffers hold the
+                    // shapes.
+                    unsafe {
+                        x86::dense_avx2(m, n, depth, &x, depth, &w, n, &b, &mut a, n, post);
+                        x86::dense_avx512(m, n, depth, &x, depth, &w, n, &b, &mut v, n, post);
+                    }
+                    assert!(
+                        a.iter().zip(&v).all(|(a, v)| a.to_bits() == v.to_bits()),
+                        "depth {depth} n {n} m {m}"
+                    );
+                    compared += 1;
+                }
+            }
+        }
+        assert_eq!(compared, 5 * 3 * TILE_ROWS);
+    }
+
     /// The vectorised SimNorm (groups of 8, rows of 64) gives the scalar
     /// softmax's bits, over ordinary activations, ties, entries far apart
     /// (clamped exponentials), infinities and NaN.

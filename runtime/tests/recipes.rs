@@ -42,7 +42,24 @@ fn every_shipped_model_has_a_recipe_giving_its_runs_options() {
         let recorded: LearnOptions =
             serde_json::from_value(recorded["options"].clone()).expect("options");
         let recipe = LearnRecipe::load(&recipes.join(format!("{task}.toml"))).expect("recipe");
-        let options = recipe.options().expect("options");
+        let mut options = recipe.options().expect("options");
+        // A robot config is recorded as the path the run was given (from
+        // the repository's root), the recipe's relative to its file: the
+        // same file either way.
+        let mut recorded = recorded;
+        let file = |p: Option<std::path::PathBuf>| {
+            p.map(|p| {
+                repo()
+                    .join(&p)
+                    .canonicalize()
+                    .unwrap_or_else(|e| panic!("{task}: {}: {e}", p.display()))
+            })
+        };
+        assert_eq!(
+            file(options.robot_config.take()),
+            file(recorded.robot_config.take()),
+            "{task}"
+        );
         assert_eq!(options, recorded, "{task}");
         // The shipped checkpoint is a model of that robot and task.
         assert!(

@@ -448,6 +448,19 @@ impl RobotConfig {
 mod tests {
     use super::*;
 
+    /// `configs/robots/arm_velocity.toml` repeats `arm.toml` (robot configs
+    /// have no includes); only the actuation may differ.
+    #[test]
+    fn the_velocity_arm_config_is_the_arm_config_but_for_its_actuation() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../configs/robots");
+        let torque = RobotConfig::load(&dir.join("arm.toml")).expect("arm.toml");
+        let mut velocity = RobotConfig::load(&dir.join("arm_velocity.toml")).expect("arm_velocity");
+        assert_eq!(torque.actuation, ActuationMode::Torque);
+        assert_eq!(velocity.actuation, ActuationMode::Velocity);
+        velocity.actuation = ActuationMode::Torque;
+        assert_eq!(velocity, torque);
+    }
+
     #[test]
     fn builtins_are_valid() {
         for k in RobotKind::ALL {

@@ -39,14 +39,13 @@ fn every_shipped_model_has_a_recipe_giving_its_runs_options() {
         let recorded = std::fs::read_to_string(results.join(task).join("learn/learn.json"))
             .expect("learn.json");
         let recorded: serde_json::Value = serde_json::from_str(&recorded).expect("json");
-        let recorded: LearnOptions =
+        let mut recorded: LearnOptions =
             serde_json::from_value(recorded["options"].clone()).expect("options");
         let recipe = LearnRecipe::load(&recipes.join(format!("{task}.toml"))).expect("recipe");
         let mut options = recipe.options().expect("options");
         // A robot config is recorded as the path the run was given (from
         // the repository's root), the recipe's relative to its file: the
         // same file either way.
-        let mut recorded = recorded;
         let file = |p: Option<std::path::PathBuf>| {
             p.map(|p| {
                 repo()
@@ -61,7 +60,8 @@ fn every_shipped_model_has_a_recipe_giving_its_runs_options() {
             "{task}"
         );
         assert_eq!(options, recorded, "{task}");
-        // The shipped checkpoint is a model of that robot and task.
+        // And the checkpoint it made ships (`control_config` loads each
+        // against its run config).
         assert!(
             repo()
                 .join(format!("models/checkpoints/{task}.uwwm"))

@@ -1134,8 +1134,7 @@ fn softmax(g: &mut [f32]) {
 fn simnorm_rows(x: &mut [f32], rs: usize, m: usize, width: usize, group: usize) {
     for i in 0..m {
         let row = &mut x[i * rs..i * rs + width];
-        // A constant group size lets the compiler unroll and vectorise each
-        // group's softmax; 8 is the default.
+        // The default latent (64 wide, groups of 8): eight groups at once.
         #[cfg(target_arch = "x86_64")]
         if group == 8
             && width.is_multiple_of(64)
@@ -1148,6 +1147,8 @@ fn simnorm_rows(x: &mut [f32], rs: usize, m: usize, width: usize, group: usize) 
             }
             continue;
         }
+        // A constant group size lets the compiler unroll and vectorise each
+        // group's softmax; 8 is the default.
         if group == 8 {
             for g in row.chunks_exact_mut(8) {
                 softmax(&mut g[..8]);

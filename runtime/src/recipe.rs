@@ -38,48 +38,79 @@ pub enum RecipeError {
 }
 
 /// The options of a learning run, each one optional: a recipe file, or the
-/// flags given on the command line. [`LearnRecipe::or`] layers two of them,
+/// flags given on the command line (this struct is both: `umwelt learn`'s
+/// flags are its fields). [`LearnRecipe::or`] layers two of them,
 /// [`LearnRecipe::options`] fills the rest with the defaults.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, clap::Args)]
 #[serde(deny_unknown_fields)]
 pub struct LearnRecipe {
-    /// Robot to learn (`umwelt envs`).
+    /// Robot to learn (see `umwelt envs`); required unless the recipe sets it.
+    #[arg(long)]
     pub robot: Option<String>,
-    /// Task of that robot.
+    /// Task of that robot; required unless the recipe sets it.
+    #[arg(long)]
     pub task: Option<String>,
-    /// Robot config file replacing the built-in defaults; in a recipe file,
-    /// relative to the file's directory.
+    /// Robot config file (TOML) replacing the built-in defaults; in a
+    /// recipe file, relative to the file's directory.
+    #[arg(long = "config", value_name = "FILE")]
     pub robot_config: Option<PathBuf>,
-    /// Environment steps in all (default 100000).
+    /// Environment steps in all (seed episodes included); with --resume, a
+    /// larger value extends the run [default: 100000].
+    #[arg(long)]
     pub steps: Option<u64>,
-    /// Seed of model, batches, planner noise and episodes (default 0).
+    /// Seed of model, batches, planner noise and episodes [default: 0].
+    #[arg(long)]
     pub seed: Option<u64>,
-    /// Random-policy episodes before the planner takes over (default 5).
+    /// Random-policy episodes before the planner takes over [default: 5].
+    #[arg(long)]
     pub seed_episodes: Option<usize>,
-    /// Gradient updates per environment step (default 0.5).
+    /// Gradient updates per environment step [default: 0.5].
+    #[arg(long)]
     pub updates_per_step: Option<f64>,
-    /// Evaluate after every this many planner episodes (default 5).
+    /// Evaluate after every this many planner episodes [default: 5].
+    #[arg(long)]
     pub eval_every: Option<usize>,
-    /// Noise-free episodes per evaluation (default 3).
+    /// Noise-free episodes per evaluation [default: 3].
+    #[arg(long)]
     pub eval_episodes: Option<usize>,
-    /// Planner samples per iteration.
+    /// Planner samples per iteration (TD-MPC2: 512).
+    #[arg(long)]
     pub samples: Option<usize>,
-    /// Planner iterations per decision.
+    /// Planner iterations per decision (TD-MPC2: 6).
+    #[arg(long)]
     pub iterations: Option<usize>,
-    /// Planner horizon.
+    /// Planner horizon (TD-MPC2: 3).
+    #[arg(long)]
     pub horizon: Option<usize>,
-    /// Control steps each action is held and each model step covers
-    /// (default 1).
-    pub action_repeat: Option<usize>,
+    /// Control steps each action is held, and each model step covers
+    /// (TD-MPC2: 2 on DMControl). Run configs for the checkpoint need
+    /// `controller.planner.action_repeat` set to the same value [default: 1].
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    pub action_repeat: Option<u32>,
     /// Width of the model's hidden layers.
+    #[arg(long)]
     pub hidden: Option<usize>,
-    /// Discount factor of the value targets (default 0.99).
+    /// Discount factor of the value targets [default: 0.99].
+    #[arg(long)]
     pub gamma: Option<f32>,
-    /// Weight of the value loss (default 0.1).
+    /// Weight of the value (TD) loss in the model's joint objective
+    /// (default 0.1, as TD-MPC2). Its gradient reaches the encoder too, and
+    /// grows with the values' scale, so it also sets how much the latent is
+    /// shaped by the value rather than by the dynamics' consistency.
+    #[arg(long)]
     pub value_coef: Option<f32>,
-    /// Q heads in the value ensemble (default 2).
-    pub q_heads: Option<usize>,
-    /// Hindsight copies of every episode (default 0).
+    /// Q heads in the value ensemble (TD-MPC2: 5). Each TD target is the
+    /// minimum of two heads drawn at random; the planner uses the first two.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(2..=16))]
+    pub q_heads: Option<u32>,
+    /// Hindsight copies of every episode to train on besides it (0: none;
+    /// at most 16). Each copy moves the goal to where the robot was at a
+    /// step drawn at random and recomputes the rewards, so the model sees
+    /// the goal reached from many more states than its own successes show.
+    /// Only tasks whose reward is a function of a robot-to-goal vector in
+    /// the observation (the reacher's and the arm's reach) can be
+    /// relabelled; the copies are never written to the dataset [default: 0].
+    #[arg(long)]
     pub relabel: Option<usize>,
 }
 
@@ -170,7 +201,7 @@ impl LearnRecipe {
             o.planner.horizon = v;
         }
         if let Some(v) = self.action_repeat {
-            o.action_repeat = v;
+            o.action_repeat = v as usize;
         }
         if let Some(v) = self.hidden {
             o.model.hidden = v;
@@ -182,7 +213,7 @@ impl LearnRecipe {
             o.train.value_coef = v;
         }
         if let Some(v) = self.q_heads {
-            o.model.num_q = v;
+            o.model.num_q = v as usize;
         }
         if let Some(v) = self.relabel {
             o.relabel = v;

@@ -819,6 +819,8 @@ pub struct PlanBenchOptions {
     pub period: Option<Duration>,
     /// Where the rollout workers run.
     pub workers: umwelt_models::world_model::WorkerPlacement,
+    /// How the model multiplies its wide layers.
+    pub precision: umwelt_models::world_model::Precision,
 }
 
 /// What `umwelt bench plan` measures.
@@ -834,6 +836,18 @@ pub struct PlanBench {
     pub model: umwelt_models::world_model::WorldModelConfig,
     /// The planner's budget.
     pub planner: crate::plan::PlannerConfig,
+    /// How the model multiplied its wide layers.
+    pub precision: umwelt_models::world_model::Precision,
+    /// Whether this CPU has bfloat16 multiply-adds (AVX512-BF16).
+    pub bf16_native: bool,
+    /// How `bf16` products are computed here: `dpbf16` where the CPU has
+    /// the instruction and it timed faster than the `f32` kernels, else
+    /// `f32` (the same bits, at about f32's speed).
+    pub bf16_kernel: umwelt_models::world_model::Bf16Kernel,
+    /// What that choice timed, microseconds for four calls of a hidden
+    /// layer (64 rows, 128 to 128): `[vdpbf16ps, f32 kernels]`; absent
+    /// without AVX512-BF16.
+    pub bf16_kernel_timing_us: Option<[f64; 2]>,
     /// Rollout threads.
     pub threads: usize,
     /// The CPU each rollout worker was bound to (`None`: it floated).
@@ -854,7 +868,8 @@ pub struct PlanBench {
     pub gflops: f64,
     /// sgemm (512 x 256 x 256, gemm crate) on as many threads, this run.
     pub sgemm_gflops: f64,
-    /// `gflops / sgemm_gflops`.
+    /// `gflops / sgemm_gflops`. Above 1 in `bf16` with bfloat16
+    /// instructions, which do twice the multiply-adds of f32's.
     pub fraction_of_sgemm: f64,
     /// Plans per second at the median.
     pub plans_per_s: f64,
@@ -968,6 +983,7 @@ pub fn bench_plan(o: &PlanBenchOptions) -> Result<PlanBench, BenchError> {
         gamma,
         repeat,
         &Objective::Task,
+        o.precision,
         o.threads,
         p.samples,
         p.horizon,
@@ -1070,6 +1086,11 @@ pub fn bench_plan(o: &PlanBenchOptions) -> Result<PlanBench, BenchError> {
         model_source: source,
         model: flops_model.config().clone(),
         planner: p.clone(),
+        precision: o.precision,
+        bf16_native: umwelt_models::world_model::Precision::bf16_native(),
+        bf16_kernel: umwelt_models::world_model::Bf16Kernel::chosen(),
+        bf16_kernel_timing_us: umwelt_models::world_model::Bf16Kernel::timings()
+            .map(|(dp, f)| [dp.as_secs_f64() * 1e6, f.as_secs_f64() * 1e6]),
         threads: o.threads,
         worker_cpus,
         sample_steps: p.sample_steps(),

@@ -24,7 +24,7 @@ use serde::{Deserialize, Serialize};
 use umwelt_models::dataset::{Dataset, DatasetError, DatasetWriter, Episode};
 use umwelt_models::world_model::{
     CHECKPOINT_VERSION, Checkpoint, CheckpointError, CheckpointMeta, LossTerms, ModelError,
-    Normalization, TrainConfig, Trainer, WorldModel, WorldModelConfig,
+    Normalization, Precision, TrainConfig, Trainer, WorldModel, WorldModelConfig,
 };
 use umwelt_sim::{Env, GoalRelabel, RobotConfig, RobotKind, SimError};
 
@@ -278,6 +278,8 @@ fn resolved(opts: &LearnOptions, explore: bool, seed: u64) -> Result<Resolved, L
             objective: Objective::Task,
             threads: opts.threads,
             workers: Default::default(),
+            // Learning plans with the model as it is trained.
+            precision: Precision::F32,
             planner,
         }),
         ..RunConfig::minimal(&opts.robot, &opts.task)
@@ -301,6 +303,7 @@ fn planner_for(
         gamma,
         c.planner.action_repeat,
         &c.objective,
+        c.precision,
         c.threads,
         c.planner.samples,
         c.planner.horizon,

@@ -26,6 +26,14 @@ fn bench_plan_reports_plan_times_and_the_reference_job() {
     ]);
     let num = |path: &str| common::num(&v, path);
     assert_eq!(v["robot"], "cartpole");
+    // The shipped configs' precision unless told otherwise.
+    assert_eq!(v["precision"], "bf16");
+    assert!(v["bf16_native"].is_boolean(), "{v}");
+    let kernel = v["bf16_kernel"].as_str().unwrap_or_default();
+    assert!(["dpbf16", "f32"].contains(&kernel), "{v}");
+    if v["bf16_native"] == false {
+        assert_eq!(kernel, "f32");
+    }
     assert_eq!(num("/plans"), 20.0);
     assert_eq!(num("/threads"), 2.0);
     assert_eq!(num("/sample_steps"), 128.0 * 2.0 * 2.0);
@@ -113,6 +121,16 @@ fn bench_plan_skips_pacing_at_period_zero_and_refuses_a_bad_period() {
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("--period-ms -1"), "{err}");
+}
+
+#[test]
+fn bench_plan_plans_in_the_precision_asked_for_and_refuses_others() {
+    let v = common::json(&[SMALL, &["--precision", "f32", "--json"]].concat());
+    assert_eq!(v["precision"], "f32", "{v}");
+    let out = common::umwelt(&[SMALL, &["--precision", "fp8"]].concat());
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("fp8") && err.contains("bf16"), "{err}");
 }
 
 #[test]

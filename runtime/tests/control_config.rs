@@ -63,6 +63,11 @@ fn shipped_mpc_and_oracle_configs_load_and_the_oracle_ones_match_the_presets() {
             panic!("mpc_{name}: not mpc");
         };
         assert!(m.planner.sample_steps() >= 8192, "mpc_{name}");
+        assert_eq!(
+            m.precision,
+            umwelt_models::world_model::Precision::Bf16,
+            "mpc_{name}"
+        );
         let ck = m.checkpoint.as_ref().expect("a checkpoint");
         assert!(
             ck.starts_with(&dir),
@@ -128,6 +133,37 @@ fn reacher_mpc_with(name: &str, swap: (&str, &str)) -> PathBuf {
 /// The shipped reacher MPC config with `workers = ...` as given.
 fn reacher_mpc_workers(name: &str, workers: &str) -> PathBuf {
     reacher_mpc_with(name, ("workers = \"spread\"", workers))
+}
+
+#[test]
+fn precision_is_bf16_unless_the_config_says_f32_and_nothing_else() {
+    use umwelt_models::world_model::Precision;
+    use umwelt_runtime::control::ControllerConfig;
+    let line = "precision = \"bf16\"";
+    let precision = |r: &umwelt_runtime::control::config::Resolved| match &r.config.controller {
+        ControllerConfig::Mpc(m) => m.precision,
+        _ => panic!("not mpc"),
+    };
+    let r = RunConfig::load(&reacher_mpc_with("p-none.toml", (line, ""))).unwrap();
+    assert_eq!(precision(&r), Precision::Bf16, "the default");
+    let r = RunConfig::load(&reacher_mpc_with(
+        "p-f32.toml",
+        (line, "precision = \"f32\""),
+    ))
+    .unwrap();
+    assert_eq!(precision(&r), Precision::F32);
+    controller::build(&r).unwrap();
+    let e = match RunConfig::load(&reacher_mpc_with(
+        "p-bad.toml",
+        (line, "precision = \"fp8\""),
+    )) {
+        Ok(_) => panic!("precision fp8 accepted"),
+        Err(e) => e.to_string(),
+    };
+    assert!(
+        e.contains("fp8") && e.contains("bf16") && e.contains("f32"),
+        "{e}"
+    );
 }
 
 #[test]

@@ -1,12 +1,13 @@
 //! The planner's learned model: its task and goal objectives agree with the
-//! burn model they were copied from, and planning over it is deterministic
-//! for a seed and stays within the action bounds.
+//! burn model they were copied from (closely in bfloat16), and planning over
+//! it is deterministic for a seed, whatever the thread count, and stays
+//! within the action bounds.
 
 use std::time::{Duration, Instant};
 
 use burn::tensor::Device;
 use umwelt_models::world_model::{
-    Normalization, WorldModel, WorldModelConfig, tensor_from_rows, tensor_to_vec,
+    Normalization, Precision, WorldModel, WorldModelConfig, tensor_from_rows, tensor_to_vec,
 };
 use umwelt_runtime::control::mpc::{Mpc, Objective};
 use umwelt_runtime::control::{ControlInput, Controller};
@@ -60,6 +61,7 @@ fn task_and_goal_values_match_the_burn_model() {
         gamma,
         1,
         &Objective::Task,
+        Precision::F32,
         1,
         n,
         h,
@@ -78,21 +80,33 @@ fn task_and_goal_values_match_the_burn_model() {
     }
 
     // Goal: minus the squared latent distance of the last state to the goal's.
-    let mut goal_model = LearnedModel::from_model(
-        &wm,
-        Normalization::identity(OBS, ACT),
-        gamma,
-        1,
-        &Objective::Goal {
-            observation: goal.to_vec(),
-        },
-        2,
-        n,
-        h,
-    )
-    .unwrap();
-    begin(&mut goal_model, &obs);
-    goal_model.evaluate(&acts, n, h, 1, &mut values).unwrap();
+    let goal_model = |precision| {
+        let mut m = LearnedModel::from_model(
+            &wm,
+            Normalization::identity(OBS, ACT),
+            gamma,
+            1,
+            &Objective::Goal {
+                observation: goal.to_vec(),
+            },
+            precision,
+            2,
+            n,
+            h,
+        )
+        .unwrap();
+        begin(&mut m, &obs);
+        m
+    };
+    goal_model(Precision::F32)
+        .evaluate(&acts, n, h, 1, &mut values)
+        .unwrap();
+    // And in bfloat16 (a fresh model's reward and Q heads are zero, so the
+    // task values above would not show it).
+    let mut rounded = vec![0.0; n];
+    goal_model(Precision::Bf16)
+        .evaluate(&acts, n, h, 1, &mut rounded)
+        .unwrap();
     let mut z = z0;
     for t in 0..h {
         let a: Vec<f32> = (0..n).map(|i| acts[i * h + t]).collect();
@@ -109,6 +123,14 @@ fn task_and_goal_values_match_the_burn_model() {
             .sum();
         assert!((v + d).abs() < 1e-4, "goal {v} vs -{d}");
         assert!(*v <= 0.0);
+        // Close, not equal: 8 significant bits in the products' inputs.
+        let r = rounded[i];
+        assert!((r + d).abs() < 2e-2 * d.max(0.1), "bf16 goal {r} vs -{d}");
+        assert_ne!(
+            r.to_bits(),
+            v.to_bits(),
+            "bf16 gave f32's value: it did not round"
+        );
     }
 
     // Bad input: a wrong observation length, NaN, and action repeat.
@@ -133,14 +155,15 @@ fn task_and_goal_values_match_the_burn_model() {
 #[test]
 fn planning_over_the_learned_model_is_seeded_and_bounded() {
     let wm = model();
-    let run = |seed: u64| -> Vec<u32> {
+    let run_with = |seed: u64, precision: Precision, threads: usize| -> Vec<u32> {
         let m = LearnedModel::from_model(
             &wm,
             Normalization::identity(OBS, ACT),
             0.99,
             1,
             &Objective::Task,
-            2,
+            precision,
+            threads,
             64,
             4,
         )
@@ -178,6 +201,13 @@ fn planning_over_the_learned_model_is_seeded_and_bounded() {
         }
         bits
     };
+    let run = |seed: u64| run_with(seed, Precision::F32, 2);
     assert_eq!(run(4), run(4));
     assert_ne!(run(4), run(5));
+    assert_eq!(run(4), run_with(4, Precision::F32, 1));
+    // bfloat16: as deterministic, on one thread or two, and its own plans.
+    let bf16 = run_with(4, Precision::Bf16, 2);
+    assert_eq!(bf16, run_with(4, Precision::Bf16, 1));
+    assert_eq!(bf16, run_with(4, Precision::Bf16, 2));
+    assert_ne!(bf16, run(4));
 }

@@ -37,8 +37,8 @@ pub use checkpoint::{
 pub use config::{ModelError, TrainConfig, WorldModelConfig};
 pub use device::Backend;
 pub use infer::{
-    InferenceModel, RolloutEngine, RolloutOutput, TILE_ROWS, WorkerPlacement, fast_exp, fast_tanh,
-    sgemm,
+    Bf16Kernel, InferenceModel, Precision, RolloutEngine, RolloutOutput, TILE_ROWS,
+    WorkerPlacement, fast_exp, fast_tanh, sgemm,
 };
 pub use model::{PolicySample, Rollout, WorldModel, tensor_from_rows, tensor_to_vec};
 pub use nn::{Dense, Mlp, simnorm};

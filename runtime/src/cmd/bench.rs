@@ -117,6 +117,12 @@ enum What {
         /// them) or CPUs separated by commas (`1` or `2,3`).
         #[arg(long, default_value = "spread")]
         workers: umwelt_models::world_model::WorkerPlacement,
+        /// How the model multiplies its wide layers, as
+        /// `controller.precision` says: `bf16` (its default: bfloat16
+        /// inputs and weights, f32 sums; twice the multiply-adds per
+        /// instruction where the CPU has AVX512-BF16) or `f32`.
+        #[arg(long, default_value = "bf16")]
+        precision: umwelt_models::world_model::Precision,
         /// Print one JSON document on stdout.
         #[arg(long)]
         json: bool,
@@ -322,6 +328,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             plans,
             period_ms,
             workers,
+            precision,
             json,
         } => {
             if !(period_ms.is_finite() && (0.0..=10_000.0).contains(&period_ms)) {
@@ -354,6 +361,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 period: (period_ms > 0.0)
                     .then(|| std::time::Duration::from_secs_f64(period_ms / 1e3)),
                 workers,
+                precision,
             })
             .map_err(|e| anyhow::anyhow!("bench plan: {e}"))?;
             if json {
@@ -380,6 +388,23 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 r.flops_per_plan / 1e9,
                 r.threads
             );
+            {
+                use umwelt_models::world_model::{Bf16Kernel, Precision};
+                println!(
+                    "wide layers multiplied in {}{}",
+                    r.precision,
+                    match (r.precision, r.bf16_native, r.bf16_kernel) {
+                        (Precision::F32, ..) => "",
+                        (_, _, Bf16Kernel::Dpbf16) => " with vdpbf16ps",
+                        (_, false, _) => {
+                            " (no bfloat16 instructions on this CPU: the f32 kernels compute the same bits)"
+                        }
+                        (_, true, Bf16Kernel::F32) => {
+                            " (vdpbf16ps timed slower than the f32 kernels on this CPU: they compute the same bits)"
+                        }
+                    }
+                );
+            }
             if !r.worker_cpus.is_empty() {
                 let at: Vec<String> = r
                     .worker_cpus

@@ -276,6 +276,8 @@ fn baseline_resolved(r: &Resolved, b: Baseline) -> anyhow::Result<Resolved> {
             objective: Objective::Task,
             threads: 1,
             workers: Default::default(),
+            // The oracle has no network.
+            precision: umwelt_models::world_model::Precision::F32,
             planner: oracle_planner(&r.config.robot),
         }),
     };

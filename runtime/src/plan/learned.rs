@@ -7,8 +7,8 @@ use std::sync::Arc;
 
 use burn::tensor::Device;
 use umwelt_models::world_model::{
-    Checkpoint, InferenceModel, Normalization, RolloutEngine, RolloutOutput, WorkerPlacement,
-    WorldModel,
+    Checkpoint, InferenceModel, Normalization, Precision, RolloutEngine, RolloutOutput,
+    WorkerPlacement, WorldModel,
 };
 
 use super::model::{PlanError, PlanModel};
@@ -33,13 +33,15 @@ pub struct LearnedModel {
 
 impl LearnedModel {
     /// Loads `checkpoint` for the robot, task and observation features of
-    /// `r`, sized for `max_samples` sequences of up to `max_horizon` steps.
+    /// `r`, multiplying in `precision`, sized for `max_samples` sequences
+    /// of up to `max_horizon` steps.
     /// A checkpoint of another robot, task or observation layout is refused
     /// with what differs.
     pub fn load(
         checkpoint: &Path,
         r: &Resolved,
         objective: &Objective,
+        precision: Precision,
         threads: usize,
         max_samples: usize,
         max_horizon: usize,
@@ -75,6 +77,7 @@ impl LearnedModel {
             ck.meta.train.config.gamma,
             ck.meta.action_repeat as usize,
             objective,
+            precision,
             threads,
             max_samples,
             max_horizon,
@@ -84,7 +87,8 @@ impl LearnedModel {
 
     /// A planning model of an in-memory world model (a learning loop's
     /// latest), with its normalisation, discount and action repeat (control
-    /// steps per model step; 1 for a model of single control steps).
+    /// steps per model step; 1 for a model of single control steps),
+    /// multiplying in `precision`.
     #[allow(clippy::too_many_arguments)]
     pub fn from_model(
         model: &WorldModel,
@@ -92,12 +96,14 @@ impl LearnedModel {
         gamma: f32,
         action_repeat: usize,
         objective: &Objective,
+        precision: Precision,
         threads: usize,
         max_samples: usize,
         max_horizon: usize,
     ) -> Result<Self, PlanError> {
-        let model =
-            InferenceModel::from_model(model).map_err(|e| PlanError::Config(e.to_string()))?;
+        let model = InferenceModel::from_model(model)
+            .map_err(|e| PlanError::Config(e.to_string()))?
+            .with_precision(precision);
         let (latent, obs_dim) = (model.config().latent_dim, model.config().obs_dim);
         if norm.obs_dim() != obs_dim || norm.act_dim() != model.config().act_dim {
             return Err(PlanError::Config(format!(

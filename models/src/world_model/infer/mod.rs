@@ -8,14 +8,18 @@
 //! ([`RolloutEngine`]):
 //!
 //! - Layers whose width is a multiple of 16 (the hidden layers and the
-//!   latent outputs) run in a fused AVX2/FMA kernel that computes six rows
-//!   at a time straight from the row-major buffers and applies the bias,
-//!   ReLU and LayerNorm as the results leave the registers; narrower
-//!   layers (the one-output heads, the policy's) and CPUs without AVX2 use
-//!   the `gemm` crate. The fused kernel sums every output in `gemm`'s
-//!   order, so on an AVX2 CPU its results are those of `gemm` and the
-//!   separate passes, to the bit.
-//!
+//!   latent outputs) run in a fused kernel (AVX-512: eight rows x 32
+//!   columns; AVX2/FMA: six rows x 16) straight from the row-major buffers
+//!   and apply the bias, ReLU and LayerNorm as the results leave the
+//!   registers; the one-output heads run as dot products, and the policy's
+//!   outputs and CPUs without AVX2 use the `gemm` crate. The fused kernels
+//!   sum every output in `gemm`'s order, so on an AVX2 CPU their results
+//!   are those of `gemm` and the separate passes, to the bit.
+//! - With [`Precision::Bf16`] ([`InferenceModel::with_precision`]), the
+//!   wide layers' inputs and weights are rounded to bfloat16 and multiplied
+//!   with `vdpbf16ps` (twice the multiply-adds per instruction) where the
+//!   CPU has AVX512-BF16, and by the `f32` kernels over the rounded values,
+//!   to the same bits, where it does not (the `bf16` module).
 //! - Samples are processed in tiles of [`TILE_ROWS`] rows; a tile is rolled
 //!   through the whole horizon before the next one starts, so its
 //!   activations stay in cache and only the weights stream from L2.
@@ -51,6 +55,11 @@ use super::config::{ModelError, WorldModelConfig};
 use super::model::WorldModel;
 use super::nn::{Dense, LAYER_NORM_EPS, Mlp};
 
+mod bf16;
+
+pub use bf16::{Bf16Kernel, Precision};
+use bf16::{Bf16Scratch, Bf16Weights, dense_bf16};
+
 /// Rows of the sample batch processed together through a whole rollout.
 ///
 /// Large enough that each layer's pass amortises its per-call cost,
@@ -67,6 +76,9 @@ struct Layer {
     d_in: usize,
     d_out: usize,
     norm: Option<Norm>,
+    /// The weights rounded to bfloat16, for a wide layer under
+    /// [`Precision::Bf16`].
+    bf16: Option<Bf16Weights>,
 }
 
 /// A LayerNorm's scale and shift, `d_out` each.
@@ -173,6 +185,7 @@ fn layer_from(dense: &Dense, what: &str) -> Result<Layer, ModelError> {
         d_in,
         d_out,
         norm: None,
+        bf16: None,
     })
 }
 
@@ -204,6 +217,7 @@ pub struct InferenceModel {
     reward: Net,
     q: [Net; 2],
     policy: Net,
+    precision: Precision,
 }
 
 impl InferenceModel {
@@ -231,7 +245,30 @@ impl InferenceModel {
             ],
             policy: Net::from_burn(&model.policy, "policy", l, 2 * a, k, c)?,
             config: c.clone(),
+            precision: Precision::F32,
         })
+    }
+
+    /// This model multiplying its wide layers (widths of 16s: the hidden
+    /// layers and the latent outputs) in `precision`.
+    pub fn with_precision(mut self, precision: Precision) -> Self {
+        let nets = [&mut self.encoder, &mut self.dynamics, &mut self.reward]
+            .into_iter()
+            .chain(self.q.iter_mut())
+            .chain([&mut self.policy]);
+        for net in nets {
+            for l in &mut net.layers {
+                l.bf16 = (precision == Precision::Bf16 && l.d_out.is_multiple_of(16))
+                    .then(|| Bf16Weights::new(&l.w, l.d_in, l.d_out));
+            }
+        }
+        self.precision = precision;
+        self
+    }
+
+    /// How the wide layers multiply.
+    pub fn precision(&self) -> Precision {
+        self.precision
     }
 
     /// The sizes of the model.
@@ -762,7 +799,7 @@ mod x86 {
         y_rs: usize,
         post: Post<'_>,
     ) {
-        let (xp, wp, bp, yp) = (x.as_ptr(), w.as_ptr(), b.as_ptr(), y.as_mut_ptr());
+        let (xp, wp) = (x.as_ptr(), w.as_ptr());
         let zero = _mm512_setzero_ps();
         // LayerNorm's running sum and sum of squares per row, eight lanes,
         // as the AVX2 kernel keeps them.
@@ -785,36 +822,78 @@ mod x86 {
                     acc[1] = _mm512_fmadd_ps(w1, a, acc[1]);
                 }
             }
-            // SAFETY (bias load, stores): columns j..j + 32 of b and of
-            // row r < R of y exist.
-            let (b0, b1) = unsafe { (_mm512_loadu_ps(bp.add(j)), _mm512_loadu_ps(bp.add(j + 16))) };
-            for (r, acc) in acc.iter().enumerate() {
-                let mut v0 = _mm512_add_ps(acc[0], b0);
-                let mut v1 = _mm512_add_ps(acc[1], b1);
-                match post {
-                    Post::None => {}
-                    Post::Hidden(None) => {
-                        v0 = _mm512_max_ps(v0, zero);
-                        v1 = _mm512_max_ps(v1, zero);
-                    }
-                    Post::Hidden(Some(_)) => {
-                        // Columns j..j + 32 in eight-lane chunks, in order.
-                        for v in [v0, v1] {
-                            for half in [low_half(v), high_half(v)] {
-                                s1[r] = _mm256_add_ps(s1[r], half);
-                                s2[r] = _mm256_fmadd_ps(half, half, s2[r]);
-                            }
+            // SAFETY: columns j..j + 32 of b and of rows r < R of y exist.
+            unsafe { store512::<R>(&acc, b, y, y_rs, j, post, &mut s1, &mut s2) };
+            j += 32;
+        }
+        finish512::<R>(y, y_rs, n, post, &s1, &s2);
+    }
+
+    /// Stores columns `j..j + 32` of `R` rows from the accumulators `acc`
+    /// with the bias added, then ReLU, or LayerNorm's sums gathered into
+    /// `s1` and `s2` (in the eight-lane chunks and order of the AVX2
+    /// kernel, from the halves of each register).
+    ///
+    /// # Safety
+    /// `b` must hold columns `j..j + 32`, and `y` rows `r < R` (stride
+    /// `y_rs`) columns `j..j + 32`.
+    #[inline]
+    #[target_feature(enable = "avx512f,avx2,fma")]
+    #[allow(clippy::too_many_arguments)]
+    pub(super) unsafe fn store512<const R: usize>(
+        acc: &[[__m512; 2]; R],
+        b: &[f32],
+        y: &mut [f32],
+        y_rs: usize,
+        j: usize,
+        post: Post<'_>,
+        s1: &mut [__m256; R],
+        s2: &mut [__m256; R],
+    ) {
+        let (bp, yp) = (b.as_ptr(), y.as_mut_ptr());
+        let zero = _mm512_setzero_ps();
+        // SAFETY (bias load, stores): as the caller promises.
+        let (b0, b1) = unsafe { (_mm512_loadu_ps(bp.add(j)), _mm512_loadu_ps(bp.add(j + 16))) };
+        for (r, acc) in acc.iter().enumerate() {
+            let mut v0 = _mm512_add_ps(acc[0], b0);
+            let mut v1 = _mm512_add_ps(acc[1], b1);
+            match post {
+                Post::None => {}
+                Post::Hidden(None) => {
+                    v0 = _mm512_max_ps(v0, zero);
+                    v1 = _mm512_max_ps(v1, zero);
+                }
+                Post::Hidden(Some(_)) => {
+                    // Columns j..j + 32 in eight-lane chunks, in order.
+                    for v in [v0, v1] {
+                        for half in [low_half(v), high_half(v)] {
+                            s1[r] = _mm256_add_ps(s1[r], half);
+                            s2[r] = _mm256_fmadd_ps(half, half, s2[r]);
                         }
                     }
                 }
-                unsafe {
-                    let p = yp.add(r * y_rs + j);
-                    _mm512_storeu_ps(p, v0);
-                    _mm512_storeu_ps(p.add(16), v1);
-                }
             }
-            j += 32;
+            unsafe {
+                let p = yp.add(r * y_rs + j);
+                _mm512_storeu_ps(p, v0);
+                _mm512_storeu_ps(p.add(16), v1);
+            }
         }
+    }
+
+    /// LayerNorm's normalising pass and ReLU over the `n` columns of `R`
+    /// rows of `y`, from the sums [`store512`] gathered (nothing for other
+    /// posts).
+    #[inline]
+    #[target_feature(enable = "avx512f,avx2,fma")]
+    pub(super) fn finish512<const R: usize>(
+        y: &mut [f32],
+        y_rs: usize,
+        n: usize,
+        post: Post<'_>,
+        s1: &[__m256; R],
+        s2: &[__m256; R],
+    ) {
         if let Post::Hidden(Some(norm)) = post {
             for r in 0..R {
                 let (mean, inv_std) = mean_inv_std(fold(s1[r]), fold(s2[r]), &[], n);
@@ -1162,7 +1241,8 @@ fn simnorm_rows(x: &mut [f32], rs: usize, m: usize, width: usize, group: usize) 
 }
 
 /// `y = x W + b` (then `post`) for the first `n` outputs of `layer`: see
-/// [`dense_with`].
+/// [`dense_with`], or [`dense_bf16`] for a wide layer rounded to
+/// bfloat16 (its rounded inputs in `s`).
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
 fn dense(
@@ -1174,9 +1254,15 @@ fn dense(
     y: &mut [f32],
     y_rs: usize,
     post: Post<'_>,
+    s: &mut Bf16Scratch,
 ) {
-    let (w, w_rs, b) = (&layer.w[..], layer.d_out, &layer.b[..]);
-    dense_with(w, w_rs, layer.d_in, b, n, m, x, x_rs, y, y_rs, post);
+    let (w_rs, b) = (layer.d_out, &layer.b[..]);
+    match &layer.bf16 {
+        Some(w) if n.is_multiple_of(16) => {
+            dense_bf16(w, w_rs, layer.d_in, b, n, m, x, x_rs, y, y_rs, post, s)
+        }
+        _ => dense_with(&layer.w, w_rs, layer.d_in, b, n, m, x, x_rs, y, y_rs, post),
+    }
 }
 
 /// `y = x W + b` (then `post`) for the first `n` outputs of the `d_in` rows
@@ -1326,6 +1412,7 @@ fn forward(
     ha: &mut [f32],
     hb: &mut [f32],
     pre: &mut [f32],
+    q: &mut Bf16Scratch,
     n_out: usize,
     y: &mut [f32],
     y_rs: usize,
@@ -1345,11 +1432,14 @@ fn forward(
                 (&mut *next, layer.d_out)
             };
             match (i, x) {
-                (0, Input::Rows(x, x_rs)) => dense(layer, n, m, x, x_rs, dst, dst_rs, post),
+                (0, Input::Rows(x, x_rs)) => dense(layer, n, m, x, x_rs, dst, dst_rs, post, q),
                 (0, Input::SharedZ0 { z0, actions, a_rs }) => {
                     dense_shared_z0(layer, n, m, z0, actions, a_rs, pre, dst, dst_rs, post)
                 }
-                _ => dense(layer, n, m, cur, net.layers[i - 1].d_out, dst, dst_rs, post),
+                _ => {
+                    let x_rs = net.layers[i - 1].d_out;
+                    dense(layer, n, m, cur, x_rs, dst, dst_rs, post, q)
+                }
             }
         }
         if i != last {
@@ -1375,6 +1465,8 @@ struct Scratch {
     /// Q head outputs, `TILE_ROWS` each.
     q0: Vec<f32>,
     q1: Vec<f32>,
+    /// A layer's inputs rounded to bfloat16.
+    bf16: Bf16Scratch,
 }
 
 impl Scratch {
@@ -1391,6 +1483,7 @@ impl Scratch {
             head: vec![0.0; t * head],
             q0: vec![0.0; t],
             q1: vec![0.0; t],
+            bf16: Bf16Scratch::new(t, w.max(c.hidden).max(c.obs_dim)),
         }
     }
 }
@@ -1416,13 +1509,25 @@ fn step_tile(
         hb,
         pre,
         head,
+        bf16,
         ..
     } = s;
-    forward(&model.reward, m, x, ha, hb, pre, 1, head, 1);
+    forward(&model.reward, m, x, ha, hb, pre, bf16, 1, head, 1);
     for i in 0..m {
         rewards[i * h + t] = head[i];
     }
-    forward(&model.dynamics, m, x, ha, hb, pre, c.latent_dim, xb, w);
+    forward(
+        &model.dynamics,
+        m,
+        x,
+        ha,
+        hb,
+        pre,
+        bf16,
+        c.latent_dim,
+        xb,
+        w,
+    );
     simnorm_rows(xb, w, m, c.latent_dim, c.simnorm_group);
 }
 
@@ -1477,6 +1582,7 @@ fn rollout_tile(
         head,
         q0,
         q1,
+        bf16,
         ..
     } = s;
     forward(
@@ -1486,6 +1592,7 @@ fn rollout_tile(
         ha,
         hb,
         pre,
+        bf16,
         a,
         head,
         a,
@@ -1496,7 +1603,7 @@ fn rollout_tile(
         }
     }
     for (q, out) in model.q.iter().zip([&mut *q0, &mut *q1]) {
-        forward(q, m, Input::Rows(xa, w), ha, hb, pre, 1, out, 1);
+        forward(q, m, Input::Rows(xa, w), ha, hb, pre, bf16, 1, out, 1);
     }
     for i in 0..m {
         values[i] = (q0[i] + q1[i]) * 0.5;
@@ -1527,6 +1634,7 @@ fn policy_tile(
         hb,
         pre,
         head,
+        bf16,
         ..
     } = s;
     for t in 0..h {
@@ -1537,7 +1645,18 @@ fn policy_tile(
         } else {
             Input::Rows(xa, w)
         };
-        forward(&model.policy, rows, x, ha, hb, pre, 2 * a, head, 2 * a);
+        forward(
+            &model.policy,
+            rows,
+            x,
+            ha,
+            hb,
+            pre,
+            bf16,
+            2 * a,
+            head,
+            2 * a,
+        );
         for i in 0..m {
             for j in 0..a {
                 let mu = head[i * row_stride + j];
@@ -1560,7 +1679,7 @@ fn policy_tile(
             } else {
                 Input::Rows(xa, w)
             };
-            forward(&model.dynamics, m, x, ha, hb, pre, l, xb, w);
+            forward(&model.dynamics, m, x, ha, hb, pre, bf16, l, xb, w);
             simnorm_rows(xb, w, m, l, c.simnorm_group);
             std::mem::swap(xa, xb);
         }
@@ -1579,6 +1698,7 @@ fn encode_tile(model: &InferenceModel, s: &mut Scratch, obs: &[f32], m: usize, z
         &mut s.ha,
         &mut s.hb,
         &mut s.pre,
+        &mut s.bf16,
         l,
         z,
         l,
@@ -2638,6 +2758,7 @@ mod tests {
                 d_in: depth,
                 d_out,
                 norm: None,
+                bf16: None,
             };
             let norm = Norm {
                 gamma: (0..d_out).map(|_| next() + 1.0).collect(),
@@ -2650,7 +2771,17 @@ mod tests {
                     for post in [Post::None, Post::Hidden(None), Post::Hidden(Some(&norm))] {
                         for m in 1..=TILE_ROWS {
                             let mut fused = vec![f32::NAN; m * y_rs];
-                            dense(&layer, n, m, &x, x_rs, &mut fused, y_rs, post);
+                            dense(
+                                &layer,
+                                n,
+                                m,
+                                &x,
+                                x_rs,
+                                &mut fused,
+                                y_rs,
+                                post,
+                                &mut Bf16Scratch::default(),
+                            );
                             let mut want = vec![f32::NAN; m * y_rs];
                             matmul(m, n, depth, &mut want, y_rs, &x, x_rs, &layer.w, d_out);
                             add_bias(&mut want, y_rs, m, n, &layer.b, post);
@@ -2820,12 +2951,23 @@ mod tests {
                 d_in: depth,
                 d_out: 1,
                 norm: None,
+                bf16: None,
             };
             let x: Vec<f32> = (0..256 * (depth + 3)).map(|_| next() * 2.0).collect();
             for (x_rs, y_rs) in [(depth, 1), (depth + 3, 4)] {
                 for m in (1..=TILE_ROWS).chain([255, 256]) {
                     let mut got = vec![f32::NAN; m * y_rs];
-                    dense(&layer, 1, m, &x, x_rs, &mut got, y_rs, Post::None);
+                    dense(
+                        &layer,
+                        1,
+                        m,
+                        &x,
+                        x_rs,
+                        &mut got,
+                        y_rs,
+                        Post::None,
+                        &mut Bf16Scratch::default(),
+                    );
                     for i in 0..m {
                         let row = &x[i * x_rs..i * x_rs + depth];
                         let want = dot_as_gemm_avx2(row, &layer.w, layer.b[0]);

@@ -250,8 +250,13 @@ impl InferenceModel {
     }
 
     /// This model multiplying its wide layers (widths of 16s: the hidden
-    /// layers and the latent outputs) in `precision`.
+    /// layers and the latent outputs) in `precision`. For `Bf16` this is
+    /// where the process times its bfloat16 kernels, once (a few
+    /// milliseconds, kept out of the first plan).
     pub fn with_precision(mut self, precision: Precision) -> Self {
+        if precision == Precision::Bf16 {
+            Bf16Kernel::chosen();
+        }
         let nets = [&mut self.encoder, &mut self.dynamics, &mut self.reward]
             .into_iter()
             .chain(self.q.iter_mut())
@@ -1401,8 +1406,8 @@ fn dense_shared_z0(
 }
 
 /// Runs `net` on `m` rows of `x`, hidden activations in `ha`/`hb` (and
-/// `pre` for a shared `z0`); the first `n_out` outputs of the last layer go
-/// to `y` (stride `y_rs`).
+/// `pre` for a shared `z0`, `bf16` for inputs rounded to bfloat16); the
+/// first `n_out` outputs of the last layer go to `y` (stride `y_rs`).
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
 fn forward(
@@ -1412,7 +1417,7 @@ fn forward(
     ha: &mut [f32],
     hb: &mut [f32],
     pre: &mut [f32],
-    q: &mut Bf16Scratch,
+    bf16: &mut Bf16Scratch,
     n_out: usize,
     y: &mut [f32],
     y_rs: usize,
@@ -1432,13 +1437,13 @@ fn forward(
                 (&mut *next, layer.d_out)
             };
             match (i, x) {
-                (0, Input::Rows(x, x_rs)) => dense(layer, n, m, x, x_rs, dst, dst_rs, post, q),
+                (0, Input::Rows(x, x_rs)) => dense(layer, n, m, x, x_rs, dst, dst_rs, post, bf16),
                 (0, Input::SharedZ0 { z0, actions, a_rs }) => {
                     dense_shared_z0(layer, n, m, z0, actions, a_rs, pre, dst, dst_rs, post)
                 }
                 _ => {
                     let x_rs = net.layers[i - 1].d_out;
-                    dense(layer, n, m, cur, x_rs, dst, dst_rs, post, q)
+                    dense(layer, n, m, cur, x_rs, dst, dst_rs, post, bf16)
                 }
             }
         }

@@ -119,17 +119,46 @@ pub fn bench_wire(
     messages: usize,
     rate_hz: f64,
 ) -> Result<WireBench, crate::transport::TransportError> {
-    use std::sync::{Arc, Mutex};
-
-    use zenoh::Wait;
-
-    use crate::transport::{TransportError, ZenohArgs, free_loopback_endpoint, wait_for_peer};
-    use crate::wire::{self, Message, RobotWireSpec, SensorFrame};
+    use crate::transport::{TransportError, ZenohArgs, free_loopback_endpoint};
 
     let endpoint = free_loopback_endpoint().map_err(|e| TransportError::Open(e.to_string()))?;
     let args = ZenohArgs::at(endpoint);
     let a = args.open()?;
     let b = args.open()?;
+    bench_wire_between(a, b, &WIRE_KEYS, messages, rate_hz)
+}
+
+/// The keys [`bench_wire`] sends frames and raw messages on.
+pub const WIRE_KEYS: WireKeys<'static> = WireKeys {
+    frames: "umwelt/bench/sensors",
+    raw: "umwelt/bench/raw",
+};
+
+/// Where [`bench_wire_between`] sends sensor frames and raw messages.
+#[derive(Clone, Copy, Debug)]
+pub struct WireKeys<'a> {
+    /// Key of the sensor frames.
+    pub frames: &'a str,
+    /// Key of the raw messages.
+    pub raw: &'a str,
+}
+
+/// [`bench_wire`] between two open sessions: `a` publishes, `b` receives
+/// (they must link within 5 s); both are closed at the end.
+pub fn bench_wire_between(
+    a: zenoh::Session,
+    b: zenoh::Session,
+    keys: &WireKeys<'_>,
+    messages: usize,
+    rate_hz: f64,
+) -> Result<WireBench, crate::transport::TransportError> {
+    use std::sync::{Arc, Mutex};
+
+    use zenoh::Wait;
+
+    use crate::transport::{TransportError, wait_for_peer};
+    use crate::wire::{self, Message, RobotWireSpec, SensorFrame};
+
     if !(wait_for_peer(&a, Duration::from_secs(5)) && wait_for_peer(&b, Duration::from_secs(5))) {
         return Err(TransportError::Open(
             "the two benchmark sessions did not link".into(),
@@ -157,7 +186,7 @@ pub fn bench_wire(
     let raw_us = Arc::new(Mutex::new(Vec::with_capacity(messages)));
     let (sink, check) = (frame_us.clone(), spec.clone());
     let _fs = b
-        .declare_subscriber("umwelt/bench/sensors")
+        .declare_subscriber(keys.frames)
         .callback(move |s| {
             if let Ok(f) = wire::decode_sensor_frame(&s.payload().to_bytes())
                 && check.check_frame(&f).is_ok()
@@ -167,10 +196,10 @@ pub fn bench_wire(
             }
         })
         .wait()
-        .map_err(declare("subscriber", "umwelt/bench/sensors"))?;
+        .map_err(declare("subscriber", keys.frames))?;
     let sink = raw_us.clone();
     let _rs = b
-        .declare_subscriber("umwelt/bench/raw")
+        .declare_subscriber(keys.raw)
         .callback(move |s| {
             let bytes = s.payload().to_bytes();
             if let Some(sent) = bytes
@@ -183,17 +212,17 @@ pub fn bench_wire(
             }
         })
         .wait()
-        .map_err(declare("subscriber", "umwelt/bench/raw"))?;
+        .map_err(declare("subscriber", keys.raw))?;
     let frames = a
-        .declare_publisher("umwelt/bench/sensors")
+        .declare_publisher(keys.frames)
         .express(true)
         .wait()
-        .map_err(declare("publisher", "umwelt/bench/sensors"))?;
+        .map_err(declare("publisher", keys.frames))?;
     let raw = a
-        .declare_publisher("umwelt/bench/raw")
+        .declare_publisher(keys.raw)
         .express(true)
         .wait()
-        .map_err(declare("publisher", "umwelt/bench/raw"))?;
+        .map_err(declare("publisher", keys.raw))?;
     let mut frame = SensorFrame {
         seq: 0,
         stamp_ns: 0,
@@ -217,9 +246,7 @@ pub fn bench_wire(
     };
     // Warm-up: links, buffers, caches.
     for _ in 0..50 {
-        raw.put(payload.clone())
-            .wait()
-            .map_err(put_err("umwelt/bench/raw"))?;
+        raw.put(payload.clone()).wait().map_err(put_err(keys.raw))?;
         std::thread::sleep(Duration::from_millis(1));
     }
     std::thread::sleep(Duration::from_millis(50));
@@ -239,12 +266,12 @@ pub fn bench_wire(
                 frames
                     .put(buf.as_slice())
                     .wait()
-                    .map_err(put_err("umwelt/bench/sensors"))?;
+                    .map_err(put_err(keys.frames))?;
             } else {
                 payload[..8].copy_from_slice(&wire::now_ns().to_le_bytes());
                 raw.put(payload.as_slice())
                     .wait()
-                    .map_err(put_err("umwelt/bench/raw"))?;
+                    .map_err(put_err(keys.raw))?;
             }
         }
     }

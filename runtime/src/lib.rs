@@ -17,6 +17,7 @@ pub mod plot;
 pub mod recipe;
 pub mod recording;
 pub mod rollout;
+pub mod secure;
 pub mod sim_node;
 pub mod transport;
 pub mod wire;

@@ -82,6 +82,12 @@ enum Command {
     /// Serve a simulated robot over zenoh, as a hardware driver would
     /// (real-time paced, or lockstep for deterministic tests).
     Sim(cmd::sim::Args),
+    /// Create a deployment's CA, one certificate and private key per node
+    /// (common name = node name) and each node's zenoh config for the
+    /// secure profile: mutual TLS, and access rules on who may put where
+    /// (configs/zenoh/secure/README.md). Use a node's config with
+    /// `--zenoh-config`.
+    Keys(cmd::keys::Args),
     /// Inspect zenoh traffic: list keys, echo decoded messages, measure rates.
     Topic(cmd::topic::Args),
     /// Capture zenoh traffic into an MCAP file: every message on the keys
@@ -129,6 +135,7 @@ fn main() -> std::process::ExitCode {
         Command::Sim(a) => cmd::sim::run(a),
         Command::Run(a) => cmd::run::run(a),
         Command::Launch(a) => cmd::launch::run(a),
+        Command::Keys(a) => cmd::keys::run(a),
         Command::Topic(a) => cmd::topic::run(a),
         Command::Record(a) => cmd::record::run(a),
         Command::Replay(a) => cmd::replay::run(a),

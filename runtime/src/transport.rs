@@ -7,7 +7,11 @@
 //! each other, so they link directly (each also listens on a free loopback
 //! port). Start order does not matter; connections are retried. A zenoh
 //! json5 config file replaces all of this (router or client mode, several
-//! hosts).
+//! hosts, or the secure profile of [`crate::secure`]).
+//!
+//! The default session is not authenticated: anyone who can reach the
+//! endpoint can read and publish every message. [`ZenohArgs::open`] says so
+//! once per process, on one line.
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -140,6 +144,9 @@ impl ZenohArgs {
     /// as a member connecting to it (also when another node wins a race for
     /// the endpoint).
     pub fn open(&self) -> Result<Session, TransportError> {
+        if self.zenoh_config.is_none() {
+            warn_unauthenticated(&self.zenoh_endpoint);
+        }
         if self.zenoh_config.is_some() {
             return zenoh::open(self.config(false)?)
                 .wait()
@@ -159,6 +166,18 @@ impl ZenohArgs {
             .wait()
             .map_err(|e| TransportError::Open(e.to_string()))
     }
+}
+
+/// Logs, once per process, that the default session on `endpoint` is not
+/// authenticated, and where the secure profile is described.
+fn warn_unauthenticated(endpoint: &str) {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        tracing::warn!(
+            "unauthenticated zenoh session on {endpoint}: anyone who can reach it can read and publish robot messages; for mutual TLS and access rules see {} (`umwelt keys`)",
+            crate::secure::SECURE_DOC
+        );
+    });
 }
 
 /// Splits `tcp/127.0.0.1:7447` into (`tcp`, `127.0.0.1`).

@@ -5,6 +5,7 @@ use umwelt_runtime::bench::{
     bench_wire,
 };
 use umwelt_runtime::control::config::Trigger;
+use umwelt_runtime::secure::bench::{bench_wire_tls, bench_wire_transports};
 
 /// Arguments of `umwelt bench`.
 #[derive(clap::Args, Debug)]
@@ -53,6 +54,11 @@ enum What {
         /// Frames per second.
         #[arg(long, default_value_t = 1000.0)]
         rate: f64,
+        /// Which link: plain TCP (the default profile), mutual TLS with the
+        /// secure profile's access rules (throw-away certificates), or both
+        /// one after the other with TLS/TCP ratios.
+        #[arg(long, value_enum, default_value_t = WireTransport::Tcp)]
+        transport: WireTransport,
         /// Print one JSON document on stdout.
         #[arg(long)]
         json: bool,
@@ -248,32 +254,36 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         What::Wire {
             messages,
             rate,
+            transport,
             json,
-        } => {
-            let r = bench_wire(messages, rate)?;
-            if json {
-                return super::print_json(&r);
+        } => match transport {
+            WireTransport::Tcp | WireTransport::Tls => {
+                let tls = matches!(transport, WireTransport::Tls);
+                let r = if tls {
+                    bench_wire_tls(messages, rate)?
+                } else {
+                    bench_wire(messages, rate)?
+                };
+                if json {
+                    return super::print_json(&r);
+                }
+                print_wire(&r, if tls { "mutual TLS" } else { "TCP" });
+                Ok(())
             }
-            println!(
-                "{} B messages at {} Hz over zenoh on loopback, {} each:",
-                r.bytes, r.rate_hz, r.frame.samples
-            );
-            println!("{:<44} {:>9} {:>9} {:>9}", "", "p50 us", "p99 us", "max us");
-            for (name, l) in [
-                ("raw zenoh put -> receive", &r.raw),
-                ("sensor frame encode -> decoded and checked", &r.frame),
-            ] {
+            WireTransport::Both => {
+                let r = bench_wire_transports(messages, rate)?;
+                if json {
+                    return super::print_json(&r);
+                }
+                print_wire(&r.tcp, "TCP");
+                print_wire(&r.tls, "mutual TLS");
                 println!(
-                    "{name:<44} {:>9.1} {:>9.1} {:>9.1}",
-                    l.p50_us, l.p99_us, l.max_us
+                    "ratio TLS/TCP (sensor frames): p50 {:.2}, p99 {:.2}",
+                    r.tls_p50_ratio, r.tls_p99_ratio
                 );
+                Ok(())
             }
-            println!(
-                "ratio frame/raw: p50 {:.2}, p99 {:.2}; frames lost {}",
-                r.p50_ratio, r.p99_ratio, r.frames_lost
-            );
-            Ok(())
-        }
+        },
         What::Record {
             messages,
             image,
@@ -535,4 +545,37 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+/// `umwelt bench wire --transport`.
+#[derive(clap::ValueEnum, Clone, Copy, Debug)]
+enum WireTransport {
+    /// Plain TCP (the default profile).
+    Tcp,
+    /// Mutual TLS with the secure profile's access rules.
+    Tls,
+    /// Both, with TLS/TCP ratios.
+    Both,
+}
+
+/// Prints one wire benchmark over `link`.
+fn print_wire(r: &umwelt_runtime::bench::WireBench, link: &str) {
+    println!(
+        "{} B messages at {} Hz over zenoh on loopback ({link}), {} each:",
+        r.bytes, r.rate_hz, r.frame.samples
+    );
+    println!("{:<44} {:>9} {:>9} {:>9}", "", "p50 us", "p99 us", "max us");
+    for (name, l) in [
+        ("raw zenoh put -> receive", &r.raw),
+        ("sensor frame encode -> decoded and checked", &r.frame),
+    ] {
+        println!(
+            "{name:<44} {:>9.1} {:>9.1} {:>9.1}",
+            l.p50_us, l.p99_us, l.max_us
+        );
+    }
+    println!(
+        "ratio frame/raw: p50 {:.2}, p99 {:.2}; frames lost {}",
+        r.p50_ratio, r.p99_ratio, r.frames_lost
+    );
 }

@@ -4,6 +4,7 @@ pub mod bench;
 pub mod collect;
 pub mod envs;
 pub mod eval;
+pub mod keys;
 pub mod launch;
 pub mod learn;
 pub mod model;

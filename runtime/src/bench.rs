@@ -120,176 +120,18 @@ pub fn bench_wire(
     rate_hz: f64,
 ) -> Result<WireBench, crate::transport::TransportError> {
     use crate::transport::{TransportError, ZenohArgs, free_loopback_endpoint};
+    use crate::wire_bench::{WIRE_KEYS, WireLink, bench_wire_links};
 
     let endpoint = free_loopback_endpoint().map_err(|e| TransportError::Open(e.to_string()))?;
     let args = ZenohArgs::at(endpoint);
-    let a = args.open()?;
-    let b = args.open()?;
-    bench_wire_between(a, b, &WIRE_KEYS, messages, rate_hz)
-}
-
-/// The keys [`bench_wire`] sends frames and raw messages on.
-pub const WIRE_KEYS: WireKeys<'static> = WireKeys {
-    frames: "umwelt/bench/sensors",
-    raw: "umwelt/bench/raw",
-};
-
-/// Where [`bench_wire_between`] sends sensor frames and raw messages.
-#[derive(Clone, Copy, Debug)]
-pub struct WireKeys<'a> {
-    /// Key of the sensor frames.
-    pub frames: &'a str,
-    /// Key of the raw messages.
-    pub raw: &'a str,
-}
-
-/// [`bench_wire`] between two open sessions: `a` publishes, `b` receives
-/// (they must link within 5 s); both are closed at the end.
-pub fn bench_wire_between(
-    a: zenoh::Session,
-    b: zenoh::Session,
-    keys: &WireKeys<'_>,
-    messages: usize,
-    rate_hz: f64,
-) -> Result<WireBench, crate::transport::TransportError> {
-    use std::sync::{Arc, Mutex};
-
-    use zenoh::Wait;
-
-    use crate::transport::{TransportError, wait_for_peer};
-    use crate::wire::{self, Message, RobotWireSpec, SensorFrame};
-
-    if !(wait_for_peer(&a, Duration::from_secs(5)) && wait_for_peer(&b, Duration::from_secs(5))) {
-        return Err(TransportError::Open(
-            "the two benchmark sessions did not link".into(),
-        ));
-    }
-    let declare = |what: &'static str, key: &str| {
-        let key = key.to_string();
-        move |e: zenoh::Error| TransportError::Declare {
-            what,
-            key,
-            message: e.to_string(),
-        }
+    let link = WireLink {
+        publisher: args.open()?,
+        subscriber: args.open()?,
+        keys: WIRE_KEYS,
     };
-    let spec = RobotWireSpec {
-        robot: "arm".into(),
-        joints: 6,
-        channels: vec![
-            "to_target_x".into(),
-            "to_target_y".into(),
-            "to_target_z".into(),
-        ],
-        actuators: 6,
-    };
-    let frame_us = Arc::new(Mutex::new(Vec::with_capacity(messages)));
-    let raw_us = Arc::new(Mutex::new(Vec::with_capacity(messages)));
-    let (sink, check) = (frame_us.clone(), spec.clone());
-    let _fs = b
-        .declare_subscriber(keys.frames)
-        .callback(move |s| {
-            if let Ok(f) = wire::decode_sensor_frame(&s.payload().to_bytes())
-                && check.check_frame(&f).is_ok()
-                && let Ok(mut v) = sink.lock()
-            {
-                v.push(wire::now_ns().saturating_sub(f.stamp_ns) as f64 / 1e3);
-            }
-        })
-        .wait()
-        .map_err(declare("subscriber", keys.frames))?;
-    let sink = raw_us.clone();
-    let _rs = b
-        .declare_subscriber(keys.raw)
-        .callback(move |s| {
-            let bytes = s.payload().to_bytes();
-            if let Some(sent) = bytes
-                .get(..8)
-                .and_then(|h| h.try_into().ok())
-                .map(u64::from_le_bytes)
-                && let Ok(mut v) = sink.lock()
-            {
-                v.push(wire::now_ns().saturating_sub(sent) as f64 / 1e3);
-            }
-        })
-        .wait()
-        .map_err(declare("subscriber", keys.raw))?;
-    let frames = a
-        .declare_publisher(keys.frames)
-        .express(true)
-        .wait()
-        .map_err(declare("publisher", keys.frames))?;
-    let raw = a
-        .declare_publisher(keys.raw)
-        .express(true)
-        .wait()
-        .map_err(declare("publisher", keys.raw))?;
-    let mut frame = SensorFrame {
-        seq: 0,
-        stamp_ns: 0,
-        robot: "arm".into(),
-        positions: vec![0.1; 6],
-        velocities: vec![0.2; 6],
-        efforts: vec![0.3; 6],
-        channels: spec.channels.iter().map(|c| (c.clone(), 0.5)).collect(),
-        images: Vec::new(),
-    };
-    let bytes = wire::encode(&Message::SensorFrame(frame.clone())).len();
-    let mut payload = vec![0u8; bytes];
-    let mut buf = Vec::with_capacity(bytes);
-    let period = Duration::from_secs_f64(1.0 / rate_hz.max(1.0));
-    let put_err = |key: &str| {
-        let key = key.to_string();
-        move |e: zenoh::Error| TransportError::Put {
-            key,
-            message: e.to_string(),
-        }
-    };
-    // Warm-up: links, buffers, caches.
-    for _ in 0..50 {
-        raw.put(payload.clone()).wait().map_err(put_err(keys.raw))?;
-        std::thread::sleep(Duration::from_millis(1));
-    }
-    std::thread::sleep(Duration::from_millis(50));
-    raw_us.lock().map(|mut v| v.clear()).ok();
-    let mut next = Instant::now();
-    for i in 0..messages {
-        for kind in 0..2 {
-            next += period / 2;
-            if let Some(wait) = next.checked_duration_since(Instant::now()) {
-                std::thread::sleep(wait);
-            }
-            if (i + kind) % 2 == 0 {
-                frame.seq = i as u64;
-                frame.stamp_ns = wire::now_ns();
-                buf.clear();
-                wire::encode_into(&Message::SensorFrame(frame.clone()), &mut buf);
-                frames
-                    .put(buf.as_slice())
-                    .wait()
-                    .map_err(put_err(keys.frames))?;
-            } else {
-                payload[..8].copy_from_slice(&wire::now_ns().to_le_bytes());
-                raw.put(payload.as_slice())
-                    .wait()
-                    .map_err(put_err(keys.raw))?;
-            }
-        }
-    }
-    std::thread::sleep(Duration::from_millis(200));
-    let mut f = frame_us.lock().map(|v| v.clone()).unwrap_or_default();
-    let mut r = raw_us.lock().map(|v| v.clone()).unwrap_or_default();
-    let _ = a.close().wait();
-    let _ = b.close().wait();
-    let (frame, raw) = (Latency::of(&mut f), Latency::of(&mut r));
-    Ok(WireBench {
-        bytes,
-        rate_hz,
-        p50_ratio: frame.p50_us / raw.p50_us,
-        p99_ratio: frame.p99_us / raw.p99_us,
-        frames_lost: messages.saturating_sub(frame.samples),
-        raw,
-        frame,
-    })
+    bench_wire_links(vec![link], messages, rate_hz)?
+        .pop()
+        .ok_or_else(|| TransportError::Open("no benchmark link".into()))
 }
 
 /// Control-loop timing with the `zero` controller against a simulated

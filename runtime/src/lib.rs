@@ -21,3 +21,4 @@ pub mod secure;
 pub mod sim_node;
 pub mod transport;
 pub mod wire;
+pub mod wire_bench;

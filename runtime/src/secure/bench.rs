@@ -1,15 +1,18 @@
 //! What the secure profile costs: sensor-frame latency over mutual TLS with
 //! access control, beside plain TCP, in the same run.
 
+use std::path::{Path, PathBuf};
+
 use serde::Serialize;
 use zenoh::Wait;
 
-use crate::bench::{WireBench, WireKeys, bench_wire, bench_wire_between};
-use crate::transport::{TransportError, free_loopback_endpoint};
+use crate::bench::WireBench;
+use crate::transport::{TransportError, ZenohArgs, free_loopback_endpoint};
+use crate::wire_bench::{WIRE_KEYS, WireKeys, WireLink, bench_wire_links};
 
-use super::{CONTROLLER, DRIVER, KeysOptions, generate};
+use super::{CONTROLLER, DRIVER, GeneratedKeys, KeysOptions, generate};
 
-/// The keys of the TLS run: the driver may put on both under the access
+/// The keys of the TLS link: the driver may put on both under the access
 /// rules (frames on `sensors`, raw messages on `telemetry`).
 const TLS_KEYS: WireKeys<'static> = WireKeys {
     frames: "umwelt/bench/sensors",
@@ -17,8 +20,8 @@ const TLS_KEYS: WireKeys<'static> = WireKeys {
 };
 
 /// Sensor-frame latency over the default profile (plain TCP) and the
-/// secure profile (mutual TLS and access control), measured one after the
-/// other in the same run.
+/// secure profile (mutual TLS and access control), measured in the same
+/// run with the messages of both interleaved.
 #[derive(Clone, Debug, Serialize)]
 pub struct TransportBench {
     /// Plain TCP, no authentication (the default profile).
@@ -31,13 +34,85 @@ pub struct TransportBench {
     pub tls_p99_ratio: f64,
 }
 
-/// Runs [`bench_wire_tls`] and [`bench_wire`] (TCP) with the same settings.
+/// A throw-away deployment: keys in a temporary folder, removed on drop.
+struct TempKeys {
+    dir: PathBuf,
+    keys: GeneratedKeys,
+}
+
+impl TempKeys {
+    /// `driver` and `controller` keys meeting on a free loopback port.
+    fn new() -> Result<Self, TransportError> {
+        let open_err = |e: &dyn std::fmt::Display| TransportError::Open(e.to_string());
+        let dir = std::env::temp_dir().join(format!("umwelt-bench-tls-{}", std::process::id()));
+        let tcp = free_loopback_endpoint().map_err(|e| open_err(&e))?;
+        let port = tcp.rsplit_once(':').map_or("0", |(_, p)| p);
+        let mut o = KeysOptions::new(&dir);
+        o.nodes = vec![DRIVER.to_string(), CONTROLLER.to_string()];
+        o.endpoint = format!("tls/127.0.0.1:{port}");
+        o.days = 1;
+        o.force = true;
+        let keys = generate(&o).map_err(|e| open_err(&e))?;
+        Ok(Self { dir, keys })
+    }
+
+    /// Opens a session as node `name`.
+    fn open(&self, name: &str) -> Result<zenoh::Session, TransportError> {
+        let node = self
+            .keys
+            .nodes
+            .iter()
+            .find(|n| n.name == name)
+            .ok_or_else(|| TransportError::Open(format!("no {name} keys")))?;
+        open_config(&node.config)
+    }
+
+    /// The driver-to-controller link.
+    fn link(&self) -> Result<WireLink, TransportError> {
+        Ok(WireLink {
+            publisher: self.open(DRIVER)?,
+            subscriber: self.open(CONTROLLER)?,
+            keys: TLS_KEYS,
+        })
+    }
+}
+
+impl Drop for TempKeys {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// Opens a session from a zenoh config file.
+fn open_config(path: &Path) -> Result<zenoh::Session, TransportError> {
+    let config = zenoh::Config::from_file(path).map_err(|e| TransportError::Config {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    })?;
+    zenoh::open(config)
+        .wait()
+        .map_err(|e| TransportError::Open(e.to_string()))
+}
+
+/// [`crate::bench::bench_wire`] over a TCP link (the default profile) and
+/// a mutual-TLS link (the secure profile, throw-away certificates) at
+/// once, their messages interleaved one by one.
 pub fn bench_wire_transports(
     messages: usize,
     rate_hz: f64,
 ) -> Result<TransportBench, TransportError> {
-    let tcp = bench_wire(messages, rate_hz)?;
-    let tls = bench_wire_tls(messages, rate_hz)?;
+    let keys = TempKeys::new()?;
+    let endpoint = free_loopback_endpoint().map_err(|e| TransportError::Open(e.to_string()))?;
+    let args = ZenohArgs::at(endpoint);
+    let tcp = WireLink {
+        publisher: args.open()?,
+        subscriber: args.open()?,
+        keys: WIRE_KEYS,
+    };
+    let mut r = bench_wire_links(vec![tcp, keys.link()?], messages, rate_hz)?.into_iter();
+    let (Some(tcp), Some(tls)) = (r.next(), r.next()) else {
+        return Err(TransportError::Open("missing benchmark results".into()));
+    };
     Ok(TransportBench {
         tls_p50_ratio: tls.frame.p50_us / tcp.frame.p50_us,
         tls_p99_ratio: tls.frame.p99_us / tcp.frame.p99_us,
@@ -46,40 +121,11 @@ pub fn bench_wire_transports(
     })
 }
 
-/// [`bench_wire`] over the secure profile on loopback: a throw-away CA and
-/// `driver` and `controller` certificates in a temporary folder (removed
-/// at the end), the driver publishing, the controller receiving.
+/// [`crate::bench::bench_wire`] over the secure profile only: the driver
+/// publishing, the controller receiving, over mutual TLS on loopback.
 pub fn bench_wire_tls(messages: usize, rate_hz: f64) -> Result<WireBench, TransportError> {
-    let open_err = |e: &dyn std::fmt::Display| TransportError::Open(e.to_string());
-    let dir = std::env::temp_dir().join(format!("umwelt-bench-tls-{}", std::process::id()));
-    let port = free_loopback_endpoint()
-        .map_err(|e| open_err(&e))?
-        .rsplit_once(':')
-        .map(|(_, p)| p.to_string())
-        .unwrap_or_default();
-    let mut o = KeysOptions::new(&dir);
-    o.nodes = vec![DRIVER.to_string(), CONTROLLER.to_string()];
-    o.endpoint = format!("tls/127.0.0.1:{port}");
-    o.days = 1;
-    o.force = true;
-    let result = generate(&o).map_err(|e| open_err(&e)).and_then(|keys| {
-        let open = |name: &str| -> Result<zenoh::Session, TransportError> {
-            let node = keys
-                .nodes
-                .iter()
-                .find(|n| n.name == name)
-                .ok_or_else(|| TransportError::Open(format!("no {name} keys")))?;
-            let config =
-                zenoh::Config::from_file(&node.config).map_err(|e| TransportError::Config {
-                    path: node.config.clone(),
-                    message: e.to_string(),
-                })?;
-            zenoh::open(config).wait().map_err(|e| open_err(&e))
-        };
-        let a = open(DRIVER)?;
-        let b = open(CONTROLLER)?;
-        bench_wire_between(a, b, &TLS_KEYS, messages, rate_hz)
-    });
-    let _ = std::fs::remove_dir_all(&dir);
-    result
+    let keys = TempKeys::new()?;
+    bench_wire_links(vec![keys.link()?], messages, rate_hz)?
+        .pop()
+        .ok_or_else(|| TransportError::Open("no benchmark link".into()))
 }

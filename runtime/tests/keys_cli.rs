@@ -177,3 +177,24 @@ fn a_usrpwd_section_is_enforced_a_wrong_password_is_refused() {
     }
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[test]
+fn the_default_session_says_once_that_it_is_unauthenticated() {
+    let endpoint = free_loopback_endpoint().unwrap();
+    let out = common::umwelt(&[
+        "topic",
+        "list",
+        "--duration",
+        "0.2",
+        "--zenoh-endpoint",
+        &endpoint,
+    ]);
+    assert!(out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    let lines: Vec<&str> = err
+        .lines()
+        .filter(|l| l.contains("unauthenticated"))
+        .collect();
+    assert_eq!(lines.len(), 1, "{err}");
+    assert!(lines[0].contains(&endpoint) && lines[0].contains("configs/zenoh/secure/README.md"));
+}

@@ -289,9 +289,15 @@ fn ctrl_c_closes_the_recording_with_its_index() {
             let _ = tx.send(line);
         }
     });
-    let ready = rx
-        .recv_timeout(Duration::from_secs(20))
-        .expect("the recorder says it is recording");
+    // The first line that is not the default session's unauthenticated notice.
+    let ready = loop {
+        let line = rx
+            .recv_timeout(Duration::from_secs(20))
+            .expect("the recorder says it is recording");
+        if !line.contains("unauthenticated zenoh session") {
+            break line;
+        }
+    };
     assert!(ready.starts_with("recording umwelt/** to "), "{ready}");
     // Until frames have been written.
     let deadline = Instant::now() + Duration::from_secs(20);
@@ -386,7 +392,12 @@ fn a_recording_of_a_lockstep_run_imports_as_the_simulators_own_episodes() {
     ]);
     let stderr = rec.0.stderr.take().unwrap();
     let mut lines = BufReader::new(stderr).lines();
-    let ready = lines.next().unwrap().unwrap();
+    // The first line that is not the default session's unauthenticated notice.
+    let ready = lines
+        .by_ref()
+        .map_while(Result::ok)
+        .find(|l| !l.contains("unauthenticated zenoh session"))
+        .expect("the recorder says it is recording");
     assert!(ready.starts_with("recording"), "{ready}");
     // Two seeded episodes, each step waiting for the command answering
     // its frame; the simulator records them itself too.

@@ -440,3 +440,39 @@ fn only_the_controller_moves_the_robot_and_the_secure_run_matches_the_default_on
     );
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[test]
+fn the_shipped_secure_launch_file_runs_the_cartpole_over_mutual_tls() {
+    // Run it where its relative paths lead to the repository's configs and
+    // to this test's runs/keys.
+    let dir = common::fresh_dir("secure-launch");
+    std::fs::create_dir_all(&dir).unwrap();
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    std::os::unix::fs::symlink(repo.join("configs"), dir.join("configs")).expect("symlink");
+    let port = free_loopback_endpoint().unwrap();
+    let endpoint = format!("tls/127.0.0.1:{}", port.rsplit_once(':').unwrap().1);
+    keys(
+        &dir.join("runs/keys"),
+        &endpoint,
+        &["driver", "controller", "operator", "monitor"],
+    );
+    let out = Command::new(env!("CARGO_BIN_EXE_umwelt"))
+        .args(["launch", "--duration", "3", "--json"])
+        .arg(repo.join("launch/cartpole_secure.toml"))
+        .current_dir(&dir)
+        .output()
+        .expect("launch");
+    let v = common::json_of(&out, "umwelt launch launch/cartpole_secure.toml");
+    assert_eq!(v["ok"], true, "{v}");
+    let controller = &v["nodes"][1];
+    assert_eq!(controller["name"], "controller");
+    let frames = common::num(controller, "/stdout_json/frames_received");
+    assert!(
+        frames > 50.0,
+        "the controller received {frames} frames: {v}"
+    );
+    // Over the secure profile, nobody says the session is unauthenticated.
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!err.contains("unauthenticated"), "{err}");
+    std::fs::remove_dir_all(&dir).ok();
+}

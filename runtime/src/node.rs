@@ -196,3 +196,36 @@ impl DropLog {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sustained_invalid_traffic_raises_an_alarm_and_a_lull_clears_it() {
+        let log = DropLog::default();
+        let burst = |n: u64| {
+            for _ in 0..n {
+                log.record(ErrorClass::Stale, "frame", &"replayed");
+            }
+        };
+        for second in 1..=ALARM_SECONDS {
+            burst(ALARM_PER_SECOND);
+            let alarm = log.second_passed();
+            assert_eq!(alarm.is_some(), second == ALARM_SECONDS, "second {second}");
+        }
+        burst(ALARM_PER_SECOND);
+        let alarm = log.second_passed().expect("still under attack");
+        assert!(
+            alarm.contains("under attack?") && alarm.contains("stale"),
+            "{alarm}"
+        );
+        burst(ALARM_PER_SECOND - 1);
+        assert_eq!(log.second_passed(), None, "a quieter second clears it");
+        let values = log.telemetry_values();
+        assert_eq!(values[0], ("dropped".to_string(), 49.0));
+        assert!(values.contains(&("dropped_stale".to_string(), 49.0)));
+        assert!(values.contains(&("dropped_expired".to_string(), 0.0)));
+        assert_eq!(log.summary(), "49 dropped (stale 49)");
+    }
+}

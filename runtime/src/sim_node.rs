@@ -87,6 +87,9 @@ pub struct SimNodeSummary {
     pub overruns: u64,
     /// Episodes finished.
     pub episodes: u32,
+    /// The return of each finished episode, summed by the simulator itself
+    /// (the ground truth, whatever any controller saw).
+    pub returns: Vec<f64>,
     /// Messages dropped as invalid, by class.
     pub dropped: Vec<(String, u64)>,
     /// Wall-clock seconds the node ran.
@@ -211,6 +214,7 @@ pub fn run_sim_node(
     let mut next_tick = Instant::now() + period;
     let mut last_status = Instant::now();
     let mut waited_since = Instant::now();
+    let mut episode_return = 0.0f64;
 
     while !stop.load(Ordering::SeqCst) && opts.duration.is_none_or(|d| start.elapsed() < d) {
         // 1. Choose the command to apply: the inbox has checked every
@@ -275,6 +279,7 @@ pub fn run_sim_node(
             // An episode cut short by a reset is not recorded.
             recording = recorder.as_ref().map(|_| new_record(seed, &obs));
             inbox.lock()?.new_episode();
+            episode_return = 0.0;
             node.status(
                 &status_pub,
                 NodeState::EpisodeReset,
@@ -316,6 +321,7 @@ pub fn run_sim_node(
             }
         };
         obs = step.observation;
+        episode_return += f64::from(step.reward);
         if let Some(rec) = recording.as_mut() {
             rec.actions.extend_from_slice(action);
             rec.rewards.push(step.reward);
@@ -333,6 +339,9 @@ pub fn run_sim_node(
             }
             node.episode += 1;
             node.summary.episodes += 1;
+            node.summary
+                .returns
+                .push(std::mem::take(&mut episode_return));
             if opts.episodes.is_some_and(|n| node.summary.episodes >= n) {
                 break;
             }

@@ -121,7 +121,14 @@ struct Overheard {
 
 const KEEP: usize = 512;
 
+/// Keeps a payload, at most one per 4 ms so that the kept ones span about
+/// two seconds even from a fast lockstep simulator.
 fn keep(v: &mut Vec<(Instant, Vec<u8>)>, bytes: Vec<u8>) {
+    if v.last()
+        .is_some_and(|(t, _)| t.elapsed() < Duration::from_millis(4))
+    {
+        return;
+    }
     if v.len() == KEEP {
         v.remove(0);
     }
@@ -287,18 +294,22 @@ fn run(args: &Args) -> anyhow::Result<()> {
                 None => continue,
             },
             "max_seq" => (&cmd, forged(u64::MAX, u64::MAX)),
-            "expired" => {
-                let stamp = newest.as_ref().map_or(now, |f| f.stamp_ns);
-                (
-                    &cmd,
-                    forged(answers, stamp.min(now).saturating_sub(1_000_000)),
-                )
-            }
+            // Answering a real frame, with a deadline before that frame was
+            // even sent: stale in real time and in lockstep alike.
+            "expired" => match &newest {
+                Some(f) => (&cmd, forged(f.seq, f.stamp_ns.saturating_sub(1_000_000))),
+                None => continue,
+            },
             "far_deadline" => (
                 &cmd,
                 forged(answers, now + 10 * fresh::MAX_DEADLINE_AHEAD_NS),
             ),
-            "unanswered" => (&cmd, forged(answers.wrapping_add(1_000), now + 20_000_000)),
+            // A frame the driver will never send (a near guess of the next
+            // seq would be a live forgery, which only authentication stops).
+            "unanswered" => (
+                &cmd,
+                forged(answers.wrapping_add(1 << 40), now + 20_000_000),
+            ),
             "estop_release_on_estop" => (
                 &estop,
                 wire::encode(&Message::Estop(Estop {

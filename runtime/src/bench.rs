@@ -207,7 +207,7 @@ pub fn bench_loop(
         print_status: false,
     };
     let summary = std::thread::scope(|scope| {
-        let sim = scope.spawn(|| run_sim_node(env, &sim_opts, &stop));
+        let sim = scope.spawn(|| run_sim_node(env, &sim_opts, &stop, &|| {}));
         // Let the simulator come up before timing starts.
         std::thread::sleep(Duration::from_millis(300));
         let s = run_loop(resolved, ctl, &opts, &AtomicBool::new(false), &|| {});

@@ -9,6 +9,7 @@ pub mod collect;
 pub mod control;
 pub mod episode;
 pub mod eval;
+pub mod fuzz;
 pub mod launch;
 pub mod learn;
 pub mod node;

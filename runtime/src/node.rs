@@ -1,9 +1,8 @@
 //! What every umwelt zenoh node shares: declaring a robot's publishers and
-//! subscribers, counting and logging dropped messages, and the estop latch.
+//! subscribers, counting and logging dropped messages.
 
 use std::fmt::Display;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use tracing::warn;
@@ -15,7 +14,7 @@ use umwelt_sim::{ActuationMode, Env};
 
 use crate::transport::TransportError;
 use crate::wire::{
-    self, CommandMode, DropCounter, ErrorClass, Estop, Message, MessageKind, RobotWireSpec,
+    self, CommandMode, DropCounter, ErrorClass, Message, MessageKind, RobotWireSpec,
 };
 
 /// What a robot's messages must look like, from its (simulated) model.
@@ -67,7 +66,19 @@ pub fn subscriber<F>(
 where
     F: Fn(Sample) + Send + Sync + 'static,
 {
-    let key = wire::key_expr(robot, kind);
+    subscriber_on(session, wire::key_expr(robot, kind), f)
+}
+
+/// Declares a subscriber to the key expression `key`, calling `f` on
+/// zenoh's thread for each sample.
+pub fn subscriber_on<F>(
+    session: &Session,
+    key: String,
+    f: F,
+) -> Result<Subscriber<()>, TransportError>
+where
+    F: Fn(Sample) + Send + Sync + 'static,
+{
     session
         .declare_subscriber(key.clone())
         .callback(f)
@@ -89,19 +100,39 @@ pub fn put(publisher: &Publisher<'_>, msg: &Message, buf: &mut Vec<u8>) {
     }
 }
 
-/// Dropped messages, counted by class and logged at most once a second.
+/// Dropped messages, counted by class and logged at most once a second,
+/// with a watch for sustained invalid traffic.
 #[derive(Default)]
-pub struct DropLog(Mutex<DropCounter>);
+pub struct DropLog(Mutex<DropState>);
+
+#[derive(Default)]
+struct DropState {
+    counter: DropCounter,
+    /// The total at the last [`DropLog::second_passed`].
+    total_then: u64,
+    /// Consecutive seconds with at least [`ALARM_PER_SECOND`] drops.
+    busy_seconds: u32,
+}
+
+/// Invalid messages per second that count towards an alarm.
+pub const ALARM_PER_SECOND: u64 = 10;
+/// Consecutive such seconds that raise it.
+pub const ALARM_SECONDS: u32 = 3;
 
 impl DropLog {
     /// Counts a dropped `what` and logs why, rate-limited.
     pub fn record(&self, class: ErrorClass, what: &str, err: &dyn Display) {
         let Ok(mut d) = self.0.lock() else { return };
-        d.record(class);
-        if d.should_log(Instant::now()) {
+        d.counter.record(class);
+        if d.counter.should_log(Instant::now()) {
             warn!(
-                "dropped an invalid {what}: {err} ({} dropped so far)",
-                d.total()
+                "dropped a {} {what}: {err} ({} dropped so far)",
+                if class.is_freshness() {
+                    "stale or unauthorised"
+                } else {
+                    "malformed"
+                },
+                d.counter.total()
             );
         }
     }
@@ -113,41 +144,88 @@ impl DropLog {
         };
         ErrorClass::ALL
             .iter()
-            .filter(|c| d.count(**c) > 0)
-            .map(|c| (c.name().to_string(), d.count(*c)))
+            .filter(|c| d.counter.count(**c) > 0)
+            .map(|c| (c.name().to_string(), d.counter.count(*c)))
             .collect()
     }
-}
 
-/// An emergency stop: engaged by an `Estop { engage: true }`, released only
-/// by an explicit `Estop { engage: false }`.
-#[derive(Default)]
-pub struct EstopLatch {
-    engaged: AtomicBool,
-    reason: Mutex<String>,
-}
+    /// One line for status messages, e.g. `3 dropped (stale 1, expired 2)`.
+    pub fn summary(&self) -> String {
+        self.0
+            .lock()
+            .map(|d| d.counter.to_string())
+            .unwrap_or_default()
+    }
 
-impl EstopLatch {
-    /// Applies an estop message.
-    pub fn apply(&self, e: &Estop) {
-        if e.engage {
-            warn!("estop engaged ({}): safe action until released", e.reason);
+    /// Telemetry values: `dropped` (the total) and `dropped_<class>` for
+    /// every class, so monitors see a class appear.
+    pub fn telemetry_values(&self) -> Vec<(String, f64)> {
+        let Ok(d) = self.0.lock() else {
+            return Vec::new();
+        };
+        std::iter::once(("dropped".to_string(), d.counter.total() as f64))
+            .chain(
+                ErrorClass::ALL
+                    .iter()
+                    .map(|c| (format!("dropped_{}", c.name()), d.counter.count(*c) as f64)),
+            )
+            .collect()
+    }
+
+    /// Call once a second: an alarm sentence when at least
+    /// [`ALARM_PER_SECOND`] invalid messages arrived in each of the last
+    /// [`ALARM_SECONDS`] seconds (sustained invalid traffic: a broken or
+    /// hostile peer), else `None`.
+    pub fn second_passed(&self) -> Option<String> {
+        let Ok(mut d) = self.0.lock() else {
+            return None;
+        };
+        let total = d.counter.total();
+        let new = total.saturating_sub(d.total_then);
+        d.total_then = total;
+        if new >= ALARM_PER_SECOND {
+            d.busy_seconds = d.busy_seconds.saturating_add(1);
         } else {
-            warn!("estop released ({})", e.reason);
+            d.busy_seconds = 0;
         }
-        if let Ok(mut r) = self.reason.lock() {
-            r.clone_from(&e.reason);
+        (d.busy_seconds >= ALARM_SECONDS).then(|| {
+            format!(
+                "under attack? {new} invalid messages in the last second, {} s running ({})",
+                d.busy_seconds, d.counter
+            )
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sustained_invalid_traffic_raises_an_alarm_and_a_lull_clears_it() {
+        let log = DropLog::default();
+        let burst = |n: u64| {
+            for _ in 0..n {
+                log.record(ErrorClass::Stale, "frame", &"replayed");
+            }
+        };
+        for second in 1..=ALARM_SECONDS {
+            burst(ALARM_PER_SECOND);
+            let alarm = log.second_passed();
+            assert_eq!(alarm.is_some(), second == ALARM_SECONDS, "second {second}");
         }
-        self.engaged.store(e.engage, Ordering::SeqCst);
-    }
-
-    /// Whether the stop is engaged.
-    pub fn engaged(&self) -> bool {
-        self.engaged.load(Ordering::SeqCst)
-    }
-
-    /// The reason given by the last estop message.
-    pub fn reason(&self) -> String {
-        self.reason.lock().map(|r| r.clone()).unwrap_or_default()
+        burst(ALARM_PER_SECOND);
+        let alarm = log.second_passed().expect("still under attack");
+        assert!(
+            alarm.contains("under attack?") && alarm.contains("stale"),
+            "{alarm}"
+        );
+        burst(ALARM_PER_SECOND - 1);
+        assert_eq!(log.second_passed(), None, "a quieter second clears it");
+        let values = log.telemetry_values();
+        assert_eq!(values[0], ("dropped".to_string(), 49.0));
+        assert!(values.contains(&("dropped_stale".to_string(), 49.0)));
+        assert!(values.contains(&("dropped_expired".to_string(), 0.0)));
+        assert_eq!(log.summary(), "49 dropped (stale 49)");
     }
 }

@@ -6,23 +6,26 @@
 //! engaged), steps the simulation, and publishes a [`SensorFrame`]. In
 //! lockstep it instead steps only when the command answering its last frame
 //! arrives, which makes simulator-in-the-loop runs deterministic.
+//!
+//! What it acts on is decided by the protocol's [`DriverInbox`]: commands
+//! only when fresh and answering a frame it sent, estop releases and resets
+//! only as `docs/PROTOCOL.md` allows.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crossbeam::channel::{Receiver, RecvTimeoutError, Sender, bounded};
+use crossbeam::channel::{Receiver, Sender, bounded};
 use serde::Serialize;
 use tracing::{info, warn};
 use umwelt_sim::{Env, Observation, SimError};
 use zenoh::Wait;
 use zenoh::pubsub::Publisher;
 
-use crate::node::{self, DropLog, EstopLatch};
+use crate::node::{self, DropLog};
 use crate::transport::{TransportError, ZenohArgs};
-use crate::wire::{
-    self, ErrorClass, Message, MessageKind, MotorCommand, NodeState, SensorFrame, Status,
-};
+use crate::wire::driver::{Accepted, Decision, DriverInbox, InboxKey};
+use crate::wire::{self, Message, MessageKind, NodeState, SensorFrame, Status, Telemetry};
 
 /// Channels the simulator adds to every frame besides the task's own.
 pub const REWARD_CHANNEL: &str = "reward";
@@ -66,6 +69,9 @@ pub enum SimNodeError {
     /// The recording could not be written.
     #[error(transparent)]
     Record(#[from] umwelt_models::dataset::DatasetError),
+    /// A zenoh callback panicked while holding the inbox.
+    #[error("the message inbox was poisoned by a panic in a zenoh callback")]
+    Poisoned,
 }
 
 /// What the node did, printed when it stops.
@@ -81,87 +87,97 @@ pub struct SimNodeSummary {
     pub overruns: u64,
     /// Episodes finished.
     pub episodes: u32,
+    /// The return of each finished episode, summed by the simulator itself
+    /// (the ground truth, whatever any controller saw).
+    pub returns: Vec<f64>,
     /// Messages dropped as invalid, by class.
     pub dropped: Vec<(String, u64)>,
     /// Wall-clock seconds the node ran.
     pub wall_s: f64,
 }
 
-/// State shared with the zenoh callbacks.
+/// State shared with the zenoh callbacks: the protocol's driver inbox, the
+/// drop counts, and a wake-up for a lockstep loop waiting on an answer.
 struct Inbox {
-    commands: Sender<MotorCommand>,
-    estop: EstopLatch,
-    reset: Mutex<Option<Option<u64>>>,
+    inbox: Mutex<DriverInbox>,
+    wake: (Sender<()>, Receiver<()>),
     drops: DropLog,
 }
 
+impl Inbox {
+    /// Hands a payload that arrived on `key` to the driver inbox; logs
+    /// estops, counts drops, and wakes the loop when there is news for it.
+    fn receive(&self, key: InboxKey, payload: &[u8]) {
+        let Ok(mut inbox) = self.inbox.lock() else {
+            return;
+        };
+        let outcome = inbox.receive(key, payload, wire::now_ns());
+        drop(inbox);
+        match outcome {
+            Err(d) => self.drops.record(d.class, "message", &d.why),
+            Ok(Accepted::EstopEngaged(why)) => {
+                warn!("estop engaged ({why}): safe action until released on the admin key")
+            }
+            Ok(Accepted::EstopReleased(why)) => warn!("estop released ({why})"),
+            Ok(Accepted::Superseded) => {}
+            Ok(Accepted::Command | Accepted::Reset(_)) => {
+                let _ = self.wake.0.try_send(());
+            }
+        }
+    }
+
+    fn lock(&self) -> Result<std::sync::MutexGuard<'_, DriverInbox>, SimNodeError> {
+        self.inbox.lock().map_err(|_| SimNodeError::Poisoned)
+    }
+}
+
 /// Serves `env` over zenoh until `stop` is set, the duration passes or the
-/// episodes are done.
+/// episodes are done. `ready` is called once zenoh is up and the first
+/// frame is about to be published.
 pub fn run_sim_node(
     mut env: Env,
     opts: &SimNodeOptions,
     stop: &AtomicBool,
+    ready: &dyn Fn(),
 ) -> Result<SimNodeSummary, SimNodeError> {
     let robot = env.robot_name().to_string();
     let spec = node::wire_spec(&env);
     let mode = node::command_mode(env.action_spec().mode);
     let session = opts.zenoh.open()?;
 
-    let (tx, rx): (Sender<MotorCommand>, Receiver<MotorCommand>) = bounded(256);
     let inbox = Arc::new(Inbox {
-        commands: tx,
-        estop: EstopLatch::default(),
-        reset: Mutex::new(None),
+        inbox: Mutex::new(DriverInbox::new(spec, mode, opts.lockstep)),
+        wake: bounded(1),
         drops: DropLog::default(),
     });
 
-    // Commands and reset requests share the `cmd` key: both address the driver.
-    let cmd_inbox = inbox.clone();
-    let cmd_spec = spec.clone();
-    let _cmd_sub = node::subscriber(&session, &robot, MessageKind::MotorCommand, move |sample| {
-        let drops = &cmd_inbox.drops;
-        match wire::decode(&sample.payload().to_bytes()) {
-            Err(e) => drops.record(ErrorClass::from(&e), "message on cmd", &e),
-            Ok(Message::MotorCommand(cmd)) => {
-                if let Err(e) = cmd_spec.check_command(&cmd) {
-                    drops.record(ErrorClass::Spec, "motor command", &e);
-                } else if cmd.mode != mode {
-                    let e = format!(
-                        "mode {:?}, but this robot takes {mode:?} commands",
-                        cmd.mode
-                    );
-                    drops.record(ErrorClass::Spec, "motor command", &e);
-                } else if cmd_inbox.commands.try_send(cmd).is_err() {
-                    warn!("command queue full: the simulator is falling behind");
-                }
-            }
-            Ok(Message::Reset(r)) => {
-                if let Ok(mut slot) = cmd_inbox.reset.lock() {
-                    *slot = Some(r.seed);
-                }
-            }
-            Ok(other) => {
-                let e = format!("a {} message does not belong on cmd", other.kind());
-                drops.record(ErrorClass::WrongKind, "message on cmd", &e);
-            }
-        }
-    })?;
-
-    let estop_inbox = inbox.clone();
-    let _estop_sub = node::subscriber(&session, &robot, MessageKind::Estop, move |sample| {
-        match wire::decode_estop(&sample.payload().to_bytes()) {
-            Ok(e) => estop_inbox.estop.apply(&e),
-            Err(e) => estop_inbox.drops.record(ErrorClass::from(&e), "estop", &e),
-        }
-    })?;
+    // Commands and the controller's resets share `cmd`; engages come on
+    // `estop`; releases and operators' resets on `admin`.
+    let mut subscribers = Vec::new();
+    for (key, at) in [
+        (
+            InboxKey::Cmd,
+            wire::key_expr(&robot, MessageKind::MotorCommand),
+        ),
+        (InboxKey::Estop, wire::key_expr(&robot, MessageKind::Estop)),
+        (InboxKey::Admin, wire::admin_key_expr(&robot)),
+    ] {
+        let inbox = inbox.clone();
+        subscribers.push(node::subscriber_on(&session, at, move |sample| {
+            inbox.receive(key, &sample.payload().to_bytes())
+        })?);
+    }
 
     let sensors = node::publisher(&session, &robot, MessageKind::SensorFrame, true)?;
     let status_pub = node::publisher(&session, &robot, MessageKind::Status, false)?;
+    let telemetry_pub = node::publisher(&session, &robot, MessageKind::Telemetry, false)?;
 
     let mut node = Node {
         robot: robot.clone(),
         frame_seq: 0,
         status_seq: 0,
+        telemetry_seq: 0,
+        last_frame: None,
         buf: Vec::with_capacity(1024),
         episode: 0,
         summary: SimNodeSummary::default(),
@@ -187,42 +203,57 @@ pub fn run_sim_node(
     };
     let mut obs = env.reset(opts.seed)?;
     let mut recording = recorder.as_ref().map(|_| new_record(opts.seed, &obs));
+    ready();
     node.status(
         &status_pub,
         NodeState::EpisodeReset,
         "episode 0 started",
         &env,
     );
-    node.frame(&sensors, &obs, 0.0, false, &env);
+    node.frame(&sensors, &obs, 0.0, false, &env, &inbox)?;
     let mut next_tick = Instant::now() + period;
     let mut last_status = Instant::now();
-    let mut newest: Option<MotorCommand> = None;
     let mut waited_since = Instant::now();
+    let mut episode_return = 0.0f64;
 
     while !stop.load(Ordering::SeqCst) && opts.duration.is_none_or(|d| start.elapsed() < d) {
-        // 1. Choose the command to apply.
+        // 1. Choose the command to apply: the inbox has checked every
+        // command's freshness on arrival; in real time it is checked again
+        // against the deadline now.
         let command = if opts.lockstep {
-            match rx.recv_timeout(Duration::from_millis(50).min(opts.lockstep_timeout)) {
-                Ok(cmd) if cmd.answers_seq == node.frame_seq => {
+            let answer = {
+                let mut ib = inbox.lock()?;
+                if ib.has_answer() {
+                    ib.take_answer()
+                } else {
+                    None
+                }
+            };
+            match answer {
+                Some(cmd) => {
                     waited_since = Instant::now();
                     Some(cmd)
                 }
-                // A command answering an older frame (e.g. a controller's
-                // safe commands before it saw any frame) does not count as
-                // an answer: the frame is still resent on time.
-                Ok(_) | Err(RecvTimeoutError::Timeout) => {
+                None if inbox.lock()?.has_pending_reset() => None,
+                None => {
+                    // No answer yet: wait for news, and send the frame again
+                    // (with a new stamp, the same seq) after the timeout.
+                    let _ = inbox
+                        .wake
+                        .1
+                        .recv_timeout(Duration::from_millis(50).min(opts.lockstep_timeout));
                     if waited_since.elapsed() >= opts.lockstep_timeout {
                         warn!(
                             "lockstep: no command answering frame {} after {:.1} s: is a controller running? Sending the frame again",
                             node.frame_seq,
                             opts.lockstep_timeout.as_secs_f64()
                         );
-                        node.resend(&sensors);
+                        node.resend(&sensors, &inbox)?;
                         waited_since = Instant::now();
                     }
+                    node.periodic(&mut last_status, &status_pub, &telemetry_pub, &inbox, &env);
                     continue;
                 }
-                Err(RecvTimeoutError::Disconnected) => break,
             }
         } else {
             let now = Instant::now();
@@ -233,37 +264,35 @@ pub fn run_sim_node(
                 next_tick = now;
             }
             next_tick += period;
-            while let Ok(cmd) = rx.try_recv() {
-                if newest
-                    .as_ref()
-                    .is_none_or(|n| cmd.seq >= n.seq || cmd.answers_seq > n.answers_seq)
-                {
-                    newest = Some(cmd);
-                }
+            match inbox.lock()?.decide(wire::now_ns()) {
+                Decision::Apply(cmd) => Some(cmd),
+                Decision::Estopped | Decision::NoCommand => None,
             }
-            newest.clone().filter(|c| wire::now_ns() <= c.deadline_ns)
         };
 
         // 2. A reset request wins over stepping.
-        if let Some(seed) = inbox.reset.lock().ok().and_then(|mut r| r.take()) {
+        let reset = inbox.lock()?.take_reset();
+        if let Some(seed) = reset {
             node.episode += 1;
             let seed = seed.unwrap_or_else(|| opts.seed.wrapping_add(node.episode as u64));
             obs = env.reset(seed)?;
             // An episode cut short by a reset is not recorded.
             recording = recorder.as_ref().map(|_| new_record(seed, &obs));
-            newest = None;
+            inbox.lock()?.new_episode();
+            episode_return = 0.0;
             node.status(
                 &status_pub,
                 NodeState::EpisodeReset,
                 &format!("episode {} started on request (seed {seed})", node.episode),
                 &env,
             );
-            node.frame(&sensors, &obs, 0.0, false, &env);
+            node.frame(&sensors, &obs, 0.0, false, &env, &inbox)?;
+            waited_since = Instant::now();
             continue;
         }
 
         // 3. Step with the command, or the safe action.
-        let estopped = inbox.estop.engaged();
+        let estopped = inbox.lock()?.estop().engaged();
         let (action, state) = match (&command, estopped) {
             (_, true) => (safe.as_slice(), NodeState::Estopped),
             (Some(c), false) => (c.values.as_slice(), NodeState::Running),
@@ -277,7 +306,7 @@ pub fn run_sim_node(
         if state != node.state {
             let why = match state {
                 NodeState::SafeHold => {
-                    "no valid command within its deadline: applying the safe action"
+                    "no fresh command within its deadline: applying the safe action"
                 }
                 NodeState::Estopped => "estop engaged: applying the safe action",
                 _ => "commands arriving",
@@ -292,12 +321,13 @@ pub fn run_sim_node(
             }
         };
         obs = step.observation;
+        episode_return += f64::from(step.reward);
         if let Some(rec) = recording.as_mut() {
             rec.actions.extend_from_slice(action);
             rec.rewards.push(step.reward);
             rec.observations.extend_from_slice(&obs.vector);
         }
-        node.frame(&sensors, &obs, step.reward, step.info.success, &env);
+        node.frame(&sensors, &obs, step.reward, step.info.success, &env, &inbox)?;
 
         // 4. Episode ends: start the next one.
         if step.terminated || step.truncated {
@@ -309,13 +339,16 @@ pub fn run_sim_node(
             }
             node.episode += 1;
             node.summary.episodes += 1;
+            node.summary
+                .returns
+                .push(std::mem::take(&mut episode_return));
             if opts.episodes.is_some_and(|n| node.summary.episodes >= n) {
                 break;
             }
             let seed = opts.seed.wrapping_add(node.episode as u64);
             obs = env.reset(seed)?;
             recording = recorder.as_ref().map(|_| new_record(seed, &obs));
-            newest = None;
+            inbox.lock()?.new_episode();
             let why = format!(
                 "episode {} started (seed {seed}); the last {}",
                 node.episode,
@@ -326,21 +359,16 @@ pub fn run_sim_node(
                 }
             );
             node.status(&status_pub, NodeState::EpisodeReset, &why, &env);
-            node.frame(&sensors, &obs, 0.0, false, &env);
+            node.frame(&sensors, &obs, 0.0, false, &env, &inbox)?;
         }
-        if last_status.elapsed() >= Duration::from_secs(1) {
-            last_status = Instant::now();
-            let msg = format!(
-                "{} frames, {} commands applied, {} safe steps",
-                node.summary.frames, node.summary.commands_applied, node.summary.safe_steps
-            );
-            let s = node.state;
-            node.status(&status_pub, s, &msg, &env);
-        }
+        node.periodic(&mut last_status, &status_pub, &telemetry_pub, &inbox, &env);
     }
     node.status(&status_pub, NodeState::Stopping, "simulator stopping", &env);
     node.summary.wall_s = start.elapsed().as_secs_f64();
     node.summary.dropped = inbox.drops.by_class();
+    // Undeclare before closing, so zenoh has nothing left to complain about.
+    drop(subscribers);
+    drop((sensors, status_pub, telemetry_pub));
     let _ = session.close().wait();
     Ok(node.summary)
 }
@@ -363,6 +391,9 @@ struct Node {
     robot: String,
     frame_seq: u64,
     status_seq: u64,
+    telemetry_seq: u64,
+    /// The last frame published, to send again in lockstep.
+    last_frame: Option<Message>,
     buf: Vec<u8>,
     episode: u32,
     summary: SimNodeSummary,
@@ -370,6 +401,7 @@ struct Node {
 }
 
 impl Node {
+    /// Publishes the frame of `obs` and tells the inbox it was sent.
     fn frame(
         &mut self,
         publisher: &Publisher<'_>,
@@ -377,7 +409,8 @@ impl Node {
         reward: f32,
         success: bool,
         env: &Env,
-    ) {
+        inbox: &Inbox,
+    ) -> Result<(), SimNodeError> {
         self.frame_seq += 1;
         let mut channels: Vec<(String, f32)> = env
             .channel_names()
@@ -388,9 +421,10 @@ impl Node {
         channels.push((REWARD_CHANNEL.to_string(), reward));
         channels.push((SUCCESS_CHANNEL.to_string(), if success { 1.0 } else { 0.0 }));
         channels.push((EPISODE_CHANNEL.to_string(), self.episode as f32));
+        let stamp_ns = wire::now_ns();
         let msg = Message::SensorFrame(SensorFrame {
             seq: self.frame_seq,
-            stamp_ns: wire::now_ns(),
+            stamp_ns,
             robot: self.robot.clone(),
             positions: obs.sensors.positions.clone(),
             velocities: obs.sensors.velocities.clone(),
@@ -398,14 +432,73 @@ impl Node {
             channels,
             images: Vec::new(),
         });
+        // The inbox learns of the frame before anyone can answer it.
+        inbox.lock()?.frame_sent(self.frame_seq, stamp_ns);
         node::put(publisher, &msg, &mut self.buf);
+        self.last_frame = Some(msg);
         self.summary.frames += 1;
+        Ok(())
     }
 
-    fn resend(&mut self, publisher: &Publisher<'_>) {
-        if let Err(e) = publisher.put(self.buf.as_slice()).wait() {
-            warn!("publishing on {}: {e}", publisher.key_expr());
+    /// Sends the last frame again with the same `seq` and a new stamp, so
+    /// receivers that check freshness take it as a re-send, not a replay.
+    fn resend(&mut self, publisher: &Publisher<'_>, inbox: &Inbox) -> Result<(), SimNodeError> {
+        if let Some(Message::SensorFrame(f)) = self.last_frame.as_mut() {
+            f.stamp_ns = wire::now_ns();
+            inbox.lock()?.frame_sent(f.seq, f.stamp_ns);
         }
+        if let Some(msg) = &self.last_frame {
+            node::put(publisher, msg, &mut self.buf);
+        }
+        Ok(())
+    }
+
+    /// Once a second: a status line (with drop counts, and a warning when
+    /// invalid traffic is sustained) and telemetry.
+    fn periodic(
+        &mut self,
+        last: &mut Instant,
+        status_pub: &Publisher<'_>,
+        telemetry_pub: &Publisher<'_>,
+        inbox: &Inbox,
+        env: &Env,
+    ) {
+        if last.elapsed() < Duration::from_secs(1) {
+            return;
+        }
+        *last = Instant::now();
+        let mut msg = format!(
+            "{} frames, {} commands applied, {} safe steps; {}",
+            self.summary.frames,
+            self.summary.commands_applied,
+            self.summary.safe_steps,
+            inbox.drops.summary()
+        );
+        if let Some(alarm) = inbox.drops.second_passed() {
+            warn!("{alarm}");
+            msg = format!("{alarm}; {msg}");
+        }
+        let s = self.state;
+        self.status(status_pub, s, &msg, env);
+        self.telemetry_seq += 1;
+        let mut values = vec![
+            ("frames".to_string(), self.summary.frames as f64),
+            (
+                "commands_applied".into(),
+                self.summary.commands_applied as f64,
+            ),
+            ("safe_steps".into(), self.summary.safe_steps as f64),
+            ("overruns".into(), self.summary.overruns as f64),
+            ("episodes".into(), f64::from(self.summary.episodes)),
+        ];
+        values.extend(inbox.drops.telemetry_values());
+        let t = Telemetry {
+            seq: self.telemetry_seq,
+            stamp_ns: wire::now_ns(),
+            values,
+            note: String::new(),
+        };
+        node::put(telemetry_pub, &Message::Telemetry(t), &mut Vec::new());
     }
 
     fn status(&mut self, publisher: &Publisher<'_>, state: NodeState, message: &str, env: &Env) {

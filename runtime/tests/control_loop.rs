@@ -290,13 +290,33 @@ fn estop_latches_the_safe_action_until_released() {
             "latched: only safe commands"
         );
     }
+    // A release on the estop key is not honoured: anyone may stop the
+    // robot there, but only the admin key (authorised identities in the
+    // secure profile) releases it.
     w.states.lock().unwrap().clear();
     estop.put(msg(false)).wait().unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(
+        !has_state(&w, NodeState::Running, "in control"),
+        "a release on the estop key must not release"
+    );
+    let admin =
+        w._s.declare_publisher("umwelt/cartpole/admin")
+            .wait()
+            .unwrap();
+    admin.put(msg(false)).wait().unwrap();
     wait_until("released", Duration::from_secs(5), || {
         has_state(&w, NodeState::Running, "in control")
     });
     let s = controller.stop_json();
     assert!(s["interventions"]["estop"].as_u64().unwrap() >= 20);
+    let dropped = s["dropped"].as_array().unwrap();
+    assert!(
+        dropped
+            .iter()
+            .any(|d| d[0] == "unauthorised" && d[1].as_u64() == Some(1)),
+        "the release on the estop key is counted as unauthorised: {dropped:?}"
+    );
 }
 
 #[test]

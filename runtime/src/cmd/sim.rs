@@ -65,14 +65,15 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         zenoh: args.zenoh,
     };
     let stop = super::stop_flag()?;
-    eprintln!(
+    // The ready line (which `umwelt launch` waits for) only once zenoh is up.
+    let ready_line = format!(
         "umwelt sim: {}/{} at {:.0} Hz{}; Ctrl-C stops",
         env.robot_name(),
         env.task_name(),
         1.0 / env.control_period(),
         if opts.lockstep { ", lockstep" } else { "" }
     );
-    let summary = run_sim_node(env, &opts, &stop)?;
+    let summary = run_sim_node(env, &opts, &stop, &|| eprintln!("{ready_line}"))?;
     if args.json {
         return super::print_json(&summary);
     }

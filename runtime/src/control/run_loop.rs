@@ -19,9 +19,11 @@ use super::config::Resolved;
 use super::controller::{ControlInput, Controller};
 use super::safety::{Interventions, SafeReason, Safety};
 use super::timing::{Percentiles, Timing, apply_realtime, percentiles, record};
-use crate::node::{self, DropLog, EstopLatch};
+use crate::node::{self, DropLog};
 use crate::sim_node::{EPISODE_CHANNEL, REWARD_CHANNEL, SUCCESS_CHANNEL};
 use crate::transport::{TransportError, ZenohArgs};
+use crate::wire::driver::{Accepted, EstopState, InboxKey};
+use crate::wire::fresh::{FrameGate, FrameOrder};
 use crate::wire::{
     self, CommandMode, ErrorClass, Message, MessageKind, MotorCommand, NodeState, SensorFrame,
     Status, Telemetry,
@@ -130,7 +132,9 @@ struct Shared {
     latest: Mutex<Option<Latest>>,
     /// Wakes a frame-triggered loop: one pending notice at most.
     new_frame: (Sender<()>, Receiver<()>),
-    estop: EstopLatch,
+    /// Frames are taken only fresh and in order (`wire::fresh`).
+    frame_gate: Mutex<FrameGate>,
+    estop: Mutex<EstopState>,
     drops: DropLog,
     frames: Mutex<FramesSeen>,
 }
@@ -140,10 +144,52 @@ impl Default for Shared {
         Self {
             latest: Mutex::default(),
             new_frame: bounded(1),
-            estop: EstopLatch::default(),
+            frame_gate: Mutex::default(),
+            estop: Mutex::default(),
             drops: DropLog::default(),
             frames: Mutex::default(),
         }
+    }
+}
+
+impl Shared {
+    /// Applies an Estop payload that arrived on `key` (engage anywhere,
+    /// release only on `admin`, fresh).
+    fn estop_payload(&self, key: InboxKey, payload: &[u8]) {
+        let e = match wire::decode(payload) {
+            Ok(Message::Estop(e)) => e,
+            // Resets on `admin` address the driver, not the controller.
+            Ok(Message::Reset(_)) if key == InboxKey::Admin => return,
+            Ok(other) => {
+                let e = format!("a {} message does not belong on {key:?}", other.kind());
+                return self.drops.record(ErrorClass::WrongKind, "estop", &e);
+            }
+            Err(e) => return self.drops.record(ErrorClass::from(&e), "estop", &e),
+        };
+        let Ok(mut latch) = self.estop.lock() else {
+            return;
+        };
+        match latch.apply(key, &e, wire::now_ns()) {
+            Ok(Accepted::EstopEngaged(why)) => {
+                warn!("estop engaged ({why}): safe action until released on the admin key")
+            }
+            Ok(Accepted::EstopReleased(why)) => warn!("estop released ({why})"),
+            Ok(_) => {}
+            Err(d) => self.drops.record(d.class, "estop", &d.why),
+        }
+    }
+
+    /// Whether the estop is engaged (a poisoned latch counts as engaged).
+    fn estopped(&self) -> bool {
+        self.estop.lock().map_or(true, |l| l.engaged())
+    }
+
+    /// The reason given by the last estop message.
+    fn estop_reason(&self) -> String {
+        self.estop
+            .lock()
+            .map(|l| l.reason().to_string())
+            .unwrap_or_default()
     }
 }
 
@@ -172,6 +218,25 @@ pub fn run_loop(
         if let Err(e) = check.check_frame(&frame) {
             return s.drops.record(ErrorClass::Spec, "sensor frame", &e);
         }
+        // Only fresh frames, in order: a replayed or reordered frame must
+        // neither steer the controller nor enter the episode accounting.
+        let order = match s.frame_gate.lock() {
+            Ok(mut g) => g.accept(&frame, wire::now_ns()),
+            Err(_) => return,
+        };
+        match order {
+            Err(class) => {
+                let e = format!("seq {} stamped {} ns: not fresh", frame.seq, frame.stamp_ns);
+                return s.drops.record(class, "sensor frame", &e);
+            }
+            Ok(FrameOrder::Restarted) => {
+                tracing::info!(
+                    "the driver restarted: frames number from {} again",
+                    frame.seq
+                )
+            }
+            Ok(_) => {}
+        }
         if let Ok(mut f) = s.frames.lock() {
             f.count += 1;
             let ep = &mut f.current;
@@ -190,10 +255,11 @@ pub fn run_loop(
 
     let s = shared.clone();
     let _estop = node::subscriber(&session, &robot, MessageKind::Estop, move |sample| {
-        match wire::decode_estop(&sample.payload().to_bytes()) {
-            Ok(e) => s.estop.apply(&e),
-            Err(e) => s.drops.record(ErrorClass::from(&e), "estop", &e),
-        }
+        s.estop_payload(InboxKey::Estop, &sample.payload().to_bytes())
+    })?;
+    let s = shared.clone();
+    let _admin = node::subscriber_on(&session, wire::admin_key_expr(&robot), move |sample| {
+        s.estop_payload(InboxKey::Admin, &sample.payload().to_bytes())
     })?;
 
     // The driver's episode resets close an episode.
@@ -252,6 +318,9 @@ pub fn run_loop(
         summary.episodes = f.finished.clone();
         summary.current_episode = f.current.clone();
     }
+    // Undeclare before closing, so zenoh has nothing left to complain about.
+    drop((_sensors, _estop, _admin, _status));
+    drop((cmd_pub, status_pub, telemetry_pub));
     let _ = session.close().wait();
     Ok(summary)
 }
@@ -329,8 +398,14 @@ fn control(
     let mut state = NodeState::Starting;
     let mut reason: Option<SafeReason> = None;
     let mut status_seq = 0u64;
-    let (mut last_status, mut last_telemetry, mut last_warn) =
-        (Instant::now(), Instant::now(), Instant::now());
+    let (mut last_status, mut last_telemetry, mut last_warn, mut last_alarm_check) = (
+        Instant::now(),
+        Instant::now(),
+        Instant::now(),
+        Instant::now(),
+    );
+    // Sustained invalid traffic, checked once a second (`DropLog::second_passed`).
+    let mut alarm: Option<String> = None;
     let start = Instant::now();
     let mut prev_tick: Option<Instant> = None;
     controller.reset();
@@ -397,7 +472,7 @@ fn control(
         }
 
         // Decide: the controller's action, made safe, or the safe action.
-        let verdict = if shared.estop.engaged() {
+        let verdict = if shared.estopped() {
             Err(SafeReason::Estop)
         } else {
             match age {
@@ -439,10 +514,14 @@ fn control(
             safety.safe_action(&mut action);
         }
 
-        // Publish the command answering the frame.
-        set_command(&mut cmd_msg, frame_seq, deadline_ns, &action);
+        // Publish the command answering the frame; before any frame there
+        // is nothing to answer (a driver would drop it as unanswered, and
+        // without commands it holds the safe action anyway).
         safety.sent(&action);
-        io.put(Which::Cmd, &cmd_msg);
+        if frame_seq != 0 || age.is_some() {
+            set_command(&mut cmd_msg, frame_seq, deadline_ns, &action);
+            io.put(Which::Cmd, &cmd_msg);
+        }
         if age.is_some() && timed_seq != Some(frame_seq) {
             timed_seq = Some(frame_seq);
             record(
@@ -466,11 +545,18 @@ fn control(
             // Control resumes after a gap: start from fresh controller state.
             controller.reset();
         }
+        if last_alarm_check.elapsed() >= Duration::from_secs(1) {
+            last_alarm_check = Instant::now();
+            alarm = shared.drops.second_passed();
+            if let Some(a) = &alarm {
+                warn!("{a}");
+            }
+        }
         if new_state != state || reason_changed || last_status.elapsed() >= Duration::from_secs(1) {
             last_status = Instant::now();
             let text = match (&new_reason, new_state) {
                 (Some(SafeReason::Estop), _) => {
-                    let why = shared.estop.reason();
+                    let why = shared.estop_reason();
                     format!("estop latched ({why}): safe action until an estop release")
                 }
                 (Some(why), _) => format!("safe action: {why}"),
@@ -479,6 +565,10 @@ fn control(
                     controller.name(),
                     1.0 / r.period
                 ),
+            };
+            let text = match &alarm {
+                Some(a) => format!("{a}; {text}; {}", shared.drops.summary()),
+                None => format!("{text}; {}", shared.drops.summary()),
             };
             if matches!(
                 new_reason,
@@ -507,7 +597,8 @@ fn control(
 
         if last_telemetry.elapsed() >= telemetry_period {
             last_telemetry = Instant::now();
-            let values = telemetry_values(&timing, &safety.counts, r.period);
+            let mut values = telemetry_values(&timing, &safety.counts, r.period);
+            values.extend(shared.drops.telemetry_values());
             let t = Telemetry {
                 seq: timing.ticks,
                 stamp_ns: wire::now_ns(),
@@ -547,8 +638,10 @@ fn control(
 
     // A final safe command, so nothing stale lingers at the actuators.
     safety.safe_action(&mut action);
-    set_command(&mut cmd_msg, frame_seq, deadline_ns, &action);
-    io.put(Which::Cmd, &cmd_msg);
+    if frame_seq != 0 {
+        set_command(&mut cmd_msg, frame_seq, deadline_ns, &action);
+        io.put(Which::Cmd, &cmd_msg);
+    }
     let st = Status {
         seq: status_seq + 1,
         stamp_ns: wire::now_ns(),

@@ -4,8 +4,10 @@ use super::{DecodeError, SpecError};
 use std::fmt;
 use std::time::{Duration, Instant};
 
-/// Why a message was dropped: one class per [`DecodeError`] variant, plus
-/// [`ErrorClass::Spec`] for a valid message that does not fit the robot.
+/// Why a message was dropped: one class per [`DecodeError`] variant,
+/// [`ErrorClass::Spec`] for a valid message that does not fit the robot, and
+/// the freshness classes (`super::fresh`) for a valid message that is not
+/// current, answers nothing, or came on a key that may not carry it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ErrorClass {
     /// [`DecodeError::Truncated`].
@@ -32,11 +34,24 @@ pub enum ErrorClass {
     TrailingBytes,
     /// Any [`SpecError`].
     Spec,
+    /// A command whose deadline has passed.
+    Expired,
+    /// A command whose deadline lies too far ahead.
+    FarDeadline,
+    /// A command that answers no frame the driver sent recently.
+    Unanswered,
+    /// A stamp older than allowed, or not newer than the last accepted
+    /// (a replay, a duplicate, a reordered message).
+    Stale,
+    /// A stamp too far ahead of the receiver's clock.
+    FutureStamp,
+    /// A privileged message (estop release, Reset) where it is not allowed.
+    Unauthorised,
 }
 
 impl ErrorClass {
     /// Every class, in declaration order.
-    pub const ALL: [Self; 12] = [
+    pub const ALL: [Self; 18] = [
         Self::Truncated,
         Self::BadMagic,
         Self::UnsupportedVersion,
@@ -49,6 +64,12 @@ impl ErrorClass {
         Self::NonFinite,
         Self::TrailingBytes,
         Self::Spec,
+        Self::Expired,
+        Self::FarDeadline,
+        Self::Unanswered,
+        Self::Stale,
+        Self::FutureStamp,
+        Self::Unauthorised,
     ];
 
     /// A short snake_case name, for logs and metrics.
@@ -66,7 +87,27 @@ impl ErrorClass {
             Self::NonFinite => "non_finite",
             Self::TrailingBytes => "trailing_bytes",
             Self::Spec => "spec",
+            Self::Expired => "expired",
+            Self::FarDeadline => "far_deadline",
+            Self::Unanswered => "unanswered",
+            Self::Stale => "stale",
+            Self::FutureStamp => "future_stamp",
+            Self::Unauthorised => "unauthorised",
         }
+    }
+
+    /// Whether the class is about freshness or authority (the message
+    /// itself was well formed) rather than a malformed message.
+    pub fn is_freshness(self) -> bool {
+        matches!(
+            self,
+            Self::Expired
+                | Self::FarDeadline
+                | Self::Unanswered
+                | Self::Stale
+                | Self::FutureStamp
+                | Self::Unauthorised
+        )
     }
 }
 

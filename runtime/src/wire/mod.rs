@@ -26,8 +26,10 @@
 //! ```
 
 mod codec;
+pub mod driver;
 mod drops;
 mod error;
+pub mod fresh;
 mod json;
 mod messages;
 mod spec;
@@ -82,4 +84,15 @@ pub fn now_ns() -> u64 {
 /// [`MessageKind::topic`].
 pub fn key_expr(robot: &str, kind: MessageKind) -> String {
     format!("umwelt/{robot}/{}", kind.topic())
+}
+
+/// The last chunk of the key on which privileged messages travel: estop
+/// releases and Resets from operators (`umwelt/<robot>/admin`). A release is
+/// honoured only here, so that access control can let anyone engage a stop
+/// on `estop` but only authorised identities release one.
+pub const ADMIN_TOPIC: &str = "admin";
+
+/// The key expression of a robot's privileged messages, `umwelt/<robot>/admin`.
+pub fn admin_key_expr(robot: &str) -> String {
+    format!("umwelt/{robot}/{ADMIN_TOPIC}")
 }

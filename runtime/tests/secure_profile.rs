@@ -178,7 +178,7 @@ fn forge(session: Session) -> Forger {
                 seq: frame.seq,
                 stamp_ns: now,
                 answers_seq: frame.seq,
-                deadline_ns: now + 1_000_000_000,
+                deadline_ns: now + 20_000_000,
                 mode: CommandMode::Torque,
                 values: vec![FORGED],
             };
@@ -235,7 +235,7 @@ fn blind_forger(
                 seq: sent,
                 stamp_ns: now,
                 answers_seq: sent,
-                deadline_ns: now + 1_000_000_000,
+                deadline_ns: now + 20_000_000,
                 mode: CommandMode::Torque,
                 values: vec![FORGED],
             };

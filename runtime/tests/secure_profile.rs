@@ -28,7 +28,8 @@ fn config(name: &str) -> String {
 /// Runs `umwelt sim --lockstep --record DIR` and `umwelt run --trigger
 /// frame` for one cart-pole episode with `zenoh` options (the same for
 /// both, or per node), and returns the recorded episode and the loop's
-/// summary. `during` runs while the episode is under way.
+/// summary. `during` runs once the simulator is up, before the controller
+/// starts.
 fn lockstep_episode(
     sim_zenoh: &[String],
     run_zenoh: &[String],
@@ -60,10 +61,13 @@ fn lockstep_episode(
         Command::new(exe)
             .args(&sim_args)
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(std::fs::File::create(record.with_extension("sim.log")).expect("log"))
             .spawn()
             .expect("start sim"),
     ));
+    // The simulator serves (and re-sends) its first frame until a command
+    // answers it: peers set up here are linked before the controller runs.
+    during();
     let mut run_args: Vec<String> = [
         "run",
         "--config",
@@ -84,7 +88,6 @@ fn lockstep_episode(
         .spawn()
         .expect("start run");
     let run = Killed(Some(run));
-    during();
     let start = Instant::now();
     let status = loop {
         if let Some(st) = sim.try_wait() {
@@ -145,7 +148,8 @@ fn open_as(config: &Path) -> Session {
 }
 
 /// A peer that counts the frames it receives and answers each with a
-/// forged command (fresh deadline) and forged admin messages.
+/// forged command (fresh deadline) and, with `admin`, forged admin
+/// messages (estop release, reset) every 50 frames.
 struct Forger {
     session: Session,
     frames: Arc<AtomicU64>,
@@ -153,7 +157,7 @@ struct Forger {
     _sub: zenoh::pubsub::Subscriber<()>,
 }
 
-fn forge(session: Session) -> Forger {
+fn forge(session: Session, admin_too: bool) -> Forger {
     let frames = Arc::new(AtomicU64::new(0));
     let sent = Arc::new(AtomicU64::new(0));
     let (f, s) = (frames.clone(), sent.clone());
@@ -184,7 +188,7 @@ fn forge(session: Session) -> Forger {
             };
             let n = s.fetch_add(1, Ordering::SeqCst);
             let _ = cmd.put(wire::encode(&Message::MotorCommand(forged))).wait();
-            if n % 50 == 0 {
+            if admin_too && n % 50 == 0 {
                 for m in [
                     Message::Estop(Estop {
                         seq: n,
@@ -290,7 +294,7 @@ fn only_the_controller_moves_the_robot_and_the_secure_run_matches_the_default_on
     let dir = common::fresh_dir("secure");
     let port = free_loopback_endpoint().unwrap();
     let port = port.rsplit_once(':').unwrap().1;
-    let endpoint = format!("tls/127.0.0.1:{port}");
+    let endpoint = format!("quic/127.0.0.1:{port}");
     let nodes = ["driver", "controller", "operator", "monitor", "auditor"];
     let k = keys(&dir.join("keys"), &endpoint, &nodes);
     // A rogue CA's "controller": the right name, the wrong signature.
@@ -330,12 +334,13 @@ fn only_the_controller_moves_the_robot_and_the_secure_run_matches_the_default_on
                 })
                 .wait()
                 .unwrap();
-            let f = forge(open_as(&k.join("monitor.json5")));
+            let f = forge(open_as(&k.join("monitor.json5")), true);
             let operator = open_as(&k.join("operator.json5"));
-            // Unauthenticated: plain TCP to the TLS port; TLS without a
-            // client certificate; a certificate from another CA.
+            // Unauthenticated: plain TCP and plain UDP to the port; QUIC
+            // without a client certificate; a certificate from another CA.
             let ca = k.join("ca.pem").display().to_string();
             let tcp = outsider(&format!("tcp/127.0.0.1:{port}"), None);
+            let udp = outsider(&format!("udp/127.0.0.1:{port}"), None);
             let no_cert = outsider(
                 &endpoint,
                 Some(format!(
@@ -351,12 +356,12 @@ fn only_the_controller_moves_the_robot_and_the_secure_run_matches_the_default_on
                     r("controller.key")
                 )),
             );
-            for s in [tcp, no_cert, rogue_cert] {
+            for s in [tcp, udp, no_cert, rogue_cert] {
                 blind.push(blind_forger(s, stop_blind.clone()));
             }
             // The forger must really be in: it sees frames.
             let start = Instant::now();
-            while f.frames.load(Ordering::SeqCst) < 20 {
+            while f.frames.load(Ordering::SeqCst) < 1 {
                 assert!(
                     start.elapsed() < Duration::from_secs(30),
                     "the monitor never received frames"
@@ -373,7 +378,9 @@ fn only_the_controller_moves_the_robot_and_the_secure_run_matches_the_default_on
                 let m = Message::Estop(Estop {
                     seq,
                     stamp_ns: wire::now_ns(),
-                    engage: true,
+                    // A release while nothing is engaged: privileged,
+                    // harmless.
+                    engage: false,
                     reason: "operator".into(),
                 });
                 op_admin.put(wire::encode(&m)).wait().unwrap();
@@ -428,11 +435,58 @@ fn only_the_controller_moves_the_robot_and_the_secure_run_matches_the_default_on
     }
     let _ = f.session.close().wait();
 
+    // The same attack on a driver that does not enforce the rules: the
+    // forged commands are applied (the rules, not something else, stopped
+    // them above).
+    let open_driver = dir.join("driver-no-rules.json5");
+    let text = std::fs::read_to_string(k.join("driver.json5")).unwrap();
+    let json: String = text.lines().filter(|l| !l.starts_with("//")).collect();
+    let mut v: serde_json::Value = serde_json::from_str(&json).expect("JSON config");
+    v["access_control"]["enabled"] = false.into();
+    std::fs::write(&open_driver, v.to_string()).unwrap();
+    let mut forger = None;
+    let zd = vec![
+        "--zenoh-config".to_string(),
+        open_driver.display().to_string(),
+    ];
+    let (open, _) = lockstep_episode(&zd, &zc("controller"), &dir.join("open_rec"), || {
+        // Commands only: forged resets would restart the episode forever.
+        let f = forge(open_as(&k.join("monitor.json5")), false);
+        let start = Instant::now();
+        while f.frames.load(Ordering::SeqCst) < 1 {
+            assert!(start.elapsed() < Duration::from_secs(30), "no frames");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        forger = Some(f);
+    });
+    let f = forger.expect("forger ran");
+    let applied = open.actions.iter().filter(|a| **a == FORGED).count();
+    eprintln!(
+        "without the rules: {applied} of {} forged commands applied",
+        f.sent.load(Ordering::SeqCst)
+    );
+    assert!(
+        applied > 0,
+        "the attack does nothing even without the rules"
+    );
+    let _ = f.session.close().wait();
+
     // The same seed on the default profile: the same episode, bit for bit.
     let plain = free_loopback_endpoint().unwrap();
     let ze = vec!["--zenoh-endpoint".to_string(), plain];
     let (default, default_run) = lockstep_episode(&ze, &ze, &dir.join("default_rec"), || {});
-    assert_eq!(secure.actions, default.actions, "actions differ");
+    let first = secure
+        .actions
+        .iter()
+        .zip(&default.actions)
+        .position(|(a, b)| a != b);
+    assert_eq!(
+        secure.actions,
+        default.actions,
+        "actions differ from step {first:?} ({} and {} steps)",
+        secure.len(),
+        default.len()
+    );
     assert_eq!(secure.episode_return(), default.episode_return());
     assert_eq!(
         secure_run["episodes"][0]["return"], default_run["episodes"][0]["return"],
@@ -450,7 +504,7 @@ fn the_shipped_secure_launch_file_runs_the_cartpole_over_mutual_tls() {
     let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     std::os::unix::fs::symlink(repo.join("configs"), dir.join("configs")).expect("symlink");
     let port = free_loopback_endpoint().unwrap();
-    let endpoint = format!("tls/127.0.0.1:{}", port.rsplit_once(':').unwrap().1);
+    let endpoint = format!("quic/127.0.0.1:{}", port.rsplit_once(':').unwrap().1);
     keys(
         &dir.join("runs/keys"),
         &endpoint,

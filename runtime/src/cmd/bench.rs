@@ -5,7 +5,7 @@ use umwelt_runtime::bench::{
     bench_wire,
 };
 use umwelt_runtime::control::config::Trigger;
-use umwelt_runtime::secure::bench::{bench_wire_tls, bench_wire_transports};
+use umwelt_runtime::secure::bench::{bench_wire_secure, bench_wire_transports};
 
 /// Arguments of `umwelt bench`.
 #[derive(clap::Args, Debug)]
@@ -54,9 +54,9 @@ enum What {
         /// Frames per second.
         #[arg(long, default_value_t = 1000.0)]
         rate: f64,
-        /// Which link: plain TCP (the default profile), mutual TLS with the
-        /// secure profile's access rules (throw-away certificates), or both
-        /// one after the other with TLS/TCP ratios.
+        /// Which link: plain TCP (the default profile), the secure profile
+        /// (mutual TLS and access rules, throw-away certificates) over QUIC
+        /// or over TLS on TCP, or all three at once with ratios to TCP.
         #[arg(long, value_enum, default_value_t = WireTransport::Tcp)]
         transport: WireTransport,
         /// Print one JSON document on stdout.
@@ -257,30 +257,36 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             transport,
             json,
         } => match transport {
-            WireTransport::Tcp | WireTransport::Tls => {
-                let tls = matches!(transport, WireTransport::Tls);
-                let r = if tls {
-                    bench_wire_tls(messages, rate)?
-                } else {
-                    bench_wire(messages, rate)?
-                };
-                if json {
-                    return super::print_json(&r);
-                }
-                print_wire(&r, if tls { "mutual TLS" } else { "TCP" });
-                Ok(())
-            }
-            WireTransport::Both => {
+            WireTransport::All => {
                 let r = bench_wire_transports(messages, rate)?;
                 if json {
                     return super::print_json(&r);
                 }
                 print_wire(&r.tcp, "TCP");
-                print_wire(&r.tls, "mutual TLS");
+                print_wire(&r.quic, "secure profile, QUIC");
+                print_wire(&r.tls, "secure profile, TLS");
                 println!(
-                    "ratio TLS/TCP (sensor frames): p50 {:.2}, p99 {:.2}",
-                    r.tls_p50_ratio, r.tls_p99_ratio
+                    "ratio to TCP (sensor frames): QUIC p50 {:.2}, p99 {:.2}; TLS p50 {:.2}, p99 {:.2}",
+                    r.quic_p50_ratio, r.quic_p99_ratio, r.tls_p50_ratio, r.tls_p99_ratio
                 );
+                Ok(())
+            }
+            one => {
+                let (r, link) = match one {
+                    WireTransport::Quic => (
+                        bench_wire_secure("quic", messages, rate)?,
+                        "secure profile, QUIC",
+                    ),
+                    WireTransport::Tls => (
+                        bench_wire_secure("tls", messages, rate)?,
+                        "secure profile, TLS",
+                    ),
+                    _ => (bench_wire(messages, rate)?, "TCP"),
+                };
+                if json {
+                    return super::print_json(&r);
+                }
+                print_wire(&r, link);
                 Ok(())
             }
         },
@@ -552,10 +558,12 @@ pub fn run(args: Args) -> anyhow::Result<()> {
 enum WireTransport {
     /// Plain TCP (the default profile).
     Tcp,
-    /// Mutual TLS with the secure profile's access rules.
+    /// The secure profile over QUIC (its default).
+    Quic,
+    /// The secure profile over TLS on TCP.
     Tls,
-    /// Both, with TLS/TCP ratios.
-    Both,
+    /// All three at once, with ratios to TCP.
+    All,
 }
 
 /// Prints one wire benchmark over `link`.

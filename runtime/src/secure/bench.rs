@@ -1,5 +1,6 @@
 //! What the secure profile costs: sensor-frame latency over mutual TLS with
-//! access control, beside plain TCP, in the same run.
+//! access control (over QUIC, the profile's default, and over zenoh's
+//! `tls/` TCP link), beside plain TCP, in the same run.
 
 use std::path::{Path, PathBuf};
 
@@ -12,22 +13,28 @@ use crate::wire_bench::{WIRE_KEYS, WireKeys, WireLink, bench_wire_links};
 
 use super::{CONTROLLER, DRIVER, GeneratedKeys, KeysOptions, generate};
 
-/// The keys of the TLS link: the driver may put on both under the access
-/// rules (frames on `sensors`, raw messages on `telemetry`).
-const TLS_KEYS: WireKeys<'static> = WireKeys {
+/// The keys of a secure link: the driver may put on both under the
+/// access rules (frames on `sensors`, raw messages on `telemetry`).
+const SECURE_KEYS: WireKeys<'static> = WireKeys {
     frames: "umwelt/bench/sensors",
     raw: "umwelt/bench/telemetry",
 };
 
 /// Sensor-frame latency over the default profile (plain TCP) and the
-/// secure profile (mutual TLS and access control), measured in the same
-/// run with the messages of both interleaved.
+/// secure profile (mutual TLS and access control) over QUIC and over TCP,
+/// measured in the same run with the messages of all three interleaved.
 #[derive(Clone, Debug, Serialize)]
 pub struct TransportBench {
     /// Plain TCP, no authentication (the default profile).
     pub tcp: WireBench,
-    /// Mutual TLS with the secure profile's access rules.
+    /// The secure profile over QUIC (`quic/`, its default).
+    pub quic: WireBench,
+    /// The secure profile over TLS on TCP (`tls/`).
     pub tls: WireBench,
+    /// QUIC frame p50 / TCP frame p50.
+    pub quic_p50_ratio: f64,
+    /// QUIC frame p99 / TCP frame p99.
+    pub quic_p99_ratio: f64,
     /// TLS frame p50 / TCP frame p50.
     pub tls_p50_ratio: f64,
     /// TLS frame p99 / TCP frame p99.
@@ -41,15 +48,16 @@ struct TempKeys {
 }
 
 impl TempKeys {
-    /// `driver` and `controller` keys meeting on a free loopback port.
-    fn new() -> Result<Self, TransportError> {
+    /// `driver` and `controller` keys meeting over `proto` (`quic` or
+    /// `tls`) on a free loopback port.
+    fn new(proto: &str) -> Result<Self, TransportError> {
         let open_err = |e: &dyn std::fmt::Display| TransportError::Open(e.to_string());
-        let dir = std::env::temp_dir().join(format!("umwelt-bench-tls-{}", std::process::id()));
+        let dir = std::env::temp_dir().join(format!("umwelt-bench-{proto}-{}", std::process::id()));
         let tcp = free_loopback_endpoint().map_err(|e| open_err(&e))?;
         let port = tcp.rsplit_once(':').map_or("0", |(_, p)| p);
         let mut o = KeysOptions::new(&dir);
         o.nodes = vec![DRIVER.to_string(), CONTROLLER.to_string()];
-        o.endpoint = format!("tls/127.0.0.1:{port}");
+        o.endpoint = format!("{proto}/127.0.0.1:{port}");
         o.days = 1;
         o.force = true;
         let keys = generate(&o).map_err(|e| open_err(&e))?;
@@ -72,7 +80,7 @@ impl TempKeys {
         Ok(WireLink {
             publisher: self.open(DRIVER)?,
             subscriber: self.open(CONTROLLER)?,
-            keys: TLS_KEYS,
+            keys: SECURE_KEYS,
         })
     }
 }
@@ -95,13 +103,13 @@ fn open_config(path: &Path) -> Result<zenoh::Session, TransportError> {
 }
 
 /// [`crate::bench::bench_wire`] over a TCP link (the default profile) and
-/// a mutual-TLS link (the secure profile, throw-away certificates) at
+/// the secure profile over QUIC and over TLS (throw-away certificates) at
 /// once, their messages interleaved one by one.
 pub fn bench_wire_transports(
     messages: usize,
     rate_hz: f64,
 ) -> Result<TransportBench, TransportError> {
-    let keys = TempKeys::new()?;
+    let (quic_keys, tls_keys) = (TempKeys::new("quic")?, TempKeys::new("tls")?);
     let endpoint = free_loopback_endpoint().map_err(|e| TransportError::Open(e.to_string()))?;
     let args = ZenohArgs::at(endpoint);
     let tcp = WireLink {
@@ -109,22 +117,31 @@ pub fn bench_wire_transports(
         subscriber: args.open()?,
         keys: WIRE_KEYS,
     };
-    let mut r = bench_wire_links(vec![tcp, keys.link()?], messages, rate_hz)?.into_iter();
-    let (Some(tcp), Some(tls)) = (r.next(), r.next()) else {
+    let links = vec![tcp, quic_keys.link()?, tls_keys.link()?];
+    let mut r = bench_wire_links(links, messages, rate_hz)?.into_iter();
+    let (Some(tcp), Some(quic), Some(tls)) = (r.next(), r.next(), r.next()) else {
         return Err(TransportError::Open("missing benchmark results".into()));
     };
     Ok(TransportBench {
+        quic_p50_ratio: quic.frame.p50_us / tcp.frame.p50_us,
+        quic_p99_ratio: quic.frame.p99_us / tcp.frame.p99_us,
         tls_p50_ratio: tls.frame.p50_us / tcp.frame.p50_us,
         tls_p99_ratio: tls.frame.p99_us / tcp.frame.p99_us,
         tcp,
+        quic,
         tls,
     })
 }
 
-/// [`crate::bench::bench_wire`] over the secure profile only: the driver
-/// publishing, the controller receiving, over mutual TLS on loopback.
-pub fn bench_wire_tls(messages: usize, rate_hz: f64) -> Result<WireBench, TransportError> {
-    let keys = TempKeys::new()?;
+/// [`crate::bench::bench_wire`] over the secure profile only, over `proto`
+/// (`quic` or `tls`): the driver publishing, the controller receiving, on
+/// loopback.
+pub fn bench_wire_secure(
+    proto: &str,
+    messages: usize,
+    rate_hz: f64,
+) -> Result<WireBench, TransportError> {
+    let keys = TempKeys::new(proto)?;
     bench_wire_links(vec![keys.link()?], messages, rate_hz)?
         .pop()
         .ok_or_else(|| TransportError::Open("no benchmark link".into()))

@@ -29,9 +29,11 @@ pub const OPERATOR: &str = "operator";
 pub const MONITOR: &str = "monitor";
 /// The nodes `umwelt keys` creates certificates for by default.
 pub const DEFAULT_NODES: [&str; 4] = [DRIVER, CONTROLLER, OPERATOR, MONITOR];
-/// The default meeting endpoint of the secure profile (the default
-/// profile's port plus one, so both can run side by side).
-pub const DEFAULT_SECURE_ENDPOINT: &str = "tls/127.0.0.1:7448";
+/// The default meeting endpoint of the secure profile: TLS 1.3 over QUIC
+/// (zenoh 1.10's `tls/` link reads and writes one rustls stream from two
+/// tasks at once, which is unsound: eclipse-zenoh/zenoh#2557), on the
+/// default profile's port plus one.
+pub const DEFAULT_SECURE_ENDPOINT: &str = "quic/127.0.0.1:7448";
 /// Where the secure profile is documented (rules and threat model).
 pub const SECURE_DOC: &str = "configs/zenoh/secure/README.md";
 
@@ -64,8 +66,10 @@ pub enum SecureError {
     /// A node name is unusable.
     #[error("node name `{0}`: {1}")]
     BadNode(String, &'static str),
-    /// The endpoint is not a `tls/HOST:PORT` locator.
-    #[error("endpoint `{0}`: expected tls/HOST:PORT, e.g. {DEFAULT_SECURE_ENDPOINT}")]
+    /// The endpoint is not a `quic/HOST:PORT` or `tls/HOST:PORT` locator.
+    #[error(
+        "endpoint `{0}`: expected quic/HOST:PORT or tls/HOST:PORT, e.g. {DEFAULT_SECURE_ENDPOINT}"
+    )]
     BadEndpoint(String),
     /// The hub node is not among the nodes.
     #[error("--hub {0} is not one of the nodes")]

@@ -9,7 +9,7 @@ use rcgen::{
     KeyUsagePurpose,
 };
 
-use super::profile::{self, TlsFiles, split_tls_endpoint};
+use super::profile::{self, TlsFiles, split_secure_endpoint};
 use super::{DEFAULT_SECURE_ENDPOINT, DRIVER, SecureError};
 
 /// What to create.
@@ -19,7 +19,7 @@ pub struct KeysOptions {
     pub out: PathBuf,
     /// Node names: each gets a certificate with that common name.
     pub nodes: Vec<String>,
-    /// The meeting endpoint, `tls/HOST:PORT`.
+    /// The meeting endpoint, `quic/HOST:PORT` (or `tls/HOST:PORT`).
     pub endpoint: String,
     /// The node that listens on the endpoint (the others connect to it).
     pub hub: String,
@@ -99,7 +99,7 @@ fn check_node(name: &str) -> Result<(), SecureError> {
 /// the files exists and `o.force` is false. Private keys are written with
 /// mode 0600.
 pub fn generate(o: &KeysOptions) -> Result<GeneratedKeys, SecureError> {
-    let (host, _) = split_tls_endpoint(&o.endpoint)?;
+    let (_, host, _) = split_secure_endpoint(&o.endpoint)?;
     if o.nodes.is_empty() {
         return Err(SecureError::BadNode(String::new(), "no nodes given"));
     }

@@ -35,20 +35,25 @@ pub struct TlsFiles<'a> {
     pub key: &'a Path,
 }
 
-/// Splits `tls/HOST:PORT` into (`HOST`, `PORT`); anything else is refused.
-pub fn split_tls_endpoint(endpoint: &str) -> Result<(&str, u16), SecureError> {
+/// Splits `quic/HOST:PORT` or `tls/HOST:PORT` into (protocol, `HOST`,
+/// `PORT`); anything else is refused.
+pub fn split_secure_endpoint(endpoint: &str) -> Result<(&str, &str, u16), SecureError> {
     let bad = || SecureError::BadEndpoint(endpoint.to_string());
-    let addr = endpoint.strip_prefix("tls/").ok_or_else(bad)?;
+    let (proto, addr) = endpoint.split_once('/').ok_or_else(bad)?;
+    if proto != "quic" && proto != "tls" {
+        return Err(bad());
+    }
     let (host, port) = addr.rsplit_once(':').ok_or_else(bad)?;
     let port = port.parse::<u16>().map_err(|_| bad())?;
     if host.is_empty() || host.contains(['"', '/', '?', '#']) {
         return Err(bad());
     }
-    Ok((host, port))
+    Ok((proto, host, port))
 }
 
-/// The zenoh config of `node` in the secure profile: peer mode, TLS with
-/// client certificates required both ways, multicast scouting off. The
+/// The zenoh config of `node` in the secure profile: peer mode, TLS 1.3
+/// (over QUIC for `quic/` endpoints) with client certificates required both
+/// ways, multicast scouting off. The
 /// `hub` listens on `endpoint`; every other node connects to it (retrying
 /// until it is up, so start order does not matter) and listens on a free
 /// port of the same host for the direct links gossip sets up. Every node
@@ -59,8 +64,8 @@ pub fn node_config(
     hub: bool,
     nodes: &[String],
 ) -> Result<Value, SecureError> {
-    let (host, _) = split_tls_endpoint(endpoint)?;
-    let private = format!("tls/{host}:0");
+    let (proto, host, _) = split_secure_endpoint(endpoint)?;
+    let private = format!("{proto}/{host}:0");
     let (listen, connect) = if hub {
         (vec![endpoint.to_string()], vec![])
     } else {
@@ -130,13 +135,22 @@ mod tests {
     use super::*;
 
     #[test]
-    fn endpoints_must_be_tls() {
+    fn endpoints_must_be_quic_or_tls() {
         assert_eq!(
-            split_tls_endpoint("tls/127.0.0.1:7448").ok(),
-            Some(("127.0.0.1", 7448))
+            split_secure_endpoint("quic/127.0.0.1:7448").ok(),
+            Some(("quic", "127.0.0.1", 7448))
         );
-        for bad in ["tcp/127.0.0.1:7448", "tls/127.0.0.1", "tls/:1", "tls/a\":1"] {
-            assert!(split_tls_endpoint(bad).is_err(), "{bad}");
+        assert_eq!(
+            split_secure_endpoint("tls/localhost:1").ok(),
+            Some(("tls", "localhost", 1))
+        );
+        for bad in [
+            "tcp/127.0.0.1:7448",
+            "tls/127.0.0.1",
+            "quic/:1",
+            "tls/a\":1",
+        ] {
+            assert!(split_secure_endpoint(bad).is_err(), "{bad}");
         }
     }
 
@@ -150,7 +164,7 @@ mod tests {
             key: p,
         };
         for hub in [true, false] {
-            let v = node_config(files, "tls/127.0.0.1:7448", hub, &nodes).expect("config");
+            let v = node_config(files, "quic/127.0.0.1:7448", hub, &nodes).expect("config");
             let c = zenoh::Config::from_json5(&v.to_string()).expect("zenoh accepts it");
             let acl = c
                 .get_json("access_control/default_permission")

@@ -1,14 +1,17 @@
 //! Typed clap value parsers for the numbers users type on the command line.
 //!
-//! Each parser refuses a value outside its range with a message stating the
-//! range; clap prints it on one line naming the flag (`error: invalid value
-//! '-1' for '--duration <SECONDS>': must be ...`) and exits with status 2.
-//! Every range is finite, so a parsed number of seconds always converts to
-//! a [`Duration`] without panicking.
+//! Each check refuses a value outside its range with a message stating the
+//! range; wrapped in [`flag`] (or built by [`count`]) it is a clap value
+//! parser, and clap prints the refusal on one line naming the flag and the
+//! value (`error: --duration -1: must be a number of seconds in (0,
+//! 31536000]`) and exits with status 2. Every range is finite, so a parsed
+//! number of seconds always converts to a [`Duration`] without panicking.
 
+use std::ffi::OsStr;
+use std::sync::Arc;
 use std::time::Duration;
 
-use clap::builder::RangedU64ValueParser;
+use clap::error::ErrorKind;
 
 /// The longest span, in seconds, that any flag accepts: one year.
 pub const MAX_SECONDS: f64 = 365.0 * 86_400.0;
@@ -108,13 +111,56 @@ pub fn ratio(s: &str) -> Result<f64, String> {
     within(s, 0.0, false, MAX_WEIGHT, "a ratio")
 }
 
-/// A whole number in `lo..=hi`; clap's message names the range.
-pub fn count<T>(lo: u64, hi: u64) -> RangedU64ValueParser<T>
+/// A clap value parser from a check: a refused value is a clap error of
+/// one line, `FLAG VALUE: why` (exit status 2).
+#[derive(Clone)]
+pub struct Checked<T>(Arc<dyn Fn(&str) -> Result<T, String> + Send + Sync>);
+
+impl<T: Clone + Send + Sync + 'static> clap::builder::TypedValueParser for Checked<T> {
+    type Value = T;
+
+    fn parse_ref(
+        &self,
+        cmd: &clap::Command,
+        arg: Option<&clap::Arg>,
+        value: &OsStr,
+    ) -> Result<T, clap::Error> {
+        let text = value.to_string_lossy();
+        (self.0)(&text).map_err(|why| {
+            let name = arg.map_or_else(
+                || "value".to_string(),
+                |a| match a.get_long() {
+                    Some(long) => format!("--{long}"),
+                    None => format!("<{}>", a.get_id()),
+                },
+            );
+            clap::Error::raw(
+                ErrorKind::ValueValidation,
+                format!("{name} {text}: {why}\n"),
+            )
+            .with_cmd(cmd)
+        })
+    }
+}
+
+/// `check` as a clap value parser (`value_parser = args::flag(args::seconds)`).
+pub fn flag<T: Clone + Send + Sync + 'static>(check: fn(&str) -> Result<T, String>) -> Checked<T> {
+    Checked(Arc::new(check))
+}
+
+/// A whole number in `lo..=hi`, as a clap value parser.
+pub fn count<T>(lo: u64, hi: u64) -> Checked<T>
 where
     T: TryFrom<u64> + Clone + Send + Sync + 'static,
-    <T as TryFrom<u64>>::Error: std::error::Error + Send + Sync + 'static,
 {
-    RangedU64ValueParser::<T>::new().range(lo..=hi)
+    Checked(Arc::new(move |s: &str| {
+        let bad = || format!("must be a whole number from {lo} to {hi}");
+        let v: u64 = s.trim().parse().map_err(|_| bad())?;
+        if !(lo..=hi).contains(&v) {
+            return Err(bad());
+        }
+        T::try_from(v).map_err(|_| bad())
+    }))
 }
 
 /// An image size `WIDTHxHEIGHT`, each side in `1..=MAX_IMAGE_SIDE`.

@@ -66,7 +66,7 @@ pub struct LearnRecipe {
     #[arg(long, value_parser = args::count::<usize>(0, 1_000_000))]
     pub seed_episodes: Option<usize>,
     /// Gradient updates per environment step [default: 0.5].
-    #[arg(long, value_parser = args::ratio)]
+    #[arg(long, value_parser = args::flag(args::ratio))]
     pub updates_per_step: Option<f64>,
     /// Evaluate after every this many planner episodes [default: 5].
     #[arg(long, value_parser = args::count::<usize>(1, 1_000_000))]
@@ -92,13 +92,13 @@ pub struct LearnRecipe {
     #[arg(long, value_parser = args::count::<usize>(1, args::MAX_CLI_WIDTH))]
     pub hidden: Option<usize>,
     /// Discount factor of the value targets [default: 0.99].
-    #[arg(long, value_parser = args::discount)]
+    #[arg(long, value_parser = args::flag(args::discount))]
     pub gamma: Option<f32>,
     /// Weight of the value (TD) loss in the model's joint objective
     /// (default 0.1, as TD-MPC2). Its gradient reaches the encoder too, and
     /// grows with the values' scale, so it also sets how much the latent is
     /// shaped by the value rather than by the dynamics' consistency.
-    #[arg(long, value_parser = args::weight)]
+    #[arg(long, value_parser = args::flag(args::weight))]
     pub value_coef: Option<f32>,
     /// Q heads in the value ensemble (TD-MPC2: 5). Each TD target is the
     /// minimum of two heads drawn at random; the planner uses the first two.

@@ -499,6 +499,15 @@ mod tests {
         c.realism.randomize.mass = 1.5;
         let e = c.validate("x.toml").unwrap_err().to_string();
         assert!(e.contains("realism.randomize.mass"), "{e}");
+
+        // A whole multiple of physics_dt, but longer than any Duration
+        // the simulator's pacing could hold.
+        for period in [1e300, f64::INFINITY, f64::NAN, -0.01] {
+            let mut c = RobotConfig::builtin(RobotKind::Cartpole);
+            c.control_period = period;
+            let e = c.validate("x.toml").unwrap_err().to_string();
+            assert!(e.contains(&format!("control_period = {period:?}")), "{e}");
+        }
     }
 
     #[test]

@@ -19,7 +19,7 @@ enum What {
     /// multiple of real time.
     Sim {
         /// Seconds to measure each robot for (whole episodes).
-        #[arg(long, default_value_t = 2.0, value_parser = umwelt_runtime::args::seconds)]
+        #[arg(long, default_value_t = 2.0, value_parser = umwelt_runtime::args::flag(umwelt_runtime::args::seconds))]
         seconds: f64,
         /// Seed of the episodes.
         #[arg(long, default_value_t = 0)]
@@ -32,10 +32,10 @@ enum What {
     /// controller against a simulator at the same rate, beside the period.
     Loop {
         /// Control rates to measure (Hz).
-        #[arg(long, value_delimiter = ',', default_value = "100,1000", value_parser = umwelt_runtime::args::positive_hz)]
+        #[arg(long, value_delimiter = ',', default_value = "100,1000", value_parser = umwelt_runtime::args::flag(umwelt_runtime::args::positive_hz))]
         rates: Vec<f64>,
         /// Seconds per rate.
-        #[arg(long, default_value_t = 5.0, value_parser = umwelt_runtime::args::seconds)]
+        #[arg(long, default_value_t = 5.0, value_parser = umwelt_runtime::args::flag(umwelt_runtime::args::seconds))]
         seconds: f64,
         /// What starts a tick: a fixed-rate timer, or each new frame.
         #[arg(long, value_delimiter = ',', default_value = "timer,frame")]
@@ -51,7 +51,7 @@ enum What {
         #[arg(long, default_value_t = 2000, value_parser = umwelt_runtime::args::count::<usize>(1, 10_000_000))]
         messages: usize,
         /// Frames per second.
-        #[arg(long, default_value_t = 1000.0, value_parser = umwelt_runtime::args::positive_hz)]
+        #[arg(long, default_value_t = 1000.0, value_parser = umwelt_runtime::args::flag(umwelt_runtime::args::positive_hz))]
         rate: f64,
         /// Print one JSON document on stdout.
         #[arg(long)]
@@ -66,7 +66,7 @@ enum What {
         messages: usize,
         /// Add a WIDTHxHEIGHT RGB image of random bytes to every frame
         /// (incompressible: the worst case), e.g. 320x240.
-        #[arg(long, value_name = "WxH", value_parser = umwelt_runtime::args::image_size)]
+        #[arg(long, value_name = "WxH", value_parser = umwelt_runtime::args::flag(umwelt_runtime::args::image_size))]
         image: Option<(u16, u16)>,
         /// Folder for the files written (removed at the end).
         #[arg(long, default_value_os_t = std::env::temp_dir().join("umwelt-bench-record"))]
@@ -110,7 +110,7 @@ enum What {
         plans: usize,
         /// Also time plans started one per this many milliseconds, as the
         /// control loop plans (10: cart-pole's 100 Hz); 0 skips them.
-        #[arg(long, default_value_t = 10.0, value_parser = umwelt_runtime::args::milliseconds_or_zero)]
+        #[arg(long, default_value_t = 10.0, value_parser = umwelt_runtime::args::flag(umwelt_runtime::args::milliseconds_or_zero))]
         period_ms: f64,
         /// Where the rollout workers run, as `controller.workers` says:
         /// `spread` (each on a CPU of its own), `float` (where the OS puts
@@ -144,7 +144,7 @@ enum What {
         #[arg(long, default_value_t = 2, value_parser = umwelt_runtime::args::count::<usize>(1, umwelt_runtime::args::MAX_THREADS))]
         threads: usize,
         /// Seconds to time each rollout variant for.
-        #[arg(long, default_value_t = 2.0, value_parser = umwelt_runtime::args::seconds)]
+        #[arg(long, default_value_t = 2.0, value_parser = umwelt_runtime::args::flag(umwelt_runtime::args::seconds))]
         seconds: f64,
         /// Training steps to time.
         #[arg(long, default_value_t = 20, value_parser = umwelt_runtime::args::count::<usize>(1, 1_000_000))]

@@ -31,7 +31,7 @@ pub struct Args {
     /// Hold each action for N control steps, so that `umwelt train
     /// --action-repeat N` can train a model that steps N periods at a time
     /// on these episodes.
-    #[arg(long, default_value_t = 1, value_name = "N", value_parser = umwelt_runtime::args::count::<usize>(1, 1_000))]
+    #[arg(long, default_value_t = 1, value_name = "N")]
     hold: usize,
     /// Instead of simulating, take the episodes from this MCAP recording of
     /// the robot (`umwelt record`): each sensor frame, the command that

@@ -51,7 +51,7 @@ pub struct Args {
     #[arg(long)]
     sil: bool,
     /// Seconds the simulator-in-the-loop run may take.
-    #[arg(long, default_value_t = 600.0, value_name = "SECONDS", value_parser = umwelt_runtime::args::seconds)]
+    #[arg(long, default_value_t = 600.0, value_name = "SECONDS", value_parser = umwelt_runtime::args::flag(umwelt_runtime::args::seconds))]
     sil_timeout: f64,
     /// Run every planner iteration of every decision, whatever the
     /// deadline (`min_iterations = iterations`): returns then depend only on

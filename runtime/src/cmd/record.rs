@@ -36,7 +36,7 @@ pub struct Args {
     #[arg(long)]
     force: bool,
     /// Stop after this many seconds (default: at Ctrl-C).
-    #[arg(long, value_name = "S", value_parser = umwelt_runtime::args::seconds)]
+    #[arg(long, value_name = "S", value_parser = umwelt_runtime::args::flag(umwelt_runtime::args::seconds))]
     duration: Option<f64>,
     /// Stop after this many messages.
     #[arg(long, value_name = "N", value_parser = umwelt_runtime::args::count::<u64>(1, u64::MAX))]

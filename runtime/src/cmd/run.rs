@@ -12,7 +12,7 @@ pub struct Args {
     #[arg(long)]
     config: PathBuf,
     /// Stop after this many seconds (default: until Ctrl-C).
-    #[arg(long, value_name = "SECONDS", value_parser = umwelt_runtime::args::seconds)]
+    #[arg(long, value_name = "SECONDS", value_parser = umwelt_runtime::args::flag(umwelt_runtime::args::seconds))]
     duration: Option<f64>,
     /// Print the loop summary as one JSON document on stdout when stopping.
     #[arg(long)]

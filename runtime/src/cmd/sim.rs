@@ -12,7 +12,7 @@ pub struct Args {
     env: super::EnvArgs,
     /// Control rate in Hz (frames published per second); must divide the
     /// physics rate. Default: the robot config's control period.
-    #[arg(long, value_name = "HZ", value_parser = umwelt_runtime::args::positive_hz)]
+    #[arg(long, value_name = "HZ", value_parser = umwelt_runtime::args::flag(umwelt_runtime::args::positive_hz))]
     rate: Option<f64>,
     /// Advance one control step only when the command answering the last
     /// frame arrives: deterministic simulator-in-the-loop runs.
@@ -20,13 +20,13 @@ pub struct Args {
     lockstep: bool,
     /// In lockstep, seconds to wait for a command before sending the frame
     /// again (with a warning).
-    #[arg(long, default_value_t = 2.0, value_name = "SECONDS", value_parser = umwelt_runtime::args::seconds)]
+    #[arg(long, default_value_t = 2.0, value_name = "SECONDS", value_parser = umwelt_runtime::args::flag(umwelt_runtime::args::seconds))]
     lockstep_timeout: f64,
     /// Seed of the first episode; episode i uses seed + i.
     #[arg(long, default_value_t = 0)]
     seed: u64,
     /// Stop after this many seconds.
-    #[arg(long, value_name = "SECONDS", value_parser = umwelt_runtime::args::seconds)]
+    #[arg(long, value_name = "SECONDS", value_parser = umwelt_runtime::args::flag(umwelt_runtime::args::seconds))]
     duration: Option<f64>,
     /// Stop after this many episodes.
     #[arg(long, value_parser = umwelt_runtime::args::count::<u32>(1, u64::from(u32::MAX)))]

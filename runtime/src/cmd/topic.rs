@@ -27,7 +27,7 @@ enum What {
         #[arg(default_value = "umwelt/**")]
         key: String,
         /// Seconds to listen.
-        #[arg(long, default_value_t = 2.0, value_name = "SECONDS", value_parser = umwelt_runtime::args::seconds)]
+        #[arg(long, default_value_t = 2.0, value_name = "SECONDS", value_parser = umwelt_runtime::args::flag(umwelt_runtime::args::seconds))]
         duration: f64,
         /// One JSON document on stdout.
         #[arg(long)]
@@ -41,7 +41,7 @@ enum What {
         #[arg(long, value_parser = umwelt_runtime::args::count::<u64>(1, u64::MAX))]
         count: Option<u64>,
         /// Stop after this many seconds.
-        #[arg(long, value_name = "SECONDS", value_parser = umwelt_runtime::args::seconds)]
+        #[arg(long, value_name = "SECONDS", value_parser = umwelt_runtime::args::flag(umwelt_runtime::args::seconds))]
         duration: Option<f64>,
         /// One JSON document per line instead of indented JSON.
         #[arg(long)]
@@ -52,7 +52,7 @@ enum What {
         /// Key expression, e.g. umwelt/cartpole/sensors.
         key: String,
         /// Seconds to measure.
-        #[arg(long, default_value_t = 5.0, value_name = "SECONDS", value_parser = umwelt_runtime::args::seconds)]
+        #[arg(long, default_value_t = 5.0, value_name = "SECONDS", value_parser = umwelt_runtime::args::flag(umwelt_runtime::args::seconds))]
         duration: f64,
         /// One JSON document on stdout.
         #[arg(long)]

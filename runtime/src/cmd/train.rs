@@ -57,7 +57,7 @@ pub struct Args {
     #[arg(long)]
     force: bool,
     /// Share of the episodes held out for validation (at least one episode).
-    #[arg(long, default_value_t = 0.1, value_parser = umwelt_runtime::args::open_fraction)]
+    #[arg(long, default_value_t = 0.1, value_parser = umwelt_runtime::args::flag(umwelt_runtime::args::open_fraction))]
     val_fraction: f64,
     /// Measure validation losses every N steps (0: only at the end).
     #[arg(long, default_value_t = 500, value_name = "N")]
@@ -78,16 +78,16 @@ pub struct Args {
     #[arg(long, value_parser = umwelt_runtime::args::count::<usize>(1, 1_000))]
     horizon: Option<usize>,
     /// Adam learning rate [default: 3e-4].
-    #[arg(long, value_parser = umwelt_runtime::args::learning_rate)]
+    #[arg(long, value_parser = umwelt_runtime::args::flag(umwelt_runtime::args::learning_rate))]
     lr: Option<f64>,
     /// Weight of the observation-decoder loss [default: 1].
-    #[arg(long, value_parser = umwelt_runtime::args::weight)]
+    #[arg(long, value_parser = umwelt_runtime::args::flag(umwelt_runtime::args::weight))]
     decoder_coef: Option<f32>,
     /// Seed of initialisation, batch sampling and the held-out split [default: 0].
     #[arg(long)]
     seed: Option<u64>,
     /// Discount of the value targets [default: 0.95; `umwelt learn` uses 0.99].
-    #[arg(long, value_parser = umwelt_runtime::args::discount)]
+    #[arg(long, value_parser = umwelt_runtime::args::flag(umwelt_runtime::args::discount))]
     gamma: Option<f32>,
     /// Width of every hidden layer [default: 128]; new models only.
     #[arg(long, value_parser = umwelt_runtime::args::count::<usize>(1, umwelt_runtime::args::MAX_CLI_WIDTH))]

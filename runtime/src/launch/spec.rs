@@ -252,3 +252,32 @@ fn check_env_key(key: &str) -> Result<(), String> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timeouts_beyond_their_range_name_the_field() {
+        let node = "[[node]]\nname = \"a\"\ncmd = [\"true\"]\n";
+        for (text, field) in [
+            (format!("stop_timeout_s = 1e300\n{node}"), "stop_timeout_s"),
+            (format!("stop_timeout_s = nan\n{node}"), "stop_timeout_s"),
+            (
+                format!("{node}ready_timeout_s = 1e300\n"),
+                "node[0] (`a`).ready_timeout_s",
+            ),
+            (
+                format!("{node}ready_timeout_s = 0.0\n"),
+                "node[0] (`a`).ready_timeout_s",
+            ),
+        ] {
+            match LaunchFile::parse(&text, Path::new("x.toml")) {
+                Err(LaunchError::Invalid { field: f, .. }) => assert_eq!(f, field, "{text}"),
+                other => panic!("{text}: {other:?}"),
+            }
+        }
+        let ok = format!("stop_timeout_s = {MAX_STOP_TIMEOUT_S}\n{node}");
+        LaunchFile::parse(&ok, Path::new("x.toml")).expect("the limit itself");
+    }
+}

@@ -98,7 +98,8 @@ pub struct LearnRecipe {
     /// (default 0.1, as TD-MPC2). Its gradient reaches the encoder too, and
     /// grows with the values' scale, so it also sets how much the latent is
     /// shaped by the value rather than by the dynamics' consistency.
-    #[arg(long, value_parser = args::flag(args::weight))]
+    // Checked with the training options, whose error names `value_coef`.
+    #[arg(long)]
     pub value_coef: Option<f32>,
     /// Q heads in the value ensemble (TD-MPC2: 5). Each TD target is the
     /// minimum of two heads drawn at random; the planner uses the first two.

@@ -114,7 +114,10 @@ pub fn ratio(s: &str) -> Result<f64, String> {
 /// A clap value parser from a check: a refused value is a clap error of
 /// one line, `FLAG VALUE: why` (exit status 2).
 #[derive(Clone)]
-pub struct Checked<T>(Arc<dyn Fn(&str) -> Result<T, String> + Send + Sync>);
+pub struct Checked<T>(Arc<Check<T>>);
+
+/// A check of a flag's text: its value, or why it is refused.
+type Check<T> = dyn Fn(&str) -> Result<T, String> + Send + Sync;
 
 impl<T: Clone + Send + Sync + 'static> clap::builder::TypedValueParser for Checked<T> {
     type Value = T;

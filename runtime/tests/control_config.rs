@@ -297,6 +297,13 @@ fn a_rate_the_controller_cannot_meet_is_an_error_naming_rate_hz() {
 /// Each number that would panic a thread or silently disable control, and
 /// the key its error must name (with the value as written).
 const BAD_NUMBERS: &[(&str, &str, &str)] = &[
+    // In range by itself, but at 10 Hz commands would live 2 s: past the
+    // protocol's 1 s, so every driver would refuse them.
+    (
+        "rate_hz = 10.0\n[safety]\ndeadline_periods = 20.0\n",
+        "zero",
+        "past the protocol's 1 s limit",
+    ),
     (
         "telemetry_period_s = 1e300\n",
         "zero",

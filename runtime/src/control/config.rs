@@ -309,6 +309,16 @@ impl RunConfig {
             Some(hz) if (0.1..=10_000.0).contains(&hz) => 1.0 / hz,
             Some(hz) => return Err(bad(format!("rate_hz = {hz:?}: must be in [0.1, 10000]"))),
         };
+        // Drivers refuse deadlines further ahead than the protocol allows.
+        let deadline_s = period * self.safety.deadline_periods;
+        let max_s = crate::wire::fresh::MAX_DEADLINE_AHEAD_NS as f64 / 1e9;
+        if deadline_s > max_s {
+            return Err(bad(format!(
+                "safety.deadline_periods = {:?}: commands would expire {deadline_s:.3} s after sending, \
+                 past the protocol's {max_s} s limit (drivers would refuse every one)",
+                self.safety.deadline_periods
+            )));
+        }
         let n = env.action_spec().len();
         let limits: Vec<[f32; 2]> = match &self.safety.limits {
             None => env

@@ -446,6 +446,7 @@ fn the_ready_line_waits_for_zenoh_and_a_clean_shutdown_logs_no_errors() {
         }
         for log in &logs {
             assert!(!log.contains("ERROR"), "errors at a clean shutdown:\n{log}");
+            assert!(!log.contains('\x1b'), "colour codes in a log that is not a terminal");
             assert!(log.contains("Ctrl-C stops"), "{log}");
         }
     }

@@ -140,6 +140,8 @@ fn main() -> std::process::ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::new("error"))
         .with_writer(std::io::stderr)
+        // Colour only for people: not in logs written to files or pipes.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let result = match cli {
         Cli::Flood(args) => run(&args),

@@ -4,6 +4,7 @@
 //! and the `umwelt` command-line tool. `umwelt-sim` and `umwelt-models` meet
 //! only here.
 
+pub mod args;
 pub mod bench;
 pub mod collect;
 pub mod control;

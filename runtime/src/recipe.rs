@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::args;
 use crate::learn::LearnOptions;
 
 /// Why a recipe could not be read or turned into options.
@@ -56,47 +57,48 @@ pub struct LearnRecipe {
     pub robot_config: Option<PathBuf>,
     /// Environment steps in all (seed episodes included); with --resume, a
     /// larger value extends the run [default: 100000].
-    #[arg(long)]
+    #[arg(long, value_parser = args::count::<u64>(1, 1_000_000_000))]
     pub steps: Option<u64>,
     /// Seed of model, batches, planner noise and episodes [default: 0].
     #[arg(long)]
     pub seed: Option<u64>,
     /// Random-policy episodes before the planner takes over [default: 5].
-    #[arg(long)]
+    #[arg(long, value_parser = args::count::<usize>(0, 1_000_000))]
     pub seed_episodes: Option<usize>,
     /// Gradient updates per environment step [default: 0.5].
-    #[arg(long)]
+    #[arg(long, value_parser = args::flag(args::ratio))]
     pub updates_per_step: Option<f64>,
     /// Evaluate after every this many planner episodes [default: 5].
-    #[arg(long)]
+    #[arg(long, value_parser = args::count::<usize>(1, 1_000_000))]
     pub eval_every: Option<usize>,
     /// Noise-free episodes per evaluation [default: 3].
-    #[arg(long)]
+    #[arg(long, value_parser = args::count::<usize>(1, 10_000))]
     pub eval_episodes: Option<usize>,
     /// Planner samples per iteration (TD-MPC2: 512).
-    #[arg(long)]
+    #[arg(long, value_parser = args::count::<usize>(1, crate::plan::MAX_SAMPLES as u64))]
     pub samples: Option<usize>,
     /// Planner iterations per decision (TD-MPC2: 6).
-    #[arg(long)]
+    #[arg(long, value_parser = args::count::<usize>(1, crate::plan::MAX_ITERATIONS as u64))]
     pub iterations: Option<usize>,
     /// Planner horizon (TD-MPC2: 3).
-    #[arg(long)]
+    #[arg(long, value_parser = args::count::<usize>(1, crate::plan::MAX_HORIZON as u64))]
     pub horizon: Option<usize>,
     /// Control steps each action is held, and each model step covers
     /// (TD-MPC2: 2 on DMControl). Run configs for the checkpoint need
     /// `controller.planner.action_repeat` set to the same value [default: 1].
-    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(long, value_parser = args::count::<u32>(1, crate::plan::MAX_ACTION_REPEAT as u64))]
     pub action_repeat: Option<u32>,
     /// Width of the model's hidden layers.
-    #[arg(long)]
+    #[arg(long, value_parser = args::count::<usize>(1, args::MAX_CLI_WIDTH))]
     pub hidden: Option<usize>,
     /// Discount factor of the value targets [default: 0.99].
-    #[arg(long)]
+    #[arg(long, value_parser = args::flag(args::discount))]
     pub gamma: Option<f32>,
     /// Weight of the value (TD) loss in the model's joint objective
     /// (default 0.1, as TD-MPC2). Its gradient reaches the encoder too, and
     /// grows with the values' scale, so it also sets how much the latent is
     /// shaped by the value rather than by the dynamics' consistency.
+    // Checked with the training options, whose error names `value_coef`.
     #[arg(long)]
     pub value_coef: Option<f32>,
     /// Q heads in the value ensemble (TD-MPC2: 5). Each TD target is the

@@ -293,3 +293,180 @@ fn a_rate_the_controller_cannot_meet_is_an_error_naming_rate_hz() {
         .to_string();
     assert!(e.contains("rate_hz = 100") && e.contains("`slow`"), "{e}");
 }
+
+/// Each number that would panic a thread or silently disable control, and
+/// the key its error must name (with the value as written).
+const BAD_NUMBERS: &[(&str, &str, &str)] = &[
+    // In range by itself, but at 10 Hz commands would live 2 s: past the
+    // protocol's 1 s, so every driver would refuse them.
+    (
+        "rate_hz = 10.0\n[safety]\ndeadline_periods = 20.0\n",
+        "zero",
+        "past the protocol's 1 s limit",
+    ),
+    (
+        "telemetry_period_s = 1e300\n",
+        "zero",
+        "telemetry_period_s = 1e300",
+    ),
+    (
+        "telemetry_period_s = nan\n",
+        "zero",
+        "telemetry_period_s = NaN",
+    ),
+    (
+        "telemetry_period_s = 0.0\n",
+        "zero",
+        "telemetry_period_s = 0.0",
+    ),
+    ("rate_hz = 1e-300\n", "zero", "rate_hz = 1e-300"),
+    ("rate_hz = nan\n", "zero", "rate_hz = NaN"),
+    (
+        "[safety]\nstale_after_periods = 1e300\n",
+        "zero",
+        "safety.stale_after_periods = 1e300",
+    ),
+    (
+        "[safety]\nstale_after_periods = nan\n",
+        "zero",
+        "safety.stale_after_periods = NaN",
+    ),
+    (
+        "[safety]\ndeadline_periods = 1e300\n",
+        "zero",
+        "safety.deadline_periods = 1e300",
+    ),
+    (
+        "[safety]\ndeadline_periods = 1e-300\n",
+        "zero",
+        "safety.deadline_periods = 1e-300",
+    ),
+    (
+        "[safety]\ndeadline_periods = -1.0\n",
+        "zero",
+        "safety.deadline_periods = -1.0",
+    ),
+    (
+        "[safety]\nslew_rate = [nan]\n",
+        "zero",
+        "safety.slew_rate: NaN",
+    ),
+    (
+        "[realtime]\ncpu = 100000\n",
+        "zero",
+        "realtime.cpu = 100000",
+    ),
+    (
+        "[realtime]\nspin_us = 100000000000\n",
+        "zero",
+        "realtime.spin_us = 100000000000",
+    ),
+    (
+        "",
+        "cartpole_swingup\nmax_force = nan",
+        "controller.max_force = NaN",
+    ),
+    (
+        "",
+        "cartpole_swingup\nmax_force = -1.0",
+        "controller.max_force = -1.0",
+    ),
+    (
+        "",
+        "cartpole_swingup\nlqr_q = [nan, 1.0, 1.0, 1.0]",
+        "controller.lqr_q[0] = NaN",
+    ),
+    (
+        "",
+        "cartpole_swingup\nlqr_q = [1.0, -2.0, 1.0, 1.0]",
+        "controller.lqr_q[1] = -2.0",
+    ),
+    (
+        "",
+        "cartpole_swingup\nlqr_r = 0.0",
+        "controller.lqr_r = 0.0",
+    ),
+    (
+        "",
+        "cartpole_swingup\ncart_mass = inf",
+        "controller.cart_mass = inf",
+    ),
+    (
+        "",
+        "cartpole_swingup\npole_length = 0.0",
+        "controller.pole_length = 0.0",
+    ),
+    (
+        "",
+        "cartpole_swingup\nswitch_deg = 720.0",
+        "controller.switch_deg = 720.0",
+    ),
+    (
+        "",
+        "cartpole_swingup\ncentre_gains = [1.0, nan]",
+        "controller.centre_gains[1] = NaN",
+    ),
+    ("", "hold\nkp = nan", "controller.kp = NaN"),
+    ("", "hold\nkd = -3.0", "controller.kd = -3.0"),
+    ("", "fault_injection\nvalue = inf", "controller.value = inf"),
+    (
+        "",
+        "mpc\nmodel = \"oracle\"\nthreads = 0",
+        "controller.threads = 0",
+    ),
+    (
+        "",
+        "mpc\nmodel = \"oracle\"\n[controller.planner]\nsamples = 100000000",
+        "samples = 100000000",
+    ),
+    (
+        "",
+        "mpc\nmodel = \"oracle\"\n[controller.planner]\nhorizon = 1000000",
+        "horizon = 1000000",
+    ),
+    (
+        "",
+        "mpc\nmodel = \"oracle\"\n[controller.planner]\ndeadline_margin_us = 9223372036854775807",
+        "deadline_margin_us = 9223372036854775807",
+    ),
+    (
+        "",
+        "mpc\nmodel = \"oracle\"\n[controller.planner]\ntemperature = inf",
+        "temperature (inf)",
+    ),
+];
+
+#[test]
+fn every_number_out_of_range_is_refused_at_load_naming_its_key_and_value() {
+    for (i, (top, controller, want)) in BAD_NUMBERS.iter().enumerate() {
+        // Top-level keys go before the controller table, tables after it.
+        let (before, after) = if top.starts_with('[') {
+            ("", *top)
+        } else {
+            (*top, "")
+        };
+        let text = format!(
+            "{HEAD}{before}[controller]\nkind = {}{after}",
+            quote_kind(controller)
+        );
+        let e = err(&format!("bad{i}.toml"), &text);
+        assert!(e.contains(want), "{text}\n-> {e}\n(want {want:?})");
+        assert!(!e.contains('\n'), "one line: {e}");
+    }
+}
+
+/// `kind = "NAME"` and the lines after it, from `NAME\nkey = value...`.
+fn quote_kind(controller: &str) -> String {
+    let (kind, rest) = controller.split_once('\n').unwrap_or((controller, ""));
+    format!("\"{kind}\"\n{rest}\n")
+}
+
+#[test]
+fn values_at_the_edges_of_their_ranges_load() {
+    let ok = format!(
+        "{HEAD}telemetry_period_s = 3600.0\n[controller]\nkind = \"cartpole_swingup\"\nmax_force = 1.0\n[safety]\nstale_after_periods = 1000.0\ndeadline_periods = 100.0\n"
+    );
+    let r = RunConfig::load(&write("edges.toml", &ok)).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(r.config.safety.deadline_periods, 100.0);
+    controller::build(&r).unwrap_or_else(|e| panic!("{e}"));
+}

@@ -376,3 +376,81 @@ fn a_reset_request_starts_an_episode_from_the_requested_seed() {
         std::thread::sleep(Duration::from_millis(10));
     }
 }
+
+#[test]
+fn the_ready_line_waits_for_zenoh_and_a_clean_shutdown_logs_no_errors() {
+    // zenoh cannot start: no ready line (so `umwelt launch` does not count
+    // the node ready), one error line.
+    let out = Command::new(env!("CARGO_BIN_EXE_umwelt"))
+        .args([
+            "sim",
+            "--robot",
+            "cartpole",
+            "--task",
+            "swingup",
+            "--zenoh-config",
+            "/nonexistent/zenoh.json5",
+        ])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(!err.contains("Ctrl-C stops"), "ready before zenoh: {err}");
+    assert!(err.contains("zenoh config"), "{err}");
+
+    // Simulator and controller stopped with Ctrl-C, in either order: no
+    // ERROR lines (zenoh complained of undeclared key expressions before).
+    for controller_first in [true, false] {
+        let endpoint = free_loopback_endpoint().unwrap();
+        let sim = spawn_sim(&endpoint, &["--robot", "cartpole", "--task", "swingup"]);
+        let run = Command::new(env!("CARGO_BIN_EXE_umwelt"))
+            .args([
+                "run",
+                "--config",
+                concat!(
+                    env!("CARGO_MANIFEST_DIR"),
+                    "/../configs/cartpole_swingup.toml"
+                ),
+                "--zenoh-endpoint",
+                &endpoint,
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut nodes = [Node(run), sim];
+        // Ready, and running for a while.
+        std::thread::sleep(Duration::from_millis(1500));
+        if !controller_first {
+            nodes.reverse();
+        }
+        let mut logs = Vec::new();
+        for node in &mut nodes {
+            // SAFETY: kill(2) on our own child, not yet waited for.
+            unsafe {
+                libc::kill(node.0.id() as i32, libc::SIGINT);
+            }
+            std::thread::sleep(Duration::from_millis(300));
+        }
+        for node in &mut nodes {
+            let mut err = String::new();
+            use std::io::Read;
+            node.0
+                .stderr
+                .take()
+                .unwrap()
+                .read_to_string(&mut err)
+                .unwrap();
+            assert!(node.0.wait().unwrap().success(), "{err}");
+            logs.push(err);
+        }
+        for log in &logs {
+            assert!(!log.contains("ERROR"), "errors at a clean shutdown:\n{log}");
+            assert!(
+                !log.contains('\x1b'),
+                "colour codes in a log that is not a terminal"
+            );
+            assert!(log.contains("Ctrl-C stops"), "{log}");
+        }
+    }
+}

@@ -12,6 +12,9 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Result, SimError};
 use crate::spec::ActuationMode;
 
+/// The longest `control_period` a robot config may have, in seconds.
+pub const MAX_CONTROL_PERIOD_S: f64 = 10.0;
+
 /// The built-in robots.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -248,6 +251,12 @@ impl RobotConfig {
             return bad(format!(
                 "physics_dt = {}: must be in (0, 0.05] seconds",
                 self.physics_dt
+            ));
+        }
+        if !(self.control_period > 0.0 && self.control_period <= MAX_CONTROL_PERIOD_S) {
+            return bad(format!(
+                "control_period = {:?}: must be in (0, {MAX_CONTROL_PERIOD_S}] seconds",
+                self.control_period
             ));
         }
         let ratio = self.control_period / self.physics_dt;
@@ -490,6 +499,15 @@ mod tests {
         c.realism.randomize.mass = 1.5;
         let e = c.validate("x.toml").unwrap_err().to_string();
         assert!(e.contains("realism.randomize.mass"), "{e}");
+
+        // A whole multiple of physics_dt, but longer than any Duration
+        // the simulator's pacing could hold.
+        for period in [1e300, f64::INFINITY, f64::NAN, -0.01] {
+            let mut c = RobotConfig::builtin(RobotKind::Cartpole);
+            c.control_period = period;
+            let e = c.validate("x.toml").unwrap_err().to_string();
+            assert!(e.contains(&format!("control_period = {period:?}")), "{e}");
+        }
     }
 
     #[test]

@@ -454,6 +454,21 @@ impl Checkpoint {
             return Err(bad_meta("action_repeat is 0 (at least 1)".into()));
         }
         meta.normalization.validate().map_err(bad_meta)?;
+        // Every parameter is at least one f32 of the weights: sizes that
+        // the bytes present cannot hold are refused before allocating.
+        let needed = meta
+            .model
+            .parameter_count()
+            .and_then(|n| n.checked_mul(4))
+            .unwrap_or(u64::MAX);
+        if needed > w {
+            return Err(CheckpointError::Weights {
+                path: p(),
+                message: format!(
+                    "the model's sizes need {needed} bytes of weights, the file holds {w}"
+                ),
+            });
+        }
         if meta.normalization.obs_dim() != meta.model.obs_dim
             || meta.normalization.act_dim() != meta.model.act_dim
             || meta.spec.obs_dim() != meta.model.obs_dim

@@ -2,6 +2,14 @@
 
 use serde::{Deserialize, Serialize};
 
+/// The largest observation, action, latent or hidden size a model may have
+/// (checked before anything is allocated, e.g. for a checkpoint's sizes).
+pub const MAX_MODEL_WIDTH: usize = 65_536;
+/// The most hidden layers of any of a model's networks.
+pub const MAX_MODEL_LAYERS: usize = 64;
+/// The most Q heads.
+pub const MAX_Q_HEADS: usize = 64;
+
 /// Architecture of a [`super::WorldModel`]. Serialised into every checkpoint.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
@@ -75,8 +83,23 @@ impl WorldModelConfig {
         self
     }
 
-    /// Checks the sizes; returns what is wrong.
+    /// Checks the sizes, each against its limit (`hidden = 50000000
+    /// exceeds the limit 65536`); returns what is wrong.
     pub fn validate(&self) -> Result<(), String> {
+        for (name, v, max) in [
+            ("obs_dim", self.obs_dim, MAX_MODEL_WIDTH),
+            ("act_dim", self.act_dim, MAX_MODEL_WIDTH),
+            ("latent_dim", self.latent_dim, MAX_MODEL_WIDTH),
+            ("hidden", self.hidden, MAX_MODEL_WIDTH),
+            ("simnorm_group", self.simnorm_group, MAX_MODEL_WIDTH),
+            ("hidden_layers", self.hidden_layers, MAX_MODEL_LAYERS),
+            ("head_layers", self.head_layers, MAX_MODEL_LAYERS),
+            ("num_q", self.num_q, MAX_Q_HEADS),
+        ] {
+            if v > max {
+                return Err(format!("{name} = {v} exceeds the limit {max}"));
+            }
+        }
         if self.obs_dim == 0 || self.act_dim == 0 {
             return Err(format!(
                 "obs_dim {} and act_dim {} must be positive",
@@ -102,6 +125,46 @@ impl WorldModelConfig {
             return Err("log_std_min must be below log_std_max, both finite".into());
         }
         Ok(())
+    }
+
+    /// Number of parameters (weights, biases, LayerNorm gains and offsets)
+    /// of the model these sizes describe; `None` if it overflows `u64`.
+    /// Computed without building the model, so that a file's sizes can be
+    /// checked against its bytes before anything is allocated.
+    pub fn parameter_count(&self) -> Option<u64> {
+        let u = |v: usize| u64::try_from(v).ok();
+        let (o, a, l, h) = (
+            u(self.obs_dim)?,
+            u(self.act_dim)?,
+            u(self.latent_dim)?,
+            u(self.hidden)?,
+        );
+        let norm = if self.layer_norm { 2 } else { 0 };
+        // One `Mlp`: `layers` hidden layers of width `h` (each with a
+        // LayerNorm when enabled), then the output layer.
+        let mlp = |d_in: u64, layers: usize, d_out: u64| -> Option<u64> {
+            let mut total = 0u64;
+            let mut d = d_in;
+            for _ in 0..layers {
+                total =
+                    total.checked_add(d.checked_mul(h)?.checked_add(h)?.checked_add(norm * h)?)?;
+                d = h;
+            }
+            total.checked_add(d.checked_mul(d_out)?.checked_add(d_out)?)
+        };
+        let (n, k) = (self.hidden_layers, self.head_layers);
+        let q = mlp(l.checked_add(a)?, k, 1)?.checked_mul(u(self.num_q)?)?;
+        [
+            mlp(o, k, l)?,                 // encoder
+            mlp(l.checked_add(a)?, n, l)?, // dynamics
+            mlp(l.checked_add(a)?, n, 1)?, // reward
+            q,                             // Q ensemble
+            mlp(l, k, a.checked_mul(2)?)?, // policy prior
+            mlp(l.checked_mul(2)?, n, a)?, // inverse dynamics
+            mlp(l, n, o)?,                 // decoder
+        ]
+        .into_iter()
+        .try_fold(0u64, u64::checked_add)
     }
 }
 

@@ -34,7 +34,9 @@ pub use checkpoint::{
     CHECKPOINT_HEADER_LEN, CHECKPOINT_MAGIC, CHECKPOINT_OLDEST_VERSION, CHECKPOINT_VERSION,
     Checkpoint, CheckpointError, CheckpointMeta, OPTIMIZER_MAGIC, optimizer_sidecar_path,
 };
-pub use config::{ModelError, TrainConfig, WorldModelConfig};
+pub use config::{
+    MAX_MODEL_LAYERS, MAX_MODEL_WIDTH, MAX_Q_HEADS, ModelError, TrainConfig, WorldModelConfig,
+};
 pub use device::Backend;
 pub use infer::{
     Bf16Kernel, InferenceModel, Precision, RolloutEngine, RolloutOutput, TILE_ROWS,

@@ -19,6 +19,7 @@ use anyhow::Context;
 use clap::Parser;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
+use umwelt_runtime::args;
 use umwelt_runtime::transport::ZenohArgs;
 use umwelt_runtime::wire::{
     self, Estop, Message, MessageKind, MotorCommand, Reset, SensorFrame, fresh,
@@ -83,10 +84,10 @@ struct Args {
     #[arg(long, default_value = "cartpole")]
     robot: String,
     /// Messages per second, all attacks together.
-    #[arg(long, default_value_t = 1000.0, value_parser = positive)]
+    #[arg(long, default_value_t = 1000.0, value_parser = args::flag(args::positive_hz))]
     rate: f64,
     /// Seconds to attack.
-    #[arg(long, default_value_t = 10.0, value_parser = positive)]
+    #[arg(long, default_value_t = 10.0, value_parser = args::flag(args::seconds))]
     duration: f64,
     /// Which attacks (comma-separated; default all).
     #[arg(long, value_delimiter = ',', default_values_t = ATTACKS.map(String::from))]
@@ -99,13 +100,6 @@ struct Args {
     json: bool,
     #[command(flatten)]
     zenoh: ZenohArgs,
-}
-
-fn positive(s: &str) -> Result<f64, String> {
-    match s.parse::<f64>() {
-        Ok(v) if v.is_finite() && v > 0.0 && v <= 1e6 => Ok(v),
-        _ => Err(format!("`{s}`: expected a positive number up to 1e6")),
-    }
 }
 
 /// What the attacker has overheard.
@@ -146,6 +140,8 @@ fn main() -> std::process::ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::new("error"))
         .with_writer(std::io::stderr)
+        // Colour only for people: not in logs written to files or pipes.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let result = match cli {
         Cli::Flood(args) => run(&args),

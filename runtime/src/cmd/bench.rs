@@ -20,7 +20,7 @@ enum What {
     /// multiple of real time.
     Sim {
         /// Seconds to measure each robot for (whole episodes).
-        #[arg(long, default_value_t = 2.0)]
+        #[arg(long, default_value_t = 2.0, value_parser = umwelt_runtime::args::flag(umwelt_runtime::args::seconds))]
         seconds: f64,
         /// Seed of the episodes.
         #[arg(long, default_value_t = 0)]
@@ -33,10 +33,10 @@ enum What {
     /// controller against a simulator at the same rate, beside the period.
     Loop {
         /// Control rates to measure (Hz).
-        #[arg(long, value_delimiter = ',', default_value = "100,1000")]
+        #[arg(long, value_delimiter = ',', default_value = "100,1000", value_parser = umwelt_runtime::args::flag(umwelt_runtime::args::positive_hz))]
         rates: Vec<f64>,
         /// Seconds per rate.
-        #[arg(long, default_value_t = 5.0)]
+        #[arg(long, default_value_t = 5.0, value_parser = umwelt_runtime::args::flag(umwelt_runtime::args::seconds))]
         seconds: f64,
         /// What starts a tick: a fixed-rate timer, or each new frame.
         #[arg(long, value_delimiter = ',', default_value = "timer,frame")]
@@ -49,10 +49,10 @@ enum What {
     /// decode, check), beside raw zenoh put-to-receive of the same size.
     Wire {
         /// Frames to send (as many raw messages are interleaved).
-        #[arg(long, default_value_t = 2000)]
+        #[arg(long, default_value_t = 2000, value_parser = umwelt_runtime::args::count::<usize>(1, 10_000_000))]
         messages: usize,
         /// Frames per second.
-        #[arg(long, default_value_t = 1000.0)]
+        #[arg(long, default_value_t = 1000.0, value_parser = umwelt_runtime::args::flag(umwelt_runtime::args::positive_hz))]
         rate: f64,
         /// Which link: plain TCP (the default profile), the secure profile
         /// (mutual TLS and access rules, throw-away certificates) over QUIC
@@ -68,12 +68,12 @@ enum What {
     /// file in the same run; and reading the recording back.
     Record {
         /// Frames to record.
-        #[arg(long, default_value_t = 20_000)]
+        #[arg(long, default_value_t = 20_000, value_parser = umwelt_runtime::args::count::<usize>(1, 10_000_000))]
         messages: usize,
         /// Add a WIDTHxHEIGHT RGB image of random bytes to every frame
         /// (incompressible: the worst case), e.g. 320x240.
-        #[arg(long, value_name = "WxH")]
-        image: Option<String>,
+        #[arg(long, value_name = "WxH", value_parser = umwelt_runtime::args::flag(umwelt_runtime::args::image_size))]
+        image: Option<(u16, u16)>,
         /// Folder for the files written (removed at the end).
         #[arg(long, default_value_os_t = std::env::temp_dir().join("umwelt-bench-record"))]
         dir: std::path::PathBuf,
@@ -97,26 +97,26 @@ enum What {
         #[arg(long)]
         checkpoint: Option<std::path::PathBuf>,
         /// Samples per iteration.
-        #[arg(long)]
+        #[arg(long, value_parser = umwelt_runtime::args::count::<usize>(1, MAX_SAMPLES))]
         samples: Option<usize>,
         /// Iterations per plan.
-        #[arg(long)]
+        #[arg(long, value_parser = umwelt_runtime::args::count::<usize>(1, MAX_ITERATIONS))]
         iterations: Option<usize>,
         /// Planning horizon.
-        #[arg(long)]
+        #[arg(long, value_parser = umwelt_runtime::args::count::<usize>(1, MAX_HORIZON))]
         horizon: Option<usize>,
         /// Hidden layer width of the random model.
-        #[arg(long)]
+        #[arg(long, value_parser = umwelt_runtime::args::count::<usize>(1, umwelt_runtime::args::MAX_CLI_WIDTH))]
         hidden: Option<usize>,
         /// Rollout threads.
-        #[arg(long, default_value_t = 2)]
+        #[arg(long, default_value_t = 2, value_parser = umwelt_runtime::args::count::<usize>(1, umwelt_runtime::args::MAX_THREADS))]
         threads: usize,
         /// Plans to time back to back, and as many paced.
-        #[arg(long, default_value_t = 500)]
+        #[arg(long, default_value_t = 500, value_parser = umwelt_runtime::args::count::<usize>(1, 10_000_000))]
         plans: usize,
         /// Also time plans started one per this many milliseconds, as the
         /// control loop plans (10: cart-pole's 100 Hz); 0 skips them.
-        #[arg(long, default_value_t = 10.0)]
+        #[arg(long, default_value_t = 10.0, value_parser = umwelt_runtime::args::flag(umwelt_runtime::args::milliseconds_or_zero))]
         period_ms: f64,
         /// Where the rollout workers run, as `controller.workers` says:
         /// `spread` (each on a CPU of its own), `float` (where the OS puts
@@ -141,34 +141,43 @@ enum What {
         #[arg(long, default_value = "cartpole")]
         robot: String,
         /// Samples per rollout (the planner's batch).
-        #[arg(long, default_value_t = 512)]
+        #[arg(long, default_value_t = 512, value_parser = umwelt_runtime::args::count::<usize>(1, MAX_SAMPLES))]
         samples: usize,
         /// Steps per rollout.
-        #[arg(long, default_value_t = 5)]
+        #[arg(long, default_value_t = 5, value_parser = umwelt_runtime::args::count::<usize>(1, MAX_HORIZON))]
         horizon: usize,
         /// Threads of the rollout engine and of the sgemm baseline.
-        #[arg(long, default_value_t = 2)]
+        #[arg(long, default_value_t = 2, value_parser = umwelt_runtime::args::count::<usize>(1, umwelt_runtime::args::MAX_THREADS))]
         threads: usize,
         /// Seconds to time each rollout variant for.
-        #[arg(long, default_value_t = 2.0)]
+        #[arg(long, default_value_t = 2.0, value_parser = umwelt_runtime::args::flag(umwelt_runtime::args::seconds))]
         seconds: f64,
         /// Training steps to time.
-        #[arg(long, default_value_t = 20)]
+        #[arg(long, default_value_t = 20, value_parser = umwelt_runtime::args::count::<usize>(1, 1_000_000))]
         train_steps: usize,
         /// Training batch size (default: the training default).
-        #[arg(long)]
+        #[arg(long, value_parser = umwelt_runtime::args::count::<usize>(1, umwelt_runtime::args::MAX_CLI_BATCH))]
         train_batch: Option<usize>,
         /// Latent size (default: the model default).
-        #[arg(long)]
+        #[arg(long, value_parser = umwelt_runtime::args::count::<usize>(1, umwelt_runtime::args::MAX_CLI_WIDTH))]
         latent: Option<usize>,
         /// Hidden layer width (default: the model default).
-        #[arg(long)]
+        #[arg(long, value_parser = umwelt_runtime::args::count::<usize>(1, umwelt_runtime::args::MAX_CLI_WIDTH))]
         hidden: Option<usize>,
         /// Print one JSON document on stdout.
         #[arg(long)]
         json: bool,
     },
 }
+
+/// The most planner samples `--samples` takes (as `controller.planner.samples`).
+const MAX_SAMPLES: u64 = umwelt_runtime::plan::MAX_SAMPLES as u64;
+/// The longest `--horizon` (as `controller.planner.horizon`).
+const MAX_HORIZON: u64 = umwelt_runtime::plan::MAX_HORIZON as u64;
+/// The most `--iterations` (as `controller.planner.iterations`).
+const MAX_ITERATIONS: u64 = umwelt_runtime::plan::MAX_ITERATIONS as u64;
+/// The most image bytes `bench record` may hold in memory at once.
+const MAX_RECORD_BENCH_BYTES: u64 = 8 << 30;
 
 /// Cores this process may run on.
 fn cores() -> usize {
@@ -186,14 +195,22 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             if json {
                 return super::print_json(&results);
             }
-            println!(
+            outln!(
                 "{:<10} {:<8} {:>9} {:>16} {:>12}",
-                "robot", "task", "dt (s)", "physics steps/s", "x realtime"
+                "robot",
+                "task",
+                "dt (s)",
+                "physics steps/s",
+                "x realtime"
             );
             for r in &results {
-                println!(
+                outln!(
                     "{:<10} {:<8} {:>9} {:>16.0} {:>12.0}",
-                    r.robot, r.task, r.physics_dt, r.physics_steps_per_s, r.realtime_factor
+                    r.robot,
+                    r.task,
+                    r.physics_dt,
+                    r.physics_steps_per_s,
+                    r.realtime_factor
                 );
             }
             Ok(())
@@ -221,7 +238,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             if json {
                 return super::print_json(&all);
             }
-            println!(
+            outln!(
                 "{:>7} {:>8} {:>10} {:>8} {:>7} {:>13} {:>13} {:>12} {:>14} {:>12}",
                 "trigger",
                 "rate Hz",
@@ -235,7 +252,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 "p99/period"
             );
             for b in &all {
-                println!(
+                outln!(
                     "{:>7} {:>8.0} {:>10.0} {:>8} {:>7} {:>13.0} {:>13.0} {:>12.3} {:>14.0} {:>12.3}",
                     format!("{:?}", b.trigger).to_lowercase(),
                     b.rate_hz,
@@ -262,12 +279,15 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 if json {
                     return super::print_json(&r);
                 }
-                print_wire(&r.tcp, "TCP");
-                print_wire(&r.quic, "secure profile, QUIC");
-                print_wire(&r.tls, "secure profile, TLS");
-                println!(
+                print_wire(&r.tcp, "TCP")?;
+                print_wire(&r.quic, "secure profile, QUIC")?;
+                print_wire(&r.tls, "secure profile, TLS")?;
+                outln!(
                     "ratio to TCP (sensor frames): QUIC p50 {:.2}, p99 {:.2}; TLS p50 {:.2}, p99 {:.2}",
-                    r.quic_p50_ratio, r.quic_p99_ratio, r.tls_p50_ratio, r.tls_p99_ratio
+                    r.quic_p50_ratio,
+                    r.quic_p99_ratio,
+                    r.tls_p50_ratio,
+                    r.tls_p99_ratio
                 );
                 Ok(())
             }
@@ -286,8 +306,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 if json {
                     return super::print_json(&r);
                 }
-                print_wire(&r, link);
-                Ok(())
+                print_wire(&r, link)
             }
         },
         What::Record {
@@ -296,20 +315,13 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             dir,
             json,
         } => {
-            anyhow::ensure!(messages > 0, "--messages must be at least 1");
-            let image = match image {
-                None => None,
-                Some(s) => {
-                    let parse = || -> Option<(u16, u16)> {
-                        let (w, h) = s.split_once('x')?;
-                        let (w, h) = (w.parse().ok()?, h.parse().ok()?);
-                        (w > 0 && h > 0).then_some((w, h))
-                    };
-                    Some(parse().ok_or_else(|| {
-                        anyhow::anyhow!("--image {s}: expected WIDTHxHEIGHT, e.g. 320x240")
-                    })?)
-                }
-            };
+            if let Some((w, h)) = image {
+                let bytes = messages as u64 * u64::from(w) * u64::from(h) * 3;
+                anyhow::ensure!(
+                    bytes <= MAX_RECORD_BENCH_BYTES,
+                    "--messages {messages} with --image {w}x{h}: {bytes} bytes of images, more than the {MAX_RECORD_BENCH_BYTES} this benchmark holds in memory"
+                );
+            }
             let r = bench_record(&RecordBenchOptions {
                 messages,
                 image,
@@ -319,17 +331,23 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             if json {
                 return super::print_json(&r);
             }
-            println!(
+            outln!(
                 "{} arm sensor frames of {} B (recorded, closed and synced):",
-                r.messages, r.frame_bytes
+                r.messages,
+                r.frame_bytes
             );
-            println!(
+            outln!(
                 "  umwelt record's writer  {:>10.0} frames/s  {:>8.1} MB/s  = {:.2} of a plain file's {:.1} MB/s",
-                r.record_msgs_per_s, r.record_mb_per_s, r.record_vs_raw, r.raw_mb_per_s
+                r.record_msgs_per_s,
+                r.record_mb_per_s,
+                r.record_vs_raw,
+                r.raw_mb_per_s
             );
-            println!(
+            outln!(
                 "  file size {:.2} of the payload (zstd); read back {:.0} frames/s; the writer keeps up with {:.0} robots at 100 Hz",
-                r.file_vs_payload, r.read_msgs_per_s, r.record_vs_100hz
+                r.file_vs_payload,
+                r.read_msgs_per_s,
+                r.record_vs_100hz
             );
             Ok(())
         }
@@ -347,9 +365,6 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             precision,
             json,
         } => {
-            if !(period_ms.is_finite() && (0.0..=10_000.0).contains(&period_ms)) {
-                anyhow::bail!("--period-ms {period_ms}: give a period from 0 (none) to 10000 ms");
-            }
             let mut planner = umwelt_runtime::plan::PlannerConfig::default();
             if let Some(v) = samples {
                 planner.samples = v;
@@ -375,7 +390,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 threads,
                 plans: plans.max(1),
                 period: (period_ms > 0.0)
-                    .then(|| std::time::Duration::from_secs_f64(period_ms / 1e3)),
+                    .then(|| super::duration("--period-ms", period_ms / 1e3))
+                    .transpose()?,
                 workers,
                 precision,
             })
@@ -384,7 +400,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 return super::print_json(&r);
             }
             let p = &r.planner;
-            println!(
+            outln!(
                 "{}/{} ({}: latent {}, hidden {}): {} samples x {} steps{} x {} iterations = {} latent sample-steps per plan ({} policy-prior samples), {:.3} GFLOP, {} threads",
                 r.robot,
                 r.task,
@@ -406,7 +422,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             );
             {
                 use umwelt_models::world_model::{Bf16Kernel, Precision};
-                println!(
+                outln!(
                     "wide layers multiplied in {}{}",
                     r.precision,
                     match (r.precision, r.bf16_native, r.bf16_kernel) {
@@ -427,18 +443,25 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                     .iter()
                     .map(|c| c.map_or("floating".to_string(), |c| format!("CPU {c}")))
                     .collect();
-                println!("rollout workers: {}", at.join(", "));
+                outln!("rollout workers: {}", at.join(", "));
             }
-            println!(
+            outln!(
                 "plan time over {} plans: p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms ({:.0} plans/s)",
-                r.plans, r.ms_p50, r.ms_p99, r.ms_max, r.plans_per_s
+                r.plans,
+                r.ms_p50,
+                r.ms_p99,
+                r.ms_max,
+                r.plans_per_s
             );
-            println!(
+            outln!(
                 "{:.1} GFLOP/s = {:.2} of this run's sgemm peak ({:.1} GFLOP/s on {} threads)",
-                r.gflops, r.fraction_of_sgemm, r.sgemm_gflops, r.threads
+                r.gflops,
+                r.fraction_of_sgemm,
+                r.sgemm_gflops,
+                r.threads
             );
             let j = &r.reference;
-            println!(
+            outln!(
                 "tail: plan p99/p50 {:.2}; a fixed job in blocks between the plans' ({} sgemm {}x{}x{} on {} threads, the same work every time): p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms, p99/p50 {:.2} (the machine's own tail)",
                 r.tail,
                 j.calls,
@@ -452,9 +475,12 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 j.tail
             );
             if let Some(p) = &r.paced {
-                println!(
+                outln!(
                     "paced, one plan every {} ms as the control loop plans: p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
-                    p.period_ms, p.ms_p50, p.ms_p99, p.ms_max
+                    p.period_ms,
+                    p.ms_p50,
+                    p.ms_p99,
+                    p.ms_max
                 );
             }
             Ok(())
@@ -487,7 +513,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 return super::print_json(&r);
             }
             let m = &r.model;
-            println!(
+            outln!(
                 "{} model: obs {}, act {}, latent {}, hidden {} x {} (heads {}){}; {} samples x {} steps \
                  = {:.3} GFLOP per rollout (tiles of {} rows)",
                 r.robot,
@@ -503,22 +529,38 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 r.flops_per_rollout / 1e9,
                 r.tile_rows
             );
-            println!(
+            outln!(
                 "{:<30} {:>5} {:>5} {:>5} {:>8} {:>8}",
-                "sgemm (gemm crate)", "m", "k", "n", "threads", "GFLOP/s"
+                "sgemm (gemm crate)",
+                "m",
+                "k",
+                "n",
+                "threads",
+                "GFLOP/s"
             );
             for g in &r.sgemm {
-                println!(
+                outln!(
                     "{:<30} {:>5} {:>5} {:>5} {:>8} {:>8.1}",
-                    g.shape, g.m, g.k, g.n, g.threads, g.gflops
+                    g.shape,
+                    g.m,
+                    g.k,
+                    g.n,
+                    g.threads,
+                    g.gflops
                 );
             }
-            println!(
+            outln!(
                 "{:<8} {:>8} {:>16} {:>9} {:>9} {:>8} {:>11}",
-                "rollout", "threads", "sample-steps/s", "p50 ms", "p99 ms", "GFLOP/s", "/ sgemm"
+                "rollout",
+                "threads",
+                "sample-steps/s",
+                "p50 ms",
+                "p99 ms",
+                "GFLOP/s",
+                "/ sgemm"
             );
             for b in [&r.rollout, &r.rollout_1_thread, &r.burn] {
-                println!(
+                outln!(
                     "{:<8} {:>8} {:>16.0} {:>9.3} {:>9.3} {:>8.1} {:>11.2}",
                     b.path,
                     b.threads,
@@ -529,21 +571,27 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                     b.fraction_of_sgemm
                 );
             }
-            println!(
+            outln!(
                 "engine vs burn: {:.1}x faster; policy-prior rollout p50 {:.3} ms",
-                r.speedup_over_burn, r.policy_rollout_ms_p50
+                r.speedup_over_burn,
+                r.policy_rollout_ms_p50
             );
-            println!(
+            outln!(
                 "hand-off to worker threads and back: {:.1} us back to back, {:.1} us after they \
                  slept (spawning scoped threads instead: {:.1} us)",
-                r.worker_round_trip_us, r.worker_round_trip_cold_us, r.scoped_spawn_us
+                r.worker_round_trip_us,
+                r.worker_round_trip_cold_us,
+                r.scoped_spawn_us
             );
-            println!(
+            outln!(
                 "training: {:.1} steps/s ({:.1} ms per step, batch {}, horizon {})",
-                r.train.steps_per_s, r.train.ms_per_step, r.train.batch_size, r.train.horizon
+                r.train.steps_per_s,
+                r.train.ms_per_step,
+                r.train.batch_size,
+                r.train.horizon
             );
             if let Some(load) = r.load_average {
-                println!(
+                outln!(
                     "load average {load:.2} on {} cores: other work lowers these figures",
                     cores()
                 );
@@ -567,23 +615,30 @@ enum WireTransport {
 }
 
 /// Prints one wire benchmark over `link`.
-fn print_wire(r: &umwelt_runtime::bench::WireBench, link: &str) {
-    println!(
+fn print_wire(r: &umwelt_runtime::bench::WireBench, link: &str) -> anyhow::Result<()> {
+    outln!(
         "{} B messages at {} Hz over zenoh on loopback ({link}), {} each:",
-        r.bytes, r.rate_hz, r.frame.samples
+        r.bytes,
+        r.rate_hz,
+        r.frame.samples
     );
-    println!("{:<44} {:>9} {:>9} {:>9}", "", "p50 us", "p99 us", "max us");
+    outln!("{:<44} {:>9} {:>9} {:>9}", "", "p50 us", "p99 us", "max us");
     for (name, l) in [
         ("raw zenoh put -> receive", &r.raw),
         ("sensor frame encode -> decoded and checked", &r.frame),
     ] {
-        println!(
+        outln!(
             "{name:<44} {:>9.1} {:>9.1} {:>9.1}",
-            l.p50_us, l.p99_us, l.max_us
+            l.p50_us,
+            l.p99_us,
+            l.max_us
         );
     }
-    println!(
+    outln!(
         "ratio frame/raw: p50 {:.2}, p99 {:.2}; frames lost {}",
-        r.p50_ratio, r.p99_ratio, r.frames_lost
+        r.p50_ratio,
+        r.p99_ratio,
+        r.frames_lost
     );
+    Ok(())
 }

@@ -18,7 +18,7 @@ pub struct Args {
     #[arg(long, value_enum, default_value = "random")]
     policy: SimplePolicy,
     /// Number of episodes to collect.
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = 1, value_parser = umwelt_runtime::args::count::<u32>(1, 1_000_000))]
     episodes: u32,
     /// Dataset directory: created if missing, appended to if it holds a
     /// dataset of the same robot, task and specs (see docs/DATASET.md).
@@ -153,10 +153,10 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         return super::print_json(&report);
     }
     if report.stopped {
-        println!("stopped: the episode in progress was dropped; episodes already written stay");
+        outln!("stopped: the episode in progress was dropped; episodes already written stay");
     }
     match (report.mean_return, report.success_rate) {
-        (Some(mean), Some(success)) => println!(
+        (Some(mean), Some(success)) => outln!(
             "wrote {} episodes ({} steps) of {}/{} with the {:?} policy to {}: mean return {:.1}, success rate {:.0}%",
             written,
             report.steps,
@@ -167,9 +167,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             mean,
             success * 100.0
         ),
-        _ => println!("wrote no episode to {}", report.path),
+        _ => outln!("wrote no episode to {}", report.path),
     }
-    println!("the dataset now has {} episodes", report.dataset_episodes);
+    outln!("the dataset now has {} episodes", report.dataset_episodes);
     Ok(())
 }
 
@@ -220,14 +220,18 @@ fn import(args: &Args, file: &std::path::Path, env: &umwelt_sim::Env) -> anyhow:
     if args.json {
         return super::print_json(&report);
     }
-    println!(
+    outln!(
         "{}: {} frames ({} repeated), {} commands, {} invalid messages",
-        report.recording, import.frames, import.repeated_frames, import.commands, import.invalid
+        report.recording,
+        import.frames,
+        import.repeated_frames,
+        import.commands,
+        import.invalid
     );
     for (why, k) in &import.cuts {
-        println!("  {k} episode cuts: {why}");
+        outln!("  {k} episode cuts: {why}");
     }
-    println!(
+    outln!(
         "wrote {n} episodes ({} steps) of {}/{} to {}: mean return {:.1}",
         report.steps,
         report.robot,
@@ -235,6 +239,6 @@ fn import(args: &Args, file: &std::path::Path, env: &umwelt_sim::Env) -> anyhow:
         report.path,
         report.mean_return.unwrap_or(0.0)
     );
-    println!("the dataset now has {} episodes", report.dataset_episodes);
+    outln!("the dataset now has {} episodes", report.dataset_episodes);
     Ok(())
 }

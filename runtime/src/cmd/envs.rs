@@ -59,7 +59,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         return super::print_json(&robots);
     }
     for r in &robots {
-        println!(
+        outln!(
             "{}  joints: {}  ({} Hz control, {} physics steps each, {} steps per episode)",
             r.robot,
             r.joints.join(", "),
@@ -68,22 +68,22 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             r.episode_steps
         );
         for t in &r.tasks {
-            println!("  {}/{}: {}", r.robot, t.info.name, t.info.description);
-            println!("    success: {}", t.info.success);
+            outln!("  {}/{}: {}", r.robot, t.info.name, t.info.description);
+            outln!("    success: {}", t.info.success);
             let act: Vec<String> = t
                 .action
                 .entries
                 .iter()
                 .map(|e| format!("{} [{}, {}] {}", e.name, e.low, e.high, e.unit))
                 .collect();
-            println!("    action ({}): {}", t.action.mode, act.join("; "));
+            outln!("    action ({}): {}", t.action.mode, act.join("; "));
             let obs: Vec<String> = t
                 .observation
                 .entries
                 .iter()
                 .map(|e| format!("{} ({})", e.name, e.unit))
                 .collect();
-            println!("    observation: {}", obs.join(", "));
+            outln!("    observation: {}", obs.join(", "));
         }
     }
     Ok(())

@@ -23,14 +23,14 @@ pub struct Args {
     #[arg(long, value_name = "FILE")]
     config: PathBuf,
     /// Episodes to run.
-    #[arg(long, default_value_t = 20)]
+    #[arg(long, default_value_t = 20, value_parser = umwelt_runtime::args::count::<usize>(1, 1_000_000))]
     episodes: usize,
     /// Seed of episode 0; episode k uses seed + k (its start state, target
     /// and the controller's noise).
     #[arg(long, default_value_t = 0)]
     seed: u64,
     /// Episodes run in parallel (one simulator and controller each).
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = 1, value_parser = umwelt_runtime::args::count::<usize>(1, 1_024))]
     jobs: usize,
     /// Report directory: eval.json, episodes.csv, returns.svg, traces.svg,
     /// controller_time.svg.
@@ -51,7 +51,7 @@ pub struct Args {
     #[arg(long)]
     sil: bool,
     /// Seconds the simulator-in-the-loop run may take.
-    #[arg(long, default_value_t = 600.0)]
+    #[arg(long, default_value_t = 600.0, value_name = "SECONDS", value_parser = umwelt_runtime::args::flag(umwelt_runtime::args::seconds))]
     sil_timeout: f64,
     /// Run every planner iteration of every decision, whatever the
     /// deadline (`min_iterations = iterations`): returns then depend only on
@@ -162,7 +162,7 @@ fn run_sil(
         .stderr(Stdio::null())
         .spawn()
         .context("starting umwelt run")?;
-    let deadline = t0 + Duration::from_secs_f64(args.sil_timeout);
+    let deadline = t0 + super::duration("--sil-timeout", args.sil_timeout)?;
     let sim_status = loop {
         if let Some(st) = sim.try_wait()? {
             break Some(st);
@@ -382,7 +382,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     write_csv(&args.out.join("episodes.csv"), &main.episodes)?;
     write_figures(&args.out, &r, &main, &base)?;
     if args.json {
-        println!("{json}");
+        outln!("{json}");
         return Ok(());
     }
     let mut out = std::io::stdout().lock();

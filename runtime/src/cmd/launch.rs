@@ -2,7 +2,6 @@
 
 use std::io::Write;
 use std::path::PathBuf;
-use std::time::Duration;
 
 use anyhow::Context;
 use umwelt_runtime::launch::{LaunchFile, LaunchOptions, Supervisor};
@@ -13,7 +12,7 @@ pub struct Args {
     /// Launch file (TOML), e.g. launch/cartpole_sil.toml; see launch/README.md.
     file: PathBuf,
     /// Stop every node cleanly after this many seconds.
-    #[arg(long, value_name = "SECONDS")]
+    #[arg(long, value_name = "SECONDS", value_parser = umwelt_runtime::args::flag(umwelt_runtime::args::seconds_or_zero))]
     duration: Option<f64>,
     /// At the end, print one JSON document on stdout: each node's pid, exit,
     /// restarts, readiness time and its stdout parsed as JSON.
@@ -27,11 +26,10 @@ pub struct Args {
 
 pub fn run(args: Args) -> anyhow::Result<()> {
     let file = LaunchFile::load(&args.file)?;
-    let duration = match args.duration {
-        None => None,
-        Some(s) if s.is_finite() && s >= 0.0 => Some(Duration::from_secs_f64(s)),
-        Some(s) => anyhow::bail!("--duration {s}: must be a number of seconds >= 0"),
-    };
+    let duration = args
+        .duration
+        .map(|s| super::duration("--duration", s))
+        .transpose()?;
     let umwelt_exe = std::env::current_exe().context("finding the umwelt executable")?;
     let opts = LaunchOptions {
         umwelt_exe,

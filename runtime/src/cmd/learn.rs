@@ -83,7 +83,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         super::print_json(&state)?;
     } else {
         let last = state.curve.last();
-        println!(
+        outln!(
             "{}/{}: {} env steps, {} episodes, {} updates in {:.0} s; last evaluation {}",
             state.options.robot,
             state.options.task,
@@ -94,7 +94,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             last.map(|p| format!("{:.1} ± {:.1}", p.eval_return, p.eval_return_std))
                 .unwrap_or_else(|| "none".into())
         );
-        println!(
+        outln!(
             "run directory {}: model.uwwm, curve.csv, curve.svg, learn.json, data/",
             args.out.display()
         );

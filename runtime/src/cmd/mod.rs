@@ -1,5 +1,23 @@
 //! The subcommands of `umwelt`, one module each.
 
+/// `println!` that returns the error instead of panicking (a closed pipe,
+/// `umwelt envs | head -1`, is an error `main` ends quietly on). Use it in
+/// a function returning `anyhow::Result`.
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        writeln!(std::io::stdout().lock(), $($arg)*)?
+    }};
+}
+
+/// `print!` that returns the error instead of panicking (see `outln!`).
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        write!(std::io::stdout().lock(), $($arg)*)?
+    }};
+}
+
 pub mod bench;
 pub mod collect;
 pub mod envs;
@@ -17,6 +35,12 @@ pub mod topic;
 pub mod train;
 
 use std::io::Write;
+
+/// `secs` from `flag` as a [`std::time::Duration`]: an error, never a panic,
+/// for a number the flag's parser did not already bound.
+pub fn duration(flag: &str, secs: f64) -> anyhow::Result<std::time::Duration> {
+    umwelt_runtime::args::duration(flag, secs).map_err(anyhow::Error::msg)
+}
 
 /// Prints one JSON document on stdout.
 pub fn print_json<T: serde::Serialize>(value: &T) -> anyhow::Result<()> {

@@ -163,21 +163,25 @@ fn info(args: InfoArgs) -> anyhow::Result<()> {
     if args.json {
         return super::print_json(&info);
     }
-    print_info(&info);
+    print_info(&info)?;
     Ok(())
 }
 
-fn print_info(i: &Info) {
-    println!(
+fn print_info(i: &Info) -> anyhow::Result<()> {
+    outln!(
         "{}: umwelt world model, checkpoint format {}, {} bytes",
-        i.path, i.format_version, i.file_bytes
+        i.path,
+        i.format_version,
+        i.file_bytes
     );
-    println!(
+    outln!(
         "robot/task: {}/{}, control period {} s",
-        i.robot, i.task, i.control_period
+        i.robot,
+        i.task,
+        i.control_period
     );
     let m = &i.model;
-    println!(
+    outln!(
         "model: latent {} (SimNorm groups of {}), hidden {} x {} layer(s) (encoder, Q and policy {}){}, {} Q heads; {} parameters ({})",
         m.latent_dim,
         m.simnorm_group,
@@ -193,23 +197,29 @@ fn print_info(i: &Info) {
             .collect::<Vec<_>>()
             .join(", ")
     );
-    println!("observation (normalised as (x - mean) / std):");
+    outln!("observation (normalised as (x - mean) / std):");
     for o in &i.normalization.observation {
-        println!(
+        outln!(
             "  {:<20} {:<6} mean {:>10.4}  std {:>9.4}",
-            o.name, o.unit, o.mean, o.std
+            o.name,
+            o.unit,
+            o.mean,
+            o.std
         );
     }
-    println!("action (normalised as (a - center) / half_range, clamped to [-1, 1]):");
+    outln!("action (normalised as (a - center) / half_range, clamped to [-1, 1]):");
     for a in &i.normalization.action {
-        println!(
+        outln!(
             "  {:<20} {:<6} center {:>8.4}  half range {:>8.4}",
-            a.name, a.unit, a.center, a.half_range
+            a.name,
+            a.unit,
+            a.center,
+            a.half_range
         );
     }
     let t = &i.train;
     let c = &t.config;
-    println!(
+    outln!(
         "training: {} steps ({:.1} s in steps), {} episodes ({} transitions){}, {} held out; \
          horizon {}, batch {}, lr {}, seed {}; action repeat {}; Adam state beside it: {}",
         t.steps,
@@ -229,13 +239,13 @@ fn print_info(i: &Info) {
         i.adam_state
     );
     if let Some(l) = &t.first_losses {
-        println!("  first step loss   {}", super::train::terms_short(l));
+        outln!("  first step loss   {}", super::train::terms_short(l));
     }
     if let Some(l) = &t.last_losses {
-        println!("  last step loss    {}", super::train::terms_short(l));
+        outln!("  last step loss    {}", super::train::terms_short(l));
     }
     if let Some(v) = t.validation.last() {
-        println!(
+        outln!(
             "  held-out loss     {} (step {}; {} measurements)",
             super::train::terms_short(&v.losses),
             v.step,
@@ -243,24 +253,33 @@ fn print_info(i: &Info) {
         );
     }
     match &i.prediction {
-        Some(p) => print_prediction(p, &i.spec),
-        None => println!("no prediction report stored"),
+        Some(p) => print_prediction(p, &i.spec)?,
+        None => outln!("no prediction report stored"),
     }
+    Ok(())
 }
 
 /// Prints a prediction report as two tables: errors per horizon, then RMSE
 /// per observation dimension.
-pub fn print_prediction(p: &PredictionReport, spec: &DatasetSpec) {
-    println!(
+pub fn print_prediction(p: &PredictionReport, spec: &DatasetSpec) -> anyhow::Result<()> {
+    outln!(
         "open-loop prediction on {} held-out episodes ({} starts, every {} step(s)); baseline: {}",
-        p.episodes, p.starts, p.stride, p.baseline
+        p.episodes,
+        p.starts,
+        p.stride,
+        p.baseline
     );
-    println!(
+    outln!(
         "  {:>5}  {:>12}  {:>12}  {:>7}  {:>12}  {:>12}",
-        "steps", "obs MSE", "constant", "ratio", "reward MSE", "mean reward"
+        "steps",
+        "obs MSE",
+        "constant",
+        "ratio",
+        "reward MSE",
+        "mean reward"
     );
     for h in &p.horizons {
-        println!(
+        outln!(
             "  {:>5}  {:>12.5}  {:>12.5}  {:>7.3}  {:>12.6}  {:>12.6}",
             h.k,
             h.model_mse,
@@ -270,24 +289,23 @@ pub fn print_prediction(p: &PredictionReport, spec: &DatasetSpec) {
             h.baseline_reward_mse
         );
     }
-    println!(
-        "  (obs MSE in normalised units, mean over dimensions; ratio = model / constant state)"
-    );
-    println!("  RMSE per dimension in physical units, model / constant state:");
-    print!("  {:<20} {:<6}", "dimension", "unit");
+    outln!("  (obs MSE in normalised units, mean over dimensions; ratio = model / constant state)");
+    outln!("  RMSE per dimension in physical units, model / constant state:");
+    out!("  {:<20} {:<6}", "dimension", "unit");
     for h in &p.horizons {
-        print!("  {:>21}", format!("{} step(s)", h.k));
+        out!("  {:>21}", format!("{} step(s)", h.k));
     }
-    println!();
+    outln!();
     for (j, f) in spec.observation.iter().enumerate() {
-        print!("  {:<20} {:<6}", f.name, f.unit);
+        out!("  {:<20} {:<6}", f.name, f.unit);
         for h in &p.horizons {
             let (m, b) = (
                 h.model_rmse.get(j).copied().unwrap_or(f32::NAN),
                 h.baseline_rmse.get(j).copied().unwrap_or(f32::NAN),
             );
-            print!("  {:>21}", format!("{m:.4} / {b:.4}"));
+            out!("  {:>21}", format!("{m:.4} / {b:.4}"));
         }
-        println!();
+        outln!();
     }
+    Ok(())
 }

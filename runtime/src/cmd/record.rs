@@ -36,10 +36,10 @@ pub struct Args {
     #[arg(long)]
     force: bool,
     /// Stop after this many seconds (default: at Ctrl-C).
-    #[arg(long, value_name = "S")]
+    #[arg(long, value_name = "S", value_parser = umwelt_runtime::args::flag(umwelt_runtime::args::seconds))]
     duration: Option<f64>,
     /// Stop after this many messages.
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", value_parser = umwelt_runtime::args::count::<u64>(1, u64::MAX))]
     count: Option<u64>,
     /// Print the recording's summary as one JSON document on stdout (and
     /// no progress spinner).
@@ -61,14 +61,6 @@ struct Report<'a> {
 }
 
 pub fn run(mut args: Args) -> anyhow::Result<()> {
-    if let Some(d) = args.duration
-        && !(d.is_finite() && d > 0.0)
-    {
-        anyhow::bail!("--duration {d}: must be a positive number of seconds");
-    }
-    if args.count == Some(0) {
-        anyhow::bail!("--count 0: must be at least 1");
-    }
     if args.out.is_dir() || args.out.as_os_str().to_string_lossy().ends_with('/') {
         args.out = args
             .out
@@ -140,7 +132,10 @@ pub fn run(mut args: Args) -> anyhow::Result<()> {
     };
     let mut last_status = Instant::now();
     let mut failure = None;
-    let limit = args.duration.map(Duration::from_secs_f64);
+    let limit = args
+        .duration
+        .map(|s| super::duration("--duration", s))
+        .transpose()?;
     let write = |recorder: &mut Recorder, (key, payload, t): (String, Vec<u8>, u64)| {
         queued.fetch_sub(payload.len(), Ordering::Relaxed);
         recorder.write(&key, &payload, t)

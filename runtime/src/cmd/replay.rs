@@ -26,7 +26,7 @@ pub struct Args {
     #[arg(long, default_value = "**", value_name = "EXPR")]
     key: String,
     /// Playback speed: 1 keeps the recorded intervals, 2 halves them.
-    #[arg(long, default_value_t = 1.0, conflicts_with = "fast")]
+    #[arg(long, default_value_t = 1.0, conflicts_with = "fast", value_parser = umwelt_runtime::args::flag(umwelt_runtime::args::speed))]
     speed: f64,
     /// No pacing: publish every message as soon as the last one is out.
     #[arg(long)]
@@ -50,7 +50,7 @@ pub struct Args {
     restamp: bool,
     /// Seconds to wait for a subscriber to the replayed keys before
     /// starting (the replay starts anyway after that, with a warning).
-    #[arg(long, default_value_t = 2.0, value_name = "S")]
+    #[arg(long, default_value_t = 2.0, value_name = "S", value_parser = umwelt_runtime::args::flag(umwelt_runtime::args::seconds_or_zero))]
     wait: f64,
     /// One JSON document on stdout (for --info and the replay's report).
     #[arg(long)]
@@ -107,9 +107,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             });
         }
         for (k, v) in recording.metadata() {
-            println!("{k}: {v}");
+            outln!("{k}: {v}");
         }
-        print!("{}", summary.to_text());
+        out!("{}", summary.to_text());
         return Ok(());
     }
     if args.print {
@@ -117,20 +117,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     }
     let pace = if args.fast {
         Pace::Fast
-    } else if args.speed.is_finite() && args.speed > 0.0 {
-        Pace::Speed(args.speed)
     } else {
-        anyhow::bail!(
-            "--speed {}: must be a positive number (1 = as recorded)",
-            args.speed
-        );
+        Pace::Speed(args.speed)
     };
-    if !(args.wait.is_finite() && args.wait >= 0.0) {
-        anyhow::bail!(
-            "--wait {}: must be a number of seconds, 0 or more",
-            args.wait
-        );
-    }
 
     let summary = recording.summary();
     let keys: Vec<&String> = summary.keys.keys().filter(|k| key_matches(k)).collect();

@@ -13,7 +13,7 @@ pub struct Args {
     #[arg(long, value_enum, default_value = "random")]
     policy: SimplePolicy,
     /// Number of episodes.
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = 1, value_parser = umwelt_runtime::args::count::<u32>(1, 1_000_000))]
     episodes: u32,
     /// Seed of the first episode; episode i uses seed + i.
     #[arg(long, default_value_t = 0)]
@@ -67,16 +67,24 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     if args.json {
         return super::print_json(&report);
     }
-    println!(
+    outln!(
         "{}/{} with the {:?} policy",
-        report.robot, report.task, report.policy
+        report.robot,
+        report.task,
+        report.policy
     );
-    println!(
+    outln!(
         "{:>8} {:>20} {:>9} {:>7} {:>8} {:>16} {:>11}",
-        "episode", "seed", "return", "length", "success", "physics steps/s", "x realtime"
+        "episode",
+        "seed",
+        "return",
+        "length",
+        "success",
+        "physics steps/s",
+        "x realtime"
     );
     for e in &report.episodes {
-        println!(
+        outln!(
             "{:>8} {:>20} {:>9.1} {:>7} {:>8} {:>16.0} {:>11.0}",
             e.episode,
             e.seed,
@@ -87,7 +95,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             e.realtime_factor
         );
     }
-    println!(
+    outln!(
         "mean return {:.1}, success rate {:.0}%",
         report.mean_return,
         report.success_rate * 100.0

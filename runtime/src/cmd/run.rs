@@ -1,7 +1,6 @@
 //! `umwelt run`: the control loop.
 
 use std::path::PathBuf;
-use std::time::Duration;
 
 use umwelt_runtime::control::{self, RunConfig, run_loop};
 use umwelt_runtime::transport::ZenohArgs;
@@ -13,7 +12,7 @@ pub struct Args {
     #[arg(long)]
     config: PathBuf,
     /// Stop after this many seconds (default: until Ctrl-C).
-    #[arg(long, value_name = "SECONDS")]
+    #[arg(long, value_name = "SECONDS", value_parser = umwelt_runtime::args::flag(umwelt_runtime::args::seconds))]
     duration: Option<f64>,
     /// Print the loop summary as one JSON document on stdout when stopping.
     #[arg(long)]
@@ -63,7 +62,10 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         controller.name().to_string(),
     );
     let opts = control::run_loop::LoopOptions {
-        duration: args.duration.map(Duration::from_secs_f64),
+        duration: args
+            .duration
+            .map(|s| super::duration("--duration", s))
+            .transpose()?,
         zenoh: args.zenoh,
         episode_seed: args.episode_seed,
         print_status: args.status,

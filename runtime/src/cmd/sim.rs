@@ -1,9 +1,9 @@
 //! `umwelt sim`: serve a simulated robot over zenoh.
 
-use std::time::Duration;
-
 use umwelt_runtime::sim_node::{SimNodeOptions, run_sim_node};
 use umwelt_runtime::transport::ZenohArgs;
+
+use super::duration;
 
 /// Arguments of `umwelt sim`.
 #[derive(clap::Args, Debug)]
@@ -12,7 +12,7 @@ pub struct Args {
     env: super::EnvArgs,
     /// Control rate in Hz (frames published per second); must divide the
     /// physics rate. Default: the robot config's control period.
-    #[arg(long, value_name = "HZ")]
+    #[arg(long, value_name = "HZ", value_parser = umwelt_runtime::args::flag(umwelt_runtime::args::positive_hz))]
     rate: Option<f64>,
     /// Advance one control step only when the command answering the last
     /// frame arrives: deterministic simulator-in-the-loop runs.
@@ -20,16 +20,16 @@ pub struct Args {
     lockstep: bool,
     /// In lockstep, seconds to wait for a command before sending the frame
     /// again (with a warning).
-    #[arg(long, default_value_t = 2.0, value_name = "SECONDS")]
+    #[arg(long, default_value_t = 2.0, value_name = "SECONDS", value_parser = umwelt_runtime::args::flag(umwelt_runtime::args::seconds))]
     lockstep_timeout: f64,
     /// Seed of the first episode; episode i uses seed + i.
     #[arg(long, default_value_t = 0)]
     seed: u64,
     /// Stop after this many seconds.
-    #[arg(long, value_name = "SECONDS")]
+    #[arg(long, value_name = "SECONDS", value_parser = umwelt_runtime::args::flag(umwelt_runtime::args::seconds))]
     duration: Option<f64>,
     /// Stop after this many episodes.
-    #[arg(long)]
+    #[arg(long, value_parser = umwelt_runtime::args::count::<u32>(1, u64::from(u32::MAX)))]
     episodes: Option<u32>,
     /// Append every finished episode (observations, the actions applied,
     /// rewards) to this dataset directory (docs/DATASET.md).
@@ -58,8 +58,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let opts = SimNodeOptions {
         seed: args.seed,
         lockstep: args.lockstep,
-        lockstep_timeout: Duration::from_secs_f64(args.lockstep_timeout.max(0.01)),
-        duration: args.duration.map(Duration::from_secs_f64),
+        lockstep_timeout: duration("--lockstep-timeout", args.lockstep_timeout.max(0.01))?,
+        duration: args
+            .duration
+            .map(|s| duration("--duration", s))
+            .transpose()?,
         episodes: args.episodes,
         record: args.record.clone(),
         zenoh: args.zenoh,

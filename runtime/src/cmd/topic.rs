@@ -27,7 +27,7 @@ enum What {
         #[arg(default_value = "umwelt/**")]
         key: String,
         /// Seconds to listen.
-        #[arg(long, default_value_t = 2.0)]
+        #[arg(long, default_value_t = 2.0, value_name = "SECONDS", value_parser = umwelt_runtime::args::flag(umwelt_runtime::args::seconds))]
         duration: f64,
         /// One JSON document on stdout.
         #[arg(long)]
@@ -38,10 +38,10 @@ enum What {
         /// Key expression, e.g. umwelt/cartpole/sensors.
         key: String,
         /// Stop after this many messages.
-        #[arg(long)]
+        #[arg(long, value_parser = umwelt_runtime::args::count::<u64>(1, u64::MAX))]
         count: Option<u64>,
         /// Stop after this many seconds.
-        #[arg(long)]
+        #[arg(long, value_name = "SECONDS", value_parser = umwelt_runtime::args::flag(umwelt_runtime::args::seconds))]
         duration: Option<f64>,
         /// One JSON document per line instead of indented JSON.
         #[arg(long)]
@@ -52,7 +52,7 @@ enum What {
         /// Key expression, e.g. umwelt/cartpole/sensors.
         key: String,
         /// Seconds to measure.
-        #[arg(long, default_value_t = 5.0)]
+        #[arg(long, default_value_t = 5.0, value_name = "SECONDS", value_parser = umwelt_runtime::args::flag(umwelt_runtime::args::seconds))]
         duration: f64,
         /// One JSON document on stdout.
         #[arg(long)]
@@ -107,7 +107,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 })
                 .wait()
                 .map_err(|e| anyhow::anyhow!("subscribing to {key}: {e}"))?;
-            let listened = sleep_unless_stopped(Duration::from_secs_f64(duration), &stop);
+            let listened = sleep_unless_stopped(super::duration("--duration", duration)?, &stop);
             let mut seen = seen
                 .lock()
                 .map_err(|_| anyhow::anyhow!("poisoned"))?
@@ -119,10 +119,10 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 return super::print_json(&seen);
             }
             if seen.is_empty() {
-                println!("no messages on {key} in {listened:.1} s");
+                outln!("no messages on {key} in {listened:.1} s");
             }
             for (k, s) in &seen {
-                println!(
+                outln!(
                     "{k:<40} {:>8} msgs {:>9.1} Hz {:>8.0} B/msg",
                     s.messages,
                     s.rate_hz,
@@ -156,9 +156,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 };
                 n += 1;
                 match wire::decode(&bytes) {
-                    Ok(msg) if json => println!("{}", wire::to_json(&msg)),
-                    Ok(msg) => println!("--- {k}\n{}", wire::to_json_pretty(&msg)),
-                    Err(e) => println!("--- {k}: invalid message ({} bytes): {e}", bytes.len()),
+                    Ok(msg) if json => outln!("{}", wire::to_json(&msg)),
+                    Ok(msg) => outln!("--- {k}\n{}", wire::to_json_pretty(&msg)),
+                    Err(e) => outln!("--- {k}: invalid message ({} bytes): {e}", bytes.len()),
                 }
             }
         }
@@ -178,7 +178,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 })
                 .wait()
                 .map_err(|e| anyhow::anyhow!("subscribing to {key}: {e}"))?;
-            let listened = sleep_unless_stopped(Duration::from_secs_f64(duration), &stop);
+            let listened = sleep_unless_stopped(super::duration("--duration", duration)?, &stop);
             let stamps = stamps
                 .lock()
                 .map_err(|_| anyhow::anyhow!("poisoned"))?
@@ -212,12 +212,12 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 return super::print_json(&report);
             }
             if report.messages < 2 {
-                println!(
+                outln!(
                     "{key}: {} messages in {duration} s: no rate",
                     report.messages
                 );
             } else {
-                println!(
+                outln!(
                     "{key}: {:.1} Hz over {} messages; period {:.2} ms mean, {:.2} std, {:.2} min, {:.2} max",
                     report.rate_hz,
                     report.messages,

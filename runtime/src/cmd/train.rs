@@ -39,7 +39,7 @@ pub struct Args {
     #[arg(long, value_name = "FILE")]
     out: PathBuf,
     /// Optimiser steps to take in this run (added to a resumed checkpoint's).
-    #[arg(long, default_value_t = 5000)]
+    #[arg(long, default_value_t = 5000, value_parser = umwelt_runtime::args::count::<u64>(1, 1_000_000_000))]
     steps: u64,
     /// Continue training this checkpoint: its weights, normalisation, step
     /// count and hyper-parameters (flags given here override the latter);
@@ -51,60 +51,60 @@ pub struct Args {
     /// action repeat); the episodes must hold each action that long
     /// (`umwelt collect --hold N`), and a planner using the model needs
     /// `action_repeat = N`. On --resume, the checkpoint's [default: 1].
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", value_parser = umwelt_runtime::args::count::<u32>(1, 1_000))]
     action_repeat: Option<u32>,
     /// Replace `--out` if it exists.
     #[arg(long)]
     force: bool,
     /// Share of the episodes held out for validation (at least one episode).
-    #[arg(long, default_value_t = 0.1)]
+    #[arg(long, default_value_t = 0.1, value_parser = umwelt_runtime::args::flag(umwelt_runtime::args::open_fraction))]
     val_fraction: f64,
     /// Measure validation losses every N steps (0: only at the end).
     #[arg(long, default_value_t = 500, value_name = "N")]
     eval_every: u64,
     /// Batches of held-out windows per validation (fixed for the whole run).
-    #[arg(long, default_value_t = 4, value_name = "N")]
+    #[arg(long, default_value_t = 4, value_name = "N", value_parser = umwelt_runtime::args::count::<usize>(1, 10_000))]
     val_batches: usize,
     /// Save the checkpoint every N steps (0: only at the end).
     #[arg(long, default_value_t = 2000, value_name = "N")]
     save_every: u64,
     /// Prediction report: every N-th step of the held-out episodes is a start.
-    #[arg(long, default_value_t = 1, value_name = "N")]
+    #[arg(long, default_value_t = 1, value_name = "N", value_parser = umwelt_runtime::args::count::<usize>(1, 1_000_000))]
     eval_stride: usize,
     /// Sequences per batch [default: 256].
-    #[arg(long)]
+    #[arg(long, value_parser = umwelt_runtime::args::count::<usize>(1, umwelt_runtime::args::MAX_CLI_BATCH))]
     batch_size: Option<usize>,
     /// Unrolled horizon H of the loss [default: 3].
-    #[arg(long)]
+    #[arg(long, value_parser = umwelt_runtime::args::count::<usize>(1, 1_000))]
     horizon: Option<usize>,
     /// Adam learning rate [default: 3e-4].
-    #[arg(long)]
+    #[arg(long, value_parser = umwelt_runtime::args::flag(umwelt_runtime::args::learning_rate))]
     lr: Option<f64>,
     /// Weight of the observation-decoder loss [default: 1].
-    #[arg(long)]
+    #[arg(long, value_parser = umwelt_runtime::args::flag(umwelt_runtime::args::weight))]
     decoder_coef: Option<f32>,
     /// Seed of initialisation, batch sampling and the held-out split [default: 0].
     #[arg(long)]
     seed: Option<u64>,
     /// Discount of the value targets [default: 0.95; `umwelt learn` uses 0.99].
-    #[arg(long)]
+    #[arg(long, value_parser = umwelt_runtime::args::flag(umwelt_runtime::args::discount))]
     gamma: Option<f32>,
     /// Width of every hidden layer [default: 128]; new models only.
-    #[arg(long)]
+    #[arg(long, value_parser = umwelt_runtime::args::count::<usize>(1, umwelt_runtime::args::MAX_CLI_WIDTH))]
     hidden: Option<usize>,
     /// Hidden layers of the dynamics, reward, inverse and decoder networks
     /// (what a planning rollout runs every step) [default: 1]; new models only.
-    #[arg(long)]
+    #[arg(long, value_parser = umwelt_runtime::args::count::<usize>(0, umwelt_runtime::args::MAX_CLI_LAYERS))]
     hidden_layers: Option<usize>,
     /// Hidden layers of the encoder, Q heads and policy prior [default: 1];
     /// new models only.
-    #[arg(long)]
+    #[arg(long, value_parser = umwelt_runtime::args::count::<usize>(0, umwelt_runtime::args::MAX_CLI_LAYERS))]
     head_layers: Option<usize>,
     /// No LayerNorm after the hidden layers (the default has them); new models only.
     #[arg(long)]
     no_layer_norm: bool,
     /// Latent size, a multiple of 8 [default: 64]; new models only.
-    #[arg(long)]
+    #[arg(long, value_parser = umwelt_runtime::args::count::<usize>(1, umwelt_runtime::args::MAX_CLI_WIDTH))]
     latent: Option<usize>,
     /// Print one JSON summary on stdout instead of a table (and no progress bar).
     #[arg(long)]
@@ -159,14 +159,6 @@ enum DeviceArg {
 /// Runs `umwelt train`.
 pub fn run(args: Args) -> anyhow::Result<()> {
     let wall = Instant::now();
-    anyhow::ensure!(args.steps > 0, "--steps must be at least 1");
-    anyhow::ensure!(
-        args.val_fraction > 0.0 && args.val_fraction < 1.0,
-        "--val-fraction {} must lie strictly between 0 and 1 (at least one episode is held out)",
-        args.val_fraction
-    );
-    anyhow::ensure!(args.val_batches > 0, "--val-batches must be at least 1");
-    anyhow::ensure!(args.eval_stride > 0, "--eval-stride must be at least 1");
     check_out(&args)?;
 
     let device: Device = match args.device {
@@ -478,7 +470,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     if args.json {
         return super::print_json(&summary);
     }
-    print_summary(&summary, &spec);
+    print_summary(&summary, &spec)?;
     Ok(())
 }
 
@@ -550,14 +542,14 @@ pub fn terms_short(l: &LossTerms) -> String {
     )
 }
 
-fn print_summary(s: &Summary, spec: &umwelt_models::dataset::DatasetSpec) {
+fn print_summary(s: &Summary, spec: &umwelt_models::dataset::DatasetSpec) -> anyhow::Result<()> {
     if s.stopped {
-        println!(
+        outln!(
             "stopped by Ctrl-C after {} steps of this run",
             s.steps_this_run
         );
     }
-    println!(
+    outln!(
         "trained {}/{} for {} steps{} on {} episodes ({} transitions{}), {} held out; Adam {}",
         s.robot,
         s.task,
@@ -577,20 +569,24 @@ fn print_summary(s: &Summary, spec: &umwelt_models::dataset::DatasetSpec) {
         s.validation_episodes.len(),
         s.adam,
     );
-    println!(
+    outln!(
         "{:.1} s wall, {:.1} s in optimiser steps: {:.1} steps/s; {} parameters",
-        s.wall_seconds, s.train_seconds, s.steps_per_second, s.parameters
+        s.wall_seconds,
+        s.train_seconds,
+        s.steps_per_second,
+        s.parameters
     );
-    println!(
+    outln!(
         "final losses, training batches: {}",
         terms_short(&s.final_train_losses)
     );
-    println!(
+    outln!(
         "final losses, held-out batches: {}",
         terms_short(&s.final_validation_losses)
     );
     if let Some(p) = &s.prediction {
-        super::model::print_prediction(p, spec);
+        super::model::print_prediction(p, spec)?;
     }
-    println!("saved {}", s.out);
+    outln!("saved {}", s.out);
+    Ok(())
 }

@@ -268,12 +268,15 @@ impl RunConfig {
         cfg.resolve(&origin)
     }
 
-    /// Checks the config against its robot; errors name the field.
+    /// Checks the config, and the config against its robot; errors name
+    /// the field and its value. Every number is checked here (see
+    /// [`super::ranges`]), before anything starts.
     pub fn resolve(self, origin: &str) -> Result<Resolved, ConfigError> {
         let bad = |message: String| ConfigError::Invalid {
             origin: origin.to_string(),
             message,
         };
+        super::ranges::check_ranges(&self).map_err(bad)?;
         let robot = match &self.robot_config {
             Some(p) => RobotConfig::load(p).map_err(|e| bad(format!("robot_config: {e}")))?,
             None => RobotConfig::builtin(
@@ -303,9 +306,19 @@ impl RunConfig {
                 .map_err(|e| bad(format!("observation: {e}")))?;
         let period = match self.rate_hz {
             None => robot.control_period,
-            Some(hz) if hz.is_finite() && hz > 0.0 && hz <= 10_000.0 => 1.0 / hz,
-            Some(hz) => return Err(bad(format!("rate_hz = {hz}: must be in (0, 10000]"))),
+            Some(hz) if (0.1..=10_000.0).contains(&hz) => 1.0 / hz,
+            Some(hz) => return Err(bad(format!("rate_hz = {hz:?}: must be in [0.1, 10000]"))),
         };
+        // Drivers refuse deadlines further ahead than the protocol allows.
+        let deadline_s = period * self.safety.deadline_periods;
+        let max_s = crate::wire::fresh::MAX_DEADLINE_AHEAD_NS as f64 / 1e9;
+        if deadline_s > max_s {
+            return Err(bad(format!(
+                "safety.deadline_periods = {:?}: commands would expire {deadline_s:.3} s after sending, \
+                 past the protocol's {max_s} s limit (drivers would refuse every one)",
+                self.safety.deadline_periods
+            )));
+        }
         let n = env.action_spec().len();
         let limits: Vec<[f32; 2]> = match &self.safety.limits {
             None => env
@@ -351,32 +364,8 @@ impl RunConfig {
             && let Some(bad_rate) = s.iter().find(|r| !(r.is_finite() && **r > 0.0))
         {
             return Err(bad(format!(
-                "safety.slew_rate: {bad_rate} is not a positive rate"
+                "safety.slew_rate: {bad_rate:?} is not a positive rate"
             )));
-        }
-        let sa = &self.safety;
-        if !(sa.stale_after_periods.is_finite() && sa.stale_after_periods >= 1.0) {
-            return Err(bad(format!(
-                "safety.stale_after_periods = {}: must be >= 1",
-                sa.stale_after_periods
-            )));
-        }
-        if !(sa.deadline_periods.is_finite() && sa.deadline_periods > 0.0) {
-            return Err(bad(format!(
-                "safety.deadline_periods = {}: must be > 0",
-                sa.deadline_periods
-            )));
-        }
-        if !(self.telemetry_period_s.is_finite() && self.telemetry_period_s > 0.0) {
-            return Err(bad(format!(
-                "telemetry_period_s = {}: must be > 0",
-                self.telemetry_period_s
-            )));
-        }
-        if let Some(p) = self.realtime.fifo_priority
-            && !(1..=99).contains(&p)
-        {
-            return Err(bad(format!("realtime.fifo_priority = {p}: must be 1-99")));
         }
         if let ControllerConfig::CartpoleSwingup(_) = &self.controller
             && self.robot != "cartpole"

@@ -5,6 +5,7 @@ pub mod baseline;
 pub mod config;
 pub mod controller;
 pub mod mpc;
+pub mod ranges;
 pub mod safety;
 pub mod timing;
 

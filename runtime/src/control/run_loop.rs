@@ -280,7 +280,8 @@ pub fn run_loop(
     let telemetry_pub = node::publisher(&session, &robot, MessageKind::Telemetry, false)?;
 
     let rt = r.config.realtime.clone();
-    let telemetry_period = Duration::from_secs_f64(r.config.telemetry_period_s);
+    let telemetry_period = Duration::try_from_secs_f64(r.config.telemetry_period_s)
+        .map_err(|e| LoopError::Thread(format!("telemetry_period_s: {e}")))?;
     let summary = std::thread::scope(|scope| {
         let handle = std::thread::Builder::new()
             .name("umwelt-control".into())
@@ -368,7 +369,10 @@ fn control(
     // Frames come every robot control period, whatever our own rate.
     let frame_period = Duration::from_secs_f64(r.period.max(r.robot.control_period));
     let stale_after = frame_period.mul_f64(r.config.safety.stale_after_periods);
-    let deadline_ns = (r.period * r.config.safety.deadline_periods * 1e9) as u64;
+    // Bounded at load (`RunConfig::resolve`): at most the protocol's 1 s.
+    let deadline_ns = Duration::try_from_secs_f64(r.period * r.config.safety.deadline_periods)
+        .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
+        .min(crate::wire::fresh::MAX_DEADLINE_AHEAD_NS);
     let n_act = r.limits.len();
     let channel_names = r.env.channel_names().to_vec();
     let mut safety = Safety::new(r.limits.clone(), r.slew.clone());

@@ -12,6 +12,10 @@ pub const DEFAULT_READY_TIMEOUT_S: f64 = 10.0;
 pub const DEFAULT_STOP_TIMEOUT_S: f64 = 5.0;
 /// Restarts a node gets when the file does not say.
 pub const DEFAULT_MAX_RESTARTS: u32 = 3;
+/// The longest `stop_timeout_s`: one hour.
+pub const MAX_STOP_TIMEOUT_S: f64 = 3_600.0;
+/// The longest `ready_timeout_s`: one day.
+pub const MAX_READY_TIMEOUT_S: f64 = 86_400.0;
 
 /// Errors reading a launch file. Each names the file, and the field when one
 /// is at fault.
@@ -164,10 +168,13 @@ impl LaunchFile {
                 "no [[node]] tables: nothing to launch".into(),
             ));
         }
-        if !(self.stop_timeout_s.is_finite() && self.stop_timeout_s >= 0.0) {
+        if !(self.stop_timeout_s >= 0.0 && self.stop_timeout_s <= MAX_STOP_TIMEOUT_S) {
             return Err(invalid(
                 "stop_timeout_s".into(),
-                format!("{} is not a number of seconds >= 0", self.stop_timeout_s),
+                format!(
+                    "{:?} is not a number of seconds in [0, {MAX_STOP_TIMEOUT_S}]",
+                    self.stop_timeout_s
+                ),
             ));
         }
         if let Some(e) = &self.zenoh_endpoint
@@ -221,10 +228,13 @@ impl LaunchFile {
                     "must not be empty (leave it out to mean ready once started)".into(),
                 ));
             }
-            if !(node.ready_timeout_s.is_finite() && node.ready_timeout_s > 0.0) {
+            if !(node.ready_timeout_s > 0.0 && node.ready_timeout_s <= MAX_READY_TIMEOUT_S) {
                 return Err(invalid(
                     at("ready_timeout_s"),
-                    format!("{} is not a number of seconds > 0", node.ready_timeout_s),
+                    format!(
+                        "{:?} is not a number of seconds in (0, {MAX_READY_TIMEOUT_S}]",
+                        node.ready_timeout_s
+                    ),
                 ));
             }
             for (key, _) in node.env.iter() {
@@ -241,4 +251,33 @@ fn check_env_key(key: &str) -> Result<(), String> {
         return Err(format!("`{key}` is not an environment variable name"));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timeouts_beyond_their_range_name_the_field() {
+        let node = "[[node]]\nname = \"a\"\ncmd = [\"true\"]\n";
+        for (text, field) in [
+            (format!("stop_timeout_s = 1e300\n{node}"), "stop_timeout_s"),
+            (format!("stop_timeout_s = nan\n{node}"), "stop_timeout_s"),
+            (
+                format!("{node}ready_timeout_s = 1e300\n"),
+                "node[0] (`a`).ready_timeout_s",
+            ),
+            (
+                format!("{node}ready_timeout_s = 0.0\n"),
+                "node[0] (`a`).ready_timeout_s",
+            ),
+        ] {
+            match LaunchFile::parse(&text, Path::new("x.toml")) {
+                Err(LaunchError::Invalid { field: f, .. }) => assert_eq!(f, field, "{text}"),
+                other => panic!("{text}: {other:?}"),
+            }
+        }
+        let ok = format!("stop_timeout_s = {MAX_STOP_TIMEOUT_S}\n{node}");
+        LaunchFile::parse(&ok, Path::new("x.toml")).expect("the limit itself");
+    }
 }

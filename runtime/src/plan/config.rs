@@ -3,6 +3,20 @@
 
 use serde::{Deserialize, Serialize};
 
+/// The most sequences a plan may score per iteration (TD-MPC2 uses 512).
+pub const MAX_SAMPLES: usize = 65_536;
+/// The longest planning horizon, in model steps.
+pub const MAX_HORIZON: usize = 1_000;
+/// The most refits per plan.
+pub const MAX_ITERATIONS: usize = 1_000;
+/// The most control steps one planned action may be held.
+pub const MAX_ACTION_REPEAT: usize = 1_000;
+/// The largest `deadline_margin_us`: one second.
+pub const MAX_DEADLINE_MARGIN_US: u64 = 1_000_000;
+/// The most latent sample-steps of one rollout (`samples * horizon`): the
+/// planner holds this many action vectors.
+pub const MAX_SAMPLE_STEPS: usize = 1 << 24;
+
 /// Parameters of [`super::Planner`]. Defaults follow TD-MPC2 (512 samples,
 /// 64 elites, 24 policy-prior samples, temperature 0.5, std in [0.05, 2])
 /// with 4 iterations over a horizon of 4 instead of 6 over 3: the same
@@ -80,6 +94,30 @@ impl PlannerConfig {
                 self.samples, self.horizon, self.iterations
             ));
         }
+        for (name, v, max) in [
+            ("samples", self.samples, MAX_SAMPLES),
+            ("horizon", self.horizon, MAX_HORIZON),
+            ("iterations", self.iterations, MAX_ITERATIONS),
+            ("action_repeat", self.action_repeat, MAX_ACTION_REPEAT),
+        ] {
+            if v > max {
+                return Err(format!("{name} = {v}: exceeds the limit {max}"));
+            }
+        }
+        if self.samples * self.horizon > MAX_SAMPLE_STEPS {
+            return Err(format!(
+                "samples ({}) x horizon ({}) = {}: exceeds the limit {MAX_SAMPLE_STEPS} sample-steps per rollout",
+                self.samples,
+                self.horizon,
+                self.samples * self.horizon
+            ));
+        }
+        if self.deadline_margin_us > MAX_DEADLINE_MARGIN_US {
+            return Err(format!(
+                "deadline_margin_us = {}: exceeds the limit {MAX_DEADLINE_MARGIN_US} (one second)",
+                self.deadline_margin_us
+            ));
+        }
         if self.elites == 0 || self.elites > self.samples {
             return Err(format!(
                 "elites ({}) must be between 1 and samples ({})",
@@ -98,15 +136,15 @@ impl PlannerConfig {
                 self.policy_samples, self.samples
             ));
         }
-        if !(self.min_std > 0.0 && self.min_std <= self.max_std && self.max_std.is_finite()) {
+        if !(self.min_std > 0.0 && self.min_std <= self.max_std && self.max_std <= 100.0) {
             return Err(format!(
-                "need 0 < min_std ({}) <= max_std ({})",
+                "need 0 < min_std ({}) <= max_std ({}) <= 100",
                 self.min_std, self.max_std
             ));
         }
-        if !(self.temperature.is_finite() && self.temperature > 0.0) {
+        if !(self.temperature.is_finite() && self.temperature > 0.0 && self.temperature <= 1e6) {
             return Err(format!(
-                "temperature ({}) must be positive",
+                "temperature ({}) must be in (0, 1e6]",
                 self.temperature
             ));
         }

@@ -9,7 +9,10 @@ pub mod mppi;
 pub mod oracle;
 pub mod presets;
 
-pub use config::PlannerConfig;
+pub use config::{
+    MAX_ACTION_REPEAT, MAX_DEADLINE_MARGIN_US, MAX_HORIZON, MAX_ITERATIONS, MAX_SAMPLES,
+    PlannerConfig,
+};
 pub use learned::LearnedModel;
 pub use model::{PlanError, PlanModel};
 pub use mppi::{PlanOutcome, Planner};

@@ -78,7 +78,9 @@ pub fn play(
         let t0 = *first_ns.get_or_insert(m.log_time_ns);
         last_ns = last_ns.max(m.log_time_ns);
         if let Pace::Speed(f) = pace {
-            due = due.max(Duration::from_nanos(m.log_time_ns.saturating_sub(t0)).div_f64(f));
+            // `div_f64`, saturating instead of panicking for a tiny `f`.
+            let since = Duration::from_nanos(m.log_time_ns.saturating_sub(t0)).as_secs_f64();
+            due = due.max(Duration::try_from_secs_f64(since / f).unwrap_or(Duration::MAX));
             loop {
                 if stop.load(Ordering::SeqCst) {
                     report.stopped = true;

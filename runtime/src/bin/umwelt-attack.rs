@@ -1,7 +1,7 @@
 //! `umwelt-attack`: a hostile zenoh peer, for checking that a deployment
 //! holds (and for the test suite). It never forges a *live* command: on the
 //! default, unauthenticated profile anyone who reads the frames can answer
-//! them, which only the secure profile prevents (docs/SECURITY.md). What it
+//! them, which only the secure profile prevents (configs/zenoh/secure/README.md). What it
 //! sends are the attacks a driver and a controller must shrug off by
 //! themselves: replays, bit flips, forged `seq`/deadlines, commands that
 //! answer nothing, stale privileged messages, estop releases on the wrong

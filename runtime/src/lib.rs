@@ -22,5 +22,8 @@ pub mod rollout;
 pub mod secure;
 pub mod sim_node;
 pub mod transport;
-pub mod wire;
 pub mod wire_bench;
+
+/// The wire protocol, from its own crate (`umwelt-protocol`), under the
+/// name the runtime has always used for it.
+pub use umwelt_protocol as wire;

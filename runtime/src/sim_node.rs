@@ -27,14 +27,13 @@ use crate::transport::{TransportError, ZenohArgs};
 use crate::wire::driver::{Accepted, Decision, DriverInbox, InboxKey};
 use crate::wire::{self, Message, MessageKind, NodeState, SensorFrame, Status, Telemetry};
 
-/// Channels the simulator adds to every frame besides the task's own.
-pub const REWARD_CHANNEL: &str = "reward";
+/// Channels the simulator adds to every frame besides the task's own (the
+/// protocol's names, [`crate::wire::channels`]).
+pub const REWARD_CHANNEL: &str = crate::wire::channels::REWARD;
 /// 1 when the task's success condition holds, else 0.
-pub const SUCCESS_CHANNEL: &str = "success";
-/// The channel a simulator adds to every frame: the episode's index (0, 1,
-/// ...; its seed is the node's seed plus it), so a controller can tell
-/// episodes apart and reseed per episode for reproducible runs.
-pub const EPISODE_CHANNEL: &str = "episode";
+pub const SUCCESS_CHANNEL: &str = crate::wire::channels::SUCCESS;
+/// The episode's index (0, 1, ...; its seed is the node's seed plus it).
+pub const EPISODE_CHANNEL: &str = crate::wire::channels::EPISODE;
 
 /// How the simulator node runs.
 #[derive(Clone, Debug)]

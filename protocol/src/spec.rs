@@ -105,7 +105,7 @@ impl RobotWireSpec {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::wire::{CommandMode, Message, messages::samples};
+    use crate::{CommandMode, Message, messages::samples};
 
     fn spec() -> RobotWireSpec {
         RobotWireSpec {

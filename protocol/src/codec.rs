@@ -508,7 +508,7 @@ const _: () = assert!(HEADER_LEN == 2 + 1 + 1 + 8 + 8);
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::wire::{messages::samples, validate};
+    use crate::{messages::samples, validate};
 
     fn sample(kind: MessageKind) -> Message {
         samples().into_iter().find(|m| m.kind() == kind).unwrap()

@@ -8,9 +8,9 @@ use proptest::sample::{Index, select};
 use proptest::test_runner::{RngAlgorithm, RngSeed, TestRunner};
 use std::cell::RefCell;
 use std::collections::BTreeMap;
-use umwelt_runtime::wire::{
-    self, CommandMode, DecodeError, ErrorClass, Estop, Image, ImageEncoding, Message, MessageKind,
-    MotorCommand, NodeState, Reset, SensorFrame, Status, Telemetry,
+use umwelt_protocol::{
+    self as wire, CommandMode, DecodeError, ErrorClass, Estop, Image, ImageEncoding, Message,
+    MessageKind, MotorCommand, NodeState, Reset, SensorFrame, Status, Telemetry,
 };
 
 fn config(cases: u32) -> ProptestConfig {

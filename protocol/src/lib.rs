@@ -1,4 +1,8 @@
+//! # umwelt-protocol
+//!
 //! The wire protocol: what robots, drivers and controllers say to each other.
+//! A crate of its own, with no zenoh, burn or rapier in it, so that a robot
+//! driver (in Rust) can speak it without pulling in the runtime.
 //!
 //! Every message is one zenoh payload in a compact, versioned, little-endian
 //! binary encoding, specified byte by byte in `docs/PROTOCOL.md` so that a
@@ -11,7 +15,7 @@
 //! expects with a [`RobotWireSpec`].
 //!
 //! ```
-//! use umwelt_runtime::wire::{self, CommandMode, Message, MotorCommand};
+//! use umwelt_protocol::{self as wire, CommandMode, Message, MotorCommand};
 //!
 //! let cmd = MotorCommand {
 //!     seq: 7,
@@ -25,6 +29,9 @@
 //! assert_eq!(wire::decode_motor_command(&bytes), Ok(cmd));
 //! ```
 
+#![warn(missing_docs)]
+
+pub mod channels;
 mod codec;
 pub mod driver;
 mod drops;

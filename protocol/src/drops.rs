@@ -140,7 +140,7 @@ impl From<&SpecError> for ErrorClass {
 ///
 /// ```
 /// # use std::time::Instant;
-/// # use umwelt_runtime::wire::{decode, DropCounter};
+/// # use umwelt_protocol::{decode, DropCounter};
 /// let mut drops = DropCounter::default(); // at most one line a second
 /// if let Err(e) = decode(b"garbage") {
 ///     drops.record(&e);

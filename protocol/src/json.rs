@@ -40,7 +40,7 @@ pub fn from_json(s: &str) -> Result<Message, serde_json::Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::wire::{CommandMode, ImageEncoding, NodeState, SensorFrame, messages::samples};
+    use crate::{CommandMode, ImageEncoding, NodeState, SensorFrame, messages::samples};
 
     #[test]
     fn round_trips_every_kind() {

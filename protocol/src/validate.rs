@@ -117,7 +117,7 @@ pub(super) fn image_data(field: &'static str, im: &Image, len: usize) -> Result 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::wire::{ImageEncoding, MotorCommand, SensorFrame, messages::samples};
+    use crate::{ImageEncoding, MotorCommand, SensorFrame, messages::samples};
 
     fn frame() -> SensorFrame {
         match samples().swap_remove(0) {
@@ -190,7 +190,7 @@ mod tests {
             stamp_ns: 0,
             answers_seq: 0,
             deadline_ns: 0,
-            mode: crate::wire::CommandMode::Torque,
+            mode: crate::CommandMode::Torque,
             values: vec![0.0; n],
         };
         assert_eq!(validate(&cmd(MAX_VALUES).into()), Ok(()));

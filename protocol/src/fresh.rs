@@ -240,7 +240,7 @@ impl StampGate {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::wire::CommandMode;
+    use crate::CommandMode;
 
     const T: u64 = 1_700_000_000_000_000_000;
     const MS: u64 = 1_000_000;

@@ -14,6 +14,7 @@ pub mod fuzz;
 pub mod launch;
 pub mod learn;
 pub mod node;
+pub mod operator;
 pub mod plan;
 pub mod plot;
 pub mod recipe;

@@ -90,6 +90,13 @@ enum Command {
     Keys(cmd::keys::Args),
     /// Inspect zenoh traffic: list keys, echo decoded messages, measure rates.
     Topic(cmd::topic::Args),
+    /// Engage a robot's emergency stop (on umwelt/<robot>/estop, which any
+    /// node may use), or release it with --release (on umwelt/<robot>/admin,
+    /// the only key where a release is honoured).
+    Estop(cmd::operator::EstopArgs),
+    /// Ask a robot's driver to start a new episode (on umwelt/<robot>/admin),
+    /// with --seed or the driver's next seed.
+    Reset(cmd::operator::ResetArgs),
     /// Capture zenoh traffic into an MCAP file: every message on the keys
     /// (default `umwelt/**`) exactly as it travelled, malformed ones
     /// included, with its arrival time; Ctrl-C stops and closes the file.
@@ -139,6 +146,8 @@ fn main() -> std::process::ExitCode {
         Command::Launch(a) => cmd::launch::run(a),
         Command::Keys(a) => cmd::keys::run(a),
         Command::Topic(a) => cmd::topic::run(a),
+        Command::Estop(a) => cmd::operator::estop(a),
+        Command::Reset(a) => cmd::operator::reset(a),
         Command::Record(a) => cmd::record::run(a),
         Command::Replay(a) => cmd::replay::run(a),
     };

@@ -26,6 +26,7 @@ pub mod keys;
 pub mod launch;
 pub mod learn;
 pub mod model;
+pub mod operator;
 pub mod record;
 pub mod replay;
 pub mod rollout;

@@ -47,6 +47,29 @@ enum What {
         #[arg(long)]
         json: bool,
     },
+    /// Publish a message given as JSON (docs/PROTOCOL.md, "JSON") on a
+    /// robot's key, for testing: checked like a received one, refused on a
+    /// key it does not belong on, and stamped when sent (a MotorCommand's
+    /// deadline set --deadline-ms ahead), so that nodes take it as fresh.
+    Pub {
+        /// Key, e.g. umwelt/cartpole/cmd.
+        key: String,
+        /// The message, e.g. '{"kind":"motor_command","seq":1,"stamp_ns":0,
+        /// "answers_seq":42,"deadline_ns":0,"mode":"torque","values":[0.5]}'.
+        message: String,
+        /// Send it this many times (re-stamped each time).
+        #[arg(long, default_value_t = 1, value_parser = umwelt_runtime::args::count::<u64>(1, 1_000_000))]
+        count: u64,
+        /// Messages per second when --count is above 1.
+        #[arg(long, default_value_t = 10.0, value_name = "HZ", value_parser = umwelt_runtime::args::flag(umwelt_runtime::args::positive_hz))]
+        rate: f64,
+        /// A MotorCommand's lifetime in milliseconds (at most the protocol's 1000).
+        #[arg(long, default_value_t = 20.0, value_name = "MS", value_parser = umwelt_runtime::args::flag(deadline_ms))]
+        deadline_ms: f64,
+        /// Seconds to wait for a node to listen before giving up.
+        #[arg(long, default_value_t = 5.0, value_name = "SECONDS", value_parser = umwelt_runtime::args::flag(umwelt_runtime::args::seconds))]
+        wait: f64,
+    },
     /// Measure the rate of messages on a key.
     Hz {
         /// Key expression, e.g. umwelt/cartpole/sensors.
@@ -79,16 +102,38 @@ struct HzReport {
     period_max_ms: f64,
 }
 
+/// A command lifetime in ms: (0, 1000], the protocol's limit.
+fn deadline_ms(s: &str) -> Result<f64, String> {
+    match s.trim().parse::<f64>() {
+        Ok(v) if v > 0.0 && v <= 1000.0 => Ok(v),
+        _ => Err("must be a number of milliseconds in (0, 1000]".into()),
+    }
+}
+
 pub fn run(args: Args) -> anyhow::Result<()> {
+    let (what, zenoh) = (args.what, args.zenoh);
+    if let What::Pub {
+        key,
+        message,
+        count,
+        rate,
+        deadline_ms,
+        wait,
+    } = what
+    {
+        return publish(&zenoh, &key, &message, count, rate, deadline_ms, wait);
+    }
     let stop = super::stop_flag()?;
-    let session = args.zenoh.open()?;
+    let session = zenoh.open()?;
     if !wait_for_peer(&session, Duration::from_secs(2)) {
         eprintln!(
             "warning: no other zenoh node reachable at {} after 2 s: is `umwelt sim` or a driver running?",
-            args.zenoh.zenoh_endpoint
+            zenoh.zenoh_endpoint
         );
     }
-    match args.what {
+    match what {
+        // Sent above: it needs no listening session.
+        What::Pub { .. } => {}
         What::List {
             key,
             duration,
@@ -240,4 +285,36 @@ fn sleep_unless_stopped(d: Duration, stop: &std::sync::atomic::AtomicBool) -> f6
         std::thread::sleep(Duration::from_millis(20).min(d.saturating_sub(start.elapsed())));
     }
     start.elapsed().as_secs_f64()
+}
+
+/// `umwelt topic pub`: checks the message and its key, then sends it
+/// `count` times at `rate`, stamped fresh each time.
+fn publish(
+    zenoh: &ZenohArgs,
+    key: &str,
+    json: &str,
+    count: u64,
+    rate: f64,
+    deadline_ms: f64,
+    wait: f64,
+) -> anyhow::Result<()> {
+    use umwelt_runtime::operator;
+    let deadline = super::duration("--deadline-ms", deadline_ms / 1e3)?;
+    let first = operator::from_json_fresh(json, deadline)?;
+    operator::check_key(key, first.kind())?;
+    let session = zenoh.open()?;
+    let wait = super::duration("--wait", wait)?;
+    let period = super::duration("--rate", 1.0 / rate)?;
+    let payloads = (0..count).map(|i| {
+        // Re-stamped as each goes out: a later copy must not look stale.
+        let msg = if i == 0 {
+            first.clone()
+        } else {
+            operator::from_json_fresh(json, deadline).unwrap_or_else(|_| first.clone())
+        };
+        wire::encode(&msg)
+    });
+    let sent = operator::publish(&session, key, payloads, Some(period), wait)?;
+    eprintln!("sent {sent} {} on {key}", first.kind());
+    Ok(())
 }

@@ -106,7 +106,8 @@ impl LearnOptions {
             // cart-pole, 2 s of reacher): the planner's horizon is short, the
             // value carries the rest. TD-MPC2's rule (episode length / 5)
             // gives 0.99 for DMControl's 500 decisions but 0.995 for our
-            // 1000; runs at 0.995 did worse on all three tasks (README).
+            // 1000; runs at 0.995 did worse on all three tasks
+            // (docs/results/planning.md).
             train: TrainConfig {
                 gamma: 0.99,
                 ..TrainConfig::default()

@@ -28,7 +28,7 @@ pub struct WorldModelConfig {
     /// Hidden layers of the encoder, the Q heads and the policy prior. The
     /// planner runs the Q heads and the policy on every sample's last latent,
     /// so each layer here costs about a fifth more plan time; one layer
-    /// learned as well as two (see the README's results).
+    /// learned as well as two (docs/results/planning.md).
     pub head_layers: usize,
     /// LayerNorm after every hidden layer, before the ReLU (as TD-MPC2):
     /// keeps TD learning of the Q heads stable as values grow.

@@ -62,8 +62,9 @@ impl Dense {
 /// layer optionally followed by a LayerNorm before its ReLU.
 ///
 /// ReLU, not TD-MPC2's Mish: in burn's flex backend Mish and ELU are several
-/// eager ops of scalar libm calls and dominate a planning rollout
-/// (shared/STACK_NOTES.md).
+/// eager ops of scalar libm calls and dominate a planning rollout (measured
+/// on a 2-vCPU AMD EPYC, a 512-sample, 16-step rollout on 2 threads: 3.9 ms
+/// with no activation, 14.6 ms with ELU, 49 ms with Mish).
 #[derive(Module, Debug)]
 pub struct Mlp {
     /// The layers, input first.

@@ -2,7 +2,9 @@
 //!
 //! burn's eager flex backend allocates every intermediate tensor and runs
 //! exp/tanh as scalar libm calls, which makes a planner's thousands of
-//! latent steps per control tick too slow (shared/STACK_NOTES.md). This
+//! latent steps per control tick too slow (measured on a 2-vCPU AMD EPYC:
+//! with ELU a 512-sample, 16-step rollout took 14.6 ms in burn against
+//! 6.1-7.5 ms hand-written; with Mish, 49 ms). This
 //! module copies the trained weights into plain row-major `f32` buffers
 //! ([`InferenceModel`]) and runs them on preallocated scratch
 //! ([`RolloutEngine`]):

@@ -4,6 +4,7 @@
 pub mod baseline;
 pub mod config;
 pub mod controller;
+mod loop_inbox;
 pub mod mpc;
 pub mod ranges;
 pub mod safety;

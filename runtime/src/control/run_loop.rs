@@ -2,11 +2,10 @@
 //! -> safety -> motor command, with timing, status and telemetry.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crossbeam::channel::{Receiver, Sender, bounded};
 use serde::Serialize;
 use tracing::warn;
 
@@ -17,16 +16,15 @@ use zenoh::pubsub::Publisher;
 
 use super::config::Resolved;
 use super::controller::{ControlInput, Controller};
+use super::loop_inbox::Shared;
 use super::safety::{Interventions, SafeReason, Safety};
 use super::timing::{Percentiles, Timing, apply_realtime, percentiles, record};
-use crate::node::{self, DropLog};
-use crate::sim_node::{EPISODE_CHANNEL, REWARD_CHANNEL, SUCCESS_CHANNEL};
+use crate::node;
+use crate::sim_node::EPISODE_CHANNEL;
 use crate::transport::{TransportError, ZenohArgs};
-use crate::wire::driver::{Accepted, EstopState, InboxKey};
-use crate::wire::fresh::{FrameGate, FrameOrder};
+use crate::wire::driver::InboxKey;
 use crate::wire::{
-    self, CommandMode, ErrorClass, Message, MessageKind, MotorCommand, NodeState, SensorFrame,
-    Status, Telemetry,
+    self, CommandMode, Message, MessageKind, MotorCommand, NodeState, Status, Telemetry,
 };
 
 /// How the loop runs.
@@ -113,86 +111,6 @@ pub struct LoopSummary {
     pub wall_s: f64,
 }
 
-/// The newest valid frame and when it arrived.
-struct Latest {
-    frame: SensorFrame,
-    arrived: Instant,
-}
-
-/// Valid frames received, grouped into the driver's episodes.
-#[derive(Default)]
-struct FramesSeen {
-    count: u64,
-    finished: Vec<EpisodeSeen>,
-    current: EpisodeSeen,
-}
-
-/// State shared with the zenoh callbacks.
-struct Shared {
-    latest: Mutex<Option<Latest>>,
-    /// Wakes a frame-triggered loop: one pending notice at most.
-    new_frame: (Sender<()>, Receiver<()>),
-    /// Frames are taken only fresh and in order (`wire::fresh`).
-    frame_gate: Mutex<FrameGate>,
-    estop: Mutex<EstopState>,
-    drops: DropLog,
-    frames: Mutex<FramesSeen>,
-}
-
-impl Default for Shared {
-    fn default() -> Self {
-        Self {
-            latest: Mutex::default(),
-            new_frame: bounded(1),
-            frame_gate: Mutex::default(),
-            estop: Mutex::default(),
-            drops: DropLog::default(),
-            frames: Mutex::default(),
-        }
-    }
-}
-
-impl Shared {
-    /// Applies an Estop payload that arrived on `key` (engage anywhere,
-    /// release only on `admin`, fresh).
-    fn estop_payload(&self, key: InboxKey, payload: &[u8]) {
-        let e = match wire::decode(payload) {
-            Ok(Message::Estop(e)) => e,
-            // Resets on `admin` address the driver, not the controller.
-            Ok(Message::Reset(_)) if key == InboxKey::Admin => return,
-            Ok(other) => {
-                let e = format!("a {} message does not belong on {key:?}", other.kind());
-                return self.drops.record(ErrorClass::WrongKind, "estop", &e);
-            }
-            Err(e) => return self.drops.record(ErrorClass::from(&e), "estop", &e),
-        };
-        let Ok(mut latch) = self.estop.lock() else {
-            return;
-        };
-        match latch.apply(key, &e, wire::now_ns()) {
-            Ok(Accepted::EstopEngaged(why)) => {
-                warn!("estop engaged ({why}): safe action until released on the admin key")
-            }
-            Ok(Accepted::EstopReleased(why)) => warn!("estop released ({why})"),
-            Ok(_) => {}
-            Err(d) => self.drops.record(d.class, "estop", &d.why),
-        }
-    }
-
-    /// Whether the estop is engaged (a poisoned latch counts as engaged).
-    fn estopped(&self) -> bool {
-        self.estop.lock().map_or(true, |l| l.engaged())
-    }
-
-    /// The reason given by the last estop message.
-    fn estop_reason(&self) -> String {
-        self.estop
-            .lock()
-            .map(|l| l.reason().to_string())
-            .unwrap_or_default()
-    }
-}
-
 /// Runs the loop until `stop` is set or the duration passes. `ready` is
 /// called once the session is up and the loop about to start.
 pub fn run_loop(
@@ -211,46 +129,7 @@ pub fn run_loop(
     let s = shared.clone();
     let check = spec.clone();
     let _sensors = node::subscriber(&session, &robot, MessageKind::SensorFrame, move |sample| {
-        let frame = match wire::decode_sensor_frame(&sample.payload().to_bytes()) {
-            Err(e) => return s.drops.record(ErrorClass::from(&e), "sensor frame", &e),
-            Ok(f) => f,
-        };
-        if let Err(e) = check.check_frame(&frame) {
-            return s.drops.record(ErrorClass::Spec, "sensor frame", &e);
-        }
-        // Only fresh frames, in order: a replayed or reordered frame must
-        // neither steer the controller nor enter the episode accounting.
-        let order = match s.frame_gate.lock() {
-            Ok(mut g) => g.accept(&frame, wire::now_ns()),
-            Err(_) => return,
-        };
-        match order {
-            Err(class) => {
-                let e = format!("seq {} stamped {} ns: not fresh", frame.seq, frame.stamp_ns);
-                return s.drops.record(class, "sensor frame", &e);
-            }
-            Ok(FrameOrder::Restarted) => {
-                tracing::info!(
-                    "the driver restarted: frames number from {} again",
-                    frame.seq
-                )
-            }
-            Ok(_) => {}
-        }
-        if let Ok(mut f) = s.frames.lock() {
-            f.count += 1;
-            let ep = &mut f.current;
-            ep.frames += 1;
-            ep.episode_return += f64::from(frame.channel(REWARD_CHANNEL).unwrap_or(0.0));
-            ep.success = frame.channel(SUCCESS_CHANNEL).is_some_and(|v| v > 0.5);
-        }
-        if let Ok(mut l) = s.latest.lock() {
-            *l = Some(Latest {
-                frame,
-                arrived: Instant::now(),
-            });
-        }
-        let _ = s.new_frame.0.try_send(());
+        s.frame_payload(&check, &sample.payload().to_bytes())
     })?;
 
     let s = shared.clone();
@@ -265,14 +144,7 @@ pub fn run_loop(
     // The driver's episode resets close an episode.
     let s = shared.clone();
     let _status = node::subscriber(&session, &robot, MessageKind::Status, move |sample| {
-        if let Ok(Message::Status(st)) = wire::decode(&sample.payload().to_bytes())
-            && st.state == NodeState::EpisodeReset
-            && let Ok(mut f) = s.frames.lock()
-            && f.current.frames > 0
-        {
-            let done = std::mem::take(&mut f.current);
-            f.finished.push(done);
-        }
+        s.status_payload(&sample.payload().to_bytes())
     })?;
 
     let cmd_pub = node::publisher(&session, &robot, MessageKind::MotorCommand, true)?;

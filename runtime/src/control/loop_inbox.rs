@@ -1,0 +1,155 @@
+//! The control loop's receiving side: what the zenoh callbacks keep for
+//! the control thread (the newest fresh frame, the estop latch, drop counts,
+//! the driver's episodes as seen through its frames).
+
+use std::sync::Mutex;
+use std::time::Instant;
+
+use crossbeam::channel::{Receiver, Sender, bounded};
+use tracing::warn;
+
+use super::run_loop::EpisodeSeen;
+use crate::node::DropLog;
+use crate::sim_node::{REWARD_CHANNEL, SUCCESS_CHANNEL};
+use crate::wire::driver::{Accepted, EstopState, InboxKey};
+use crate::wire::fresh::{FrameGate, FrameOrder};
+use crate::wire::{self, ErrorClass, Message, NodeState, RobotWireSpec, SensorFrame};
+
+/// The newest valid frame and when it arrived.
+pub(super) struct Latest {
+    pub(super) frame: SensorFrame,
+    pub(super) arrived: Instant,
+}
+
+/// Valid frames received, grouped into the driver's episodes.
+#[derive(Default)]
+pub(super) struct FramesSeen {
+    pub(super) count: u64,
+    pub(super) finished: Vec<EpisodeSeen>,
+    pub(super) current: EpisodeSeen,
+}
+
+/// State shared with the zenoh callbacks.
+pub(super) struct Shared {
+    pub(super) latest: Mutex<Option<Latest>>,
+    /// Wakes a frame-triggered loop: one pending notice at most.
+    pub(super) new_frame: (Sender<()>, Receiver<()>),
+    /// Frames are taken only fresh and in order (`wire::fresh`).
+    frame_gate: Mutex<FrameGate>,
+    estop: Mutex<EstopState>,
+    pub(super) drops: DropLog,
+    pub(super) frames: Mutex<FramesSeen>,
+}
+
+impl Default for Shared {
+    fn default() -> Self {
+        Self {
+            latest: Mutex::default(),
+            new_frame: bounded(1),
+            frame_gate: Mutex::default(),
+            estop: Mutex::default(),
+            drops: DropLog::default(),
+            frames: Mutex::default(),
+        }
+    }
+}
+
+impl Shared {
+    /// Applies an Estop payload that arrived on `key` (engage anywhere,
+    /// release only on `admin`, fresh).
+    pub(super) fn estop_payload(&self, key: InboxKey, payload: &[u8]) {
+        let e = match wire::decode(payload) {
+            Ok(Message::Estop(e)) => e,
+            // Resets on `admin` address the driver, not the controller.
+            Ok(Message::Reset(_)) if key == InboxKey::Admin => return,
+            Ok(other) => {
+                let e = format!("a {} message does not belong on {key:?}", other.kind());
+                return self.drops.record(ErrorClass::WrongKind, "estop", &e);
+            }
+            Err(e) => return self.drops.record(ErrorClass::from(&e), "estop", &e),
+        };
+        let Ok(mut latch) = self.estop.lock() else {
+            return;
+        };
+        match latch.apply(key, &e, wire::now_ns()) {
+            Ok(Accepted::EstopEngaged(why)) => {
+                warn!("estop engaged ({why}): safe action until released on the admin key")
+            }
+            Ok(Accepted::EstopReleased(why)) => warn!("estop released ({why})"),
+            Ok(_) => {}
+            Err(d) => self.drops.record(d.class, "estop", &d.why),
+        }
+    }
+
+    /// Whether the estop is engaged (a poisoned latch counts as engaged).
+    pub(super) fn estopped(&self) -> bool {
+        self.estop.lock().map_or(true, |l| l.engaged())
+    }
+
+    /// The reason given by the last estop message.
+    pub(super) fn estop_reason(&self) -> String {
+        self.estop
+            .lock()
+            .map(|l| l.reason().to_string())
+            .unwrap_or_default()
+    }
+}
+
+impl Shared {
+    /// A payload from the sensors key: decoded, checked against the robot,
+    /// taken only fresh and in order (a replayed or reordered frame must
+    /// neither steer the controller nor enter the episode accounting).
+    pub(super) fn frame_payload(&self, check: &RobotWireSpec, payload: &[u8]) {
+        let frame = match wire::decode_sensor_frame(payload) {
+            Err(e) => return self.drops.record(ErrorClass::from(&e), "sensor frame", &e),
+            Ok(f) => f,
+        };
+        if let Err(e) = check.check_frame(&frame) {
+            return self.drops.record(ErrorClass::Spec, "sensor frame", &e);
+        }
+        let order = match self.frame_gate.lock() {
+            Ok(mut g) => g.accept(&frame, wire::now_ns()),
+            Err(_) => return,
+        };
+        match order {
+            Err(class) => {
+                let e = format!("seq {} stamped {} ns: not fresh", frame.seq, frame.stamp_ns);
+                return self.drops.record(class, "sensor frame", &e);
+            }
+            Ok(FrameOrder::Restarted) => {
+                tracing::info!(
+                    "the driver restarted: frames number from {} again",
+                    frame.seq
+                )
+            }
+            Ok(_) => {}
+        }
+        if let Ok(mut f) = self.frames.lock() {
+            f.count += 1;
+            let ep = &mut f.current;
+            ep.frames += 1;
+            ep.episode_return += f64::from(frame.channel(REWARD_CHANNEL).unwrap_or(0.0));
+            ep.success = frame.channel(SUCCESS_CHANNEL).is_some_and(|v| v > 0.5);
+        }
+        if let Ok(mut l) = self.latest.lock() {
+            *l = Some(Latest {
+                frame,
+                arrived: Instant::now(),
+            });
+        }
+        let _ = self.new_frame.0.try_send(());
+    }
+
+    /// A payload from the status key: the driver's episode resets close an
+    /// episode.
+    pub(super) fn status_payload(&self, payload: &[u8]) {
+        if let Ok(Message::Status(st)) = wire::decode(payload)
+            && st.state == NodeState::EpisodeReset
+            && let Ok(mut f) = self.frames.lock()
+            && f.current.frames > 0
+        {
+            let done = std::mem::take(&mut f.current);
+            f.finished.push(done);
+        }
+    }
+}

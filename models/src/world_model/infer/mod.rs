@@ -48,6 +48,10 @@
 //! (which kernel runs a layer), `tiling` (a tile through the horizon),
 //! `pool` (the workers), `affinity` (where they run) and `engine`.
 
+#[cfg(target_arch = "x86_64")]
+#[macro_use]
+mod ladder;
+
 mod affinity;
 mod bf16;
 mod dispatch;

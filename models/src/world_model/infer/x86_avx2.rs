@@ -99,24 +99,16 @@ pub(super) unsafe fn dense_avx2(
     y_rs: usize,
     post: Post<'_>,
 ) {
-    let mut i = 0;
-    while i < m {
-        let r = (m - i).min(BLOCK_ROWS);
-        let x = &x[i * x_rs..];
-        let y = &mut y[i * y_rs..];
-        // SAFETY: forwarded from the caller, for rows i.. of x and y.
-        unsafe {
-            match r {
-                6 => block::<6>(n, depth, x, x_rs, w, w_rs, b, y, y_rs, post),
-                5 => block::<5>(n, depth, x, x_rs, w, w_rs, b, y, y_rs, post),
-                4 => block::<4>(n, depth, x, x_rs, w, w_rs, b, y, y_rs, post),
-                3 => block::<3>(n, depth, x, x_rs, w, w_rs, b, y, y_rs, post),
-                2 => block::<2>(n, depth, x, x_rs, w, w_rs, b, y, y_rs, post),
-                _ => block::<1>(n, depth, x, x_rs, w, w_rs, b, y, y_rs, post),
-            }
-        }
-        i += r;
-    }
+    row_blocks!(
+        m,
+        BLOCK_ROWS,
+        [6, 5, 4, 3, 2],
+        x,
+        x_rs,
+        y,
+        y_rs,
+        block(n, depth, x, x_rs, w, w_rs, b, y, y_rs, post)
+    );
 }
 
 /// `R` rows of [`dense_avx2`].

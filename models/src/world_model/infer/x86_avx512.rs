@@ -42,26 +42,16 @@ pub(super) unsafe fn dense_avx512(
     y_rs: usize,
     post: Post<'_>,
 ) {
-    let mut i = 0;
-    while i < m {
-        let r = (m - i).min(BLOCK_ROWS_512);
-        let x = &x[i * x_rs..];
-        let y = &mut y[i * y_rs..];
-        // SAFETY: forwarded from the caller, for rows i.. of x and y.
-        unsafe {
-            match r {
-                8 => block512::<8>(n, depth, x, x_rs, w, w_rs, b, y, y_rs, post),
-                7 => block512::<7>(n, depth, x, x_rs, w, w_rs, b, y, y_rs, post),
-                6 => block512::<6>(n, depth, x, x_rs, w, w_rs, b, y, y_rs, post),
-                5 => block512::<5>(n, depth, x, x_rs, w, w_rs, b, y, y_rs, post),
-                4 => block512::<4>(n, depth, x, x_rs, w, w_rs, b, y, y_rs, post),
-                3 => block512::<3>(n, depth, x, x_rs, w, w_rs, b, y, y_rs, post),
-                2 => block512::<2>(n, depth, x, x_rs, w, w_rs, b, y, y_rs, post),
-                _ => block512::<1>(n, depth, x, x_rs, w, w_rs, b, y, y_rs, post),
-            }
-        }
-        i += r;
-    }
+    row_blocks!(
+        m,
+        BLOCK_ROWS_512,
+        [8, 7, 6, 5, 4, 3, 2],
+        x,
+        x_rs,
+        y,
+        y_rs,
+        block512(n, depth, x, x_rs, w, w_rs, b, y, y_rs, post)
+    );
 }
 
 /// `R` rows of [`dense_avx512`].

@@ -71,26 +71,16 @@ pub(super) unsafe fn dense_bf16_avx512(
     y_rs: usize,
     post: Post<'_>,
 ) {
-    let mut i = 0;
-    while i < m {
-        let r = (m - i).min(8);
-        let x = &x[i * x_rs..];
-        let y = &mut y[i * y_rs..];
-        // SAFETY: forwarded from the caller, for rows i.. of x and y.
-        unsafe {
-            match r {
-                8 => block::<8>(n, k2, x, x_rs, w, w_rs, b, y, y_rs, post),
-                7 => block::<7>(n, k2, x, x_rs, w, w_rs, b, y, y_rs, post),
-                6 => block::<6>(n, k2, x, x_rs, w, w_rs, b, y, y_rs, post),
-                5 => block::<5>(n, k2, x, x_rs, w, w_rs, b, y, y_rs, post),
-                4 => block::<4>(n, k2, x, x_rs, w, w_rs, b, y, y_rs, post),
-                3 => block::<3>(n, k2, x, x_rs, w, w_rs, b, y, y_rs, post),
-                2 => block::<2>(n, k2, x, x_rs, w, w_rs, b, y, y_rs, post),
-                _ => block::<1>(n, k2, x, x_rs, w, w_rs, b, y, y_rs, post),
-            }
-        }
-        i += r;
-    }
+    row_blocks!(
+        m,
+        8,
+        [8, 7, 6, 5, 4, 3, 2],
+        x,
+        x_rs,
+        y,
+        y_rs,
+        block(n, k2, x, x_rs, w, w_rs, b, y, y_rs, post)
+    );
 }
 
 /// `R` rows of [`dense_bf16_avx512`].

@@ -26,8 +26,8 @@
 //! twice f32's multiply-adds per cycle, but an Intel server core issues
 //! it on one port where it issues f32 multiply-adds on two, and a plan
 //! took longer with it than in f32 on a lent Xeon. Since both ways give
-//! the same bits, the engine times the two on a hidden layer once per
-//! process ([`Bf16Kernel::chosen`]) and keeps the faster.
+//! the same bits, a model set to bfloat16 times the two on a hidden layer
+//! ([`Bf16Kernel::choose`]) and keeps the faster in its layers' weights.
 
 use super::dispatch::dense_with;
 use super::maths::Post;
@@ -87,11 +87,14 @@ pub(super) struct Bf16Weights {
     /// rows swapped (`2p + 1`, then `2p`): summed in order by the `f32`
     /// kernels, they give `vdpbf16ps`'s results.
     swapped: Vec<f32>,
+    /// How [`dense_bf16`] multiplies them: the model's choice.
+    kernel: Bf16Kernel,
 }
 
 impl Bf16Weights {
-    /// Rounds the row-major `d_in x d_out` matrix `w`.
-    pub(super) fn new(w: &[f32], d_in: usize, d_out: usize) -> Self {
+    /// Rounds the row-major `d_in x d_out` matrix `w`, to be multiplied
+    /// with `kernel` (the same bits either way).
+    pub(super) fn new(w: &[f32], d_in: usize, d_out: usize, kernel: Bf16Kernel) -> Self {
         let k2 = d_in.div_ceil(2);
         let at = |k: usize, j: usize| {
             if k < d_in {
@@ -110,7 +113,12 @@ impl Bf16Weights {
                 swapped[(2 * p + 1) * d_out + j] = widen(even);
             }
         }
-        Self { k2, pairs, swapped }
+        Self {
+            k2,
+            pairs,
+            swapped,
+            kernel,
+        }
     }
 }
 
@@ -138,7 +146,7 @@ impl Bf16Scratch {
 /// `y = x W + b` (then `post`) for the first `n` outputs (`n % 16 == 0`)
 /// of a layer of `d_in` inputs whose weights are `w` (row stride `w_rs`,
 /// the layer's width), from inputs and weights rounded to bfloat16, with
-/// [`Bf16Kernel::chosen`].
+/// the kernel chosen for them ([`Bf16Weights::new`]).
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
 pub(super) fn dense_bf16(
@@ -155,8 +163,7 @@ pub(super) fn dense_bf16(
     post: Post<'_>,
     s: &mut Bf16Scratch,
 ) {
-    let kernel = Bf16Kernel::chosen();
-    dense_bf16_with(kernel, w, w_rs, d_in, b, n, m, x, x_rs, y, y_rs, post, s);
+    dense_bf16_with(w.kernel, w, w_rs, d_in, b, n, m, x, x_rs, y, y_rs, post, s);
 }
 
 /// [`dense_bf16`] with `kernel`: `vdpbf16ps` when asked for, where the CPU
@@ -354,7 +361,7 @@ mod tests {
             .map(|_| next() * scale)
             .collect::<Vec<_>>();
         Layer {
-            bf16: Some(Bf16Weights::new(&w, d_in, d_out)),
+            bf16: Some(Bf16Weights::new(&w, d_in, d_out, Bf16Kernel::choose().0)),
             w,
             b: (0..d_out).map(|_| next() * 0.1).collect(),
             d_in,
@@ -389,7 +396,7 @@ mod tests {
                 for m in [1, 2, 7, 8, 9, 33, 64] {
                     let y_rs = d_out + 5;
                     let mut s = Bf16Scratch::new(64, d_in);
-                    // Each kernel, whatever this process chose; on a
+                    // Each kernel, whatever the layer chose; on a
                     // CPU without AVX512-BF16 both are the f32 kernels.
                     let w = l.bf16.as_ref().unwrap();
                     let mut by = |kernel| {

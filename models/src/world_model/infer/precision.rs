@@ -3,7 +3,6 @@
 
 use std::fmt;
 use std::str::FromStr;
-use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
@@ -63,37 +62,26 @@ pub enum Bf16Kernel {
 }
 
 impl Bf16Kernel {
-    /// The kernel this process uses: `vdpbf16ps` where the CPU has it and
-    /// it ran a hidden layer faster than the `f32` kernels when first
-    /// asked (a few milliseconds of timing, once).
-    pub fn chosen() -> Self {
-        choice().0
-    }
-
-    /// What the choice timed (where the CPU has AVX512-BF16): the fastest
-    /// of 20 runs of four calls of a hidden layer (64 rows, 128 to 128)
-    /// with `vdpbf16ps` and with the `f32` kernels.
-    pub fn timings() -> Option<(Duration, Duration)> {
-        choice().1
-    }
-}
-
-/// [`Bf16Kernel::chosen`] and what it timed, decided once per process.
-fn choice() -> (Bf16Kernel, Option<(Duration, Duration)>) {
-    static CHOICE: OnceLock<(Bf16Kernel, Option<(Duration, Duration)>)> = OnceLock::new();
-    *CHOICE.get_or_init(|| {
+    /// The kernel for this CPU and what the choice timed: `vdpbf16ps`
+    /// where the CPU has it and it ran a hidden layer clearly faster than
+    /// the `f32` kernels, with the fastest of 20 runs of four calls of a
+    /// hidden layer (64 rows, 128 to 128) with each; else `F32` and no
+    /// timings. A few milliseconds where the CPU has AVX512-BF16:
+    /// [`super::InferenceModel::with_precision`] asks once per model and
+    /// keeps the answer.
+    pub fn choose() -> (Self, Option<(Duration, Duration)>) {
         if !Precision::bf16_native() {
-            return (Bf16Kernel::F32, None);
+            return (Self::F32, None);
         }
         let (dp, f32) = time_kernels();
         // A clear win only: a wrong pick costs speed, never results.
         let kernel = if dp.as_secs_f64() < 0.9 * f32.as_secs_f64() {
-            Bf16Kernel::Dpbf16
+            Self::Dpbf16
         } else {
-            Bf16Kernel::F32
+            Self::F32
         };
         (kernel, Some((dp, f32)))
-    })
+    }
 }
 
 /// The fastest of several timings of a default hidden layer (64 rows,
@@ -105,7 +93,7 @@ fn time_kernels() -> (Duration, Duration) {
     // Any values do: a fixed pattern of moderate size.
     let value = |i: usize| ((i * 7919 % 1013) as f32 / 1013.0 - 0.5) * 0.2;
     let w: Vec<f32> = (0..D * D).map(value).collect();
-    let weights = Bf16Weights::new(&w, D, D);
+    let weights = Bf16Weights::new(&w, D, D, Bf16Kernel::F32);
     let x: Vec<f32> = (0..ROWS * D).map(|i| value(i + 17) * 10.0).collect();
     let b = vec![0.01; D];
     let norm = super::weights::Norm {

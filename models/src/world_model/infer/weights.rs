@@ -2,6 +2,8 @@
 //! layout the kernels read ([`InferenceModel`]), checked against the
 //! config as it is copied.
 
+use std::time::Duration;
+
 use burn::tensor::Tensor;
 
 use super::super::config::{ModelError, WorldModelConfig};
@@ -161,6 +163,11 @@ pub struct InferenceModel {
     pub(super) q: [Net; 2],
     pub(super) policy: Net,
     pub(super) precision: Precision,
+    /// How the bfloat16 products are computed, chosen when the model was
+    /// set to [`Precision::Bf16`] (`F32` under [`Precision::F32`]).
+    bf16_kernel: Bf16Kernel,
+    /// What that choice timed: (`vdpbf16ps`, the `f32` kernels).
+    bf16_timings: Option<(Duration, Duration)>,
 }
 
 impl InferenceModel {
@@ -189,17 +196,20 @@ impl InferenceModel {
             policy: Net::from_burn(&model.policy, "policy", l, 2 * a, k, c)?,
             config: c.clone(),
             precision: Precision::F32,
+            bf16_kernel: Bf16Kernel::F32,
+            bf16_timings: None,
         })
     }
 
     /// This model multiplying its wide layers (widths of 16s: the hidden
     /// layers and the latent outputs) in `precision`. For `Bf16` this is
-    /// where the process times its bfloat16 kernels, once (a few
-    /// milliseconds, kept out of the first plan).
+    /// where the model times the bfloat16 kernels and keeps the faster (a
+    /// few milliseconds, kept out of the first plan).
     pub fn with_precision(mut self, precision: Precision) -> Self {
-        if precision == Precision::Bf16 {
-            Bf16Kernel::chosen();
-        }
+        let (kernel, timings) = match precision {
+            Precision::Bf16 => Bf16Kernel::choose(),
+            Precision::F32 => (Bf16Kernel::F32, None),
+        };
         let nets = [&mut self.encoder, &mut self.dynamics, &mut self.reward]
             .into_iter()
             .chain(self.q.iter_mut())
@@ -207,11 +217,27 @@ impl InferenceModel {
         for net in nets {
             for l in &mut net.layers {
                 l.bf16 = (precision == Precision::Bf16 && l.d_out.is_multiple_of(16))
-                    .then(|| Bf16Weights::new(&l.w, l.d_in, l.d_out));
+                    .then(|| Bf16Weights::new(&l.w, l.d_in, l.d_out, kernel));
             }
         }
         self.precision = precision;
+        self.bf16_kernel = kernel;
+        self.bf16_timings = timings;
         self
+    }
+
+    /// How this model's bfloat16 products are computed: the kernel timed
+    /// faster when it was set to [`Precision::Bf16`]; `F32` under
+    /// [`Precision::F32`].
+    pub fn bf16_kernel(&self) -> Bf16Kernel {
+        self.bf16_kernel
+    }
+
+    /// What [`Self::bf16_kernel`]'s choice timed, as
+    /// [`Bf16Kernel::choose`] returns it: absent under [`Precision::F32`]
+    /// and where the CPU lacks AVX512-BF16.
+    pub fn bf16_kernel_timings(&self) -> Option<(Duration, Duration)> {
+        self.bf16_timings
     }
 
     /// How the wide layers multiply.

@@ -859,6 +859,17 @@ pub fn bench_plan(o: &PlanBenchOptions) -> Result<PlanBench, BenchError> {
     )?;
     learned.place_workers(&o.workers)?;
     let worker_cpus = learned.worker_cpus().to_vec();
+    // The planner's model chose its bfloat16 kernel; an f32 run reports
+    // what a bf16 model would choose here.
+    let (bf16_kernel, bf16_timings) = match o.precision {
+        umwelt_models::world_model::Precision::Bf16 => {
+            let m = learned.inference_model();
+            (m.bf16_kernel(), m.bf16_kernel_timings())
+        }
+        umwelt_models::world_model::Precision::F32 => {
+            umwelt_models::world_model::Bf16Kernel::choose()
+        }
+    };
     let flops_per_plan = p.iterations as f64 * flops_model.flops_rollout(p.samples, p.horizon)
         + flops_model.flops_policy_rollout(p.policy_samples, p.horizon);
     let mut mpc = crate::control::mpc::Mpc::new(p.clone(), Box::new(learned))?;
@@ -957,8 +968,8 @@ pub fn bench_plan(o: &PlanBenchOptions) -> Result<PlanBench, BenchError> {
         planner: p.clone(),
         precision: o.precision,
         bf16_native: umwelt_models::world_model::Precision::bf16_native(),
-        bf16_kernel: umwelt_models::world_model::Bf16Kernel::chosen(),
-        bf16_kernel_timing_us: umwelt_models::world_model::Bf16Kernel::timings()
+        bf16_kernel,
+        bf16_kernel_timing_us: bf16_timings
             .map(|(dp, f)| [dp.as_secs_f64() * 1e6, f.as_secs_f64() * 1e6]),
         threads: o.threads,
         worker_cpus,

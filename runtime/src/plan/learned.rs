@@ -154,6 +154,12 @@ impl LearnedModel {
         self.engine.worker_cpus()
     }
 
+    /// The inference model the planner runs (its precision and bfloat16
+    /// kernel).
+    pub fn inference_model(&self) -> &InferenceModel {
+        self.engine.model()
+    }
+
     /// Encodes one physical observation into `self.z0` (reused buffers:
     /// this runs every control tick).
     fn encode(&mut self, observation: &[f32]) -> Result<(), PlanError> {

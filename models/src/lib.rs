@@ -13,6 +13,8 @@
 //! This crate knows nothing of the simulator or of zenoh: the runtime
 //! converts a simulated robot's specs into a [`dataset::DatasetSpec`].
 
+#![warn(missing_docs)]
+
 pub mod atomic;
 pub mod dataset;
 pub mod world_model;

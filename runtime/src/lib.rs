@@ -4,6 +4,8 @@
 //! and the `umwelt` command-line tool. `umwelt-sim` and `umwelt-models` meet
 //! only here.
 
+#![warn(missing_docs)]
+
 pub mod args;
 pub mod bench;
 pub mod collect;

@@ -16,6 +16,8 @@
 //! Every random draw is seeded by [`Env::reset`]; the crate knows nothing of
 //! zenoh or of learned models.
 
+#![warn(missing_docs)]
+
 pub mod config;
 pub mod env;
 pub mod error;

@@ -88,16 +88,7 @@ pub fn record_held_episode(
     let spec = env.action_spec().clone();
     let steps = env.max_episode_steps() as usize;
     let mut obs = env.reset(seed)?;
-    let mut episode = Episode {
-        seed,
-        observations: Vec::with_capacity((steps + 1) * obs.vector.len()),
-        actions: Vec::with_capacity(steps * spec.len()),
-        rewards: Vec::with_capacity(steps),
-        terminated: false,
-        truncated: false,
-        success: false,
-    };
-    episode.observations.extend_from_slice(&obs.vector);
+    let mut episode = Episode::begin(seed, &obs.vector, spec.len(), steps);
     let mut action = Vec::with_capacity(spec.len());
     let mut t = 0usize;
     loop {
@@ -108,15 +99,9 @@ pub fn record_held_episode(
             policy.act(&obs, &spec, &mut rng, &mut action);
         }
         let step = env.step(&action)?;
-        episode.actions.extend_from_slice(&action);
-        episode.rewards.push(step.reward);
-        episode
-            .observations
-            .extend_from_slice(&step.observation.vector);
+        episode.push_step(&action, step.reward, &step.observation.vector);
         if step.terminated || step.truncated {
-            episode.terminated = step.terminated;
-            episode.truncated = step.truncated;
-            episode.success = step.info.success;
+            episode.end(step.terminated, step.truncated, step.info.success);
             return Ok(Some(episode));
         }
         obs = step.observation;

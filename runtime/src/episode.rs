@@ -5,13 +5,13 @@
 //! safe action on any failure), so headless evaluation and data collection
 //! exercise the code that runs on the robot.
 
-use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::time::{Duration, Instant};
 
 use umwelt_models::dataset::Episode;
 use umwelt_sim::{Env, SimError};
 
-use crate::control::safety::{Interventions, SafeReason, Safety};
+use crate::control::safety::{Interventions, Safety};
+use crate::control::tick;
 use crate::control::{ControlInput, Controller, Resolved};
 
 /// What happened in one episode.
@@ -65,37 +65,17 @@ pub fn run_controller_episode(
     controller.reset();
     let mut obs = env.reset(seed)?;
     r.observation.fill(&obs.sensors, &mut obs_vec);
-    let mut ep = record.then(|| Episode {
-        seed,
-        observations: obs_vec.clone(),
-        actions: Vec::new(),
-        rewards: Vec::new(),
-        terminated: false,
-        truncated: false,
-        success: false,
-    });
+    let mut ep = record.then(|| Episode::begin(seed, &obs_vec, n_act, 0));
     loop {
-        action.fill(0.0);
         let input = ControlInput {
             observation: &obs_vec,
             sensors: &obs.sensors,
             deadline: Instant::now() + period,
         };
-        let t0 = Instant::now();
-        let result = catch_unwind(AssertUnwindSafe(|| controller.act(&input, &mut action)));
-        let took = t0.elapsed();
-        run.controller_us.push(took.as_secs_f32() * 1e6);
-        run.deadline_misses += u64::from(took > period);
-        let verdict = match result {
-            Err(_) => Err(SafeReason::ControllerPanic),
-            Ok(Err(e)) => Err(SafeReason::ControllerError(e.to_string())),
-            Ok(Ok(())) => safety.filter(&mut action, period.as_secs_f32()),
-        };
-        if let Err(why) = &verdict {
-            safety.counts.count(why);
-            safety.safe_action(&mut action);
-        }
-        safety.sent(&action);
+        let d = tick::decide(controller, &mut safety, &input, &mut action, period);
+        run.controller_us
+            .push(d.controller_time.as_secs_f32() * 1e6);
+        run.deadline_misses += u64::from(d.controller_time > period);
         let step = env.step(&action)?;
         run.ret += step.reward as f64;
         run.max_reward = run.max_reward.max(step.reward);
@@ -106,15 +86,11 @@ pub fn run_controller_episode(
         obs = step.observation;
         r.observation.fill(&obs.sensors, &mut obs_vec);
         if let Some(e) = ep.as_mut() {
-            e.actions.extend_from_slice(&action);
-            e.rewards.push(step.reward);
-            e.observations.extend_from_slice(&obs_vec);
+            e.push_step(&action, step.reward, &obs_vec);
         }
         if step.terminated || step.truncated {
             if let Some(e) = ep.as_mut() {
-                e.terminated = step.terminated;
-                e.truncated = step.truncated;
-                e.success = step.info.success;
+                e.end(step.terminated, step.truncated, step.info.success);
             }
             break;
         }

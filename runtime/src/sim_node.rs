@@ -322,18 +322,14 @@ pub fn run_sim_node(
         obs = step.observation;
         episode_return += f64::from(step.reward);
         if let Some(rec) = recording.as_mut() {
-            rec.actions.extend_from_slice(action);
-            rec.rewards.push(step.reward);
-            rec.observations.extend_from_slice(&obs.vector);
+            rec.push_step(action, step.reward, &obs.vector);
         }
         node.frame(&sensors, &obs, step.reward, step.info.success, &env, &inbox)?;
 
         // 4. Episode ends: start the next one.
         if step.terminated || step.truncated {
             if let (Some(w), Some(mut rec)) = (recorder.as_mut(), recording.take()) {
-                rec.terminated = step.terminated;
-                rec.truncated = step.truncated;
-                rec.success = step.info.success;
+                rec.end(step.terminated, step.truncated, step.info.success);
                 w.write(&rec)?;
             }
             node.episode += 1;
@@ -374,15 +370,7 @@ pub fn run_sim_node(
 
 /// An empty recording of an episode that starts at `obs`.
 fn new_record(seed: u64, obs: &Observation) -> umwelt_models::dataset::Episode {
-    umwelt_models::dataset::Episode {
-        seed,
-        observations: obs.vector.clone(),
-        actions: Vec::new(),
-        rewards: Vec::new(),
-        terminated: false,
-        truncated: false,
-        success: false,
-    }
+    umwelt_models::dataset::Episode::begin(seed, &obs.vector, 0, 0)
 }
 
 /// The node's counters and message buffers.

@@ -42,6 +42,40 @@ pub struct Episode {
 }
 
 impl Episode {
+    /// The one way an episode is recorded, step by step, by every producer
+    /// (collection, evaluation, learning, the sim node, recordings): starts
+    /// an episode of `seed` at the observation after reset, with room for
+    /// `capacity` steps of `act_dim` actions. Not yet ended: neither
+    /// terminated, truncated nor successful until [`Episode::end`].
+    pub fn begin(seed: u64, first_obs: &[f32], act_dim: usize, capacity: usize) -> Episode {
+        let mut observations = Vec::with_capacity((capacity + 1) * first_obs.len());
+        observations.extend_from_slice(first_obs);
+        Episode {
+            seed,
+            observations,
+            actions: Vec::with_capacity(capacity * act_dim),
+            rewards: Vec::with_capacity(capacity),
+            terminated: false,
+            truncated: false,
+            success: false,
+        }
+    }
+
+    /// Records one step: `action` applied at the latest observation earned
+    /// `reward` and led to `next_obs`.
+    pub fn push_step(&mut self, action: &[f32], reward: f32, next_obs: &[f32]) {
+        self.actions.extend_from_slice(action);
+        self.rewards.push(reward);
+        self.observations.extend_from_slice(next_obs);
+    }
+
+    /// Records how the episode ended.
+    pub fn end(&mut self, terminated: bool, truncated: bool, success: bool) {
+        self.terminated = terminated;
+        self.truncated = truncated;
+        self.success = success;
+    }
+
     /// Number of steps (actions taken).
     pub fn len(&self) -> usize {
         self.rewards.len()

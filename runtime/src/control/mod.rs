@@ -8,6 +8,7 @@ mod loop_inbox;
 pub mod mpc;
 pub mod ranges;
 pub mod safety;
+pub mod tick;
 pub mod timing;
 
 pub mod run_loop;

@@ -1,7 +1,6 @@
 //! The fixed-rate control loop: newest frame -> observation -> controller
 //! -> safety -> motor command, with timing, status and telemetry.
 
-use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -18,6 +17,7 @@ use super::config::Resolved;
 use super::controller::{ControlInput, Controller};
 use super::loop_inbox::Shared;
 use super::safety::{Interventions, SafeReason, Safety};
+use super::tick;
 use super::timing::{Percentiles, Timing, apply_realtime, percentiles, record};
 use crate::node;
 use crate::sim_node::EPISODE_CHANNEL;
@@ -347,53 +347,52 @@ fn control(
             age = Some(tick.saturating_duration_since(l.arrived));
         }
 
-        // Decide: the controller's action, made safe, or the safe action.
-        let verdict = if shared.estopped() {
-            Err(SafeReason::Estop)
+        // Decide: the controller's action, made safe, or the safe action
+        // (one tick, written once in `tick`, shared with evaluation).
+        let held = if shared.estopped() {
+            Some(SafeReason::Estop)
         } else {
             match age {
-                None => Err(SafeReason::NoFrame),
-                Some(a) if a > stale_after => Err(SafeReason::Stale {
+                None => Some(SafeReason::NoFrame),
+                Some(a) if a > stale_after => Some(SafeReason::Stale {
                     age_ms: a.as_secs_f64() * 1e3,
                 }),
-                Some(_) => {
-                    if let (Some(base), Some(ep)) = (opts.episode_seed, frame_episode)
-                        && last_episode != Some(ep)
-                    {
-                        last_episode = Some(ep);
-                        controller.reseed(base.wrapping_add(ep as u64));
-                        controller.reset();
-                        action.fill(0.0);
-                        safety.sent(&action);
-                    }
-                    r.observation.fill(&meas, &mut obs);
-                    action.fill(0.0);
-                    let input = ControlInput {
-                        observation: &obs,
-                        sensors: &meas,
-                        deadline: target + period,
-                    };
-                    let t0 = Instant::now();
-                    let result =
-                        catch_unwind(AssertUnwindSafe(|| controller.act(&input, &mut action)));
-                    record(&mut timing.controller, t0.elapsed().as_secs_f64() * 1e6);
-                    match result {
-                        Err(_) => Err(SafeReason::ControllerPanic),
-                        Ok(Err(e)) => Err(SafeReason::ControllerError(e.to_string())),
-                        Ok(Ok(())) => safety.filter(&mut action, period.as_secs_f32()),
-                    }
-                }
+                Some(_) => None,
             }
         };
-        if let Err(why) = &verdict {
-            safety.counts.count(why);
-            safety.safe_action(&mut action);
-        }
+        let verdict = match held {
+            Some(why) => {
+                tick::hold_safe(&mut safety, &why, &mut action);
+                Err(why)
+            }
+            None => {
+                if let (Some(base), Some(ep)) = (opts.episode_seed, frame_episode)
+                    && last_episode != Some(ep)
+                {
+                    last_episode = Some(ep);
+                    controller.reseed(base.wrapping_add(ep as u64));
+                    controller.reset();
+                    action.fill(0.0);
+                    safety.sent(&action);
+                }
+                r.observation.fill(&meas, &mut obs);
+                let input = ControlInput {
+                    observation: &obs,
+                    sensors: &meas,
+                    deadline: target + period,
+                };
+                let d = tick::decide(controller, &mut safety, &input, &mut action, period);
+                record(
+                    &mut timing.controller,
+                    d.controller_time.as_secs_f64() * 1e6,
+                );
+                d.verdict
+            }
+        };
 
         // Publish the command answering the frame; before any frame there
         // is nothing to answer (a driver would drop it as unanswered, and
         // without commands it holds the safe action anyway).
-        safety.sent(&action);
         if frame_seq != 0 || age.is_some() {
             set_command(&mut cmd_msg, frame_seq, deadline_ns, &action);
             io.put(Which::Cmd, &cmd_msg);

@@ -162,14 +162,12 @@ pub fn episodes(
     let mut out = Vec::new();
     let mut current: Option<Episode> = None;
     for (i, f) in frames.iter().enumerate() {
-        let ep = current.get_or_insert_with(|| Episode {
-            seed: f.channel(EPISODE_CHANNEL).map_or(i as u64, |e| e as u64),
-            observations: observe(f),
-            actions: Vec::new(),
-            rewards: Vec::new(),
-            terminated: false,
-            truncated: true,
-            success: f.channel(SUCCESS_CHANNEL).is_some_and(|s| s > 0.5),
+        let ep = current.get_or_insert_with(|| {
+            let seed = f.channel(EPISODE_CHANNEL).map_or(i as u64, |e| e as u64);
+            let mut ep = Episode::begin(seed, &observe(f), 0, 0);
+            let success = f.channel(SUCCESS_CHANNEL).is_some_and(|s| s > 0.5);
+            ep.end(false, true, success);
+            ep
         });
         let Some(next) = frames.get(i + 1) else {
             break;
@@ -182,13 +180,12 @@ pub fn episodes(
             (true, false, _) => Some("frames lost or the sender restarted"),
             (true, true, None) => Some("a frame nobody answered"),
             (true, true, Some(a)) => {
-                ep.actions.extend_from_slice(a);
-                ep.rewards.push(if zero_rewards {
+                let reward = if zero_rewards {
                     0.0
                 } else {
                     next.channel(REWARD_CHANNEL).unwrap_or(0.0)
-                });
-                ep.observations.extend(observe(next));
+                };
+                ep.push_step(a, reward, &observe(next));
                 ep.success = next.channel(SUCCESS_CHANNEL).is_some_and(|s| s > 0.5);
                 continue;
             }

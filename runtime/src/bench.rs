@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 use umwelt_sim::{Env, RobotKind, SimError, tasks_of};
 
-use crate::rollout::{SimplePolicy, run_episode};
+use crate::offline::rollout::{SimplePolicy, run_episode};
 
 /// Simulation speed of one robot on one thread.
 #[derive(Clone, Debug, Serialize)]
@@ -118,8 +118,8 @@ pub struct WireBench {
 pub fn bench_wire(
     messages: usize,
     rate_hz: f64,
-) -> Result<WireBench, crate::transport::TransportError> {
-    use crate::transport::{TransportError, ZenohArgs, free_loopback_endpoint};
+) -> Result<WireBench, crate::nodes::transport::TransportError> {
+    use crate::nodes::transport::{TransportError, ZenohArgs, free_loopback_endpoint};
     use crate::wire_bench::{WIRE_KEYS, WireLink, bench_wire_links};
 
     let endpoint = free_loopback_endpoint().map_err(|e| TransportError::Open(e.to_string()))?;
@@ -166,9 +166,9 @@ pub fn bench_loop(
 ) -> Result<LoopBench, Box<dyn std::error::Error + Send + Sync>> {
     use std::sync::atomic::AtomicBool;
 
-    use crate::control::{ControllerConfig, RunConfig, controller, run_loop};
-    use crate::sim_node::{SimNodeOptions, run_sim_node};
-    use crate::transport::{ZenohArgs, free_loopback_endpoint};
+    use crate::control::{self, ControllerConfig, RunConfig, run_loop};
+    use crate::nodes::sim_node::{SimNodeOptions, run_sim_node};
+    use crate::nodes::transport::{ZenohArgs, free_loopback_endpoint};
 
     let zenoh = ZenohArgs::at(free_loopback_endpoint()?);
     let period = 1.0 / rate_hz;
@@ -199,7 +199,7 @@ pub fn bench_loop(
         realtime: Default::default(),
     };
     let resolved = cfg.resolve("bench loop")?;
-    let ctl = controller::build(&resolved)?;
+    let ctl = control::build(&resolved)?;
     let opts = run_loop::LoopOptions {
         duration: Some(Duration::from_secs_f64(seconds)),
         zenoh,

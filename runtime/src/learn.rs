@@ -28,13 +28,14 @@ use umwelt_models::world_model::{
 };
 use umwelt_sim::{Env, GoalRelabel, RobotConfig, RobotKind, SimError};
 
-use crate::collect::{dataset_spec, record_held_episode};
 use crate::control::Controller;
-use crate::control::config::{ControllerConfig, Resolved, RunConfig};
+use crate::control::config::{ControllerConfig, RunConfig};
 use crate::control::mpc::{Mpc, MpcConfig, MpcModel, Objective};
-use crate::episode::run_controller_episode;
+use crate::control::resolve::Resolved;
+use crate::offline::collect::{dataset_spec, record_held_episode};
+use crate::offline::episode::run_controller_episode;
+use crate::offline::rollout::SimplePolicy;
 use crate::plan::{LearnedModel, PlannerConfig};
-use crate::rollout::SimplePolicy;
 
 /// Settings of a learning run (stored in `learn.json`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -704,7 +705,7 @@ fn write_curve(run: &RunDir, state: &LearnState) -> Result<(), LearnError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::collect::record_held_episode;
+    use crate::offline::collect::record_held_episode;
 
     fn random_reacher_episode(env: &mut Env, seed: u64) -> Episode {
         let stop = AtomicBool::new(false);

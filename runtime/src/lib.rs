@@ -1,30 +1,34 @@
 //! # umwelt-runtime
 //!
-//! The robot control runtime: wire protocol, zenoh transport, control loop,
-//! and the `umwelt` command-line tool. `umwelt-sim` and `umwelt-models` meet
-//! only here.
+//! The robot control runtime: zenoh nodes, the control loop, the planner,
+//! offline work and the `umwelt` command-line tool. `umwelt-sim` and
+//! `umwelt-models` meet only here. Data flows one way:
+//! driver -> [`wire`] -> [`nodes`] -> [`control`] (one tick) -> [`plan`]
+//! -> [`wire`] -> actuators; [`offline`] runs the same tick in-process.
+//!
+//! Folders by job: [`nodes`] (zenoh sessions, the sim node, operator
+//! messages), [`control`] (config, controllers, safety, the tick, the
+//! real-time loop), [`plan`] (the sampling planner and its models; it never
+//! imports `control`), [`offline`] (rollout, collect, episodes, eval,
+//! recipes), [`recording`] (record and replay), [`launch`] (several nodes
+//! from one file), [`secure`] (authenticated zenoh), [`fuzz`] (the attack
+//! tool's generators), [`bench`] (benchmarks), [`cli`] (flag parsers).
 
 #![warn(missing_docs)]
 
-pub mod args;
 pub mod bench;
-pub mod collect;
+pub mod cli;
 pub mod control;
-pub mod episode;
-pub mod eval;
 pub mod fuzz;
 pub mod launch;
 pub mod learn;
-pub mod node;
-pub mod operator;
+pub mod nodes;
+pub mod offline;
 pub mod plan;
 pub mod plot;
-pub mod recipe;
 pub mod recording;
-pub mod rollout;
 pub mod secure;
-pub mod sim_node;
-pub mod transport;
+pub mod spec;
 pub mod wire_bench;
 
 /// The wire protocol, from its own crate (`umwelt-protocol`), under the

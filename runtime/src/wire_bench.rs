@@ -10,7 +10,7 @@ use zenoh::pubsub::{Publisher, Subscriber};
 use zenoh::{Session, Wait};
 
 use crate::bench::{Latency, WireBench};
-use crate::transport::{TransportError, wait_for_peer};
+use crate::nodes::transport::{TransportError, wait_for_peer};
 use crate::wire::{self, Message, RobotWireSpec, SensorFrame};
 
 /// Where a link's sensor frames and raw messages go.

@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use umwelt_runtime::control::{RunConfig, controller};
+use umwelt_runtime::control::{self, RunConfig};
 
 fn write(name: &str, text: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("umwelt-control-config-{}", std::process::id()));
@@ -33,8 +33,8 @@ fn shipped_controller_configs_load_and_keep_up_with_their_rate() {
     ] {
         let r = RunConfig::load(&dir.join(format!("{name}.toml")))
             .unwrap_or_else(|e| panic!("{name}: {e}"));
-        let mut c = controller::build(&r).unwrap();
-        controller::check_rate(&r, c.as_mut()).unwrap();
+        let mut c = control::build(&r).unwrap();
+        control::check_rate(&r, c.as_mut()).unwrap();
     }
 }
 
@@ -56,7 +56,7 @@ fn shipped_mpc_and_oracle_configs_load_and_the_oracle_ones_match_the_presets() {
             panic!("oracle_{name}: not mpc");
         };
         assert_eq!(m.planner, oracle_planner(&r.config.robot), "oracle_{name}");
-        controller::build(&r).unwrap_or_else(|e| panic!("oracle_{name}: {e}"));
+        control::build(&r).unwrap_or_else(|e| panic!("oracle_{name}: {e}"));
         let r = RunConfig::load(&dir.join(format!("mpc_{name}.toml")))
             .unwrap_or_else(|e| panic!("mpc_{name}: {e}"));
         let ControllerConfig::Mpc(m) = &r.config.controller else {
@@ -73,7 +73,7 @@ fn shipped_mpc_and_oracle_configs_load_and_the_oracle_ones_match_the_presets() {
             ck.starts_with(&dir),
             "checkpoint path resolved against the config"
         );
-        match controller::build(&r) {
+        match control::build(&r) {
             // A shipped checkpoint loads, checked against the robot config.
             Ok(c) => assert_eq!(c.name(), "mpc"),
             // One not shipped (learn it with `umwelt learn`) is an error
@@ -92,7 +92,7 @@ fn shipped_mpc_and_oracle_configs_load_and_the_oracle_ones_match_the_presets() {
         "arm_reach",
     ] {
         let r = RunConfig::load(&dir.join(format!("mpc_{shipped}.toml"))).unwrap();
-        controller::build(&r).unwrap_or_else(|e| panic!("mpc_{shipped}: {e}"));
+        control::build(&r).unwrap_or_else(|e| panic!("mpc_{shipped}: {e}"));
     }
 }
 
@@ -104,7 +104,7 @@ fn a_checkpoint_of_another_task_is_refused_naming_the_difference() {
         ("reacher_easy.uwwm", "cartpole_swingup.uwwm"),
     );
     let r = RunConfig::load(&path).unwrap();
-    let e = match controller::build(&r) {
+    let e = match control::build(&r) {
         Ok(_) => panic!("a cart-pole model accepted for the reacher"),
         Err(e) => e.to_string(),
     };
@@ -140,7 +140,7 @@ fn precision_is_bf16_unless_the_config_says_f32_and_nothing_else() {
     use umwelt_models::world_model::Precision;
     use umwelt_runtime::control::ControllerConfig;
     let line = "precision = \"bf16\"";
-    let precision = |r: &umwelt_runtime::control::config::Resolved| match &r.config.controller {
+    let precision = |r: &umwelt_runtime::control::Resolved| match &r.config.controller {
         ControllerConfig::Mpc(m) => m.precision,
         _ => panic!("not mpc"),
     };
@@ -152,7 +152,7 @@ fn precision_is_bf16_unless_the_config_says_f32_and_nothing_else() {
     ))
     .unwrap();
     assert_eq!(precision(&r), Precision::F32);
-    controller::build(&r).unwrap();
+    control::build(&r).unwrap();
     let e = match RunConfig::load(&reacher_mpc_with(
         "p-bad.toml",
         (line, "precision = \"fp8\""),
@@ -170,7 +170,7 @@ fn precision_is_bf16_unless_the_config_says_f32_and_nothing_else() {
 fn rollout_workers_are_placed_as_the_config_says() {
     for ok in ["workers = \"float\"", "workers = \"spread\""] {
         let r = RunConfig::load(&reacher_mpc_workers("w-ok.toml", ok)).unwrap();
-        controller::build(&r).unwrap_or_else(|e| panic!("{ok}: {e}"));
+        control::build(&r).unwrap_or_else(|e| panic!("{ok}: {e}"));
     }
     let e = match RunConfig::load(&reacher_mpc_workers("w-bad.toml", "workers = \"nowhere\"")) {
         Ok(_) => panic!("an unknown placement accepted"),
@@ -185,7 +185,7 @@ fn rollout_workers_are_placed_as_the_config_says() {
     // A CPU this process may not use loads (it is the machine's business)
     // but the controller refuses to start, naming the field and the CPU.
     let r = RunConfig::load(&reacher_mpc_workers("w-cpu.toml", "workers = [100000]")).unwrap();
-    let e = match controller::build(&r) {
+    let e = match control::build(&r) {
         Ok(_) => panic!("CPU 100000 accepted"),
         Err(e) => e.to_string(),
     };
@@ -288,9 +288,7 @@ fn a_rate_the_controller_cannot_meet_is_an_error_naming_rate_hz() {
         &format!("{HEAD}rate_hz = 100\n[controller]\nkind = \"zero\"\n"),
     ))
     .unwrap();
-    let e = controller::check_rate(&r, &mut Slow)
-        .unwrap_err()
-        .to_string();
+    let e = control::check_rate(&r, &mut Slow).unwrap_err().to_string();
     assert!(e.contains("rate_hz = 100") && e.contains("`slow`"), "{e}");
 }
 
@@ -468,5 +466,5 @@ fn values_at_the_edges_of_their_ranges_load() {
     );
     let r = RunConfig::load(&write("edges.toml", &ok)).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(r.config.safety.deadline_periods, 100.0);
-    controller::build(&r).unwrap_or_else(|e| panic!("{e}"));
+    control::build(&r).unwrap_or_else(|e| panic!("{e}"));
 }

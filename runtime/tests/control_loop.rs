@@ -5,7 +5,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use umwelt_runtime::transport::{ZenohArgs, free_loopback_endpoint};
+use umwelt_runtime::nodes::transport::{ZenohArgs, free_loopback_endpoint};
 use umwelt_runtime::wire::{self, Estop, Message, MotorCommand, NodeState};
 use zenoh::{Session, Wait};
 

@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use umwelt_models::dataset::Dataset;
-use umwelt_runtime::transport::{ZenohArgs, free_loopback_endpoint};
+use umwelt_runtime::nodes::transport::{ZenohArgs, free_loopback_endpoint};
 use umwelt_runtime::wire;
 use zenoh::Wait;
 

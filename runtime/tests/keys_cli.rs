@@ -7,7 +7,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::time::Duration;
 
-use umwelt_runtime::transport::{free_loopback_endpoint, wait_for_peer};
+use umwelt_runtime::nodes::transport::{free_loopback_endpoint, wait_for_peer};
 use zenoh::Wait;
 
 /// The subject common name of the PEM certificate at `path`.

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use crossbeam::channel::{Receiver, unbounded};
 use serde_json::Value;
 use umwelt_runtime::launch::{LaunchError, LaunchFile, RestartPolicy};
-use umwelt_runtime::transport::free_loopback_endpoint;
+use umwelt_runtime::nodes::transport::free_loopback_endpoint;
 
 /// A folder of its own for one test's launch files, removed at the end.
 struct TempDir(PathBuf);

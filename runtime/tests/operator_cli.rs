@@ -5,7 +5,7 @@ use std::process::{Child, Command, Output, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use umwelt_runtime::transport::{ZenohArgs, free_loopback_endpoint, wait_for_peer};
+use umwelt_runtime::nodes::transport::{ZenohArgs, free_loopback_endpoint, wait_for_peer};
 use umwelt_runtime::wire::{self, NodeState, SensorFrame};
 use zenoh::Wait;
 

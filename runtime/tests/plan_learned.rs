@@ -3,7 +3,7 @@
 //! it is deterministic for a seed, whatever the thread count, and stays
 //! within the action bounds.
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use burn::tensor::Device;
 use umwelt_models::world_model::{
@@ -11,7 +11,7 @@ use umwelt_models::world_model::{
 };
 use umwelt_runtime::control::mpc::{Mpc, Objective};
 use umwelt_runtime::control::{ControlInput, Controller};
-use umwelt_runtime::plan::{LearnedModel, PlanModel, PlannerConfig};
+use umwelt_runtime::plan::{LearnedModel, PlanModel, PlanState, PlannerConfig};
 use umwelt_sim::Env;
 
 const OBS: usize = 5;
@@ -37,10 +37,9 @@ fn begin(m: &mut LearnedModel, obs: &[f32]) {
     let env = Env::new("cartpole", "swingup").unwrap();
     let mut e = env;
     let o = e.reset(0).unwrap();
-    let input = ControlInput {
+    let input = PlanState {
         observation: obs,
         sensors: &o.sensors,
-        deadline: Instant::now() + Duration::from_secs(1),
     };
     m.begin(&input).unwrap();
 }
@@ -137,14 +136,13 @@ fn task_and_goal_values_match_the_burn_model() {
     let env_obs = [0.0; OBS + 1];
     let mut e = Env::new("cartpole", "swingup").unwrap();
     let o = e.reset(0).unwrap();
-    let input = ControlInput {
+    let input = PlanState {
         observation: &env_obs,
         sensors: &o.sensors,
-        deadline: Instant::now(),
     };
     assert!(task.begin(&input).is_err());
     let nan = [f32::NAN; OBS];
-    let input = ControlInput {
+    let input = PlanState {
         observation: &nan,
         ..input
     };

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use umwelt_runtime::control::mpc::Mpc;
 use umwelt_runtime::control::{ControlInput, Controller};
-use umwelt_runtime::plan::{OracleModel, PlannerConfig};
+use umwelt_runtime::plan::{OracleModel, PlanState, PlannerConfig};
 use umwelt_sim::Env;
 
 struct EpisodeResult {
@@ -153,10 +153,9 @@ fn oracle_rollouts_do_not_depend_on_what_its_simulator_ran_before() {
         .map(|i| ((i * 7919) % 13) as f32 / 6.0 - 1.0)
         .collect();
     let values = |oracle: &mut OracleModel, frame: &umwelt_sim::Observation| {
-        let input = ControlInput {
+        let input = PlanState {
             observation: &frame.vector,
             sensors: &frame.sensors,
-            deadline: Instant::now() + Duration::from_secs(1),
         };
         oracle.begin(&input).unwrap();
         let mut v = vec![0.0f32; n];
@@ -179,10 +178,9 @@ fn oracle_rollouts_do_not_depend_on_what_its_simulator_ran_before() {
     // rollouts: the same imagined returns.
     for (k, f) in frames.iter().enumerate().rev() {
         // Far away first: a long rollout that spins the pole many turns.
-        let wander = ControlInput {
+        let wander = PlanState {
             observation: &frames[(k * 7) % frames.len()].vector,
             sensors: &frames[(k * 7) % frames.len()].sensors,
-            deadline: Instant::now() + Duration::from_secs(1),
         };
         oracle.begin(&wander).unwrap();
         let push: Vec<f32> = (0..40)

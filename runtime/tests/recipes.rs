@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use umwelt_runtime::learn::LearnOptions;
-use umwelt_runtime::recipe::LearnRecipe;
+use umwelt_runtime::offline::recipe::LearnRecipe;
 
 fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")

@@ -10,8 +10,8 @@ use std::time::{Duration, Instant};
 
 use crossbeam::channel::unbounded;
 use serde_json::Value;
+use umwelt_runtime::nodes::transport::{ZenohArgs, free_loopback_endpoint};
 use umwelt_runtime::recording::{RecordedMessage, Recording};
-use umwelt_runtime::transport::{ZenohArgs, free_loopback_endpoint};
 use umwelt_runtime::wire;
 use zenoh::Wait;
 

@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use umwelt_models::dataset::{Dataset, Episode};
-use umwelt_runtime::transport::{free_loopback_endpoint, wait_for_peer};
+use umwelt_runtime::nodes::transport::{free_loopback_endpoint, wait_for_peer};
 use umwelt_runtime::wire::{self, CommandMode, Estop, Message, MotorCommand, Reset};
 use zenoh::{Session, Wait};
 

@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crossbeam::channel::{Receiver, unbounded};
-use umwelt_runtime::transport::{ZenohArgs, free_loopback_endpoint, wait_for_peer};
+use umwelt_runtime::nodes::transport::{ZenohArgs, free_loopback_endpoint, wait_for_peer};
 use umwelt_runtime::wire::{
     self, CommandMode, Estop, Message, MotorCommand, NodeState, SensorFrame,
 };

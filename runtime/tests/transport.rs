@@ -3,7 +3,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use umwelt_runtime::transport::{ZenohArgs, free_loopback_endpoint, wait_for_peer};
+use umwelt_runtime::nodes::transport::{ZenohArgs, free_loopback_endpoint, wait_for_peer};
 use zenoh::Wait;
 
 fn received_within(got: &Arc<Mutex<Vec<Vec<u8>>>>, timeout: Duration, want: usize) -> bool {

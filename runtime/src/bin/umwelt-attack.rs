@@ -19,8 +19,8 @@ use anyhow::Context;
 use clap::Parser;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use umwelt_runtime::args;
-use umwelt_runtime::transport::ZenohArgs;
+use umwelt_runtime::cli::args;
+use umwelt_runtime::nodes::transport::ZenohArgs;
 use umwelt_runtime::wire::{
     self, Estop, Message, MessageKind, MotorCommand, Reset, SensorFrame, fresh,
 };

@@ -20,7 +20,7 @@ enum What {
     /// multiple of real time.
     Sim {
         /// Seconds to measure each robot for (whole episodes).
-        #[arg(long, default_value_t = 2.0, value_parser = umwelt_runtime::args::flag(umwelt_runtime::args::seconds))]
+        #[arg(long, default_value_t = 2.0, value_parser = umwelt_runtime::cli::args::flag(umwelt_runtime::cli::args::seconds))]
         seconds: f64,
         /// Seed of the episodes.
         #[arg(long, default_value_t = 0)]
@@ -33,10 +33,10 @@ enum What {
     /// controller against a simulator at the same rate, beside the period.
     Loop {
         /// Control rates to measure (Hz).
-        #[arg(long, value_delimiter = ',', default_value = "100,1000", value_parser = umwelt_runtime::args::flag(umwelt_runtime::args::positive_hz))]
+        #[arg(long, value_delimiter = ',', default_value = "100,1000", value_parser = umwelt_runtime::cli::args::flag(umwelt_runtime::cli::args::positive_hz))]
         rates: Vec<f64>,
         /// Seconds per rate.
-        #[arg(long, default_value_t = 5.0, value_parser = umwelt_runtime::args::flag(umwelt_runtime::args::seconds))]
+        #[arg(long, default_value_t = 5.0, value_parser = umwelt_runtime::cli::args::flag(umwelt_runtime::cli::args::seconds))]
         seconds: f64,
         /// What starts a tick: a fixed-rate timer, or each new frame.
         #[arg(long, value_delimiter = ',', default_value = "timer,frame")]
@@ -49,10 +49,10 @@ enum What {
     /// decode, check), beside raw zenoh put-to-receive of the same size.
     Wire {
         /// Frames to send (as many raw messages are interleaved).
-        #[arg(long, default_value_t = 2000, value_parser = umwelt_runtime::args::count::<usize>(1, 10_000_000))]
+        #[arg(long, default_value_t = 2000, value_parser = umwelt_runtime::cli::args::count::<usize>(1, 10_000_000))]
         messages: usize,
         /// Frames per second.
-        #[arg(long, default_value_t = 1000.0, value_parser = umwelt_runtime::args::flag(umwelt_runtime::args::positive_hz))]
+        #[arg(long, default_value_t = 1000.0, value_parser = umwelt_runtime::cli::args::flag(umwelt_runtime::cli::args::positive_hz))]
         rate: f64,
         /// Which link: plain TCP (the default profile), the secure profile
         /// (mutual TLS and access rules, throw-away certificates) over QUIC
@@ -68,11 +68,11 @@ enum What {
     /// file in the same run; and reading the recording back.
     Record {
         /// Frames to record.
-        #[arg(long, default_value_t = 20_000, value_parser = umwelt_runtime::args::count::<usize>(1, 10_000_000))]
+        #[arg(long, default_value_t = 20_000, value_parser = umwelt_runtime::cli::args::count::<usize>(1, 10_000_000))]
         messages: usize,
         /// Add a WIDTHxHEIGHT RGB image of random bytes to every frame
         /// (incompressible: the worst case), e.g. 320x240.
-        #[arg(long, value_name = "WxH", value_parser = umwelt_runtime::args::flag(umwelt_runtime::args::image_size))]
+        #[arg(long, value_name = "WxH", value_parser = umwelt_runtime::cli::args::flag(umwelt_runtime::cli::args::image_size))]
         image: Option<(u16, u16)>,
         /// Folder for the files written (removed at the end).
         #[arg(long, default_value_os_t = std::env::temp_dir().join("umwelt-bench-record"))]
@@ -97,26 +97,26 @@ enum What {
         #[arg(long)]
         checkpoint: Option<std::path::PathBuf>,
         /// Samples per iteration.
-        #[arg(long, value_parser = umwelt_runtime::args::count::<usize>(1, MAX_SAMPLES))]
+        #[arg(long, value_parser = umwelt_runtime::cli::args::count::<usize>(1, MAX_SAMPLES))]
         samples: Option<usize>,
         /// Iterations per plan.
-        #[arg(long, value_parser = umwelt_runtime::args::count::<usize>(1, MAX_ITERATIONS))]
+        #[arg(long, value_parser = umwelt_runtime::cli::args::count::<usize>(1, MAX_ITERATIONS))]
         iterations: Option<usize>,
         /// Planning horizon.
-        #[arg(long, value_parser = umwelt_runtime::args::count::<usize>(1, MAX_HORIZON))]
+        #[arg(long, value_parser = umwelt_runtime::cli::args::count::<usize>(1, MAX_HORIZON))]
         horizon: Option<usize>,
         /// Hidden layer width of the random model.
-        #[arg(long, value_parser = umwelt_runtime::args::count::<usize>(1, umwelt_runtime::args::MAX_CLI_WIDTH))]
+        #[arg(long, value_parser = umwelt_runtime::cli::args::count::<usize>(1, umwelt_runtime::cli::args::MAX_CLI_WIDTH))]
         hidden: Option<usize>,
         /// Rollout threads.
-        #[arg(long, default_value_t = 2, value_parser = umwelt_runtime::args::count::<usize>(1, umwelt_runtime::args::MAX_THREADS))]
+        #[arg(long, default_value_t = 2, value_parser = umwelt_runtime::cli::args::count::<usize>(1, umwelt_runtime::cli::args::MAX_THREADS))]
         threads: usize,
         /// Plans to time back to back, and as many paced.
-        #[arg(long, default_value_t = 500, value_parser = umwelt_runtime::args::count::<usize>(1, 10_000_000))]
+        #[arg(long, default_value_t = 500, value_parser = umwelt_runtime::cli::args::count::<usize>(1, 10_000_000))]
         plans: usize,
         /// Also time plans started one per this many milliseconds, as the
         /// control loop plans (10: cart-pole's 100 Hz); 0 skips them.
-        #[arg(long, default_value_t = 10.0, value_parser = umwelt_runtime::args::flag(umwelt_runtime::args::milliseconds_or_zero))]
+        #[arg(long, default_value_t = 10.0, value_parser = umwelt_runtime::cli::args::flag(umwelt_runtime::cli::args::milliseconds_or_zero))]
         period_ms: f64,
         /// Where the rollout workers run, as `controller.workers` says:
         /// `spread` (each on a CPU of its own), `float` (where the OS puts
@@ -141,28 +141,28 @@ enum What {
         #[arg(long, default_value = "cartpole")]
         robot: String,
         /// Samples per rollout (the planner's batch).
-        #[arg(long, default_value_t = 512, value_parser = umwelt_runtime::args::count::<usize>(1, MAX_SAMPLES))]
+        #[arg(long, default_value_t = 512, value_parser = umwelt_runtime::cli::args::count::<usize>(1, MAX_SAMPLES))]
         samples: usize,
         /// Steps per rollout.
-        #[arg(long, default_value_t = 5, value_parser = umwelt_runtime::args::count::<usize>(1, MAX_HORIZON))]
+        #[arg(long, default_value_t = 5, value_parser = umwelt_runtime::cli::args::count::<usize>(1, MAX_HORIZON))]
         horizon: usize,
         /// Threads of the rollout engine and of the sgemm baseline.
-        #[arg(long, default_value_t = 2, value_parser = umwelt_runtime::args::count::<usize>(1, umwelt_runtime::args::MAX_THREADS))]
+        #[arg(long, default_value_t = 2, value_parser = umwelt_runtime::cli::args::count::<usize>(1, umwelt_runtime::cli::args::MAX_THREADS))]
         threads: usize,
         /// Seconds to time each rollout variant for.
-        #[arg(long, default_value_t = 2.0, value_parser = umwelt_runtime::args::flag(umwelt_runtime::args::seconds))]
+        #[arg(long, default_value_t = 2.0, value_parser = umwelt_runtime::cli::args::flag(umwelt_runtime::cli::args::seconds))]
         seconds: f64,
         /// Training steps to time.
-        #[arg(long, default_value_t = 20, value_parser = umwelt_runtime::args::count::<usize>(1, 1_000_000))]
+        #[arg(long, default_value_t = 20, value_parser = umwelt_runtime::cli::args::count::<usize>(1, 1_000_000))]
         train_steps: usize,
         /// Training batch size (default: the training default).
-        #[arg(long, value_parser = umwelt_runtime::args::count::<usize>(1, umwelt_runtime::args::MAX_CLI_BATCH))]
+        #[arg(long, value_parser = umwelt_runtime::cli::args::count::<usize>(1, umwelt_runtime::cli::args::MAX_CLI_BATCH))]
         train_batch: Option<usize>,
         /// Latent size (default: the model default).
-        #[arg(long, value_parser = umwelt_runtime::args::count::<usize>(1, umwelt_runtime::args::MAX_CLI_WIDTH))]
+        #[arg(long, value_parser = umwelt_runtime::cli::args::count::<usize>(1, umwelt_runtime::cli::args::MAX_CLI_WIDTH))]
         latent: Option<usize>,
         /// Hidden layer width (default: the model default).
-        #[arg(long, value_parser = umwelt_runtime::args::count::<usize>(1, umwelt_runtime::args::MAX_CLI_WIDTH))]
+        #[arg(long, value_parser = umwelt_runtime::cli::args::count::<usize>(1, umwelt_runtime::cli::args::MAX_CLI_WIDTH))]
         hidden: Option<usize>,
         /// Print one JSON document on stdout.
         #[arg(long)]

@@ -6,8 +6,8 @@ use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 use umwelt_models::dataset::DatasetWriter;
-use umwelt_runtime::collect::{CollectOptions, CollectedEpisode, collect, dataset_spec};
-use umwelt_runtime::rollout::SimplePolicy;
+use umwelt_runtime::offline::collect::{CollectOptions, CollectedEpisode, collect, dataset_spec};
+use umwelt_runtime::offline::rollout::SimplePolicy;
 
 /// Arguments of `umwelt collect`.
 #[derive(clap::Args, Debug)]
@@ -18,7 +18,7 @@ pub struct Args {
     #[arg(long, value_enum, default_value = "random")]
     policy: SimplePolicy,
     /// Number of episodes to collect.
-    #[arg(long, default_value_t = 1, value_parser = umwelt_runtime::args::count::<u32>(1, 1_000_000))]
+    #[arg(long, default_value_t = 1, value_parser = umwelt_runtime::cli::args::count::<u32>(1, 1_000_000))]
     episodes: u32,
     /// Dataset directory: created if missing, appended to if it holds a
     /// dataset of the same robot, task and specs (see docs/DATASET.md).

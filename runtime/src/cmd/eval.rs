@@ -7,10 +7,11 @@ use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 use umwelt_runtime::control::Controller;
-use umwelt_runtime::control::config::{ControllerConfig, Resolved, RunConfig};
-use umwelt_runtime::control::controller::{self, ControllerError};
+use umwelt_runtime::control::config::{ControllerConfig, RunConfig};
 use umwelt_runtime::control::mpc::{MpcConfig, MpcModel, Objective};
-use umwelt_runtime::eval::{
+use umwelt_runtime::control::resolve::Resolved;
+use umwelt_runtime::control::{self, ControllerError};
+use umwelt_runtime::offline::eval::{
     Divergence, EpisodeReport, EvalOptions, EvalSummary, Evaluation, evaluate, first_divergence,
 };
 use umwelt_runtime::plan::presets::oracle_planner;
@@ -23,14 +24,14 @@ pub struct Args {
     #[arg(long, value_name = "FILE")]
     config: PathBuf,
     /// Episodes to run.
-    #[arg(long, default_value_t = 20, value_parser = umwelt_runtime::args::count::<usize>(1, 1_000_000))]
+    #[arg(long, default_value_t = 20, value_parser = umwelt_runtime::cli::args::count::<usize>(1, 1_000_000))]
     episodes: usize,
     /// Seed of episode 0; episode k uses seed + k (its start state, target
     /// and the controller's noise).
     #[arg(long, default_value_t = 0)]
     seed: u64,
     /// Episodes run in parallel (one simulator and controller each).
-    #[arg(long, default_value_t = 1, value_parser = umwelt_runtime::args::count::<usize>(1, 1_024))]
+    #[arg(long, default_value_t = 1, value_parser = umwelt_runtime::cli::args::count::<usize>(1, 1_024))]
     jobs: usize,
     /// Report directory: eval.json, episodes.csv, returns.svg, traces.svg,
     /// controller_time.svg.
@@ -51,7 +52,7 @@ pub struct Args {
     #[arg(long)]
     sil: bool,
     /// Seconds the simulator-in-the-loop run may take.
-    #[arg(long, default_value_t = 600.0, value_name = "SECONDS", value_parser = umwelt_runtime::args::flag(umwelt_runtime::args::seconds))]
+    #[arg(long, default_value_t = 600.0, value_name = "SECONDS", value_parser = umwelt_runtime::cli::args::flag(umwelt_runtime::cli::args::seconds))]
     sil_timeout: f64,
     /// Run every planner iteration of every decision, whatever the
     /// deadline (`min_iterations = iterations`): returns then depend only on
@@ -96,7 +97,7 @@ fn run_sil(
     use std::time::{Duration, Instant};
 
     let exe = std::env::current_exe().context("finding the umwelt executable")?;
-    let endpoint = umwelt_runtime::transport::free_loopback_endpoint()
+    let endpoint = umwelt_runtime::nodes::transport::free_loopback_endpoint()
         .context("finding a free loopback port")?;
     let record = args.out.join("sil_episodes");
     if record.exists() {
@@ -305,7 +306,7 @@ fn run_one(
         b.set_prefix(label.to_string());
         b
     };
-    let make = || -> Result<Box<dyn Controller>, ControllerError> { controller::build(r) };
+    let make = || -> Result<Box<dyn Controller>, ControllerError> { control::build(r) };
     let on_done = |e: &EpisodeReport| {
         bar.inc(1);
         bar.set_message(format!(

@@ -12,7 +12,7 @@ pub struct Args {
     /// Launch file (TOML), e.g. launch/cartpole_sil.toml; see launch/README.md.
     file: PathBuf,
     /// Stop every node cleanly after this many seconds.
-    #[arg(long, value_name = "SECONDS", value_parser = umwelt_runtime::args::flag(umwelt_runtime::args::seconds_or_zero))]
+    #[arg(long, value_name = "SECONDS", value_parser = umwelt_runtime::cli::args::flag(umwelt_runtime::cli::args::seconds_or_zero))]
     duration: Option<f64>,
     /// At the end, print one JSON document on stdout: each node's pid, exit,
     /// restarts, readiness time and its stdout parsed as JSON.

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use indicatif::{ProgressBar, ProgressStyle};
 use umwelt_runtime::learn::{LearnEvent, learn};
-use umwelt_runtime::recipe::LearnRecipe;
+use umwelt_runtime::offline::recipe::LearnRecipe;
 
 /// Arguments of `umwelt learn`.
 #[derive(clap::Args, Debug)]

@@ -40,7 +40,7 @@ use std::io::Write;
 /// `secs` from `flag` as a [`std::time::Duration`]: an error, never a panic,
 /// for a number the flag's parser did not already bound.
 pub fn duration(flag: &str, secs: f64) -> anyhow::Result<std::time::Duration> {
-    umwelt_runtime::args::duration(flag, secs).map_err(anyhow::Error::msg)
+    umwelt_runtime::cli::args::duration(flag, secs).map_err(anyhow::Error::msg)
 }
 
 /// Prints one JSON document on stdout.

@@ -1,8 +1,8 @@
 //! `umwelt estop` and `umwelt reset`: what an operator sends a robot.
 
-use umwelt_runtime::args;
-use umwelt_runtime::operator;
-use umwelt_runtime::transport::ZenohArgs;
+use umwelt_runtime::cli::args;
+use umwelt_runtime::nodes::operator;
+use umwelt_runtime::nodes::transport::ZenohArgs;
 use umwelt_runtime::wire;
 
 /// Arguments of `umwelt estop`.

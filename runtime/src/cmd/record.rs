@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use serde::Serialize;
+use umwelt_runtime::nodes::transport::{ZenohArgs, wait_for_peer};
 use umwelt_runtime::recording::{Recorder, RecordingSummary};
-use umwelt_runtime::transport::{ZenohArgs, wait_for_peer};
 use umwelt_runtime::wire;
 use zenoh::Wait;
 
@@ -36,10 +36,10 @@ pub struct Args {
     #[arg(long)]
     force: bool,
     /// Stop after this many seconds (default: at Ctrl-C).
-    #[arg(long, value_name = "S", value_parser = umwelt_runtime::args::flag(umwelt_runtime::args::seconds))]
+    #[arg(long, value_name = "S", value_parser = umwelt_runtime::cli::args::flag(umwelt_runtime::cli::args::seconds))]
     duration: Option<f64>,
     /// Stop after this many messages.
-    #[arg(long, value_name = "N", value_parser = umwelt_runtime::args::count::<u64>(1, u64::MAX))]
+    #[arg(long, value_name = "N", value_parser = umwelt_runtime::cli::args::count::<u64>(1, u64::MAX))]
     count: Option<u64>,
     /// Print the recording's summary as one JSON document on stdout (and
     /// no progress spinner).

@@ -6,10 +6,10 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
+use umwelt_runtime::nodes::transport::ZenohArgs;
 use umwelt_runtime::recording::{
     Pace, PlayReport, RecordedMessage, Recording, RecordingSummary, acts_on_robot, play, restamp,
 };
-use umwelt_runtime::transport::ZenohArgs;
 use umwelt_runtime::wire;
 use zenoh::Wait;
 use zenoh::key_expr::{KeyExpr, keyexpr};
@@ -26,7 +26,7 @@ pub struct Args {
     #[arg(long, default_value = "**", value_name = "EXPR")]
     key: String,
     /// Playback speed: 1 keeps the recorded intervals, 2 halves them.
-    #[arg(long, default_value_t = 1.0, conflicts_with = "fast", value_parser = umwelt_runtime::args::flag(umwelt_runtime::args::speed))]
+    #[arg(long, default_value_t = 1.0, conflicts_with = "fast", value_parser = umwelt_runtime::cli::args::flag(umwelt_runtime::cli::args::speed))]
     speed: f64,
     /// No pacing: publish every message as soon as the last one is out.
     #[arg(long)]
@@ -50,7 +50,7 @@ pub struct Args {
     restamp: bool,
     /// Seconds to wait for a subscriber to the replayed keys before
     /// starting (the replay starts anyway after that, with a warning).
-    #[arg(long, default_value_t = 2.0, value_name = "S", value_parser = umwelt_runtime::args::flag(umwelt_runtime::args::seconds_or_zero))]
+    #[arg(long, default_value_t = 2.0, value_name = "S", value_parser = umwelt_runtime::cli::args::flag(umwelt_runtime::cli::args::seconds_or_zero))]
     wait: f64,
     /// One JSON document on stdout (for --info and the replay's report).
     #[arg(long)]

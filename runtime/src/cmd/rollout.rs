@@ -2,7 +2,7 @@
 
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
-use umwelt_runtime::rollout::{EpisodeReport, SimplePolicy, episode_seed, run_episode};
+use umwelt_runtime::offline::rollout::{EpisodeReport, SimplePolicy, episode_seed, run_episode};
 
 /// Arguments of `umwelt rollout`.
 #[derive(clap::Args, Debug)]
@@ -13,7 +13,7 @@ pub struct Args {
     #[arg(long, value_enum, default_value = "random")]
     policy: SimplePolicy,
     /// Number of episodes.
-    #[arg(long, default_value_t = 1, value_parser = umwelt_runtime::args::count::<u32>(1, 1_000_000))]
+    #[arg(long, default_value_t = 1, value_parser = umwelt_runtime::cli::args::count::<u32>(1, 1_000_000))]
     episodes: u32,
     /// Seed of the first episode; episode i uses seed + i.
     #[arg(long, default_value_t = 0)]

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use umwelt_runtime::control::{self, RunConfig, run_loop};
-use umwelt_runtime::transport::ZenohArgs;
+use umwelt_runtime::nodes::transport::ZenohArgs;
 
 /// Arguments of `umwelt run`.
 #[derive(clap::Args, Debug)]
@@ -12,7 +12,7 @@ pub struct Args {
     #[arg(long)]
     config: PathBuf,
     /// Stop after this many seconds (default: until Ctrl-C).
-    #[arg(long, value_name = "SECONDS", value_parser = umwelt_runtime::args::flag(umwelt_runtime::args::seconds))]
+    #[arg(long, value_name = "SECONDS", value_parser = umwelt_runtime::cli::args::flag(umwelt_runtime::cli::args::seconds))]
     duration: Option<f64>,
     /// Print the loop summary as one JSON document on stdout when stopping.
     #[arg(long)]
@@ -50,8 +50,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         Some(TriggerArg::Timer) => resolved.config.trigger = control::config::Trigger::Timer,
         None => {}
     }
-    let mut controller = control::controller::build(&resolved)?;
-    control::controller::check_rate(&resolved, controller.as_mut())
+    let mut controller = control::build(&resolved)?;
+    control::check_rate(&resolved, controller.as_mut())
         .map_err(|e| anyhow::anyhow!("{}: {e}", args.config.display()))?;
     quiet_repeated_controller_panics();
     let stop = super::stop_flag()?;

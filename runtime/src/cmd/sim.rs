@@ -1,7 +1,7 @@
 //! `umwelt sim`: serve a simulated robot over zenoh.
 
-use umwelt_runtime::sim_node::{SimNodeOptions, run_sim_node};
-use umwelt_runtime::transport::ZenohArgs;
+use umwelt_runtime::nodes::sim_node::{SimNodeOptions, run_sim_node};
+use umwelt_runtime::nodes::transport::ZenohArgs;
 
 use super::duration;
 
@@ -12,7 +12,7 @@ pub struct Args {
     env: super::EnvArgs,
     /// Control rate in Hz (frames published per second); must divide the
     /// physics rate. Default: the robot config's control period.
-    #[arg(long, value_name = "HZ", value_parser = umwelt_runtime::args::flag(umwelt_runtime::args::positive_hz))]
+    #[arg(long, value_name = "HZ", value_parser = umwelt_runtime::cli::args::flag(umwelt_runtime::cli::args::positive_hz))]
     rate: Option<f64>,
     /// Advance one control step only when the command answering the last
     /// frame arrives: deterministic simulator-in-the-loop runs.
@@ -20,16 +20,16 @@ pub struct Args {
     lockstep: bool,
     /// In lockstep, seconds to wait for a command before sending the frame
     /// again (with a warning).
-    #[arg(long, default_value_t = 2.0, value_name = "SECONDS", value_parser = umwelt_runtime::args::flag(umwelt_runtime::args::seconds))]
+    #[arg(long, default_value_t = 2.0, value_name = "SECONDS", value_parser = umwelt_runtime::cli::args::flag(umwelt_runtime::cli::args::seconds))]
     lockstep_timeout: f64,
     /// Seed of the first episode; episode i uses seed + i.
     #[arg(long, default_value_t = 0)]
     seed: u64,
     /// Stop after this many seconds.
-    #[arg(long, value_name = "SECONDS", value_parser = umwelt_runtime::args::flag(umwelt_runtime::args::seconds))]
+    #[arg(long, value_name = "SECONDS", value_parser = umwelt_runtime::cli::args::flag(umwelt_runtime::cli::args::seconds))]
     duration: Option<f64>,
     /// Stop after this many episodes.
-    #[arg(long, value_parser = umwelt_runtime::args::count::<u32>(1, u64::from(u32::MAX)))]
+    #[arg(long, value_parser = umwelt_runtime::cli::args::count::<u32>(1, u64::from(u32::MAX)))]
     episodes: Option<u32>,
     /// Append every finished episode (observations, the actions applied,
     /// rewards) to this dataset directory (docs/DATASET.md).

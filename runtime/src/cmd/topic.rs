@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
-use umwelt_runtime::transport::{ZenohArgs, wait_for_peer};
+use umwelt_runtime::nodes::transport::{ZenohArgs, wait_for_peer};
 use umwelt_runtime::wire;
 use zenoh::Wait;
 
@@ -27,7 +27,7 @@ enum What {
         #[arg(default_value = "umwelt/**")]
         key: String,
         /// Seconds to listen.
-        #[arg(long, default_value_t = 2.0, value_name = "SECONDS", value_parser = umwelt_runtime::args::flag(umwelt_runtime::args::seconds))]
+        #[arg(long, default_value_t = 2.0, value_name = "SECONDS", value_parser = umwelt_runtime::cli::args::flag(umwelt_runtime::cli::args::seconds))]
         duration: f64,
         /// One JSON document on stdout.
         #[arg(long)]
@@ -38,10 +38,10 @@ enum What {
         /// Key expression, e.g. umwelt/cartpole/sensors.
         key: String,
         /// Stop after this many messages.
-        #[arg(long, value_parser = umwelt_runtime::args::count::<u64>(1, u64::MAX))]
+        #[arg(long, value_parser = umwelt_runtime::cli::args::count::<u64>(1, u64::MAX))]
         count: Option<u64>,
         /// Stop after this many seconds.
-        #[arg(long, value_name = "SECONDS", value_parser = umwelt_runtime::args::flag(umwelt_runtime::args::seconds))]
+        #[arg(long, value_name = "SECONDS", value_parser = umwelt_runtime::cli::args::flag(umwelt_runtime::cli::args::seconds))]
         duration: Option<f64>,
         /// One JSON document per line instead of indented JSON.
         #[arg(long)]
@@ -58,16 +58,16 @@ enum What {
         /// "answers_seq":42,"deadline_ns":0,"mode":"torque","values":[0.5]}'.
         message: String,
         /// Send it this many times (re-stamped each time).
-        #[arg(long, default_value_t = 1, value_parser = umwelt_runtime::args::count::<u64>(1, 1_000_000))]
+        #[arg(long, default_value_t = 1, value_parser = umwelt_runtime::cli::args::count::<u64>(1, 1_000_000))]
         count: u64,
         /// Messages per second when --count is above 1.
-        #[arg(long, default_value_t = 10.0, value_name = "HZ", value_parser = umwelt_runtime::args::flag(umwelt_runtime::args::positive_hz))]
+        #[arg(long, default_value_t = 10.0, value_name = "HZ", value_parser = umwelt_runtime::cli::args::flag(umwelt_runtime::cli::args::positive_hz))]
         rate: f64,
         /// A MotorCommand's lifetime in milliseconds (at most the protocol's 1000).
-        #[arg(long, default_value_t = 20.0, value_name = "MS", value_parser = umwelt_runtime::args::flag(deadline_ms))]
+        #[arg(long, default_value_t = 20.0, value_name = "MS", value_parser = umwelt_runtime::cli::args::flag(deadline_ms))]
         deadline_ms: f64,
         /// Seconds to wait for a node to listen before giving up.
-        #[arg(long, default_value_t = 5.0, value_name = "SECONDS", value_parser = umwelt_runtime::args::flag(umwelt_runtime::args::seconds))]
+        #[arg(long, default_value_t = 5.0, value_name = "SECONDS", value_parser = umwelt_runtime::cli::args::flag(umwelt_runtime::cli::args::seconds))]
         wait: f64,
     },
     /// Measure the rate of messages on a key.
@@ -75,7 +75,7 @@ enum What {
         /// Key expression, e.g. umwelt/cartpole/sensors.
         key: String,
         /// Seconds to measure.
-        #[arg(long, default_value_t = 5.0, value_name = "SECONDS", value_parser = umwelt_runtime::args::flag(umwelt_runtime::args::seconds))]
+        #[arg(long, default_value_t = 5.0, value_name = "SECONDS", value_parser = umwelt_runtime::cli::args::flag(umwelt_runtime::cli::args::seconds))]
         duration: f64,
         /// One JSON document on stdout.
         #[arg(long)]
@@ -298,7 +298,7 @@ fn publish(
     deadline_ms: f64,
     wait: f64,
 ) -> anyhow::Result<()> {
-    use umwelt_runtime::operator;
+    use umwelt_runtime::nodes::operator;
     let deadline = super::duration("--deadline-ms", deadline_ms / 1e3)?;
     let first = operator::from_json_fresh(json, deadline)?;
     operator::check_key(key, first.kind())?;

@@ -39,7 +39,7 @@ pub struct Args {
     #[arg(long, value_name = "FILE")]
     out: PathBuf,
     /// Optimiser steps to take in this run (added to a resumed checkpoint's).
-    #[arg(long, default_value_t = 5000, value_parser = umwelt_runtime::args::count::<u64>(1, 1_000_000_000))]
+    #[arg(long, default_value_t = 5000, value_parser = umwelt_runtime::cli::args::count::<u64>(1, 1_000_000_000))]
     steps: u64,
     /// Continue training this checkpoint: its weights, normalisation, step
     /// count and hyper-parameters (flags given here override the latter);
@@ -51,60 +51,60 @@ pub struct Args {
     /// action repeat); the episodes must hold each action that long
     /// (`umwelt collect --hold N`), and a planner using the model needs
     /// `action_repeat = N`. On --resume, the checkpoint's [default: 1].
-    #[arg(long, value_name = "N", value_parser = umwelt_runtime::args::count::<u32>(1, 1_000))]
+    #[arg(long, value_name = "N", value_parser = umwelt_runtime::cli::args::count::<u32>(1, 1_000))]
     action_repeat: Option<u32>,
     /// Replace `--out` if it exists.
     #[arg(long)]
     force: bool,
     /// Share of the episodes held out for validation (at least one episode).
-    #[arg(long, default_value_t = 0.1, value_parser = umwelt_runtime::args::flag(umwelt_runtime::args::open_fraction))]
+    #[arg(long, default_value_t = 0.1, value_parser = umwelt_runtime::cli::args::flag(umwelt_runtime::cli::args::open_fraction))]
     val_fraction: f64,
     /// Measure validation losses every N steps (0: only at the end).
     #[arg(long, default_value_t = 500, value_name = "N")]
     eval_every: u64,
     /// Batches of held-out windows per validation (fixed for the whole run).
-    #[arg(long, default_value_t = 4, value_name = "N", value_parser = umwelt_runtime::args::count::<usize>(1, 10_000))]
+    #[arg(long, default_value_t = 4, value_name = "N", value_parser = umwelt_runtime::cli::args::count::<usize>(1, 10_000))]
     val_batches: usize,
     /// Save the checkpoint every N steps (0: only at the end).
     #[arg(long, default_value_t = 2000, value_name = "N")]
     save_every: u64,
     /// Prediction report: every N-th step of the held-out episodes is a start.
-    #[arg(long, default_value_t = 1, value_name = "N", value_parser = umwelt_runtime::args::count::<usize>(1, 1_000_000))]
+    #[arg(long, default_value_t = 1, value_name = "N", value_parser = umwelt_runtime::cli::args::count::<usize>(1, 1_000_000))]
     eval_stride: usize,
     /// Sequences per batch [default: 256].
-    #[arg(long, value_parser = umwelt_runtime::args::count::<usize>(1, umwelt_runtime::args::MAX_CLI_BATCH))]
+    #[arg(long, value_parser = umwelt_runtime::cli::args::count::<usize>(1, umwelt_runtime::cli::args::MAX_CLI_BATCH))]
     batch_size: Option<usize>,
     /// Unrolled horizon H of the loss [default: 3].
-    #[arg(long, value_parser = umwelt_runtime::args::count::<usize>(1, 1_000))]
+    #[arg(long, value_parser = umwelt_runtime::cli::args::count::<usize>(1, 1_000))]
     horizon: Option<usize>,
     /// Adam learning rate [default: 3e-4].
-    #[arg(long, value_parser = umwelt_runtime::args::flag(umwelt_runtime::args::learning_rate))]
+    #[arg(long, value_parser = umwelt_runtime::cli::args::flag(umwelt_runtime::cli::args::learning_rate))]
     lr: Option<f64>,
     /// Weight of the observation-decoder loss [default: 1].
-    #[arg(long, value_parser = umwelt_runtime::args::flag(umwelt_runtime::args::weight))]
+    #[arg(long, value_parser = umwelt_runtime::cli::args::flag(umwelt_runtime::cli::args::weight))]
     decoder_coef: Option<f32>,
     /// Seed of initialisation, batch sampling and the held-out split [default: 0].
     #[arg(long)]
     seed: Option<u64>,
     /// Discount of the value targets [default: 0.95; `umwelt learn` uses 0.99].
-    #[arg(long, value_parser = umwelt_runtime::args::flag(umwelt_runtime::args::discount))]
+    #[arg(long, value_parser = umwelt_runtime::cli::args::flag(umwelt_runtime::cli::args::discount))]
     gamma: Option<f32>,
     /// Width of every hidden layer [default: 128]; new models only.
-    #[arg(long, value_parser = umwelt_runtime::args::count::<usize>(1, umwelt_runtime::args::MAX_CLI_WIDTH))]
+    #[arg(long, value_parser = umwelt_runtime::cli::args::count::<usize>(1, umwelt_runtime::cli::args::MAX_CLI_WIDTH))]
     hidden: Option<usize>,
     /// Hidden layers of the dynamics, reward, inverse and decoder networks
     /// (what a planning rollout runs every step) [default: 1]; new models only.
-    #[arg(long, value_parser = umwelt_runtime::args::count::<usize>(0, umwelt_runtime::args::MAX_CLI_LAYERS))]
+    #[arg(long, value_parser = umwelt_runtime::cli::args::count::<usize>(0, umwelt_runtime::cli::args::MAX_CLI_LAYERS))]
     hidden_layers: Option<usize>,
     /// Hidden layers of the encoder, Q heads and policy prior [default: 1];
     /// new models only.
-    #[arg(long, value_parser = umwelt_runtime::args::count::<usize>(0, umwelt_runtime::args::MAX_CLI_LAYERS))]
+    #[arg(long, value_parser = umwelt_runtime::cli::args::count::<usize>(0, umwelt_runtime::cli::args::MAX_CLI_LAYERS))]
     head_layers: Option<usize>,
     /// No LayerNorm after the hidden layers (the default has them); new models only.
     #[arg(long)]
     no_layer_norm: bool,
     /// Latent size, a multiple of 8 [default: 64]; new models only.
-    #[arg(long, value_parser = umwelt_runtime::args::count::<usize>(1, umwelt_runtime::args::MAX_CLI_WIDTH))]
+    #[arg(long, value_parser = umwelt_runtime::cli::args::count::<usize>(1, umwelt_runtime::cli::args::MAX_CLI_WIDTH))]
     latent: Option<usize>,
     /// Print one JSON summary on stdout instead of a table (and no progress bar).
     #[arg(long)]

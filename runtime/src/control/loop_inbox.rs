@@ -6,14 +6,26 @@ use std::sync::Mutex;
 use std::time::Instant;
 
 use crossbeam::channel::{Receiver, Sender, bounded};
+use serde::Serialize;
 use tracing::warn;
 
-use super::run_loop::EpisodeSeen;
-use crate::node::DropLog;
-use crate::sim_node::{REWARD_CHANNEL, SUCCESS_CHANNEL};
+use crate::nodes::node::DropLog;
+use crate::wire::channels::{REWARD, SUCCESS};
 use crate::wire::driver::{Accepted, EstopState, InboxKey};
 use crate::wire::fresh::{FrameGate, FrameOrder};
 use crate::wire::{self, ErrorClass, Message, NodeState, RobotWireSpec, SensorFrame};
+
+/// One episode seen through the driver's `reward` and `success` channels.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct EpisodeSeen {
+    /// Sum of the frames' `reward` channel.
+    #[serde(rename = "return")]
+    pub episode_return: f64,
+    /// Frames seen.
+    pub frames: u64,
+    /// The `success` channel of the last frame.
+    pub success: bool,
+}
 
 /// The newest valid frame and when it arrived.
 pub(super) struct Latest {
@@ -128,8 +140,8 @@ impl Shared {
             f.count += 1;
             let ep = &mut f.current;
             ep.frames += 1;
-            ep.episode_return += f64::from(frame.channel(REWARD_CHANNEL).unwrap_or(0.0));
-            ep.success = frame.channel(SUCCESS_CHANNEL).is_some_and(|v| v > 0.5);
+            ep.episode_return += f64::from(frame.channel(REWARD).unwrap_or(0.0));
+            ep.success = frame.channel(SUCCESS).is_some_and(|v| v > 0.5);
         }
         if let Ok(mut l) = self.latest.lock() {
             *l = Some(Latest {

@@ -5,9 +5,9 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-use super::config::Resolved;
 use super::controller::{ControlInput, Controller, ControllerError};
-use crate::plan::{OracleModel, PlanModel, PlanOutcome, Planner, PlannerConfig};
+pub use crate::plan::Objective;
+use crate::plan::{PlanModel, PlanOutcome, PlanState, Planner, PlannerConfig};
 use umwelt_models::world_model::{Precision, WorkerPlacement};
 
 /// Which model the planner rolls out.
@@ -19,21 +19,6 @@ pub enum MpcModel {
     Learned,
     /// The true simulator of the robot config (upper bound; tests).
     Oracle,
-}
-
-/// What the planner maximises.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
-pub enum Objective {
-    /// The model's predicted rewards plus its terminal value.
-    #[default]
-    Task,
-    /// Closeness in latent space to the encoding of a goal observation
-    /// (learned models only).
-    Goal {
-        /// The goal observation, in the config's observation features.
-        observation: Vec<f32>,
-    },
 }
 
 /// `[controller]` with `kind = "mpc"`.
@@ -146,57 +131,6 @@ impl Mpc {
         })
     }
 
-    /// Builds the planner and its model from a resolved run config.
-    pub fn from_config(r: &Resolved, c: &MpcConfig) -> Result<Self, ControllerError> {
-        let setup = |e: String| ControllerError::Setup(e);
-        let model: Box<dyn PlanModel> = match c.model {
-            MpcModel::Oracle => {
-                if !matches!(c.objective, Objective::Task) {
-                    return Err(setup(
-                        "the oracle plans for the task's reward only (objective.kind = \"task\")"
-                            .into(),
-                    ));
-                }
-                let env = umwelt_sim::Env::from_config(r.robot.clone(), r.env.task_name())
-                    .map_err(|e| setup(format!("oracle simulator: {e}")))?;
-                Box::new(
-                    OracleModel::new(env, c.planner.discount).map_err(|e| setup(e.to_string()))?,
-                )
-            }
-            MpcModel::Learned => {
-                let path = c.checkpoint.as_ref().ok_or_else(|| {
-                    setup("controller.model = \"learned\" needs controller.checkpoint".into())
-                })?;
-                let mut learned = crate::plan::LearnedModel::load(
-                    path,
-                    r,
-                    &c.objective,
-                    c.precision,
-                    c.threads,
-                    c.planner.samples,
-                    c.planner.horizon,
-                )
-                .map_err(|e| setup(e.to_string()))?;
-                // Refused here rather than at the first plan: a mismatch
-                // would otherwise only show as a safe command every tick.
-                if learned.action_repeat() != c.planner.action_repeat {
-                    return Err(setup(format!(
-                        "{}: the model steps {} control period(s) at a time; set \
-                         controller.planner.action_repeat = {} (and hold = true to plan once per block)",
-                        path.display(),
-                        learned.action_repeat(),
-                        learned.action_repeat()
-                    )));
-                }
-                learned
-                    .place_workers(&c.workers.0)
-                    .map_err(|e| setup(format!("controller.workers: {e}")))?;
-                Box::new(learned)
-            }
-        };
-        Self::new(c.planner.clone(), model)
-    }
-
     /// What the last plan did.
     pub fn last_outcome(&self) -> PlanOutcome {
         self.last
@@ -236,7 +170,11 @@ impl Controller for Mpc {
         // Inside a hold block the planner repeats its action without the
         // model: skip encoding the frame (a learned model's encoder pass).
         if !self.planner.holds_next() {
-            self.model.begin(input).map_err(fail)?;
+            let state = PlanState {
+                observation: input.observation,
+                sensors: input.sensors,
+            };
+            self.model.begin(&state).map_err(fail)?;
         }
         self.last = self
             .planner

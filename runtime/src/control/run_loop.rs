@@ -13,15 +13,16 @@ use umwelt_sim::Measurement;
 use zenoh::Wait;
 use zenoh::pubsub::Publisher;
 
-use super::config::Resolved;
 use super::controller::{ControlInput, Controller};
+pub use super::loop_inbox::EpisodeSeen;
 use super::loop_inbox::Shared;
+use super::resolve::Resolved;
 use super::safety::{Interventions, SafeReason, Safety};
 use super::tick;
 use super::timing::{Percentiles, Timing, apply_realtime, percentiles, record};
-use crate::node;
-use crate::sim_node::EPISODE_CHANNEL;
-use crate::transport::{TransportError, ZenohArgs};
+use crate::nodes::node;
+use crate::nodes::transport::{TransportError, ZenohArgs};
+use crate::wire::channels::EPISODE;
 use crate::wire::driver::InboxKey;
 use crate::wire::{
     self, CommandMode, Message, MessageKind, MotorCommand, NodeState, Status, Telemetry,
@@ -54,18 +55,6 @@ pub enum LoopError {
     /// The control thread could not start or died.
     #[error("control thread: {0}")]
     Thread(String),
-}
-
-/// One episode seen through the driver's `reward` and `success` channels.
-#[derive(Clone, Debug, Default, Serialize)]
-pub struct EpisodeSeen {
-    /// Sum of the frames' `reward` channel.
-    #[serde(rename = "return")]
-    pub episode_return: f64,
-    /// Frames seen.
-    pub frames: u64,
-    /// The `success` channel of the last frame.
-    pub success: bool,
 }
 
 /// What the loop did, printed when it stops.
@@ -343,7 +332,7 @@ fn control(
                 .extend(channel_names.iter().map(|c| f.channel(c).unwrap_or(0.0)));
             frame_seq = f.seq;
             frame_stamp = f.stamp_ns;
-            frame_episode = f.channel(EPISODE_CHANNEL);
+            frame_episode = f.channel(EPISODE);
             age = Some(tick.saturating_duration_since(l.arrived));
         }
 

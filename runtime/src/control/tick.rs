@@ -1,5 +1,5 @@
 //! One control tick's decision, shared by the real-time loop
-//! ([`super::run_loop`]) and in-process episodes ([`crate::episode`]): the
+//! ([`super::run_loop`]) and in-process episodes ([`crate::offline::episode`]): the
 //! controller's action made safe, or the safe action, counted. Written once
 //! so that evaluation calls a controller exactly as the robot's loop does.
 

@@ -11,10 +11,11 @@ use umwelt_models::world_model::{
     WorkerPlacement, WorldModel,
 };
 
-use super::model::{PlanError, PlanModel};
-use crate::control::ControlInput;
-use crate::control::config::Resolved;
-use crate::control::mpc::Objective;
+use umwelt_models::dataset::DatasetSpec;
+use umwelt_sim::ObservationMap;
+
+use super::model::{PlanError, PlanModel, PlanState};
+use super::objective::Objective;
 
 /// A checkpoint's world model, planning for the task (predicted rewards and
 /// terminal value) or towards a goal observation (latent distance).
@@ -32,14 +33,17 @@ pub struct LearnedModel {
 }
 
 impl LearnedModel {
-    /// Loads `checkpoint` for the robot, task and observation features of
-    /// `r`, multiplying in `precision`, sized for `max_samples` sequences
-    /// of up to `max_horizon` steps.
+    /// Loads `checkpoint` for a robot and task whose episodes have the
+    /// dataset spec `expected`, observed through `observation`, multiplying
+    /// in `precision`, sized for `max_samples` sequences of up to
+    /// `max_horizon` steps.
     /// A checkpoint of another robot, task or observation layout is refused
     /// with what differs.
+    #[allow(clippy::too_many_arguments)]
     pub fn load(
         checkpoint: &Path,
-        r: &Resolved,
+        expected: &DatasetSpec,
+        observation: &ObservationMap,
         objective: &Objective,
         precision: Precision,
         threads: usize,
@@ -48,10 +52,9 @@ impl LearnedModel {
     ) -> Result<Self, PlanError> {
         let ck = Checkpoint::load(checkpoint, &Device::flex())
             .map_err(|e| PlanError::Config(e.to_string()))?;
-        ck.check_spec(&crate::collect::dataset_spec(&r.env))
+        ck.check_spec(expected)
             .map_err(|e| PlanError::Config(format!("{}: {e}", checkpoint.display())))?;
-        let features: Vec<&str> = r
-            .observation
+        let features: Vec<&str> = observation
             .features()
             .iter()
             .map(|f| f.name.as_str())
@@ -197,8 +200,8 @@ impl PlanModel for LearnedModel {
         (&self.norm.act_center, &self.norm.act_half_range)
     }
 
-    fn begin(&mut self, input: &ControlInput<'_>) -> Result<(), PlanError> {
-        self.encode(input.observation)
+    fn begin(&mut self, state: &PlanState<'_>) -> Result<(), PlanError> {
+        self.encode(state.observation)
     }
 
     fn evaluate(

@@ -6,6 +6,7 @@ pub mod config;
 pub mod learned;
 pub mod model;
 pub mod mppi;
+pub mod objective;
 pub mod oracle;
 pub mod presets;
 
@@ -14,6 +15,7 @@ pub use config::{
     PlannerConfig,
 };
 pub use learned::LearnedModel;
-pub use model::{PlanError, PlanModel};
+pub use model::{PlanError, PlanModel, PlanState};
 pub use mppi::{PlanOutcome, Planner};
+pub use objective::Objective;
 pub use oracle::OracleModel;

@@ -1,7 +1,17 @@
 //! What the planner rolls out: the interface both the learned world model
 //! and the oracle simulator implement.
 
-use crate::control::ControlInput;
+use umwelt_sim::Measurement;
+
+/// The state a plan starts from: the controller's observation vector (in
+/// the config's observation features) and the measurement it was made of.
+#[derive(Clone, Copy, Debug)]
+pub struct PlanState<'a> {
+    /// The observation features, as the learned model was trained on them.
+    pub observation: &'a [f32],
+    /// The raw joint readings and channels (what the oracle syncs to).
+    pub sensors: &'a Measurement,
+}
 
 /// Why a plan could not be made.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -30,7 +40,7 @@ pub trait PlanModel: Send {
     /// Starts a new episode (forget any per-episode state).
     fn reset(&mut self) {}
     /// Takes the state to plan from.
-    fn begin(&mut self, input: &ControlInput<'_>) -> Result<(), PlanError>;
+    fn begin(&mut self, state: &PlanState<'_>) -> Result<(), PlanError>;
     /// Scores `n` sequences of `h` actions (`n x h x act_dim`, row-major by
     /// sample, each action held for `repeat` control steps): discounted
     /// return plus terminal value, or the goal objective; higher is better.

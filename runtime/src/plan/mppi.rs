@@ -320,7 +320,7 @@ mod tests {
     use std::sync::{Arc, Mutex};
 
     use super::*;
-    use crate::control::ControlInput;
+    use crate::plan::PlanState;
 
     /// Value: minus the squared distance of every action to `target`.
     struct Quadratic {
@@ -353,7 +353,7 @@ mod tests {
         fn action_scale(&self) -> (&[f32], &[f32]) {
             (&self.scale.0, &self.scale.1)
         }
-        fn begin(&mut self, _: &ControlInput<'_>) -> Result<(), PlanError> {
+        fn begin(&mut self, _: &PlanState<'_>) -> Result<(), PlanError> {
             Ok(())
         }
         fn evaluate(
@@ -503,7 +503,7 @@ mod tests {
             fn action_scale(&self) -> (&[f32], &[f32]) {
                 self.0.action_scale()
             }
-            fn begin(&mut self, _: &ControlInput<'_>) -> Result<(), PlanError> {
+            fn begin(&mut self, _: &PlanState<'_>) -> Result<(), PlanError> {
                 Ok(())
             }
             fn evaluate(

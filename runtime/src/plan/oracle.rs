@@ -4,8 +4,8 @@
 
 use umwelt_sim::{Env, EpisodeState};
 
+use super::model::PlanState;
 use super::model::{PlanError, PlanModel};
-use crate::control::ControlInput;
 
 /// A private copy of the robot's simulator, moved to each measured state
 /// ([`Env::sync_to_measurement`]: joints from the sensors, the task's target
@@ -67,7 +67,7 @@ impl PlanModel for OracleModel {
         self.base = None;
     }
 
-    fn begin(&mut self, input: &ControlInput<'_>) -> Result<(), PlanError> {
+    fn begin(&mut self, state: &PlanState<'_>) -> Result<(), PlanError> {
         // Back to the saved state first, so the episode's step count never
         // runs out however many rollouts were made.
         if let Some(base) = &self.base {
@@ -76,7 +76,7 @@ impl PlanModel for OracleModel {
                 .map_err(|e| PlanError::Model(e.to_string()))?;
         }
         self.env
-            .sync_to_measurement(input.sensors)
+            .sync_to_measurement(state.sensors)
             .map_err(|e| PlanError::Input(e.to_string()))?;
         self.base = Some(
             self.env

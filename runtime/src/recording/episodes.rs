@@ -25,7 +25,7 @@ use umwelt_models::dataset::Episode;
 use umwelt_sim::{Env, Measurement};
 
 use super::{Recording, RecordingError};
-use crate::sim_node::{EPISODE_CHANNEL, REWARD_CHANNEL, SUCCESS_CHANNEL};
+use crate::wire::channels::{EPISODE, REWARD, SUCCESS};
 use crate::wire::{self, Message, MessageKind, SensorFrame};
 
 /// What [`episodes`] found and made.
@@ -71,7 +71,7 @@ pub fn episodes(
     };
     let sensors_key = wire::key_expr(robot, MessageKind::SensorFrame);
     let cmd_key = wire::key_expr(robot, MessageKind::MotorCommand);
-    let spec = crate::node::wire_spec(env);
+    let spec = crate::nodes::node::wire_spec(env);
     let mut report = ImportReport::default();
     let mut frames: Vec<SensorFrame> = Vec::new();
     // The first command answering each frame, beside it.
@@ -96,9 +96,9 @@ pub fn episodes(
                         env.task_name()
                     ))
                 })?;
-                if !zero_rewards && f.channel(REWARD_CHANNEL).is_none() {
+                if !zero_rewards && f.channel(REWARD).is_none() {
                     return Err(refuse(format!(
-                        "frame {} on {sensors_key} has no `{REWARD_CHANNEL}` channel: publish the \
+                        "frame {} on {sensors_key} has no `{REWARD}` channel: publish the \
                          task's reward as that channel, or import with zero rewards \
                          (--zero-rewards) for a model that plans towards goal observations",
                         f.seq
@@ -163,16 +163,16 @@ pub fn episodes(
     let mut current: Option<Episode> = None;
     for (i, f) in frames.iter().enumerate() {
         let ep = current.get_or_insert_with(|| {
-            let seed = f.channel(EPISODE_CHANNEL).map_or(i as u64, |e| e as u64);
+            let seed = f.channel(EPISODE).map_or(i as u64, |e| e as u64);
             let mut ep = Episode::begin(seed, &observe(f), 0, 0);
-            let success = f.channel(SUCCESS_CHANNEL).is_some_and(|s| s > 0.5);
+            let success = f.channel(SUCCESS).is_some_and(|s| s > 0.5);
             ep.end(false, true, success);
             ep
         });
         let Some(next) = frames.get(i + 1) else {
             break;
         };
-        let same_episode = f.channel(EPISODE_CHANNEL) == next.channel(EPISODE_CHANNEL);
+        let same_episode = f.channel(EPISODE) == next.channel(EPISODE);
         let consecutive = next.seq == f.seq.wrapping_add(1);
         let action = actions[i].as_ref();
         let why = match (same_episode, consecutive, action) {
@@ -183,10 +183,10 @@ pub fn episodes(
                 let reward = if zero_rewards {
                     0.0
                 } else {
-                    next.channel(REWARD_CHANNEL).unwrap_or(0.0)
+                    next.channel(REWARD).unwrap_or(0.0)
                 };
                 ep.push_step(a, reward, &observe(next));
-                ep.success = next.channel(SUCCESS_CHANNEL).is_some_and(|s| s > 0.5);
+                ep.success = next.channel(SUCCESS).is_some_and(|s| s > 0.5);
                 continue;
             }
         };

@@ -8,7 +8,7 @@ use serde::Serialize;
 use zenoh::Wait;
 
 use crate::bench::WireBench;
-use crate::transport::{TransportError, ZenohArgs, free_loopback_endpoint};
+use crate::nodes::transport::{TransportError, ZenohArgs, free_loopback_endpoint};
 use crate::wire_bench::{WIRE_KEYS, WireKeys, WireLink, bench_wire_links};
 
 use super::{CONTROLLER, DRIVER, GeneratedKeys, KeysOptions, generate};

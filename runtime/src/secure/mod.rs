@@ -7,7 +7,7 @@
 //! ([`profile::node_config`]): TLS only, client certificates required, and
 //! the rule table of `configs/zenoh/secure/README.md` enforced by every
 //! node on what it receives. The default session
-//! ([`crate::transport::ZenohArgs`]) stays as it is: unauthenticated,
+//! ([`crate::nodes::transport::ZenohArgs`]) stays as it is: unauthenticated,
 //! loopback, no set-up.
 
 pub mod bench;

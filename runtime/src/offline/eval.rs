@@ -12,7 +12,7 @@ use umwelt_sim::{Env, SimError};
 use crate::control::controller::ControllerError;
 use crate::control::safety::Interventions;
 use crate::control::{Controller, Resolved};
-use crate::episode::{EpisodeRun, run_controller_episode};
+use crate::offline::episode::{EpisodeRun, run_controller_episode};
 use umwelt_models::dataset::Episode;
 
 /// One episode's figures (a row of `episodes.csv`).

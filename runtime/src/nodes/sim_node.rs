@@ -22,8 +22,8 @@ use umwelt_sim::{Env, Observation, SimError};
 use zenoh::Wait;
 use zenoh::pubsub::Publisher;
 
-use crate::node::{self, DropLog};
-use crate::transport::{TransportError, ZenohArgs};
+use crate::nodes::node::{self, DropLog};
+use crate::nodes::transport::{TransportError, ZenohArgs};
 use crate::wire::driver::{Accepted, Decision, DriverInbox, InboxKey};
 use crate::wire::{self, Message, MessageKind, NodeState, SensorFrame, Status, Telemetry};
 
@@ -196,7 +196,7 @@ pub fn run_sim_node(
     let mut recorder = match &opts.record {
         Some(dir) => Some(umwelt_models::dataset::DatasetWriter::create_or_append(
             dir,
-            &crate::collect::dataset_spec(&env),
+            &crate::spec::dataset_spec(&env),
         )?),
         None => None,
     };

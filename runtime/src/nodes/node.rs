@@ -12,7 +12,7 @@ use zenoh::{Session, Wait};
 
 use umwelt_sim::{ActuationMode, Env};
 
-use crate::transport::TransportError;
+use crate::nodes::transport::TransportError;
 use crate::wire::{
     self, CommandMode, DropCounter, ErrorClass, Message, MessageKind, RobotWireSpec,
 };

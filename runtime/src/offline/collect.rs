@@ -2,7 +2,7 @@
 //! ([`umwelt_models::dataset`]), for training world models.
 //!
 //! [`record_episode`] runs one episode exactly as
-//! [`run_episode`](crate::rollout::run_episode) does (same seeds, same
+//! [`run_episode`](crate::offline::rollout::run_episode) does (same seeds, same
 //! policy random stream, so the same trajectory and return) and records it;
 //! [`collect`] runs several and appends each finished one to a
 //! [`DatasetWriter`].
@@ -12,10 +12,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
-use umwelt_models::dataset::{DatasetError, DatasetSpec, DatasetWriter, Episode, FieldSpec};
-use umwelt_sim::{Env, SimError, SpecEntry};
+use umwelt_models::dataset::{DatasetError, DatasetWriter, Episode};
+use umwelt_sim::{Env, SimError};
 
-use crate::rollout::SimplePolicy;
+use crate::offline::rollout::SimplePolicy;
+pub use crate::spec::{dataset_spec, field_spec};
 
 /// An error collecting episodes.
 #[derive(Debug, thiserror::Error)]
@@ -28,38 +29,12 @@ pub enum CollectError {
     Dataset(#[from] DatasetError),
 }
 
-/// A simulator spec entry as a dataset field.
-pub fn field_spec(entry: &SpecEntry) -> FieldSpec {
-    FieldSpec::new(
-        entry.name.clone(),
-        entry.low,
-        entry.high,
-        entry.unit.clone(),
-    )
-}
-
-/// The dataset spec of episodes of `env`: robot, task, observation and
-/// action entries, control period.
-pub fn dataset_spec(env: &Env) -> DatasetSpec {
-    DatasetSpec::new(
-        env.robot_name(),
-        env.task_name(),
-        env.observation_spec()
-            .entries
-            .iter()
-            .map(field_spec)
-            .collect(),
-        env.action_spec().entries.iter().map(field_spec).collect(),
-        env.control_period(),
-    )
-}
-
 /// Runs one episode of `env` from `seed` under `policy` and records it: the
 /// observation vectors (after reset and after each step), the actions as
 /// passed to [`Env::step`], the rewards and the end flags.
 ///
 /// The policy draws from `ChaCha8Rng::seed_from_u64(seed)` on stream 7, as
-/// [`run_episode`](crate::rollout::run_episode) does, so both give the same
+/// [`run_episode`](crate::offline::rollout::run_episode) does, so both give the same
 /// trajectory. `stop` is checked before every step: once set, the episode
 /// is abandoned and `Ok(None)` returned.
 pub fn record_episode(

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::args;
+use crate::cli::args;
 use crate::learn::LearnOptions;
 
 /// Why a recipe could not be read or turned into options.

@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # The house refactor changed no result and no speed. Usage:
-#   bash docs/results/house/check.sh BEFORE_BIN AFTER_BIN
+#   bash docs/results/house/check.sh BEFORE_BIN AFTER_BIN [eval|plan|all]
 # BEFORE_BIN / AFTER_BIN: `umwelt` binaries built from the commit before the
 # refactor and from this one (release). Writes docs/results/house/*.json.
 set -euo pipefail
-before=$1; after=$2
+before=$1; after=$2; part=${3:-all}
 here=$(dirname "$0"); runs=runs/house; mkdir -p "$runs"
 
+if [ "$part" != plan ]; then
 # 1. Every shipped checkpoint, seeds 100-119, every planner iteration run:
 #    the returns of the new binary against the shipped eval.json, bit for bit.
 for task in cartpole_swingup pendulum_swingup reacher_easy reacher_hard arm_reach; do
@@ -31,6 +32,9 @@ json.dump({"what": "umwelt eval --full-budget, seeds 100-119, vs shipped eval.js
 print(json.dumps(rows, indent=2))
 PY
 
+fi
+
+if [ "$part" != eval ]; then
 # 2. Planning speed: `umwelt bench plan` of the shipped cart-pole model,
 #    before and after alternately, same machine, same minute.
 : > "$runs/plan.jsonl"
@@ -61,3 +65,4 @@ json.dump({"what": "umwelt bench plan --checkpoint models/cartpole_swingup.uwwm,
            "cpu": cpu, "nproc": __import__("os").cpu_count(), "rounds": pairs}, open(sys.argv[2], "w"), indent=2)
 print(json.dumps(pairs, indent=2))
 PY
+fi

@@ -25,7 +25,6 @@ pub mod rollout;
 pub mod secure;
 pub mod sim_node;
 pub mod transport;
-pub mod wire_bench;
 
 /// The wire protocol, from its own crate (`umwelt-protocol`), under the
 /// name the runtime has always used for it.

@@ -29,7 +29,6 @@ pub mod plot;
 pub mod recording;
 pub mod secure;
 pub mod spec;
-pub mod wire_bench;
 
 /// The wire protocol, from its own crate (`umwelt-protocol`), under the
 /// name the runtime has always used for it.

@@ -10,7 +10,6 @@
 //! ([`crate::nodes::transport::ZenohArgs`]) stays as it is: unauthenticated,
 //! loopback, no set-up.
 
-pub mod bench;
 mod pki;
 pub mod profile;
 

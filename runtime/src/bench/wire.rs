@@ -1,17 +1,53 @@
-//! The sensor-frame latency benchmark over one or several zenoh links at
-//! once (`umwelt bench wire`): frames and raw messages of the same size,
-//! interleaved message by message across the links, so that every link
-//! sees the same machine load.
+//! `umwelt bench wire`: sensor-frame latency over zenoh on loopback beside
+//! raw zenoh put-to-receive of the same size, over one or several links at
+//! once: frames and raw messages interleaved message by message across the
+//! links, so that every link sees the same machine load.
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use serde::Serialize;
 use zenoh::pubsub::{Publisher, Subscriber};
 use zenoh::{Session, Wait};
 
-use crate::bench::{Latency, WireBench};
-use crate::nodes::transport::{TransportError, wait_for_peer};
+use super::Latency;
+use crate::nodes::transport::{TransportError, ZenohArgs, free_loopback_endpoint, wait_for_peer};
 use crate::wire::{self, Message, RobotWireSpec, SensorFrame};
+
+/// Sensor-frame latency over zenoh on loopback beside raw zenoh.
+#[derive(Clone, Debug, Serialize)]
+pub struct WireBench {
+    /// Encoded frame size in bytes (the raw payload has the same size).
+    pub bytes: usize,
+    /// Messages per second sent of each kind (interleaved).
+    pub rate_hz: f64,
+    /// Raw zenoh: put to receive.
+    pub raw: Latency,
+    /// umwelt frame: encode, put, receive, decode and check against the robot spec.
+    pub frame: Latency,
+    /// frame p50 / raw p50.
+    pub p50_ratio: f64,
+    /// frame p99 / raw p99.
+    pub p99_ratio: f64,
+    /// Frames lost or rejected.
+    pub frames_lost: usize,
+}
+
+/// Measures publish-to-decoded latency of `messages` arm sensor frames (6
+/// joints, 3 channels), interleaved with raw zenoh puts of the same size, at
+/// `rate_hz`, between two zenoh sessions linked over TCP loopback.
+pub fn bench_wire(messages: usize, rate_hz: f64) -> Result<WireBench, TransportError> {
+    let endpoint = free_loopback_endpoint().map_err(|e| TransportError::Open(e.to_string()))?;
+    let args = ZenohArgs::at(endpoint);
+    let link = WireLink {
+        publisher: args.open()?,
+        subscriber: args.open()?,
+        keys: WIRE_KEYS,
+    };
+    bench_wire_links(vec![link], messages, rate_hz)?
+        .pop()
+        .ok_or_else(|| TransportError::Open("no benchmark link".into()))
+}
 
 /// Where a link's sensor frames and raw messages go.
 #[derive(Clone, Copy, Debug)]

@@ -1,17 +1,16 @@
-//! What the secure profile costs: sensor-frame latency over mutual TLS with
-//! access control (over QUIC, the profile's default, and over zenoh's
-//! `tls/` TCP link), beside plain TCP, in the same run.
+//! `umwelt bench wire --transport quic|tls|all`: what the secure profile
+//! costs, namely sensor-frame latency over mutual TLS with access control
+//! (over QUIC, the profile's default, and over zenoh's `tls/` TCP link),
+//! beside plain TCP, in the same run.
 
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 use zenoh::Wait;
 
-use crate::bench::WireBench;
+use super::wire::{WIRE_KEYS, WireBench, WireKeys, WireLink, bench_wire_links};
 use crate::nodes::transport::{TransportError, ZenohArgs, free_loopback_endpoint};
-use crate::wire_bench::{WIRE_KEYS, WireKeys, WireLink, bench_wire_links};
-
-use super::{CONTROLLER, DRIVER, GeneratedKeys, KeysOptions, generate};
+use crate::secure::{CONTROLLER, DRIVER, GeneratedKeys, KeysOptions, generate};
 
 /// The keys of a secure link: the driver may put on both under the
 /// access rules (frames on `sensors`, raw messages on `telemetry`).
@@ -102,7 +101,7 @@ fn open_config(path: &Path) -> Result<zenoh::Session, TransportError> {
         .map_err(|e| TransportError::Open(e.to_string()))
 }
 
-/// [`crate::bench::bench_wire`] over a TCP link (the default profile) and
+/// [`super::bench_wire`] over a TCP link (the default profile) and
 /// the secure profile over QUIC and over TLS (throw-away certificates) at
 /// once, their messages interleaved one by one.
 pub fn bench_wire_transports(
@@ -133,7 +132,7 @@ pub fn bench_wire_transports(
     })
 }
 
-/// [`crate::bench::bench_wire`] over the secure profile only, over `proto`
+/// [`super::bench_wire`] over the secure profile only, over `proto`
 /// (`quic` or `tls`): the driver publishing, the controller receiving, on
 /// loopback.
 pub fn bench_wire_secure(

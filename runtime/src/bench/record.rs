@@ -1,0 +1,158 @@
+//! `umwelt bench record`: the recorder's write speed on real arm sensor
+//! frames beside a plain file's, and reading the recording back.
+
+use std::time::Instant;
+
+use serde::Serialize;
+use umwelt_sim::Env;
+
+use super::BenchError;
+use crate::offline::rollout::SimplePolicy;
+
+/// Options of [`bench_record`].
+#[derive(Clone, Debug)]
+pub struct RecordBenchOptions {
+    /// Sensor frames to record (an arm reaching under random actions).
+    pub messages: usize,
+    /// An RGB image of this many pixels (width, height) in every frame, of
+    /// seeded random bytes (the worst case for compression); none if `None`.
+    pub image: Option<(u16, u16)>,
+    /// Folder for the two files written (removed at the end).
+    pub dir: std::path::PathBuf,
+}
+
+/// What `umwelt bench record` measures.
+#[derive(Clone, Debug, Serialize)]
+pub struct RecordBench {
+    /// Frames recorded.
+    pub messages: usize,
+    /// Bytes of one frame on the wire.
+    pub frame_bytes: usize,
+    /// Recorder: frames written per second (MCAP, zstd chunks, summary
+    /// counts, index and footer, synced to disk).
+    pub record_msgs_per_s: f64,
+    /// Recorder: payload MB (1e6 bytes) written per second.
+    pub record_mb_per_s: f64,
+    /// Baseline: the same payloads written back to back to a plain file
+    /// (buffered, synced), MB per second.
+    pub raw_mb_per_s: f64,
+    /// Recorder throughput as a share of the plain file's.
+    pub record_vs_raw: f64,
+    /// Recording file size over payload bytes (zstd on real sensor data).
+    pub file_vs_payload: f64,
+    /// Reading the recording back (decompress, frames in order): frames per second.
+    pub read_msgs_per_s: f64,
+    /// Recorder frames per second as a multiple of a 100 Hz robot's.
+    pub record_vs_100hz: f64,
+}
+
+/// Times [`crate::recording::Recorder`] writing `o.messages` real sensor
+/// frames of the arm (as `umwelt sim` publishes them), beside writing the
+/// same bytes to a plain file in the same run, and reading the recording
+/// back.
+pub fn bench_record(o: &RecordBenchOptions) -> Result<RecordBench, BenchError> {
+    use std::io::Write;
+
+    use rand::{Rng, SeedableRng};
+
+    use crate::recording::{Recorder, Recording};
+    use crate::wire::{self, Image, ImageEncoding, Message, SensorFrame};
+
+    let mut env = Env::new("arm", "reach")?;
+    let spec = env.action_spec().clone();
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0);
+    let mut obs = env.reset(0)?;
+    let mut action = Vec::new();
+    let mut payloads = Vec::with_capacity(o.messages);
+    for seq in 0..o.messages as u64 {
+        let images = match o.image {
+            Some((w, h)) => {
+                let mut data = vec![0u8; usize::from(w) * usize::from(h) * 3];
+                rng.fill(&mut data[..]);
+                vec![Image {
+                    name: "camera".into(),
+                    width: w,
+                    height: h,
+                    encoding: ImageEncoding::Rgb8,
+                    data,
+                }]
+            }
+            None => Vec::new(),
+        };
+        let frame = SensorFrame {
+            seq,
+            stamp_ns: 1_700_000_000_000_000_000 + seq * 20_000_000,
+            robot: env.robot_name().to_string(),
+            positions: obs.sensors.positions.clone(),
+            velocities: obs.sensors.velocities.clone(),
+            efforts: obs.sensors.efforts.clone(),
+            channels: env
+                .channel_names()
+                .iter()
+                .cloned()
+                .zip(obs.sensors.channels.iter().copied())
+                .collect(),
+            images,
+        };
+        payloads.push(wire::encode(&Message::SensorFrame(frame)));
+        SimplePolicy::Random.act(&obs, &spec, &mut rng, &mut action);
+        let step = env.step(&action)?;
+        obs = if step.terminated || step.truncated {
+            env.reset(seq)?
+        } else {
+            step.observation
+        };
+    }
+    let total: usize = payloads.iter().map(Vec::len).sum();
+    std::fs::create_dir_all(&o.dir)?;
+    let (mcap_path, raw_path) = (o.dir.join("bench.mcap"), o.dir.join("bench.raw"));
+    for p in [&mcap_path, &raw_path] {
+        if p.exists() {
+            std::fs::remove_file(p)?;
+        }
+    }
+
+    let t = Instant::now();
+    let mut raw = std::io::BufWriter::new(std::fs::File::create(&raw_path)?);
+    for p in &payloads {
+        raw.write_all(p)?;
+    }
+    raw.into_inner().map_err(|e| e.into_error())?.sync_all()?;
+    let raw_s = t.elapsed().as_secs_f64();
+
+    let t = Instant::now();
+    let mut rec = Recorder::create(&mcap_path, &Default::default())?;
+    for (i, p) in payloads.iter().enumerate() {
+        rec.write("umwelt/arm/sensors", p, i as u64 * 20_000_000)?;
+    }
+    rec.finish()?;
+    let record_s = t.elapsed().as_secs_f64();
+    let file_bytes = std::fs::metadata(&mcap_path)?.len();
+
+    let t = Instant::now();
+    let mut read = 0usize;
+    let incomplete = Recording::open(&mcap_path)?.scan(|m| {
+        read += usize::from(m.payload == payloads[read]);
+        Ok(std::ops::ControlFlow::Continue(()))
+    })?;
+    let read_s = t.elapsed().as_secs_f64();
+    if read != payloads.len() || incomplete.is_some() {
+        return Err(format!("read back {read} of {} frames intact", payloads.len()).into());
+    }
+    std::fs::remove_file(&mcap_path).ok();
+    std::fs::remove_file(&raw_path).ok();
+    std::fs::remove_dir(&o.dir).ok();
+    let n = payloads.len() as f64;
+    let mb = total as f64 / 1e6;
+    Ok(RecordBench {
+        messages: payloads.len(),
+        frame_bytes: total / payloads.len().max(1),
+        record_msgs_per_s: n / record_s,
+        record_mb_per_s: mb / record_s,
+        raw_mb_per_s: mb / raw_s,
+        record_vs_raw: raw_s / record_s,
+        file_vs_payload: file_bytes as f64 / total as f64,
+        read_msgs_per_s: n / read_s,
+        record_vs_100hz: n / record_s / 100.0,
+    })
+}

@@ -44,7 +44,7 @@ use super::config::WorldModelConfig;
 use super::model::WorldModel;
 use super::normalize::Normalization;
 use super::prediction::PredictionReport;
-use super::train::{OptimizerState, TrainSummary};
+use super::record::{OptimizerState, TrainSummary};
 use crate::dataset::DatasetSpec;
 
 /// First four bytes of a checkpoint file.

@@ -28,6 +28,7 @@ mod model;
 mod nn;
 mod normalize;
 pub mod prediction;
+mod record;
 mod train;
 
 pub use checkpoint::{
@@ -46,6 +47,5 @@ pub use model::{PolicySample, Rollout, WorldModel, tensor_from_rows, tensor_to_v
 pub use nn::{Dense, Mlp, simnorm};
 pub use normalize::{MIN_SCALE, Normalization};
 pub use prediction::{HorizonError, PredictionReport, evaluate_prediction};
-pub use train::{
-    Batch, LossTerms, OptimizerState, TrainSummary, Trainer, ValidationLosses, WindowSampler,
-};
+pub use record::{LossTerms, OptimizerState, TrainSummary, ValidationLosses};
+pub use train::{Batch, Trainer, WindowSampler};

@@ -1,0 +1,271 @@
+//! Training: TD-MPC2's joint objective over a horizon, Adam, gradient
+//! clipping, seeded; a custom loop (no burn `train` feature). This module
+//! holds the [`Trainer`] and its step; the objective, the data sampler,
+//! the optimiser and the parameter copies live in the modules below.
+
+mod objective;
+mod optimizer;
+mod params;
+mod sampler;
+
+pub use sampler::{Batch, WindowSampler};
+
+use burn::module::Module;
+use burn::optim::{GradientsParams, ModuleOptimizer};
+use burn::tensor::Device;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use std::time::Instant;
+
+use crate::dataset::Episode;
+use crate::world_model::checkpoint::Checkpoint;
+use crate::world_model::config::{ModelError, TrainConfig, WorldModelConfig};
+use crate::world_model::model::WorldModel;
+use crate::world_model::nn::Mlp;
+use crate::world_model::normalize::Normalization;
+use crate::world_model::record::{LossTerms, TrainSummary, ValidationLosses};
+use objective::{losses, target_pair};
+use optimizer::adam;
+use params::{copy_weights, ema};
+
+/// Trains a [`WorldModel`] on episodes.
+pub struct Trainer {
+    model: WorldModel,
+    target_q: Vec<Mlp>,
+    optim: ModuleOptimizer,
+    config: TrainConfig,
+    norm: Normalization,
+    sampler: WindowSampler,
+    rng: ChaCha8Rng,
+    device: Device,
+    summary: TrainSummary,
+}
+
+impl Trainer {
+    /// A trainer for a new model of `model_config` on `episodes` (physical
+    /// units; normalised here with `norm`). `device` is a plain device
+    /// (e.g. `Device::flex()`); training runs on its autodiff version.
+    ///
+    /// Fails when the configs are invalid, the normalisation or an episode
+    /// has other dimensions than the model, or no episode has `horizon` steps.
+    pub fn new(
+        model_config: &WorldModelConfig,
+        config: TrainConfig,
+        norm: Normalization,
+        episodes: &[Episode],
+        device: &Device,
+    ) -> Result<Self, ModelError> {
+        config.validate().map_err(ModelError::Config)?;
+        let device = device.clone().autodiff();
+        let model = WorldModel::new(model_config, config.seed, &device)?;
+        Self::with_model(
+            model,
+            config,
+            norm,
+            episodes,
+            device,
+            TrainSummary::default(),
+        )
+    }
+
+    /// A trainer that continues training `checkpoint` (weights,
+    /// normalisation, step count and summary) on `episodes` with `config`
+    /// (pass `checkpoint.meta.train.config` to keep its hyper-parameters).
+    /// The target Q ensemble starts as a copy of the online one, and Adam's
+    /// moments start at zero unless [`Self::restore_optimizer_state`] is
+    /// called. Batches are drawn from a stream seeded by the seed and the
+    /// step count, so a resumed run does not repeat the first run's batches.
+    pub fn resume(
+        checkpoint: &Checkpoint,
+        config: TrainConfig,
+        episodes: &[Episode],
+        device: &Device,
+    ) -> Result<Self, ModelError> {
+        config.validate().map_err(ModelError::Config)?;
+        let device = device.clone().autodiff();
+        let fresh = WorldModel::new(&checkpoint.meta.model, config.seed, &device)?;
+        let model = copy_weights(&checkpoint.model, fresh, &device)?;
+        Self::with_model(
+            model,
+            config,
+            checkpoint.meta.normalization.clone(),
+            episodes,
+            device,
+            checkpoint.meta.train.clone(),
+        )
+    }
+
+    fn with_model(
+        model: WorldModel,
+        config: TrainConfig,
+        norm: Normalization,
+        episodes: &[Episode],
+        device: Device,
+        previous: TrainSummary,
+    ) -> Result<Self, ModelError> {
+        let (od, ad) = (model.config.obs_dim, model.config.act_dim);
+        if norm.obs_dim() != od || norm.act_dim() != ad {
+            return Err(ModelError::Data(format!(
+                "normalisation has obs_dim {} and act_dim {}, the model {od} and {ad}",
+                norm.obs_dim(),
+                norm.act_dim()
+            )));
+        }
+        let sampler = WindowSampler::new(&norm, episodes, config.horizon)?;
+        // Detached copies (as every EMA update makes them): a plain
+        // `no_grad` clone would share the online heads' tensors.
+        let target_q = ema(model.q.clone(), &model.q, 1.0);
+        let optim = adam(config.grad_clip_norm);
+        let summary = TrainSummary {
+            episodes: episodes.len(),
+            transitions: episodes.iter().map(|e| e.len() as u64).sum(),
+            // These episodes are recorded ones until the caller says otherwise.
+            hindsight_episodes: 0,
+            config: config.clone(),
+            ..previous
+        };
+        let stream = config.seed ^ 0x5eed_ba7c ^ summary.steps.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        let rng = ChaCha8Rng::seed_from_u64(stream);
+        Ok(Self {
+            model,
+            target_q,
+            optim,
+            config,
+            norm,
+            sampler,
+            rng,
+            device,
+            summary,
+        })
+    }
+
+    /// The model being trained (on the autodiff device).
+    pub fn model(&self) -> &WorldModel {
+        &self.model
+    }
+
+    /// The model for inference: autodiff dropped (`valid()`).
+    pub fn inference_model(&self) -> WorldModel {
+        self.model.valid()
+    }
+
+    /// The normalisation the model trains under.
+    pub fn normalization(&self) -> &Normalization {
+        &self.norm
+    }
+
+    /// The hyper-parameters.
+    pub fn config(&self) -> &TrainConfig {
+        &self.config
+    }
+
+    /// What training did so far.
+    pub fn summary(&self) -> &TrainSummary {
+        &self.summary
+    }
+
+    /// Replaces the training episodes (physical units), e.g. the growing
+    /// dataset of a learning loop; model, optimiser and step count stay.
+    /// They count as recorded episodes until [`Self::set_hindsight_episodes`].
+    pub fn set_episodes(&mut self, episodes: &[Episode]) -> Result<(), ModelError> {
+        self.sampler = WindowSampler::new(&self.norm, episodes, self.config.horizon)?;
+        self.summary.episodes = episodes.len();
+        self.summary.transitions = episodes.iter().map(|e| e.len() as u64).sum();
+        self.summary.hindsight_episodes = 0;
+        Ok(())
+    }
+
+    /// Records how many of the training episodes are hindsight copies (see
+    /// [`TrainSummary::hindsight_episodes`]); the trainer cannot tell them
+    /// from recorded ones.
+    pub fn set_hindsight_episodes(&mut self, copies: usize) {
+        self.summary.hindsight_episodes = copies;
+    }
+
+    /// Windows of `episodes` (physical units) under this trainer's
+    /// normalisation and horizon, e.g. held-out episodes for validation.
+    pub fn sampler_for(&self, episodes: &[Episode]) -> Result<WindowSampler, ModelError> {
+        WindowSampler::new(&self.norm, episodes, self.config.horizon)
+    }
+
+    /// Records validation losses at the current step in the summary, and
+    /// how many held-out episodes they come from.
+    pub fn record_validation(&mut self, losses: LossTerms, episodes: usize) {
+        self.summary.validation_episodes = episodes;
+        self.summary.validation.push(ValidationLosses {
+            step: self.summary.steps,
+            losses,
+        });
+    }
+
+    /// Samples a batch with the trainer's own RNG.
+    pub fn sample_batch(&mut self) -> Batch {
+        let mut rng = self.rng.clone();
+        let b = self.sample_batch_with(&mut rng);
+        self.rng = rng;
+        b
+    }
+
+    /// Samples a batch of training windows with `rng` (e.g. a fixed evaluation batch).
+    pub fn sample_batch_with(&self, rng: &mut ChaCha8Rng) -> Batch {
+        self.sampler.sample(self.config.batch_size, rng)
+    }
+
+    /// One optimiser step on a fresh batch; returns its loss terms (before the step).
+    pub fn step(&mut self) -> LossTerms {
+        let t0 = Instant::now();
+        let batch = self.sample_batch();
+        self.apply(&batch, t0)
+    }
+
+    /// One optimiser step on `batch`; returns its loss terms (before the step).
+    pub fn step_on(&mut self, batch: &Batch) -> LossTerms {
+        self.apply(batch, Instant::now())
+    }
+
+    /// The step itself; its time since `t0` counts as training time.
+    fn apply(&mut self, batch: &Batch, t0: Instant) -> LossTerms {
+        let (loss, terms) = losses(
+            &self.model,
+            &self.target_q,
+            self.target_pair(),
+            &self.config,
+            batch,
+            &self.device,
+        );
+        let grads = GradientsParams::from_grads(loss.backward(), &self.model);
+        let model = self.model.clone();
+        self.model = self.optim.step(self.config.learning_rate, model, grads);
+        self.target_q = ema(self.target_q.clone(), &self.model.q, self.config.target_tau);
+        self.summary.steps += 1;
+        if self.summary.first_losses.is_none() {
+            self.summary.first_losses = Some(terms);
+        }
+        self.summary.last_losses = Some(terms);
+        let total = self.summary.train_seconds + t0.elapsed().as_secs_f64();
+        self.summary.train_seconds = (total * 1e6).round() / 1e6;
+        terms
+    }
+
+    /// The loss terms of `batch` under the current parameters, without
+    /// autodiff and without changing anything.
+    pub fn evaluate(&self, batch: &Batch) -> LossTerms {
+        let model = self.model.valid();
+        let target = self.target_q.valid();
+        let device = model.device();
+        losses(
+            &model,
+            &target,
+            self.target_pair(),
+            &self.config,
+            batch,
+            &device,
+        )
+        .1
+    }
+
+    /// The target heads of the next optimiser step ([`target_pair`]).
+    fn target_pair(&self) -> (usize, usize) {
+        target_pair(self.config.seed, self.summary.steps, self.target_q.len())
+    }
+}

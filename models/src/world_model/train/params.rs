@@ -1,0 +1,95 @@
+//! Parameter copies between modules: a checkpoint's weights into a fresh
+//! trainable model (resuming), and the EMA update of the target Q ensemble.
+
+use burn::module::{Module, ModuleMapper, ModuleVisitor, Param};
+use burn::tensor::{Device, Tensor};
+
+use crate::world_model::config::ModelError;
+use crate::world_model::model::WorldModel;
+use crate::world_model::nn::Mlp;
+
+/// `dst` with the parameter values of `src` (same architecture), on
+/// `device`, trainable; `dst` keeps its parameter ids.
+pub(super) fn copy_weights(
+    src: &WorldModel,
+    dst: WorldModel,
+    device: &Device,
+) -> Result<WorldModel, ModelError> {
+    let mut values = Collect(Vec::new());
+    src.visit(&mut values);
+    let expected = dst.num_params();
+    let found: usize = values.0.iter().map(|t| t.shape().num_elements()).sum();
+    if found != expected {
+        return Err(ModelError::Data(format!(
+            "checkpoint weights have {found} values, the model {expected}"
+        )));
+    }
+    let mut m = Copy {
+        source: values.0.into_iter(),
+        device: device.clone(),
+    };
+    Ok(dst.map(&mut m))
+}
+
+/// Puts the values `source` yields into the parameters it maps, in visit
+/// order, on `device`.
+struct Copy {
+    source: std::vec::IntoIter<Tensor<1>>,
+    device: Device,
+}
+
+impl ModuleMapper for Copy {
+    fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
+        let Some(src) = self.source.next() else {
+            return param;
+        };
+        let device = self.device.clone();
+        param.map(|t| {
+            let dims = t.dims();
+            let data = src.into_data();
+            Tensor::<1>::from_data(data, &device)
+                .reshape(dims)
+                .require_grad()
+        })
+    }
+}
+
+/// Collects detached, flattened parameter values in visit order.
+struct Collect(Vec<Tensor<1>>);
+
+impl ModuleVisitor for Collect {
+    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+        let t = param.val().detach();
+        let n = t.shape().num_elements();
+        self.0.push(t.reshape([n]));
+    }
+}
+
+/// Moves each parameter a fraction `tau` towards the value `source` yields.
+struct Ema {
+    source: std::vec::IntoIter<Tensor<1>>,
+    tau: f32,
+}
+
+impl ModuleMapper for Ema {
+    fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
+        let src = self.source.next().expect("same structure");
+        let tau = self.tau;
+        param.map(|t| {
+            let dims = t.dims();
+            let src: Tensor<D> = src.reshape(dims);
+            (t.detach().mul_scalar(1.0 - tau) + src.mul_scalar(tau)).detach()
+        })
+    }
+}
+
+/// `target <- (1 - tau) target + tau online`, without gradient.
+pub(super) fn ema(target: Vec<Mlp>, online: &Vec<Mlp>, tau: f32) -> Vec<Mlp> {
+    let mut c = Collect(Vec::new());
+    online.visit(&mut c);
+    let mut m = Ema {
+        source: c.0.into_iter(),
+        tau,
+    };
+    target.map(&mut m).no_grad()
+}

@@ -20,7 +20,7 @@ enum What {
     /// multiple of real time.
     Sim {
         /// Seconds to measure each robot for (whole episodes).
-        #[arg(long, default_value_t = 2.0, value_parser = umwelt_runtime::args::flag(umwelt_runtime::args::seconds))]
+        #[arg(long = "duration", alias = "seconds", value_name = "SECONDS", default_value_t = 2.0, value_parser = umwelt_runtime::args::flag(umwelt_runtime::args::seconds))]
         seconds: f64,
         /// Seed of the episodes.
         #[arg(long, default_value_t = 0)]
@@ -36,7 +36,7 @@ enum What {
         #[arg(long, value_delimiter = ',', default_value = "100,1000", value_parser = umwelt_runtime::args::flag(umwelt_runtime::args::positive_hz))]
         rates: Vec<f64>,
         /// Seconds per rate.
-        #[arg(long, default_value_t = 5.0, value_parser = umwelt_runtime::args::flag(umwelt_runtime::args::seconds))]
+        #[arg(long = "duration", alias = "seconds", value_name = "SECONDS", default_value_t = 5.0, value_parser = umwelt_runtime::args::flag(umwelt_runtime::args::seconds))]
         seconds: f64,
         /// What starts a tick: a fixed-rate timer, or each new frame.
         #[arg(long, value_delimiter = ',', default_value = "timer,frame")]
@@ -143,14 +143,14 @@ enum What {
         /// Samples per rollout (the planner's batch).
         #[arg(long, default_value_t = 512, value_parser = umwelt_runtime::args::count::<usize>(1, MAX_SAMPLES))]
         samples: usize,
-        /// Steps per rollout.
+        /// Horizon: steps per rollout.
         #[arg(long, default_value_t = 5, value_parser = umwelt_runtime::args::count::<usize>(1, MAX_HORIZON))]
         horizon: usize,
         /// Threads of the rollout engine and of the sgemm baseline.
         #[arg(long, default_value_t = 2, value_parser = umwelt_runtime::args::count::<usize>(1, umwelt_runtime::args::MAX_THREADS))]
         threads: usize,
         /// Seconds to time each rollout variant for.
-        #[arg(long, default_value_t = 2.0, value_parser = umwelt_runtime::args::flag(umwelt_runtime::args::seconds))]
+        #[arg(long = "duration", alias = "seconds", value_name = "SECONDS", default_value_t = 2.0, value_parser = umwelt_runtime::args::flag(umwelt_runtime::args::seconds))]
         seconds: f64,
         /// Training steps to time.
         #[arg(long, default_value_t = 20, value_parser = umwelt_runtime::args::count::<usize>(1, 1_000_000))]

@@ -10,13 +10,19 @@ mod cmd;
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
 /// umwelt drives robots with a learned world model: sensor frames in over
 /// zenoh, latent model-predictive control, motor commands out.
 ///
 /// Simulated robots (rapier3d) stand in for hardware in tests and
 /// evaluations. Run `umwelt envs` to see them.
+///
+/// A flag means the same in every command: --config is a controller config
+/// (run, eval), --robot-config a robot description (rollout, collect, sim,
+/// learn), --duration seconds, --seed the seed of the first episode, --out
+/// where results go. Old spellings (--config for a robot description,
+/// bench's --seconds, run's --episode-seed) still work, with a note.
 #[derive(Parser, Debug)]
 #[command(name = "umwelt", version, about, long_about)]
 struct Cli {
@@ -124,7 +130,12 @@ enum Command {
 }
 
 fn main() -> std::process::ExitCode {
-    let cli = Cli::parse();
+    let matches = Cli::command().get_matches();
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    let raw: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    for note in cmd::deprecated::notes(&Cli::command(), &matches, &raw) {
+        eprintln!("{note}");
+    }
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&cli.log));
     tracing_subscriber::fmt()

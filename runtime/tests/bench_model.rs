@@ -14,7 +14,7 @@ fn bench_model_reports_every_figure() {
         "2",
         "--threads",
         "2",
-        "--seconds",
+        "--duration",
         "0.05",
         "--train-steps",
         "1",

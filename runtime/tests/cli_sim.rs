@@ -103,7 +103,7 @@ fn bad_names_and_files_give_clear_errors_and_a_failing_exit() {
         "arm",
         "--task",
         "reach",
-        "--config",
+        "--robot-config",
         "/nonexistent/arm.toml",
     ]);
     let err = String::from_utf8_lossy(&out.stderr);
@@ -122,7 +122,7 @@ fn shipped_configs_load_through_the_cli() {
         "arm",
         "--task",
         "reach",
-        "--config",
+        "--robot-config",
         root.to_str().unwrap(),
         "--policy",
         "zero",

@@ -226,16 +226,16 @@ const BAD_FLAGS: &[(&[&str], &str)] = &[
         "--horizon",
     ),
     (&["learn", "--out", "d", "--hidden", "50000000"], "--hidden"),
-    (&["bench", "sim", "--seconds=-1"], "--seconds"),
+    (&["bench", "sim", "--duration=-1"], "--duration"),
     (&["bench", "loop", "--rates", "100,0"], "--rates"),
-    (&["bench", "loop", "--seconds", "inf"], "--seconds"),
+    (&["bench", "loop", "--duration", "inf"], "--duration"),
     (&["bench", "wire", "--rate", "inf"], "--rate"),
     (&["bench", "wire", "--messages", "0"], "--messages"),
     (&["bench", "record", "--image", "65535x65535"], "--image"),
     (&["bench", "plan", "--period-ms", "nan"], "--period-ms"),
     (&["bench", "plan", "--threads", "0"], "--threads"),
     (&["bench", "plan", "--samples", "100000000"], "--samples"),
-    (&["bench", "model", "--seconds", "1e300"], "--seconds"),
+    (&["bench", "model", "--duration", "1e300"], "--duration"),
     (&["bench", "model", "--hidden", "50000000"], "--hidden"),
 ];
 
@@ -403,4 +403,66 @@ fn a_closed_stdout_pipe_ends_quietly_with_status_0() {
         assert!(!stderr.contains("panicked"), "umwelt {args:?}: {stderr}");
         assert!(!stderr.contains("error"), "umwelt {args:?}: {stderr}");
     }
+}
+
+/// Renamed flags (one meaning per name across commands): the old
+/// spellings still work, with a one-line note naming the new one.
+#[test]
+fn old_flag_spellings_still_work_with_a_note() {
+    let robot = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../configs/robots/cartpole.toml"
+    );
+    let cases: &[(&[&str], &str)] = &[
+        (
+            &[
+                "rollout", "--robot", "cartpole", "--task", "swingup", "--config", robot, "--json",
+            ],
+            "note: umwelt rollout --config is deprecated; use --robot-config",
+        ),
+        (
+            &["bench", "sim", "--seconds=0.01", "--json"],
+            "note: umwelt bench sim --seconds is deprecated; use --duration",
+        ),
+    ];
+    for (args, note) in cases {
+        let out = umwelt(args);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{args:?}: {err}");
+        assert_eq!(
+            err.lines()
+                .filter(|l| l.starts_with("note:"))
+                .collect::<Vec<_>>(),
+            [*note],
+            "{args:?}"
+        );
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).expect("the JSON report");
+    }
+    // The new spellings: no note.
+    let out = umwelt(&[
+        "rollout",
+        "--robot",
+        "cartpole",
+        "--task",
+        "swingup",
+        "--robot-config",
+        robot,
+        "--json",
+    ]);
+    assert!(out.status.success());
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("note:"));
+    // `run --episode-seed` parses as `--seed` (the config then fails to load).
+    let out = umwelt(&[
+        "run",
+        "--config",
+        "/nonexistent/c.toml",
+        "--episode-seed",
+        "3",
+    ]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("note: umwelt run --episode-seed is deprecated; use --seed")
+            && err.contains("/nonexistent/c.toml"),
+        "{err}"
+    );
 }

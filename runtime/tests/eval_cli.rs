@@ -210,3 +210,32 @@ fn a_full_budget_evaluation_depends_only_on_its_seeds() {
     assert!(err.contains("--sil"), "{err}");
     std::fs::remove_dir_all(dir).ok();
 }
+
+#[test]
+fn without_a_terminal_eval_prints_one_line_per_episode() {
+    // `output()` pipes stderr: no terminal, so no (hidden) bar but lines.
+    let dir = tempdir("lines");
+    let out = common::umwelt(&[
+        "eval",
+        "--config",
+        &config("cartpole_random.toml"),
+        "--episodes",
+        "3",
+        "--out",
+        dir.to_str().unwrap(),
+    ]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    let lines: Vec<&str> = err
+        .lines()
+        .filter(|l| l.starts_with("config ") && l.contains("/3 episodes"))
+        .collect();
+    assert_eq!(lines.len(), 3, "one line per episode expected:\n{err}");
+    for (i, l) in lines.iter().enumerate() {
+        assert!(l.contains(&format!("{}/3 episodes", i + 1)), "{l}");
+        assert!(l.contains("return"), "{l}");
+    }
+    // No terminal control codes in a log.
+    assert!(!err.contains('\u{1b}'), "{err:?}");
+    std::fs::remove_dir_all(&dir).ok();
+}

@@ -131,7 +131,7 @@ fn episodes(
             ),
             "--trigger",
             "frame",
-            "--episode-seed",
+            "--seed",
             "100",
             "--json",
             "--zenoh-endpoint",

@@ -74,7 +74,7 @@ fn lockstep_episode(
         &config("cartpole_swingup.toml"),
         "--trigger",
         "frame",
-        "--episode-seed",
+        "--seed",
         SEED,
         "--json",
     ]

@@ -17,7 +17,7 @@ one() {
         --json --zenoh-endpoint "$endpoint" > "$out/sim_$mode.json" 2> "$out/sim_$mode.log" &
     local sim=$!
     sleep 1
-    "$bin/umwelt" run --config configs/mpc_cartpole_swingup.toml --episode-seed 100 \
+    "$bin/umwelt" run --config configs/mpc_cartpole_swingup.toml --seed 100 \
         --json --zenoh-endpoint "$endpoint" > "$out/run_$mode.json" 2> "$out/run_$mode.log" &
     local run=$!
     if [ "$mode" = attacked ]; then

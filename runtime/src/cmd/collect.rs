@@ -3,7 +3,6 @@
 use std::path::PathBuf;
 
 use anyhow::Context;
-use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 use umwelt_models::dataset::DatasetWriter;
 use umwelt_runtime::offline::collect::{CollectOptions, CollectedEpisode, collect, dataset_spec};
@@ -110,15 +109,12 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         );
     }
     let stop = super::stop_flag()?;
-    let bar = if args.json {
-        ProgressBar::hidden()
-    } else {
-        ProgressBar::new(args.episodes as u64)
-    };
-    bar.set_style(
-        ProgressStyle::with_template("{bar:30} {pos}/{len} episodes  {msg}  [{elapsed}<{eta}]")
-            .unwrap_or_else(|_| ProgressStyle::default_bar()),
-    );
+    let bar = super::progress::Progress::bar(
+        u64::from(args.episodes),
+        "episodes",
+        "{bar:30} {pos}/{len} episodes  {msg}  [{elapsed}<{eta}]",
+        args.json,
+    )?;
     let options = CollectOptions {
         policy: args.policy,
         episodes: args.episodes,
@@ -126,8 +122,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         hold: args.hold,
     };
     let summary = collect(&mut env, &mut writer, options, &stop, |e| {
-        bar.set_message(format!("last return {:.1}", e.episode_return));
-        bar.inc(1);
+        bar.inc(format!("last return {:.1}", e.episode_return));
     })
     .with_context(|| format!("collecting into {}", args.out.display()))?;
     bar.finish_and_clear();

@@ -4,7 +4,6 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
-use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 use umwelt_runtime::control::Controller;
 use umwelt_runtime::control::config::{ControllerConfig, RunConfig};
@@ -83,7 +82,7 @@ struct SilReport {
 }
 
 /// Starts `umwelt sim --lockstep --record` and `umwelt run --trigger frame
-/// --episode-seed` as child processes on a free loopback endpoint, waits for
+/// --seed` as child processes on a free loopback endpoint, waits for
 /// the simulator to finish the episodes, stops the loop, and compares the
 /// recorded episodes with `main`'s.
 fn run_sil(
@@ -128,17 +127,13 @@ fn run_sil(
         endpoint.clone(),
     ];
     if let Some(rc) = &r.config.robot_config {
-        sim_args.push("--config".into());
+        sim_args.push("--robot-config".into());
         sim_args.push(rc.display().to_string());
     }
-    let bar = if args.json {
-        indicatif::ProgressBar::hidden()
-    } else {
-        let b = indicatif::ProgressBar::new_spinner();
-        b.set_message("simulator-in-the-loop: umwelt sim --lockstep + umwelt run over zenoh");
-        b.enable_steady_tick(Duration::from_millis(200));
-        b
-    };
+    let bar = super::progress::Progress::spinner(
+        "simulator-in-the-loop: umwelt sim --lockstep + umwelt run over zenoh",
+        args.json,
+    );
     let t0 = Instant::now();
     let mut sim = Command::new(&exe)
         .args(&sim_args)
@@ -153,7 +148,7 @@ fn run_sil(
             &args.config.display().to_string(),
             "--trigger",
             "frame",
-            "--episode-seed",
+            "--seed",
             &seed,
             "--zenoh-endpoint",
             &endpoint,
@@ -296,20 +291,16 @@ fn run_one(
     record: bool,
     stop: &std::sync::atomic::AtomicBool,
 ) -> anyhow::Result<Evaluation> {
-    let bar = if args.json {
-        ProgressBar::hidden()
-    } else {
-        let b = ProgressBar::new(args.episodes as u64);
-        b.set_style(ProgressStyle::with_template(
-            "{prefix:>8} [{bar:30}] {pos}/{len} episodes ({elapsed} / ~{eta} left) {msg}",
-        )?);
-        b.set_prefix(label.to_string());
-        b
-    };
+    let bar = super::progress::Progress::bar(
+        args.episodes as u64,
+        "episodes",
+        "{prefix:>8} [{bar:30}] {pos}/{len} episodes ({elapsed} / ~{eta} left) {msg}",
+        args.json,
+    )?;
+    bar.set_prefix(label);
     let make = || -> Result<Box<dyn Controller>, ControllerError> { control::build(r) };
     let on_done = |e: &EpisodeReport| {
-        bar.inc(1);
-        bar.set_message(format!(
+        bar.inc(format!(
             "last: return {:.1}{}",
             e.ret,
             if e.success { ", success" } else { "" }

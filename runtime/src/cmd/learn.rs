@@ -2,7 +2,10 @@
 
 use std::path::PathBuf;
 
-use indicatif::{ProgressBar, ProgressStyle};
+use std::path::Path;
+use std::time::Instant;
+
+use super::progress::{PhaseEta, Progress, short_span};
 use umwelt_runtime::learn::{LearnEvent, learn};
 use umwelt_runtime::offline::recipe::LearnRecipe;
 
@@ -11,7 +14,7 @@ use umwelt_runtime::offline::recipe::LearnRecipe;
 pub struct Args {
     /// A learning recipe (TOML): any of the options below, keys spelt as
     /// the flags with underscores (`action_repeat = 2`; `robot_config` for
-    /// --config). Flags given here win over the file. `configs/learn/`
+    /// --robot-config). Flags given here win over the file. `configs/learn/`
     /// holds the recipe of every shipped model.
     #[arg(long, value_name = "FILE")]
     recipe: Option<PathBuf>,
@@ -39,25 +42,30 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let o = recipe.options()?;
     let steps = o.env_steps;
     let stop = super::stop_flag()?;
-    let bar = if args.json {
-        ProgressBar::hidden()
-    } else {
-        let b = ProgressBar::new(steps);
-        b.set_style(ProgressStyle::with_template(
-            "{elapsed_precise} [{bar:30}] {pos}/{len} env steps ({eta} left) {msg}",
-        )?);
-        b
-    };
+    // The time left is our own, per phase: indicatif's `{eta}` divides by
+    // a rate measured over the random seed episodes and the pre-training
+    // pause together, and read "2w left" there.
+    let bar = Progress::bar(
+        steps,
+        "env steps",
+        "{elapsed_precise} [{bar:30}] {pos}/{len} env steps {msg}",
+        args.json,
+    )?;
     let mut last_eval = String::new();
+    let mut eta = PhaseEta::default();
     let mut on_event = |e: LearnEvent<'_>| match e {
         LearnEvent::Collected {
             env_steps,
             ret,
             planner,
         } => {
-            bar.set_position(env_steps);
             let who = if planner { "planner" } else { "random" };
-            bar.set_message(format!("{last_eval} | last {who} episode {ret:.0}"));
+            let left = eta
+                .update(u32::from(planner), env_steps, steps, Instant::now())
+                .map(|d| format!("({} left) ", short_span(d)))
+                .unwrap_or_default();
+            bar.set_message(format!("{left}{last_eval} | last {who} episode {ret:.0}"));
+            bar.set_position(env_steps);
         }
         LearnEvent::Trained { updates, losses } => {
             bar.println(format!(
@@ -95,9 +103,58 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 .unwrap_or_else(|| "none".into())
         );
         outln!(
-            "run directory {}: model.uwwm, curve.csv, curve.svg, learn.json, data/",
-            args.out.display()
+            "run directory {}: {}",
+            args.out.display(),
+            existing(&args.out, RUN_FILES).join(", ")
         );
     }
     Ok(())
+}
+
+/// What a learning run's directory may hold, in the order to list it.
+const RUN_FILES: &[&str] = &[
+    "model.uwwm",
+    "curve.csv",
+    "curve.svg",
+    "learn.json",
+    "data/",
+];
+
+/// The names among `names` that exist in `dir` (a trailing `/`: a
+/// directory), so that the run's summary lists only what is there: a run
+/// stopped before its first evaluation has no learning curve.
+fn existing<'a>(dir: &Path, names: &[&'a str]) -> Vec<&'a str> {
+    names
+        .iter()
+        .copied()
+        .filter(|n| match n.strip_suffix('/') {
+            Some(d) => dir.join(d).is_dir(),
+            None => dir.join(n).is_file(),
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_summary_lists_only_files_that_exist() {
+        let dir =
+            std::env::temp_dir().join(format!("umwelt-learn-existing-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("data")).expect("temp dir");
+        std::fs::write(dir.join("model.uwwm"), b"x").expect("temp file");
+        std::fs::write(dir.join("learn.json"), b"{}").expect("temp file");
+        assert_eq!(
+            existing(&dir, RUN_FILES),
+            ["model.uwwm", "learn.json", "data/"]
+        );
+        std::fs::write(dir.join("curve.csv"), b"").expect("temp file");
+        assert_eq!(
+            existing(&dir, RUN_FILES),
+            ["model.uwwm", "curve.csv", "learn.json", "data/"]
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }

@@ -20,6 +20,7 @@ macro_rules! out {
 
 pub mod bench;
 pub mod collect;
+pub mod deprecated;
 pub mod envs;
 pub mod eval;
 pub mod keys;
@@ -27,6 +28,7 @@ pub mod launch;
 pub mod learn;
 pub mod model;
 pub mod operator;
+pub mod progress;
 pub mod record;
 pub mod replay;
 pub mod rollout;
@@ -34,6 +36,9 @@ pub mod run;
 pub mod sim;
 pub mod topic;
 pub mod train;
+
+#[cfg(test)]
+mod flag_meanings;
 
 use std::io::Write;
 
@@ -61,16 +66,18 @@ pub struct EnvArgs {
     /// Task of that robot.
     #[arg(long)]
     pub task: String,
-    /// Robot config file (TOML) replacing the built-in defaults, e.g. configs/robots/cartpole.toml.
-    #[arg(long)]
-    pub config: Option<std::path::PathBuf>,
+    /// Robot config file (TOML) replacing the built-in defaults, e.g.
+    /// configs/robots/cartpole.toml (`--config` is a controller config
+    /// everywhere else; here it is a deprecated spelling of this flag).
+    #[arg(long = "robot-config", alias = "config", value_name = "FILE")]
+    pub robot_config: Option<std::path::PathBuf>,
 }
 
 impl EnvArgs {
     /// The robot's config: the file given (which must describe `--robot`),
     /// or the built-in one.
     pub fn robot_config(&self) -> anyhow::Result<umwelt_sim::RobotConfig> {
-        let Some(path) = &self.config else {
+        let Some(path) = &self.robot_config else {
             return Ok(umwelt_sim::RobotConfig::builtin(
                 umwelt_sim::RobotKind::from_name(&self.robot)?,
             ));

@@ -123,13 +123,7 @@ pub fn run(mut args: Args) -> anyhow::Result<()> {
     );
     let start = Instant::now();
     let mut peer_checked = false;
-    let bar = if args.json {
-        indicatif::ProgressBar::hidden()
-    } else {
-        let b = indicatif::ProgressBar::new_spinner();
-        b.enable_steady_tick(Duration::from_millis(200));
-        b
-    };
+    let bar = super::progress::Progress::spinner("", args.json);
     let mut last_status = Instant::now();
     let mut failure = None;
     let limit = args

@@ -1,6 +1,5 @@
 //! `umwelt rollout`: headless episodes under a simple policy.
 
-use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 use umwelt_runtime::offline::rollout::{EpisodeReport, SimplePolicy, episode_seed, run_episode};
 
@@ -37,20 +36,16 @@ struct Report<'a> {
 pub fn run(args: Args) -> anyhow::Result<()> {
     anyhow::ensure!(args.episodes > 0, "--episodes must be at least 1");
     let mut env = args.env.env()?;
-    let bar = if args.json || args.episodes < 2 {
-        ProgressBar::hidden()
-    } else {
-        ProgressBar::new(args.episodes as u64)
-    };
-    bar.set_style(
-        ProgressStyle::with_template("{bar:30} {pos}/{len} episodes  {msg}  [{elapsed}<{eta}]")
-            .unwrap_or_else(|_| ProgressStyle::default_bar()),
-    );
+    let bar = super::progress::Progress::bar(
+        u64::from(args.episodes),
+        "episodes",
+        "{bar:30} {pos}/{len} episodes  {msg}  [{elapsed}<{eta}]",
+        args.json || args.episodes < 2,
+    )?;
     let mut episodes = Vec::with_capacity(args.episodes as usize);
     for i in 0..args.episodes {
         let r = run_episode(&mut env, args.policy, episode_seed(args.seed, i), i)?;
-        bar.set_message(format!("last return {:.1}", r.episode_return));
-        bar.inc(1);
+        bar.inc(format!("last return {:.1}", r.episode_return));
         episodes.push(r);
     }
     bar.finish_and_clear();

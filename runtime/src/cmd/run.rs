@@ -9,7 +9,7 @@ use umwelt_runtime::nodes::transport::ZenohArgs;
 #[derive(clap::Args, Debug)]
 pub struct Args {
     /// Controller config (TOML), e.g. configs/cartpole_swingup.toml.
-    #[arg(long)]
+    #[arg(long, value_name = "FILE")]
     config: PathBuf,
     /// Stop after this many seconds (default: until Ctrl-C).
     #[arg(long, value_name = "SECONDS", value_parser = umwelt_runtime::cli::args::flag(umwelt_runtime::cli::args::seconds))]
@@ -24,8 +24,9 @@ pub struct Args {
     trigger: Option<TriggerArg>,
     /// Reseed the controller with this plus the episode index whenever the
     /// simulator starts an episode (its frames' `episode` channel), so that
-    /// a lockstep run repeats `umwelt eval --seed` exactly.
-    #[arg(long, value_name = "SEED")]
+    /// a lockstep run repeats `umwelt eval --seed` exactly (once spelt
+    /// `--episode-seed`, still accepted).
+    #[arg(long = "seed", alias = "episode-seed", value_name = "SEED")]
     episode_seed: Option<u64>,
     /// Print a one-line live status every telemetry period on stderr.
     #[arg(long)]

@@ -6,7 +6,6 @@ use std::time::Instant;
 
 use anyhow::{Context, bail};
 use burn::tensor::Device;
-use indicatif::{ProgressBar, ProgressStyle};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
@@ -356,19 +355,15 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let stop = super::stop_flag()?;
     let start_steps = trainer.summary().steps;
     let start_seconds = trainer.summary().train_seconds;
-    let bar = if args.json {
-        ProgressBar::hidden()
-    } else {
-        ProgressBar::new(start_steps + args.steps)
-    };
-    bar.set_style(
-        ProgressStyle::with_template(
-            "step {pos}/{len} {bar:20} {per_sec} [{elapsed}<{eta}]  loss {msg}",
-        )
-        .unwrap_or_else(|_| ProgressStyle::default_bar()),
-    );
-    bar.set_position(start_steps);
-    bar.reset_eta();
+    // Without a terminal: a line every 5% of the run (and at the end).
+    let bar = super::progress::Progress::bar(
+        start_steps + args.steps,
+        "steps",
+        "step {pos}/{len} {bar:20} {per_sec} [{elapsed}<{eta}]  loss {msg}",
+        args.json,
+    )?
+    .every(args.steps.div_ceil(20));
+    bar.start_at(start_steps);
     let mut last_validated = None;
     for i in 1..=args.steps {
         if stop.load(Ordering::SeqCst) {
@@ -384,8 +379,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 args.out.display(),
             );
         }
-        bar.inc(1);
-        bar.set_message(terms_short(&l));
+        bar.inc(terms_short(&l));
         if args.eval_every > 0 && i % args.eval_every == 0 {
             let v = mean_losses(&trainer, &val_batches);
             trainer.record_validation(v, val_eps.len());
@@ -396,11 +390,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                     trainer.summary().steps,
                     terms_short(&v)
                 );
-                if bar.is_hidden() {
-                    eprintln!("{line}");
-                } else {
-                    bar.println(line);
-                }
+                bar.println(line);
             }
         }
         if args.save_every > 0 && i % args.save_every == 0 && i < args.steps {

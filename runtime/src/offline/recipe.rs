@@ -52,8 +52,9 @@ pub struct LearnRecipe {
     #[arg(long)]
     pub task: Option<String>,
     /// Robot config file (TOML) replacing the built-in defaults; in a
-    /// recipe file, relative to the file's directory.
-    #[arg(long = "config", value_name = "FILE")]
+    /// recipe file, relative to the file's directory (`--config`, the
+    /// controller config elsewhere, is a deprecated spelling here).
+    #[arg(long = "robot-config", alias = "config", value_name = "FILE")]
     pub robot_config: Option<PathBuf>,
     /// Environment steps in all (seed episodes included); with --resume, a
     /// larger value extends the run [default: 100000].

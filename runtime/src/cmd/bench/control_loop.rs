@@ -11,7 +11,7 @@ pub struct Args {
     #[arg(long, value_delimiter = ',', default_value = "100,1000", value_parser = umwelt_runtime::cli::args::flag(umwelt_runtime::cli::args::positive_hz))]
     rates: Vec<f64>,
     /// Seconds per rate.
-    #[arg(long, default_value_t = 5.0, value_parser = umwelt_runtime::cli::args::flag(umwelt_runtime::cli::args::seconds))]
+    #[arg(long = "duration", alias = "seconds", value_name = "SECONDS", default_value_t = 5.0, value_parser = umwelt_runtime::cli::args::flag(umwelt_runtime::cli::args::seconds))]
     seconds: f64,
     /// What starts a tick: a fixed-rate timer, or each new frame.
     #[arg(long, value_delimiter = ',', default_value = "timer,frame")]

@@ -14,14 +14,14 @@ pub struct Args {
     /// Samples per rollout (the planner's batch).
     #[arg(long, default_value_t = 512, value_parser = umwelt_runtime::cli::args::count::<usize>(1, MAX_SAMPLES))]
     samples: usize,
-    /// Steps per rollout.
+    /// Horizon: steps per rollout.
     #[arg(long, default_value_t = 5, value_parser = umwelt_runtime::cli::args::count::<usize>(1, MAX_HORIZON))]
     horizon: usize,
     /// Threads of the rollout engine and of the sgemm baseline.
     #[arg(long, default_value_t = 2, value_parser = umwelt_runtime::cli::args::count::<usize>(1, umwelt_runtime::cli::args::MAX_THREADS))]
     threads: usize,
     /// Seconds to time each rollout variant for.
-    #[arg(long, default_value_t = 2.0, value_parser = umwelt_runtime::cli::args::flag(umwelt_runtime::cli::args::seconds))]
+    #[arg(long = "duration", alias = "seconds", value_name = "SECONDS", default_value_t = 2.0, value_parser = umwelt_runtime::cli::args::flag(umwelt_runtime::cli::args::seconds))]
     seconds: f64,
     /// Training steps to time.
     #[arg(long, default_value_t = 20, value_parser = umwelt_runtime::cli::args::count::<usize>(1, 1_000_000))]

@@ -7,7 +7,7 @@ use umwelt_runtime::bench::bench_sim;
 #[derive(clap::Args, Debug)]
 pub struct Args {
     /// Seconds to measure each robot for (whole episodes).
-    #[arg(long, default_value_t = 2.0, value_parser = umwelt_runtime::cli::args::flag(umwelt_runtime::cli::args::seconds))]
+    #[arg(long = "duration", alias = "seconds", value_name = "SECONDS", default_value_t = 2.0, value_parser = umwelt_runtime::cli::args::flag(umwelt_runtime::cli::args::seconds))]
     seconds: f64,
     /// Seed of the episodes.
     #[arg(long, default_value_t = 0)]

@@ -14,11 +14,10 @@ pub mod episode;
 pub mod eval;
 pub mod fuzz;
 pub mod launch;
-pub mod learn;
 pub mod node;
+pub mod offline;
 pub mod operator;
 pub mod plan;
-pub mod plot;
 pub mod recipe;
 pub mod recording;
 pub mod rollout;
@@ -26,6 +25,10 @@ pub mod secure;
 pub mod sim_node;
 pub mod transport;
 pub mod wire_bench;
+
+// The learning loop and the figures lived at the crate's root before
+// `offline/`; their old paths still work.
+pub use offline::{learn, plot};
 
 /// The wire protocol, from its own crate (`umwelt-protocol`), under the
 /// name the runtime has always used for it.

@@ -1,9 +1,9 @@
-//! `umwelt learn`: the model-based learning loop (see `umwelt_runtime::learn`).
+//! `umwelt learn`: the model-based learning loop (see `umwelt_runtime::offline::learn`).
 
 use std::path::PathBuf;
 
 use indicatif::{ProgressBar, ProgressStyle};
-use umwelt_runtime::learn::{LearnEvent, learn};
+use umwelt_runtime::offline::learn::{LearnEvent, learn};
 use umwelt_runtime::recipe::LearnRecipe;
 
 /// Arguments of `umwelt learn`.

@@ -23,9 +23,10 @@ pub enum LearnError {
     /// A checkpoint could not be read or written.
     #[error(transparent)]
     Checkpoint(#[from] CheckpointError),
-    /// Training refused, or its checkpoint could not be written.
+    /// Training refused, or its checkpoint could not be written (boxed:
+    /// it holds the causes above, and would make every result large).
     #[error(transparent)]
-    Train(#[from] TrainError),
+    Train(Box<TrainError>),
     /// The simulator failed.
     #[error(transparent)]
     Sim(#[from] SimError),
@@ -37,6 +38,12 @@ pub enum LearnError {
         /// The error.
         source: std::io::Error,
     },
+}
+
+impl From<TrainError> for LearnError {
+    fn from(e: TrainError) -> Self {
+        Self::Train(Box::new(e))
+    }
 }
 
 /// Maps an I/O error on `path` to [`LearnError::Io`].

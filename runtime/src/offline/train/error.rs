@@ -18,9 +18,10 @@ pub enum TrainError {
     Resume {
         /// The checkpoint.
         path: PathBuf,
-        /// Why.
+        /// Why (boxed, as are the other causes beside a context, to keep
+        /// the error small).
         #[source]
-        source: CheckpointError,
+        source: Box<CheckpointError>,
     },
     /// The checkpoint to resume was trained on another robot or task.
     #[error(
@@ -36,7 +37,7 @@ pub enum TrainError {
         data: PathBuf,
         /// The differences.
         #[source]
-        source: CheckpointError,
+        source: Box<CheckpointError>,
     },
     /// An episode does not hold each action for the model's action repeat.
     #[error(
@@ -53,7 +54,7 @@ pub enum TrainError {
         repeat: u32,
         /// Why the episode cannot be cut into blocks.
         #[source]
-        source: DatasetError,
+        source: Box<DatasetError>,
     },
     /// The held-out episodes are all shorter than the loss's horizon.
     #[error("the {episodes} held-out episode(s) have no window of {horizon} steps")]
@@ -64,7 +65,7 @@ pub enum TrainError {
         horizon: usize,
         /// The sampler's error.
         #[source]
-        source: ModelError,
+        source: Box<ModelError>,
     },
     /// The dataset could not be read.
     #[error(transparent)]

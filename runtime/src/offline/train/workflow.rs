@@ -62,12 +62,12 @@ impl Training {
                 let ckpt =
                     Checkpoint::load(path, &device).map_err(|source| TrainError::Resume {
                         path: path.clone(),
-                        source,
+                        source: Box::new(source),
                     })?;
                 ckpt.check_spec(&spec).map_err(|source| TrainError::Spec {
                     path: path.clone(),
                     data: args.data.clone(),
-                    source,
+                    source: Box::new(source),
                 })?;
                 Some(ckpt)
             }
@@ -113,7 +113,7 @@ impl Training {
                             data: args.data.clone(),
                             index: i,
                             repeat,
-                            source,
+                            source: Box::new(source),
                         })
                 })
                 .collect()
@@ -219,7 +219,7 @@ impl Training {
                 .map_err(|source| TrainError::Validation {
                     episodes: val_eps.len(),
                     horizon: config.horizon,
-                    source,
+                    source: Box::new(source),
                 })?;
         // Fixed batches, so that validation losses compare across steps.
         let mut rng = ChaCha8Rng::seed_from_u64(config.seed ^ 0x0076_616c);

@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use umwelt_runtime::learn::LearnOptions;
+use umwelt_runtime::offline::learn::LearnOptions;
 use umwelt_runtime::offline::recipe::LearnRecipe;
 
 fn repo() -> PathBuf {

@@ -13,8 +13,8 @@ use umwelt_runtime::control::{self, ControllerError};
 use umwelt_runtime::offline::eval::{
     Divergence, EpisodeReport, EvalOptions, EvalSummary, Evaluation, evaluate, first_divergence,
 };
+use umwelt_runtime::offline::plot;
 use umwelt_runtime::plan::presets::oracle_planner;
-use umwelt_runtime::plot;
 
 /// Arguments of `umwelt eval`.
 #[derive(clap::Args, Debug)]

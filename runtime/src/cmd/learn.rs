@@ -1,4 +1,4 @@
-//! `umwelt learn`: the model-based learning loop (see `umwelt_runtime::learn`).
+//! `umwelt learn`: the model-based learning loop (see `umwelt_runtime::offline::learn`).
 
 use std::path::PathBuf;
 
@@ -6,7 +6,7 @@ use std::path::Path;
 use std::time::Instant;
 
 use super::progress::{PhaseEta, Progress, short_span};
-use umwelt_runtime::learn::{LearnEvent, learn};
+use umwelt_runtime::offline::learn::{LearnEvent, learn};
 use umwelt_runtime::offline::recipe::LearnRecipe;
 
 /// Arguments of `umwelt learn`.

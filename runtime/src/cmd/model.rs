@@ -239,15 +239,21 @@ fn print_info(i: &Info) -> anyhow::Result<()> {
         i.adam_state
     );
     if let Some(l) = &t.first_losses {
-        outln!("  first step loss   {}", super::train::terms_short(l));
+        outln!(
+            "  first step loss   {}",
+            umwelt_runtime::offline::train::terms_short(l)
+        );
     }
     if let Some(l) = &t.last_losses {
-        outln!("  last step loss    {}", super::train::terms_short(l));
+        outln!(
+            "  last step loss    {}",
+            umwelt_runtime::offline::train::terms_short(l)
+        );
     }
     if let Some(v) = t.validation.last() {
         outln!(
             "  held-out loss     {} (step {}; {} measurements)",
-            super::train::terms_short(&v.losses),
+            umwelt_runtime::offline::train::terms_short(&v.losses),
             v.step,
             t.validation.len()
         );

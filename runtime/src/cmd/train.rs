@@ -1,23 +1,13 @@
 //! `umwelt train`: a world model from an episode dataset, into a checkpoint.
+//! The workflow is the library's ([`umwelt_runtime::offline::train`]); this
+//! is its command line: flags in, progress and summary out.
 
-use std::path::{Path, PathBuf};
-use std::sync::atomic::Ordering;
-use std::time::Instant;
+use std::path::PathBuf;
 
-use anyhow::{Context, bail};
-use burn::tensor::Device;
-use rand::SeedableRng;
-use rand_chacha::ChaCha8Rng;
-use serde::Serialize;
-use umwelt_models::dataset::{Dataset, Episode};
 use umwelt_models::world_model::Backend;
-use umwelt_models::world_model::{
-    Batch, Checkpoint, CheckpointMeta, LossTerms, Normalization, PredictionReport, TrainConfig,
-    Trainer, ValidationLosses, WorldModelConfig, evaluate_prediction,
+use umwelt_runtime::offline::train::{
+    TrainEvent, TrainOptions, TrainReport, Training, terms_short,
 };
-
-/// Horizons of the prediction report at the end of training.
-const REPORT_HORIZONS: [usize; 3] = [1, 5, 10];
 
 /// Arguments of `umwelt train` (explained in `umwelt train --help`, from
 /// the subcommand's doc comment in `main.rs`).
@@ -110,40 +100,6 @@ pub struct Args {
     json: bool,
 }
 
-/// What `umwelt train --json` prints.
-#[derive(Serialize)]
-struct Summary {
-    out: String,
-    data: String,
-    resumed_from: Option<String>,
-    robot: String,
-    task: String,
-    observation: Vec<String>,
-    /// Control steps per model step.
-    action_repeat: u32,
-    /// Optimiser steps of the checkpoint (all runs).
-    steps: u64,
-    steps_this_run: u64,
-    stopped: bool,
-    wall_seconds: f64,
-    /// Seconds in optimiser steps in this run.
-    train_seconds: f64,
-    steps_per_second: f64,
-    adam: &'static str,
-    train_episodes: usize,
-    validation_episodes: Vec<usize>,
-    transitions: u64,
-    parameters: usize,
-    model: WorldModelConfig,
-    config: TrainConfig,
-    /// Losses of the final model on fixed training batches.
-    final_train_losses: LossTerms,
-    /// Losses of the final model on the held-out batches.
-    final_validation_losses: LossTerms,
-    validation: Vec<ValidationLosses>,
-    prediction: Option<PredictionReport>,
-}
-
 /// `--device`.
 #[derive(clap::ValueEnum, Clone, Copy, Debug)]
 enum DeviceArg {
@@ -155,206 +111,47 @@ enum DeviceArg {
     Cuda,
 }
 
+impl Args {
+    /// The library's options: every flag but `--device` and `--json`.
+    fn options(&self) -> TrainOptions {
+        TrainOptions {
+            data: self.data.clone(),
+            out: self.out.clone(),
+            steps: self.steps,
+            resume: self.resume.clone(),
+            action_repeat: self.action_repeat,
+            force: self.force,
+            val_fraction: self.val_fraction,
+            eval_every: self.eval_every,
+            val_batches: self.val_batches,
+            save_every: self.save_every,
+            eval_stride: self.eval_stride,
+            batch_size: self.batch_size,
+            horizon: self.horizon,
+            lr: self.lr,
+            decoder_coef: self.decoder_coef,
+            seed: self.seed,
+            gamma: self.gamma,
+            hidden: self.hidden,
+            hidden_layers: self.hidden_layers,
+            head_layers: self.head_layers,
+            no_layer_norm: self.no_layer_norm,
+            latent: self.latent,
+        }
+    }
+}
+
 /// Runs `umwelt train`.
 pub fn run(args: Args) -> anyhow::Result<()> {
-    let wall = Instant::now();
-    check_out(&args)?;
-
-    let device: Device = match args.device {
+    let backend = match args.device {
         DeviceArg::Cpu => Backend::Cpu,
         DeviceArg::Wgpu => Backend::Wgpu,
         DeviceArg::Cuda => Backend::Cuda,
-    }
-    .device()?;
-    let data = Dataset::open(&args.data)?;
-    let spec = data.spec().clone();
-    let resumed = match &args.resume {
-        Some(path) => {
-            let ckpt = Checkpoint::load(path, &device)
-                .with_context(|| format!("cannot resume from {}", path.display()))?;
-            ckpt.check_spec(&spec).with_context(|| {
-                format!(
-                    "cannot resume {} on {}: the dataset's spec differs from the checkpoint's \
-                     (each difference: dataset value vs checkpoint value)",
-                    path.display(),
-                    args.data.display()
-                )
-            })?;
-            Some(ckpt)
-        }
-        None => None,
     };
-
-    anyhow::ensure!(
-        data.len() >= 2,
-        "{}: {} episode(s); training needs at least 2 (one is held out for validation)",
-        args.data.display(),
-        data.len()
-    );
-    let split_seed = args
-        .seed
-        .or(resumed.as_ref().map(|c| c.meta.train.config.seed))
-        .unwrap_or(0);
-    let repeat = match (&resumed, args.action_repeat) {
-        (Some(c), Some(r)) if r != c.meta.action_repeat => bail!(
-            "--action-repeat {r}: the resumed checkpoint's model steps {} control periods at a time; \
-             it cannot change on --resume",
-            c.meta.action_repeat
-        ),
-        (Some(c), _) => c.meta.action_repeat,
-        (None, r) => r.unwrap_or(1),
-    };
-    anyhow::ensure!(repeat > 0, "--action-repeat must be at least 1");
-    let (train_idx, val_idx) = data.split(args.val_fraction, split_seed);
-    // A model with an action repeat sees each episode in blocks of that many
-    // control steps.
-    let load = |idx: &[usize]| -> anyhow::Result<Vec<Episode>> {
-        idx.iter()
-            .map(|&i| {
-                let e = data.load(i)?;
-                e.with_action_repeat(repeat as usize).with_context(|| {
-                    format!(
-                        "{}: episode {i} cannot train a model with --action-repeat {repeat} \
-                         (collect with `umwelt collect --hold {repeat}`)",
-                        args.data.display()
-                    )
-                })
-            })
-            .collect()
-    };
-    let train_eps = load(&train_idx)?;
-    let val_eps = load(&val_idx)?;
-
-    // Hyper-parameters: the checkpoint's when resuming, else the defaults;
-    // flags given override either.
-    let mut config = resumed
-        .as_ref()
-        .map(|c| c.meta.train.config.clone())
-        .unwrap_or_default();
-    if let Some(v) = args.batch_size {
-        config.batch_size = v;
-    }
-    if let Some(v) = args.horizon {
-        config.horizon = v;
-    }
-    if let Some(v) = args.lr {
-        config.learning_rate = v;
-    }
-    if let Some(v) = args.seed {
-        config.seed = v;
-    }
-    if let Some(v) = args.decoder_coef {
-        config.decoder_coef = v;
-    }
-    if let Some(v) = args.gamma {
-        config.gamma = v;
-    }
-    config
-        .validate()
-        .map_err(|e| anyhow::anyhow!("invalid training options: {e}"))?;
-
-    let (mut trainer, adam) = match &resumed {
-        Some(ckpt) => {
-            let m = &ckpt.meta.model;
-            for (flag, given, has) in [
-                ("--hidden", args.hidden, m.hidden),
-                ("--hidden-layers", args.hidden_layers, m.hidden_layers),
-                ("--head-layers", args.head_layers, m.head_layers),
-                ("--latent", args.latent, m.latent_dim),
-            ] {
-                if let Some(v) = given.filter(|&v| v != has) {
-                    bail!(
-                        "{flag} {v}: the resumed checkpoint's model has {has}; sizes cannot change on --resume"
-                    );
-                }
-            }
-            if args.no_layer_norm && m.layer_norm {
-                bail!(
-                    "--no-layer-norm: the resumed checkpoint's model has LayerNorms; sizes cannot change on --resume"
-                );
-            }
-            let mut t = Trainer::resume(ckpt, config.clone(), &train_eps, &device)?;
-            let path = args.resume.as_deref().unwrap_or(Path::new(""));
-            let adam = match Checkpoint::load_optimizer(path) {
-                Ok(Some(state)) => match t.restore_optimizer_state(&state) {
-                    Ok(()) => "restored",
-                    Err(e) => {
-                        warn(&format!("{e}; Adam's moments restart at zero"));
-                        "restarted"
-                    }
-                },
-                Ok(None) => {
-                    warn(&format!(
-                        "no {}.adam beside the checkpoint; Adam's moments restart at zero",
-                        path.display()
-                    ));
-                    "restarted"
-                }
-                Err(e) => {
-                    warn(&format!("{e}; Adam's moments restart at zero"));
-                    "restarted"
-                }
-            };
-            (t, adam)
-        }
-        None => {
-            let defaults = WorldModelConfig::new(spec.obs_dim(), spec.act_dim());
-            let model = WorldModelConfig {
-                hidden: args.hidden.unwrap_or(defaults.hidden),
-                hidden_layers: args.hidden_layers.unwrap_or(defaults.hidden_layers),
-                head_layers: args.head_layers.unwrap_or(defaults.head_layers),
-                layer_norm: !args.no_layer_norm,
-                latent_dim: args.latent.unwrap_or(defaults.latent_dim),
-                ..defaults
-            };
-            model
-                .validate()
-                .map_err(|e| anyhow::anyhow!("invalid model options: {e}"))?;
-            let norm = Normalization::fit(&spec, &train_eps);
-            let t = Trainer::new(&model, config.clone(), norm, &train_eps, &device)?;
-            (t, "new")
-        }
-    };
-    let model_config = trainer.model().config.clone();
-    let val_sampler = trainer.sampler_for(&val_eps).with_context(|| {
-        format!(
-            "the {} held-out episode(s) have no window of {} steps",
-            val_eps.len(),
-            config.horizon
-        )
-    })?;
-    // Fixed batches, so that validation losses compare across steps.
-    let mut rng = ChaCha8Rng::seed_from_u64(config.seed ^ 0x0076_616c);
-    let val_batches: Vec<Batch> = (0..args.val_batches)
-        .map(|_| val_sampler.sample(config.batch_size, &mut rng))
-        .collect();
-    let train_batches: Vec<Batch> = (0..args.val_batches)
-        .map(|_| trainer.sample_batch_with(&mut rng))
-        .collect();
-
-    let meta_for = |trainer: &Trainer, prediction: Option<PredictionReport>| CheckpointMeta {
-        format_version: umwelt_models::world_model::CHECKPOINT_VERSION,
-        spec: spec.clone(),
-        model: model_config.clone(),
-        normalization: trainer.normalization().clone(),
-        train: trainer.summary().clone(),
-        prediction,
-        action_repeat: repeat,
-    };
-    let save = |trainer: &Trainer, prediction: Option<PredictionReport>| -> anyhow::Result<()> {
-        let state = trainer.optimizer_state()?;
-        Checkpoint::save_with_optimizer(
-            &args.out,
-            &trainer.inference_model(),
-            &meta_for(trainer, prediction),
-            Some(&state),
-        )?;
-        Ok(())
-    };
+    let training = Training::prepare(args.options(), backend, &mut |w| warn(&w))?;
 
     let stop = super::stop_flag()?;
-    let start_steps = trainer.summary().steps;
-    let start_seconds = trainer.summary().train_seconds;
+    let start_steps = training.start_steps();
     // Without a terminal: a line every 5% of the run (and at the end).
     let bar = super::progress::Progress::bar(
         start_steps + args.steps,
@@ -364,142 +161,30 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     )?
     .every(args.steps.div_ceil(20));
     bar.start_at(start_steps);
-    let mut last_validated = None;
-    for i in 1..=args.steps {
-        if stop.load(Ordering::SeqCst) {
-            break;
+    let mut on_event = |e: TrainEvent<'_>| match e {
+        TrainEvent::Stepped(l) => {
+            bar.inc(terms_short(l));
         }
-        let l = trainer.step();
-        if !l.total.is_finite() {
-            bar.abandon();
-            bail!(
-                "the loss became non-finite at step {} ({l:?}): training diverged (try a lower --lr); \
-                 not saved ({} holds the last periodic save of this run, if any)",
-                trainer.summary().steps,
-                args.out.display(),
-            );
-        }
-        bar.inc(terms_short(&l));
-        if args.eval_every > 0 && i % args.eval_every == 0 {
-            let v = mean_losses(&trainer, &val_batches);
-            trainer.record_validation(v, val_eps.len());
-            last_validated = Some(trainer.summary().steps);
+        TrainEvent::Validated { steps, losses } => {
             if !args.json {
-                let line = format!(
-                    "step {}: held-out {}",
-                    trainer.summary().steps,
-                    terms_short(&v)
-                );
+                let line = format!("step {steps}: held-out {}", terms_short(losses));
                 bar.println(line);
             }
         }
-        if args.save_every > 0 && i % args.save_every == 0 && i < args.steps {
-            save(&trainer, None)?;
-        }
-    }
-    bar.finish_and_clear();
-    let stopped = stop.load(Ordering::SeqCst);
-
-    let final_val = mean_losses(&trainer, &val_batches);
-    if last_validated != Some(trainer.summary().steps) {
-        trainer.record_validation(final_val, val_eps.len());
-    }
-    let final_train = mean_losses(&trainer, &train_batches);
-    let model = trainer.inference_model();
-    let prediction = match evaluate_prediction(
-        &model,
-        trainer.normalization(),
-        &val_eps,
-        &REPORT_HORIZONS,
-        args.eval_stride,
-    ) {
-        Ok(r) => Some(r),
-        Err(e) => {
-            warn(&format!("no prediction report: {e}"));
-            None
-        }
+        TrainEvent::StepsDone => bar.finish_and_clear(),
+        TrainEvent::Warning(w) => warn(&w),
     };
-    save(&trainer, prediction.clone())?;
-
-    let s = trainer.summary();
-    let steps_this_run = s.steps - start_steps;
-    let train_seconds = s.train_seconds - start_seconds;
-    let summary = Summary {
-        out: args.out.display().to_string(),
-        data: args.data.display().to_string(),
-        resumed_from: args.resume.as_ref().map(|p| p.display().to_string()),
-        robot: spec.robot.clone(),
-        task: spec.task.clone(),
-        observation: spec.observation.iter().map(|f| f.name.clone()).collect(),
-        action_repeat: repeat,
-        steps: s.steps,
-        steps_this_run,
-        stopped,
-        wall_seconds: wall.elapsed().as_secs_f64(),
-        train_seconds,
-        steps_per_second: if train_seconds > 0.0 {
-            steps_this_run as f64 / train_seconds
-        } else {
-            0.0
-        },
-        adam,
-        train_episodes: train_idx.len(),
-        validation_episodes: val_idx
-            .iter()
-            .filter_map(|&i| data.file_index(i).map(|n| n as usize))
-            .collect(),
-        transitions: s.transitions,
-        parameters: burn::module::Module::num_params(&model),
-        model: model_config.clone(),
-        config: trainer.config().clone(),
-        final_train_losses: final_train,
-        final_validation_losses: final_val,
-        validation: s.validation.clone(),
-        prediction,
+    let report = match training.run(&stop, &mut on_event) {
+        Ok(r) => r,
+        Err(e) => {
+            bar.abandon();
+            return Err(e.into());
+        }
     };
     if args.json {
-        return super::print_json(&summary);
+        return super::print_json(&report);
     }
-    print_summary(&summary, &spec)?;
-    Ok(())
-}
-
-/// Refuses to replace an existing `--out` (unless it is the checkpoint
-/// being resumed, or `--force`), and checks that its folder exists, before
-/// any work.
-fn check_out(args: &Args) -> anyhow::Result<()> {
-    let out = &args.out;
-    if out.is_dir() {
-        bail!("--out {} is a directory; give a file name", out.display());
-    }
-    let parent = out
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    if !parent.is_dir() {
-        bail!(
-            "--out {}: the folder {} does not exist",
-            out.display(),
-            parent.display()
-        );
-    }
-    if out.exists() && !args.force {
-        let same = match &args.resume {
-            Some(r) => match (std::fs::canonicalize(r), std::fs::canonicalize(out)) {
-                (Ok(a), Ok(b)) => a == b,
-                _ => false,
-            },
-            None => false,
-        };
-        if !same {
-            bail!(
-                "{} exists; not replacing it (pass --force to replace it, or --resume {} to continue training it)",
-                out.display(),
-                out.display()
-            );
-        }
-    }
-    Ok(())
+    print_summary(&report)
 }
 
 /// A warning on stderr (also under `--json`, whose document goes to stdout).
@@ -507,32 +192,7 @@ fn warn(message: &str) {
     eprintln!("warning: {message}");
 }
 
-/// The mean loss terms of `batches` under the current parameters.
-fn mean_losses(trainer: &Trainer, batches: &[Batch]) -> LossTerms {
-    let n = batches.len().max(1) as f32;
-    let mut m = LossTerms::default();
-    for b in batches {
-        let l = trainer.evaluate(b);
-        m.consistency += l.consistency / n;
-        m.reward += l.reward / n;
-        m.value += l.value / n;
-        m.policy += l.policy / n;
-        m.inverse += l.inverse / n;
-        m.decoder += l.decoder / n;
-        m.total += l.total / n;
-    }
-    m
-}
-
-/// Loss terms on one line.
-pub fn terms_short(l: &LossTerms) -> String {
-    format!(
-        "{:.4} (consistency {:.2e}, reward {:.2e}, value {:.2e}, policy {:.3}, inverse {:.2e}, decoder {:.2e})",
-        l.total, l.consistency, l.reward, l.value, l.policy, l.inverse, l.decoder
-    )
-}
-
-fn print_summary(s: &Summary, spec: &umwelt_models::dataset::DatasetSpec) -> anyhow::Result<()> {
+fn print_summary(s: &TrainReport) -> anyhow::Result<()> {
     if s.stopped {
         outln!(
             "stopped by Ctrl-C after {} steps of this run",
@@ -575,7 +235,7 @@ fn print_summary(s: &Summary, spec: &umwelt_models::dataset::DatasetSpec) -> any
         terms_short(&s.final_validation_losses)
     );
     if let Some(p) = &s.prediction {
-        super::model::print_prediction(p, spec)?;
+        super::model::print_prediction(p, &s.spec)?;
     }
     outln!("saved {}", s.out);
     Ok(())

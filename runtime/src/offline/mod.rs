@@ -1,10 +1,16 @@
-//! Offline work, in-process and in lockstep, without zenoh: simple-policy
-//! rollouts ([`rollout`]), collecting datasets ([`collect`]), one controller
-//! episode exactly as the loop ticks ([`episode`]), headless evaluation
-//! ([`eval`]) and learning recipes ([`recipe`]).
+//! Offline work, in-process and in lockstep, away from the real-time loop
+//! and without zenoh: simple-policy rollouts ([`rollout`]), collecting
+//! datasets ([`collect`]), one controller episode exactly as the loop ticks
+//! ([`episode`]), headless evaluation ([`eval`]), training world models
+//! ([`train`]), the learning loop that alternates planning, collection and
+//! training ([`learn`]), learning recipes ([`recipe`]) and figures
+//! ([`plot`]).
 
 pub mod collect;
 pub mod episode;
 pub mod eval;
+pub mod learn;
+pub mod plot;
 pub mod recipe;
 pub mod rollout;
+pub mod train;

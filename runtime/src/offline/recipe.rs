@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::cli::args;
-use crate::learn::LearnOptions;
+use crate::offline::learn::LearnOptions;
 
 /// Why a recipe could not be read or turned into options.
 #[derive(Debug, thiserror::Error)]

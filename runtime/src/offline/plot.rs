@@ -3,7 +3,19 @@
 
 use plotters::prelude::*;
 
-use crate::learn::CurvePoint;
+/// One evaluation of a learning curve, as [`learning_curve_svg`] draws it
+/// (plain data, so that plotting depends on no learning code).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct CurveSample {
+    /// Environment steps collected when it was measured (the x axis).
+    pub env_steps: u64,
+    /// Mean return of the evaluation episodes.
+    pub eval_return: f64,
+    /// Standard deviation of those returns (drawn as a bar around the mean).
+    pub eval_return_std: f64,
+    /// Return of the last exploring episode (drawn where finite).
+    pub collect_return: f64,
+}
 
 /// A plotting failure, as text.
 pub type PlotResult<T> = Result<T, String>;
@@ -31,7 +43,7 @@ pub fn padded_range(values: impl Iterator<Item = f64>) -> (f64, f64) {
 
 /// The learning curve: evaluation return (mean ± std) and the exploring
 /// episode's return against environment steps.
-pub fn learning_curve_svg(title: &str, curve: &[CurvePoint]) -> PlotResult<String> {
+pub fn learning_curve_svg(title: &str, curve: &[CurveSample]) -> PlotResult<String> {
     let mut svg = String::new();
     {
         let root = SVGBackend::with_string(&mut svg, (800, 480)).into_drawing_area();

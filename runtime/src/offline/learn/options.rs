@@ -1,0 +1,129 @@
+//! The settings of a learning run, as stored in `learn.json`, and their
+//! checks before anything is written.
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+use umwelt_models::world_model::{TrainConfig, WorldModelConfig};
+
+use super::LearnError;
+use crate::plan::PlannerConfig;
+
+/// Settings of a learning run (stored in `learn.json`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LearnOptions {
+    /// Robot name.
+    pub robot: String,
+    /// Task name.
+    pub task: String,
+    /// A robot config file instead of the built-in one.
+    pub robot_config: Option<PathBuf>,
+    /// Stop after this many environment steps (seed episodes included).
+    pub env_steps: u64,
+    /// Seed of everything: model, batches, planner noise, episodes.
+    pub seed: u64,
+    /// Random-policy episodes before the planner takes over.
+    pub seed_episodes: usize,
+    /// Gradient updates per environment step collected.
+    pub updates_per_step: f64,
+    /// Evaluate after every this many planner episodes.
+    pub eval_every: usize,
+    /// Noise-free planner episodes per evaluation.
+    pub eval_episodes: usize,
+    /// Rollout threads of the planner.
+    pub threads: usize,
+    /// Model sizes (dimensions are taken from the robot).
+    pub model: WorldModelConfig,
+    /// Training hyper-parameters.
+    pub train: TrainConfig,
+    /// The planner (exploration noise is switched on for collection, off
+    /// for evaluation; `min_iterations` is raised to `iterations`, so every
+    /// refit runs however loaded the machine is).
+    pub planner: PlannerConfig,
+    /// Control steps per decision and per model step: every action (the
+    /// random seed policy's and the planner's) is held this long, and the
+    /// model learns blocks of this many steps. TD-MPC2 repeats each action
+    /// twice on DMControl. Environment steps still count control steps.
+    #[serde(default = "one")]
+    pub action_repeat: usize,
+    /// Hindsight copies of every episode the model trains on (0: none):
+    /// each copy moves the task's goal to where the robot was at a step
+    /// drawn at random, and recomputes the rewards ([`umwelt_sim::relabel`]).
+    /// Only for goal-reaching tasks (the reacher's, the arm's); the copies are
+    /// derived from the dataset, never written to it.
+    #[serde(default)]
+    pub relabel: usize,
+}
+
+/// The serde default of [`LearnOptions::action_repeat`] (older `learn.json`).
+fn one() -> usize {
+    1
+}
+
+impl LearnOptions {
+    /// Defaults for a robot and task.
+    pub fn new(robot: &str, task: &str) -> Self {
+        Self {
+            robot: robot.into(),
+            task: task.into(),
+            robot_config: None,
+            env_steps: 100_000,
+            seed: 0,
+            seed_episodes: 5,
+            updates_per_step: 0.5,
+            eval_every: 5,
+            eval_episodes: 3,
+            threads: 2,
+            model: WorldModelConfig::default(),
+            // A discount of 0.99 looks ~100 control steps ahead (1 s of
+            // cart-pole, 2 s of reacher): the planner's horizon is short, the
+            // value carries the rest. TD-MPC2's rule (episode length / 5)
+            // gives 0.99 for DMControl's 500 decisions but 0.995 for our
+            // 1000; runs at 0.995 did worse on all three tasks
+            // (docs/results/planning.md).
+            train: TrainConfig {
+                gamma: 0.99,
+                ..TrainConfig::default()
+            },
+            planner: PlannerConfig::default(),
+            action_repeat: 1,
+            relabel: 0,
+        }
+    }
+}
+
+/// Most hindsight copies per episode: beyond a few, the copies crowd the
+/// episodes' own rewards out of the batches.
+const MAX_RELABEL: usize = 16;
+
+/// The options' own checks (model sizes with the robot's dimensions,
+/// training, planner, action repeat), with the option named.
+pub(super) fn check_options(
+    opts: &LearnOptions,
+    model: &WorldModelConfig,
+) -> Result<(), LearnError> {
+    let bad = |what: &str, e: String| LearnError::Setup(format!("invalid {what}: {e}"));
+    if opts.action_repeat == 0 {
+        return Err(LearnError::Setup(
+            "the action repeat must be at least 1".into(),
+        ));
+    }
+    if !(opts.updates_per_step.is_finite() && opts.updates_per_step >= 0.0) {
+        return Err(LearnError::Setup(format!(
+            "--updates-per-step {}: must be a finite number >= 0",
+            opts.updates_per_step
+        )));
+    }
+    if opts.relabel > MAX_RELABEL {
+        return Err(LearnError::Setup(format!(
+            "--relabel {}: at most {MAX_RELABEL} hindsight copies of an episode",
+            opts.relabel
+        )));
+    }
+    model.validate().map_err(|e| bad("model", e))?;
+    opts.train
+        .validate()
+        .map_err(|e| bad("training options", e))?;
+    opts.planner.validate().map_err(|e| bad("planner", e))
+}

@@ -1,0 +1,276 @@
+//! The learning loop itself: seed episodes, then collect with the planner,
+//! train, evaluate and save, until the budget of environment steps is spent.
+
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+use burn::tensor::Device;
+use umwelt_models::dataset::{Dataset, DatasetWriter, Episode};
+use umwelt_models::world_model::{Checkpoint, Trainer, WorldModelConfig};
+use umwelt_sim::{Env, RobotConfig, RobotKind};
+
+use super::curve::{mean_std, write_curve};
+use super::error::io;
+use super::hindsight::{Hindsight, TrainingSet};
+use super::options::check_options;
+use super::planner::{planner_for, resolved};
+use super::{CurvePoint, LearnError, LearnEvent, LearnOptions, LearnState, RunDir, write_atomic};
+use crate::offline::collect::{dataset_spec, record_held_episode};
+use crate::control::Controller;
+use crate::control::Resolved;
+use crate::offline::episode::run_controller_episode;
+use crate::offline::train::session::{self, CheckpointOrigin};
+use crate::offline::rollout::SimplePolicy;
+
+/// Runs (or, with `resume`, continues) a learning run in `dir`.
+pub fn learn(
+    options: LearnOptions,
+    dir: &Path,
+    resume: bool,
+    stop: &AtomicBool,
+    on_event: &mut dyn FnMut(LearnEvent<'_>),
+) -> Result<LearnState, LearnError> {
+    let run = RunDir {
+        root: dir.to_path_buf(),
+    };
+    let mut state = if resume {
+        let text = std::fs::read_to_string(run.state()).map_err(io(&run.state()))?;
+        let mut s: LearnState = serde_json::from_str(&text)
+            .map_err(|e| LearnError::Setup(format!("{}: {e}", run.state().display())))?;
+        // A resumed run may be given a larger budget.
+        s.options.env_steps = s.options.env_steps.max(options.env_steps);
+        s
+    } else {
+        if run.state().exists() {
+            return Err(LearnError::Setup(format!(
+                "{} already holds a learning run; pass --resume to continue it, or choose another --out",
+                dir.display()
+            )));
+        }
+        LearnState {
+            options,
+            env_steps: 0,
+            episodes: 0,
+            updates: 0,
+            wall_s: 0.0,
+            curve: Vec::new(),
+            best_eval_return: None,
+        }
+    };
+    let opts = state.options.clone();
+    let repeat = opts.action_repeat;
+    let robot_cfg = match &opts.robot_config {
+        Some(p) => RobotConfig::load(p)?,
+        None => RobotConfig::builtin(RobotKind::from_name(&opts.robot)?),
+    };
+    let mut env = Env::from_config(robot_cfg, &opts.task)?;
+    let spec = dataset_spec(&env);
+    let mut model_cfg = WorldModelConfig {
+        obs_dim: spec.obs_dim(),
+        act_dim: spec.act_dim(),
+        ..opts.model.clone()
+    };
+    // Every option is checked before anything is written or collected: a
+    // bad value is an error at once, not after the seed episodes.
+    check_options(&opts, &model_cfg)?;
+    let hindsight = if opts.relabel > 0 {
+        Some(Hindsight {
+            relabel: env.goal_relabel()?,
+            copies: opts.relabel,
+            seed: opts.seed,
+        })
+    } else {
+        None
+    };
+    let hindsight = hindsight.as_ref();
+    std::fs::create_dir_all(dir).map_err(io(dir))?;
+    let mut writer = DatasetWriter::create_or_append(run.data(), &spec)?;
+    // The episodes as recorded are needed only to fit the normalisation of
+    // a new run (below); the model trains on them in blocks of `repeat`,
+    // with their hindsight copies. An episode's index is its place in the
+    // dataset (`writer.len()` before it is written), as loaded here.
+    let mut episodes: Vec<Episode> = Dataset::open(run.data())?.load_all()?;
+    let mut set = TrainingSet::default();
+    for (i, e) in episodes.iter().enumerate() {
+        set.add(e, i, repeat, hindsight)?;
+    }
+    let session = Instant::now();
+    let wall0 = state.wall_s;
+    let wall = |s: &Instant| wall0 + s.elapsed().as_secs_f64();
+
+    // Seed episodes: a random policy.
+    while episodes.len() < opts.seed_episodes && !stop.load(Ordering::SeqCst) {
+        let seed = opts.seed.wrapping_add(writer.next_index());
+        let Some(e) = record_held_episode(&mut env, SimplePolicy::Random, seed, repeat, stop)?
+        else {
+            break;
+        };
+        set.add(&e, writer.len(), repeat, hindsight)?;
+        writer.write(&e)?;
+        state.env_steps += e.len() as u64;
+        state.episodes += 1;
+        on_event(LearnEvent::Collected {
+            env_steps: state.env_steps,
+            ret: e.episode_return(),
+            planner: false,
+        });
+        episodes.push(e);
+    }
+    if stop.load(Ordering::SeqCst) {
+        return Ok(state);
+    }
+
+    let device = Device::flex();
+    let mut trainer = if resume && run.model().exists() {
+        let ck = Checkpoint::load_for(run.model(), &spec, &device)?;
+        model_cfg = ck.meta.model.clone();
+        if ck.meta.action_repeat as usize != repeat {
+            return Err(LearnError::Setup(format!(
+                "{}: the checkpoint has an action repeat of {}, learn.json {repeat}",
+                run.model().display(),
+                ck.meta.action_repeat
+            )));
+        }
+        let mut t = Trainer::resume(&ck, opts.train.clone(), &set.blocks, &device)?;
+        t.set_hindsight_episodes(set.copies);
+        // Unlike `umwelt train`, a sidecar that cannot be used stops the
+        // run: its own files should never disagree.
+        session::restore_adam(&mut t, &run.model())?;
+        t
+    } else {
+        let mut t = session::new_trainer(
+            &spec,
+            &model_cfg,
+            opts.train.clone(),
+            &episodes,
+            &set.blocks,
+            &device,
+        )?;
+        t.set_hindsight_episodes(set.copies);
+        // Pre-train on the seed data, as TD-MPC2 does.
+        let n = (state.env_steps as f64 * opts.updates_per_step).round() as u64;
+        let last = session::run_updates(&mut t, n, Some(stop), |i, losses| {
+            state.updates += 1;
+            if i % 100 == 99 {
+                on_event(LearnEvent::Trained {
+                    updates: state.updates,
+                    losses,
+                });
+            }
+        });
+        on_event(LearnEvent::Trained {
+            updates: state.updates,
+            losses: &last,
+        });
+        t
+    };
+    let gamma = opts.train.gamma;
+    let collect_cfg = resolved(&opts, true, opts.seed)?;
+    let eval_cfg = resolved(&opts, false, opts.seed)?;
+    let mut since_eval = 0usize;
+    let origin = CheckpointOrigin {
+        spec: &spec,
+        model: &model_cfg,
+        action_repeat: repeat as u32,
+    };
+    let save = |trainer: &Trainer, state: &LearnState| -> Result<(), LearnError> {
+        session::save_checkpoint(&run.model(), trainer, &origin, None)?;
+        let json = serde_json::to_vec_pretty(state)
+            .map_err(|e| LearnError::Setup(format!("learn.json: {e}")))?;
+        write_atomic(&run.state(), &json)
+    };
+    while state.env_steps < opts.env_steps && !stop.load(Ordering::SeqCst) {
+        let model = trainer.inference_model();
+        let mut mpc = planner_for(&collect_cfg, &model, trainer.normalization(), gamma)?;
+        mpc.reseed(opts.seed.wrapping_add(state.episodes as u64));
+        let seed = opts.seed.wrapping_add(writer.next_index());
+        let ran = run_controller_episode(&collect_cfg, &mut env, &mut mpc, seed, true)?;
+        let Some(e) = ran.record else {
+            return Err(LearnError::Setup("internal: episode not recorded".into()));
+        };
+        // Checked before writing: an episode the model cannot learn from
+        // (an action changed inside a block, e.g. a safe command after a
+        // controller failure) must not land in the dataset.
+        set.add(&e, writer.len(), repeat, hindsight)?;
+        writer.write(&e)?;
+        state.env_steps += e.len() as u64;
+        state.episodes += 1;
+        let last_collect = ran.ret;
+        on_event(LearnEvent::Collected {
+            env_steps: state.env_steps,
+            ret: ran.ret,
+            planner: true,
+        });
+        let n = (e.len() as f64 * opts.updates_per_step).round() as u64;
+        trainer.set_episodes(&set.blocks)?;
+        trainer.set_hindsight_episodes(set.copies);
+        // A round of updates is never cut short: the stop flag is read
+        // between episodes.
+        let last = session::run_updates(&mut trainer, n, None, |_, _| state.updates += 1);
+        on_event(LearnEvent::Trained {
+            updates: state.updates,
+            losses: &last,
+        });
+        since_eval += 1;
+        let done = state.env_steps >= opts.env_steps;
+        if since_eval >= opts.eval_every || done {
+            since_eval = 0;
+            let (returns, successes) = evaluate(&eval_cfg, &mut env, &trainer, gamma, &opts)?;
+            let (mean, std) = mean_std(&returns);
+            state.wall_s = wall(&session);
+            let point = CurvePoint {
+                env_steps: state.env_steps,
+                episodes: state.episodes,
+                updates: state.updates,
+                wall_s: state.wall_s,
+                eval_return: mean,
+                eval_return_std: std,
+                eval_success: successes as f64 / opts.eval_episodes.max(1) as f64,
+                collect_return: last_collect,
+            };
+            on_event(LearnEvent::Evaluated(&point));
+            let improved = state.best_eval_return.is_none_or(|b| point.eval_return > b);
+            if improved {
+                state.best_eval_return = Some(point.eval_return);
+            }
+            state.curve.push(point);
+            write_curve(&run, &state)?;
+            state.wall_s = wall(&session);
+            save(&trainer, &state)?;
+            if improved {
+                let bytes = std::fs::read(run.model()).map_err(io(&run.model()))?;
+                write_atomic(&run.best(), &bytes)?;
+            }
+            continue;
+        }
+        state.wall_s = wall(&session);
+        save(&trainer, &state)?;
+    }
+    state.wall_s = wall(&session);
+    save(&trainer, &state)?;
+    Ok(state)
+}
+
+/// The noise-free evaluation episodes of the model as `trainer` has it now,
+/// on fixed seeds (so the curve compares like with like): their returns,
+/// and how many met the task's success rule.
+fn evaluate(
+    eval_cfg: &Resolved,
+    env: &mut Env,
+    trainer: &Trainer,
+    gamma: f32,
+    opts: &LearnOptions,
+) -> Result<(Vec<f64>, usize), LearnError> {
+    let model = trainer.inference_model();
+    let mut returns = Vec::new();
+    let mut successes = 0usize;
+    for i in 0..opts.eval_episodes {
+        let mut mpc = planner_for(eval_cfg, &model, trainer.normalization(), gamma)?;
+        mpc.reseed(opts.seed.wrapping_add(1_000_000 + i as u64));
+        let r = run_controller_episode(eval_cfg, env, &mut mpc, 1_000_000 + i as u64, false)?;
+        returns.push(r.ret);
+        successes += usize::from(r.success);
+    }
+    Ok((returns, successes))
+}

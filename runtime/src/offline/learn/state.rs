@@ -1,0 +1,106 @@
+//! A run's progress (`learn.json`), its learning curve, what the loop
+//! reports as it goes, and the files of its directory.
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+use umwelt_models::world_model::LossTerms;
+
+use super::LearnOptions;
+
+/// One evaluation on the learning curve.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CurvePoint {
+    /// Environment steps collected so far.
+    pub env_steps: u64,
+    /// Episodes collected so far (seed episodes included).
+    pub episodes: usize,
+    /// Gradient updates so far.
+    pub updates: u64,
+    /// Wall time of the run so far, seconds.
+    pub wall_s: f64,
+    /// Mean return of the evaluation episodes.
+    pub eval_return: f64,
+    /// Standard deviation of those returns.
+    pub eval_return_std: f64,
+    /// Share of evaluation episodes that met the task's success rule.
+    pub eval_success: f64,
+    /// Return of the last collected (exploring) episode.
+    pub collect_return: f64,
+}
+
+/// Progress of a run, saved after every episode.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LearnState {
+    /// The settings.
+    pub options: LearnOptions,
+    /// Environment steps collected.
+    pub env_steps: u64,
+    /// Episodes collected.
+    pub episodes: usize,
+    /// Gradient updates made.
+    pub updates: u64,
+    /// Wall time spent, seconds (over all sessions of the run).
+    pub wall_s: f64,
+    /// The evaluations.
+    pub curve: Vec<CurvePoint>,
+    /// Highest evaluation return so far (its checkpoint is `best.uwwm`).
+    #[serde(default)]
+    pub best_eval_return: Option<f64>,
+}
+
+/// What the loop reports as it goes.
+#[derive(Debug)]
+pub enum LearnEvent<'a> {
+    /// An episode was collected (`planner` false: a random seed episode).
+    Collected {
+        /// Environment steps so far.
+        env_steps: u64,
+        /// Its return.
+        ret: f64,
+        /// Whether the planner (rather than the random policy) acted.
+        planner: bool,
+    },
+    /// A round of updates finished.
+    Trained {
+        /// Updates so far.
+        updates: u64,
+        /// The last update's losses.
+        losses: &'a LossTerms,
+    },
+    /// An evaluation finished.
+    Evaluated(&'a CurvePoint),
+}
+
+/// The paths of a run directory.
+pub struct RunDir {
+    /// The directory.
+    pub root: PathBuf,
+}
+
+impl RunDir {
+    /// The dataset directory.
+    pub fn data(&self) -> PathBuf {
+        self.root.join("data")
+    }
+    /// The latest checkpoint.
+    pub fn model(&self) -> PathBuf {
+        self.root.join("model.uwwm")
+    }
+    /// Options and progress.
+    pub fn state(&self) -> PathBuf {
+        self.root.join("learn.json")
+    }
+    /// The checkpoint of the best evaluation so far.
+    pub fn best(&self) -> PathBuf {
+        self.root.join("best.uwwm")
+    }
+    /// The learning curve as CSV.
+    pub fn curve_csv(&self) -> PathBuf {
+        self.root.join("curve.csv")
+    }
+    /// The learning curve as SVG.
+    pub fn curve_svg(&self) -> PathBuf {
+        self.root.join("curve.svg")
+    }
+}

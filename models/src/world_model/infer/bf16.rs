@@ -29,25 +29,12 @@
 //! the same bits, a model set to bfloat16 times the two on a hidden layer
 //! ([`Bf16Kernel::choose`]) and keeps the faster in its layers' weights.
 
-use super::dispatch::dense_with;
+use super::f32_dispatch::dense_with;
 use super::maths::Post;
 use super::precision::{Bf16Kernel, Precision};
+use super::weights::Bf16Weights;
 #[cfg(target_arch = "x86_64")]
 use super::{x86_avx2, x86_avx512_bf16};
-
-/// `x` rounded to bfloat16 as `vcvtneps2bf16` rounds it: to nearest, ties
-/// to even; subnormals to a zero of their sign; NaN stays NaN (quieted).
-#[inline(always)]
-pub(super) fn round_bf16(x: f32) -> u16 {
-    let b = x.to_bits();
-    if x.is_nan() {
-        return ((b >> 16) | 0x40) as u16;
-    }
-    if b & 0x7f80_0000 == 0 {
-        return ((b >> 16) & 0x8000) as u16;
-    }
-    ((b + 0x7fff + ((b >> 16) & 1)) >> 16) as u16
-}
 
 /// `x` rounded to bfloat16, as `f32`: `widen(round_bf16(x))` without
 /// branches, so that loops over it vectorise.
@@ -67,59 +54,6 @@ pub(super) fn rounded(x: f32) -> f32 {
         r
     };
     f32::from_bits(r)
-}
-
-/// A bfloat16 value as `f32` (exact).
-#[inline(always)]
-fn widen(h: u16) -> f32 {
-    f32::from_bits(u32::from(h) << 16)
-}
-
-/// A wide layer's weights rounded to bfloat16, in two layouts.
-#[derive(Clone, Debug)]
-pub(super) struct Bf16Weights {
-    /// Input pairs `(2p, 2p + 1)`, an odd last input paired with a zero.
-    k2: usize,
-    /// `pairs[p * d_out + j]` holds `W[2p, j]` in its low half and
-    /// `W[2p + 1, j]` in its high half: `vdpbf16ps`'s layout.
-    pairs: Vec<u32>,
-    /// The same values as `f32`, `2 k2` rows of `d_out` with each pair's
-    /// rows swapped (`2p + 1`, then `2p`): summed in order by the `f32`
-    /// kernels, they give `vdpbf16ps`'s results.
-    swapped: Vec<f32>,
-    /// How [`dense_bf16`] multiplies them: the model's choice.
-    kernel: Bf16Kernel,
-}
-
-impl Bf16Weights {
-    /// Rounds the row-major `d_in x d_out` matrix `w`, to be multiplied
-    /// with `kernel` (the same bits either way).
-    pub(super) fn new(w: &[f32], d_in: usize, d_out: usize, kernel: Bf16Kernel) -> Self {
-        let k2 = d_in.div_ceil(2);
-        let at = |k: usize, j: usize| {
-            if k < d_in {
-                round_bf16(w[k * d_out + j])
-            } else {
-                0
-            }
-        };
-        let mut pairs = vec![0u32; k2 * d_out];
-        let mut swapped = vec![0.0f32; 2 * k2 * d_out];
-        for p in 0..k2 {
-            for j in 0..d_out {
-                let (even, odd) = (at(2 * p, j), at(2 * p + 1, j));
-                pairs[p * d_out + j] = u32::from(even) | (u32::from(odd) << 16);
-                swapped[2 * p * d_out + j] = widen(odd);
-                swapped[(2 * p + 1) * d_out + j] = widen(even);
-            }
-        }
-        Self {
-            k2,
-            pairs,
-            swapped,
-            kernel,
-        }
-    }
 }
 
 /// Per-thread buffers for a layer's rounded inputs.
@@ -255,7 +189,7 @@ fn swap_row_scalar(x: &[f32], out: &mut [f32]) {
 #[cfg(test)]
 mod tests {
     use super::super::dispatch::dense;
-    use super::super::weights::{Layer, Norm};
+    use super::super::weights::{Layer, Norm, round_bf16, widen};
     use super::*;
 
     /// A xorshift stream in [-1, 1).

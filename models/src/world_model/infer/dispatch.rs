@@ -1,12 +1,12 @@
-//! Layer dispatch: which kernel runs a dense layer (bfloat16, the fused
-//! AVX-512 or AVX2 kernel, the one-output dot products, or `gemm` and the
-//! passes), and a network's layers run in turn.
+//! Layer dispatch: which kernel runs a dense layer (bfloat16 for a layer
+//! rounded to it, else `f32_dispatch`'s fused AVX-512 or AVX2 kernel, the
+//! one-output dot products, or `gemm` and the passes), and a network's
+//! layers run in turn.
 
 use super::bf16::{Bf16Scratch, dense_bf16};
-use super::maths::{Post, add_bias, matmul, norm_relu, relu_in_place};
+use super::f32_dispatch::{dense_with, norm_relu};
+use super::maths::{Post, relu_in_place};
 use super::weights::{Layer, Net};
-#[cfg(target_arch = "x86_64")]
-use super::{x86_avx2, x86_avx512};
 
 /// `y = x W + b` (then `post`) for the first `n` outputs of `layer`: see
 /// [`dense_with`], or [`dense_bf16`] for a wide layer rounded to
@@ -31,84 +31,6 @@ pub(super) fn dense(
         }
         _ => dense_with(&layer.w, w_rs, layer.d_in, b, n, m, x, x_rs, y, y_rs, post),
     }
-}
-
-/// `y = x W + b` (then `post`) for the first `n` outputs of the `d_in` rows
-/// of `w` (row stride `w_rs`): the fused AVX-512 or AVX2 kernel for widths
-/// of 32s or 16s where the CPU has it, else `gemm` and the passes (the
-/// same results to the bit).
-#[inline(always)]
-#[allow(clippy::too_many_arguments)]
-pub(super) fn dense_with(
-    w: &[f32],
-    w_rs: usize,
-    d_in: usize,
-    b: &[f32],
-    n: usize,
-    m: usize,
-    x: &[f32],
-    x_rs: usize,
-    y: &mut [f32],
-    y_rs: usize,
-    post: Post<'_>,
-) {
-    #[cfg(target_arch = "x86_64")]
-    if n.is_multiple_of(16)
-        && std::is_x86_feature_detected!("avx2")
-        && std::is_x86_feature_detected!("fma")
-    {
-        let d = d_in;
-        if m == 0 || n == 0 {
-            return;
-        }
-        // As in `matmul`: the bounds hold by construction, so a failure
-        // is a bug here, never bad input.
-        assert!(y_rs >= n && y.len() >= (m - 1) * y_rs + n);
-        assert!(d == 0 || (x_rs >= d && x.len() >= (m - 1) * x_rs + d));
-        assert!(w_rs >= n && w.len() >= d * w_rs && b.len() >= n);
-        if n.is_multiple_of(32) && std::is_x86_feature_detected!("avx512f") {
-            // SAFETY: the CPU has AVX-512F, AVX2 and FMA, n is a multiple
-            // of 32, and the asserts above keep every access inside the
-            // slices.
-            unsafe { x86_avx512::dense_avx512(m, n, d, x, x_rs, w, w_rs, b, y, y_rs, post) };
-        } else {
-            // SAFETY: the CPU has AVX2 and FMA, n is a multiple of 16, and
-            // the asserts above keep every access inside the slices.
-            unsafe { x86_avx2::dense_avx2(m, n, d, x, x_rs, w, w_rs, b, y, y_rs, post) };
-        }
-        return;
-    }
-    // One-output heads (reward, Q): dot products summed in the order of
-    // `gemm`'s AVX2 horizontal kernel, the one `gemm` takes for these shapes
-    // on an AVX2 CPU (`m * n <= 256`, depth within one 1024 block). Why:
-    // on an AVX-512 CPU `gemm` sums sixteen lanes and rounds differently,
-    // and planning amplifies the last bit (3 of the reacher's 20 reporting
-    // episodes ended 1 apart on a Zen 4 VM); this way every x86 CPU with
-    // AVX2 gives the same plans to the bit. Speed is unchanged.
-    #[cfg(target_arch = "x86_64")]
-    if n == 1
-        && w_rs == 1
-        && m <= 256
-        && d_in <= 1024
-        && matches!(post, Post::None)
-        && std::is_x86_feature_detected!("avx2")
-        && std::is_x86_feature_detected!("fma")
-    {
-        let d = d_in;
-        if m == 0 {
-            return;
-        }
-        // As in `matmul`: the bounds hold by construction.
-        assert!(y_rs >= 1 && y.len() > (m - 1) * y_rs);
-        assert!(d == 0 || (x_rs >= d && x.len() >= (m - 1) * x_rs + d));
-        assert!(w.len() >= d && !b.is_empty());
-        // SAFETY: the CPU has AVX2 and FMA, and the asserts above keep
-        // every access inside the slices.
-        unsafe { x86_avx2::dot1_avx2(m, d, x, x_rs, w, b[0], y, y_rs) };
-        return;
-    }
-    matmul(m, n, d_in, y, y_rs, x, x_rs, w, w_rs);
-    add_bias(y, y_rs, m, n, b, post);
 }
 
 /// The input rows of a network.
@@ -218,6 +140,8 @@ pub(super) fn forward(
 
 #[cfg(test)]
 mod tests {
+    use super::super::f32_dispatch::add_bias;
+    use super::super::maths::matmul;
     use super::*;
     use crate::world_model::infer::TILE_ROWS;
     use crate::world_model::infer::weights::Norm;

@@ -11,12 +11,12 @@ use std::time::Instant;
 use super::super::config::ModelError;
 use super::TILE_ROWS;
 use super::affinity::{WORKERS_PLACED, WorkerPlacement, place};
+use super::inference_model::InferenceModel;
 use super::pool::{
     Batch, Buffers, DEFAULT_PATIENCE, Job, Shared, TILE_BITS, TILE_MASK, TileOut, tile_rows,
     worker_loop,
 };
 use super::tiling::{Scratch, Work, compute};
-use super::weights::InferenceModel;
 
 /// Output buffers of a rollout; reused between calls so planning allocates
 /// nothing per call.

@@ -1,12 +1,11 @@
-//! Scalar maths of the engine: the `gemm` product, the polynomial `exp`
-//! and `tanh`, bias, ReLU, LayerNorm and SimNorm passes (each choosing
-//! its AVX2 or AVX-512 form at run time where there is one).
+//! Scalar maths of the engine, the reference the vector kernels follow:
+//! the `gemm` product, the polynomial `exp` and `tanh`, and the portable
+//! ReLU, LayerNorm and softmax passes. Nothing here chooses a kernel by
+//! CPU (`f32_dispatch` does), so the intrinsics files can build on it.
 
 use super::super::config::ModelError;
 use super::super::nn::LAYER_NORM_EPS;
 use super::weights::Norm;
-#[cfg(target_arch = "x86_64")]
-use super::{x86_avx2, x86_avx512};
 
 /// `dst[i, j] = sum_k lhs[i, k] * rhs[k, j]` for `i < m`, `j < n`, `k < depth`;
 /// all three row-major with the given row strides (column stride 1).
@@ -140,29 +139,10 @@ pub fn fast_tanh(x: f32) -> f32 {
     ((1.0 - e) / (1.0 + e)).copysign(x)
 }
 
-/// LayerNorm then ReLU of one row in place, after adding `bias` if given:
-/// `max(0, (x - mean) / sqrt(var + eps) * gamma + beta)` with the
-/// population variance, as burn computes it. One pass gathers the sum and
-/// the sum of squares (in eight interleaved lanes, folded in a fixed order,
-/// so results do not depend on threads), a second normalises: a planning
-/// rollout runs this on every hidden row, with AVX2 intrinsics where the
-/// CPU has them. `E[x^2] - mean^2` loses nothing that matters for
-/// activations of a few units (the engine matches burn to ~1e-6).
+/// [`super::f32_dispatch::norm_relu`] without explicit SIMD, for CPUs
+/// without AVX2 (LLVM vectorises it only in part).
 #[inline(always)]
-pub(super) fn norm_relu(row: &mut [f32], bias: Option<&[f32]>, norm: &Norm) {
-    #[cfg(target_arch = "x86_64")]
-    if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
-        // SAFETY: the CPU has the features the kernel is compiled for.
-        unsafe { x86_avx2::norm_relu_avx2(row, bias, norm) };
-        return;
-    }
-    norm_relu_portable(row, bias, norm)
-}
-
-/// [`norm_relu`] without explicit SIMD, for CPUs without AVX2 (LLVM
-/// vectorises it only in part).
-#[inline(always)]
-fn norm_relu_portable(row: &mut [f32], bias: Option<&[f32]>, norm: &Norm) {
+pub(super) fn norm_relu_portable(row: &mut [f32], bias: Option<&[f32]>, norm: &Norm) {
     let n = row.len();
     let n8 = n - n % 8;
     let fold = |acc: [f32; 8]| {
@@ -231,30 +211,6 @@ pub(super) fn relu_in_place(row: &mut [f32]) {
     }
 }
 
-/// Adds `bias` to the first `n` columns of `m` rows (stride `rs`), then
-/// what `post` says.
-#[inline(always)]
-pub(super) fn add_bias(y: &mut [f32], rs: usize, m: usize, n: usize, bias: &[f32], post: Post<'_>) {
-    let bias = &bias[..n];
-    for i in 0..m {
-        let row = &mut y[i * rs..i * rs + n];
-        match post {
-            Post::Hidden(Some(norm)) => norm_relu(row, Some(bias), norm),
-            Post::Hidden(None) => {
-                for (v, b) in row.iter_mut().zip(bias) {
-                    let s = *v + *b;
-                    *v = if s > 0.0 { s } else { 0.0 };
-                }
-            }
-            Post::None => {
-                for (v, b) in row.iter_mut().zip(bias) {
-                    *v += *b;
-                }
-            }
-        }
-    }
-}
-
 /// Softmax of one group in place (max subtracted first, as burn does).
 #[inline(always)]
 pub(super) fn softmax(g: &mut [f32]) {
@@ -270,69 +226,6 @@ pub(super) fn softmax(g: &mut [f32]) {
     let inv = 1.0 / sum;
     for v in g.iter_mut() {
         *v *= inv;
-    }
-}
-
-/// SimNorm of the first `width` columns of `m` rows (stride `rs`): a softmax
-/// over each group of `group` entries.
-#[inline(always)]
-pub(super) fn simnorm_rows(x: &mut [f32], rs: usize, m: usize, width: usize, group: usize) {
-    // The default latent (64 wide, groups of 8) on AVX-512: two rows at
-    // once, an odd last row alone.
-    #[cfg(target_arch = "x86_64")]
-    if group == 8
-        && width.is_multiple_of(64)
-        && std::is_x86_feature_detected!("avx512f")
-        && std::is_x86_feature_detected!("avx2")
-        && std::is_x86_feature_detected!("fma")
-    {
-        let pairs = m / 2;
-        for i in (0..pairs).map(|p| 2 * p) {
-            let (first, second) = x.split_at_mut((i + 1) * rs);
-            let a = first[i * rs..i * rs + width].as_chunks_mut::<64>().0;
-            let b = second[..width].as_chunks_mut::<64>().0;
-            for (a, b) in a.iter_mut().zip(b.iter_mut()) {
-                // SAFETY: the CPU has AVX-512F, AVX2 and FMA.
-                unsafe { x86_avx512::simnorm64x2_avx512(a, b) };
-            }
-        }
-        if 2 * pairs < m {
-            simnorm_rows_each(&mut x[2 * pairs * rs..], rs, 1, width, group);
-        }
-        return;
-    }
-    simnorm_rows_each(x, rs, m, width, group)
-}
-
-/// [`simnorm_rows`] a row at a time.
-#[inline(always)]
-fn simnorm_rows_each(x: &mut [f32], rs: usize, m: usize, width: usize, group: usize) {
-    for i in 0..m {
-        let row = &mut x[i * rs..i * rs + width];
-        // The default latent (64 wide, groups of 8): eight groups at once.
-        #[cfg(target_arch = "x86_64")]
-        if group == 8
-            && width.is_multiple_of(64)
-            && std::is_x86_feature_detected!("avx2")
-            && std::is_x86_feature_detected!("fma")
-        {
-            for block in row.as_chunks_mut::<64>().0 {
-                // SAFETY: the CPU has AVX2 and FMA.
-                unsafe { x86_avx2::simnorm64_avx2(block) };
-            }
-            continue;
-        }
-        // A constant group size lets the compiler unroll and vectorise each
-        // group's softmax; 8 is the default.
-        if group == 8 {
-            for g in row.chunks_exact_mut(8) {
-                softmax(&mut g[..8]);
-            }
-        } else {
-            for g in row.chunks_exact_mut(group) {
-                softmax(g);
-            }
-        }
     }
 }
 
@@ -359,55 +252,5 @@ mod tests {
         }
         assert!(fast_exp(f32::NAN).is_nan());
         assert_eq!(fast_tanh(0.0), 0.0);
-    }
-
-    /// Both builds of LayerNorm + ReLU against a plain f64 reference, on
-    /// rows that are and are not whole multiples of eight lanes.
-    #[test]
-    fn layer_norm_kernels_match_a_reference() {
-        let mut seed = 7u32;
-        let mut next = move || {
-            seed = seed.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
-            (seed >> 8) as f32 / (1 << 24) as f32 * 4.0 - 2.0
-        };
-        for n in [1, 5, 8, 13, 64, 128, 130] {
-            let x: Vec<f32> = (0..n).map(|_| next() * 3.0 + 1.0).collect();
-            let bias: Vec<f32> = (0..n).map(|_| next()).collect();
-            let norm = Norm {
-                gamma: (0..n).map(|_| next()).collect(),
-                beta: (0..n).map(|_| next() * 0.5).collect(),
-            };
-            for with_bias in [false, true] {
-                let v: Vec<f64> = x
-                    .iter()
-                    .zip(&bias)
-                    .map(|(a, b)| *a as f64 + if with_bias { *b as f64 } else { 0.0 })
-                    .collect();
-                let mean = v.iter().sum::<f64>() / n as f64;
-                let var = v.iter().map(|a| (a - mean).powi(2)).sum::<f64>() / n as f64;
-                let want: Vec<f64> = v
-                    .iter()
-                    .enumerate()
-                    .map(|(i, a)| {
-                        let y = (a - mean) / (var + LAYER_NORM_EPS).sqrt() * norm.gamma[i] as f64
-                            + norm.beta[i] as f64;
-                        y.max(0.0)
-                    })
-                    .collect();
-                let b = with_bias.then_some(&bias[..]);
-                let mut portable = x.clone();
-                norm_relu_portable(&mut portable, b, &norm);
-                let mut best = x.clone();
-                norm_relu(&mut best, b, &norm);
-                for (k, w) in want.iter().enumerate() {
-                    for (what, got) in [("portable", portable[k]), ("dispatched", best[k])] {
-                        assert!(
-                            (got as f64 - w).abs() < 1e-5,
-                            "{what} n {n} bias {with_bias} [{k}]: {got} vs {w}"
-                        );
-                    }
-                }
-            }
-        }
     }
 }

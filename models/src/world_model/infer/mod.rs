@@ -44,11 +44,25 @@
 //! it runs (its packing buffers), cheap with mimalloc, which the `umwelt`
 //! binary uses.
 //!
-//! The rooms, one job each: `weights` (the layout), `maths` (the scalar
-//! passes), `x86_avx2`, `x86_avx512` and `x86_avx512_bf16` (the
-//! intrinsics), `bf16` and `precision` (bfloat16 products), `dispatch`
-//! (which kernel runs a layer), `tiling` (a tile through the horizon),
-//! `pool` (the workers), `affinity` (where they run) and `engine`.
+//! The rooms, one job each, in layers: each uses only rooms listed before
+//! it, never one after (no import circles).
+//!
+//! 1. `precision`: the names of the choices ([`Precision`], [`Bf16Kernel`]).
+//! 2. `weights`: the layouts the kernels read (`f32` layers, bfloat16
+//!    pairs), plain data.
+//! 3. `maths`: the scalar maths, the reference the vector kernels follow.
+//! 4. `x86_avx2`, then `x86_avx512`, then `x86_avx512_bf16`: the
+//!    intrinsics, one file per instruction set (`ladder`: their row
+//!    blocks).
+//! 5. `f32_dispatch`: each `f32` pass and product in the form this CPU
+//!    runs.
+//! 6. `bf16`: bfloat16 products; `bf16_choice`: which kernel a model
+//!    keeps.
+//! 7. `dispatch`: which kernel runs a layer, and a network's layers in
+//!    turn.
+//! 8. `inference_model`: the model ([`InferenceModel`]).
+//! 9. `tiling` (a tile through the horizon), `pool` (the workers),
+//!    `affinity` (where they run) and `engine` (the [`RolloutEngine`]).
 
 #[cfg(target_arch = "x86_64")]
 #[macro_use]
@@ -56,8 +70,11 @@ mod ladder;
 
 mod affinity;
 mod bf16;
+mod bf16_choice;
 mod dispatch;
 mod engine;
+mod f32_dispatch;
+mod inference_model;
 mod maths;
 mod pool;
 mod precision;
@@ -72,9 +89,9 @@ mod x86_avx512_bf16;
 
 pub use affinity::WorkerPlacement;
 pub use engine::{RolloutEngine, RolloutOutput};
+pub use inference_model::InferenceModel;
 pub use maths::{fast_exp, fast_tanh, sgemm};
 pub use precision::{Bf16Kernel, Precision};
-pub use weights::InferenceModel;
 
 /// Rows of the sample batch processed together through a whole rollout.
 ///

@@ -9,8 +9,8 @@ use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
 use super::TILE_ROWS;
+use super::inference_model::InferenceModel;
 use super::tiling::{Scratch, Work, compute};
-use super::weights::InferenceModel;
 
 // ---------------------------------------------------------------------------
 // Threads

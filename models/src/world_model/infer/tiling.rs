@@ -5,8 +5,9 @@ use super::super::config::WorldModelConfig;
 use super::TILE_ROWS;
 use super::bf16::Bf16Scratch;
 use super::dispatch::{Input, forward};
-use super::maths::{fast_exp, fast_tanh, simnorm_rows};
-use super::weights::InferenceModel;
+use super::f32_dispatch::simnorm_rows;
+use super::inference_model::InferenceModel;
+use super::maths::{fast_exp, fast_tanh};
 
 /// Per-thread scratch for one tile.
 #[derive(Debug, Default)]

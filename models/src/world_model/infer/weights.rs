@@ -1,16 +1,13 @@
-//! The trained weights copied into plain row-major `f32` buffers: the
-//! layout the kernels read ([`InferenceModel`]), checked against the
-//! config as it is copied.
-
-use std::time::Duration;
+//! The layouts the kernels read, plain data: the trained weights copied
+//! into row-major `f32` buffers ([`Net`], checked against the config as
+//! they are copied) and a wide layer's weights rounded to bfloat16
+//! ([`Bf16Weights`]). No kernels here: every other room builds on these.
 
 use burn::tensor::Tensor;
 
 use super::super::config::{ModelError, WorldModelConfig};
-use super::super::model::WorldModel;
 use super::super::nn::{Dense, Mlp};
-use super::bf16::Bf16Weights;
-use super::precision::{Bf16Kernel, Precision};
+use super::precision::Bf16Kernel;
 
 /// One dense layer, `y = x W + b`, `W` row-major `[d_in, d_out]`; a hidden
 /// layer may be followed by a LayerNorm (before its ReLU).
@@ -22,7 +19,7 @@ pub(super) struct Layer {
     pub(super) d_out: usize,
     pub(super) norm: Option<Norm>,
     /// The weights rounded to bfloat16, for a wide layer under
-    /// [`Precision::Bf16`].
+    /// [`super::Precision::Bf16`].
     pub(super) bf16: Option<Bf16Weights>,
 }
 
@@ -44,7 +41,7 @@ impl Net {
     /// Copies `mlp`'s weights, checking that it maps `d_in` to `d_out`
     /// through `depth` hidden layers of width `hidden` (LayerNorm'd if the
     /// config says so).
-    fn from_burn(
+    pub(super) fn from_burn(
         mlp: &Mlp,
         name: &str,
         d_in: usize,
@@ -87,7 +84,7 @@ impl Net {
 
     /// FLOPs (2 per multiply-add) for one sample when only the first
     /// `n_out` outputs of the last layer are computed.
-    fn flops(&self, n_out: usize) -> f64 {
+    pub(super) fn flops(&self, n_out: usize) -> f64 {
         let last = self.layers.len() - 1;
         self.layers
             .iter()
@@ -151,128 +148,69 @@ fn norm_from(norm: &burn::nn::LayerNorm, d: usize, what: &str) -> Result<Norm, M
     Ok(Norm { gamma, beta })
 }
 
-/// Immutable plain-f32 copy of a [`WorldModel`]'s inference networks
-/// (encoder, dynamics, reward, the two Q heads the planner's value uses,
-/// policy). `Send + Sync`: share one between engines with an `Arc`.
-#[derive(Clone, Debug)]
-pub struct InferenceModel {
-    pub(super) config: WorldModelConfig,
-    pub(super) encoder: Net,
-    pub(super) dynamics: Net,
-    pub(super) reward: Net,
-    pub(super) q: [Net; 2],
-    pub(super) policy: Net,
-    pub(super) precision: Precision,
-    /// How the bfloat16 products are computed, chosen when the model was
-    /// set to [`Precision::Bf16`] (`F32` under [`Precision::F32`]).
-    bf16_kernel: Bf16Kernel,
-    /// What that choice timed: (`vdpbf16ps`, the `f32` kernels).
-    bf16_timings: Option<(Duration, Duration)>,
+/// `x` rounded to bfloat16 as `vcvtneps2bf16` rounds it: to nearest, ties
+/// to even; subnormals to a zero of their sign; NaN stays NaN (quieted).
+#[inline(always)]
+pub(super) fn round_bf16(x: f32) -> u16 {
+    let b = x.to_bits();
+    if x.is_nan() {
+        return ((b >> 16) | 0x40) as u16;
+    }
+    if b & 0x7f80_0000 == 0 {
+        return ((b >> 16) & 0x8000) as u16;
+    }
+    ((b + 0x7fff + ((b >> 16) & 1)) >> 16) as u16
 }
 
-impl InferenceModel {
-    /// Copies the weights out of `model` (on any device, autodiff or not).
-    /// Fails if the networks do not have the shapes of `model.config`, or a
-    /// weight is not a finite `f32`.
-    pub fn from_model(model: &WorldModel) -> Result<Self, ModelError> {
-        let c = &model.config;
-        c.validate().map_err(ModelError::Config)?;
-        let (o, a, l) = (c.obs_dim, c.act_dim, c.latent_dim);
-        let (n, k) = (c.hidden_layers, c.head_layers);
-        if model.q.len() < 2 {
-            return Err(ModelError::Config(format!(
-                "{} Q heads; at least 2 are needed",
-                model.q.len()
-            )));
-        }
-        Ok(Self {
-            encoder: Net::from_burn(&model.encoder, "encoder", o, l, k, c)?,
-            dynamics: Net::from_burn(&model.dynamics, "dynamics", l + a, l, n, c)?,
-            reward: Net::from_burn(&model.reward, "reward", l + a, 1, n, c)?,
-            q: [
-                Net::from_burn(&model.q[0], "q0", l + a, 1, k, c)?,
-                Net::from_burn(&model.q[1], "q1", l + a, 1, k, c)?,
-            ],
-            policy: Net::from_burn(&model.policy, "policy", l, 2 * a, k, c)?,
-            config: c.clone(),
-            precision: Precision::F32,
-            bf16_kernel: Bf16Kernel::F32,
-            bf16_timings: None,
-        })
-    }
+/// A bfloat16 value as `f32` (exact).
+#[inline(always)]
+pub(super) fn widen(h: u16) -> f32 {
+    f32::from_bits(u32::from(h) << 16)
+}
 
-    /// This model multiplying its wide layers (widths of 16s: the hidden
-    /// layers and the latent outputs) in `precision`. For `Bf16` this is
-    /// where the model times the bfloat16 kernels and keeps the faster (a
-    /// few milliseconds, kept out of the first plan).
-    pub fn with_precision(mut self, precision: Precision) -> Self {
-        let (kernel, timings) = match precision {
-            Precision::Bf16 => Bf16Kernel::choose(),
-            Precision::F32 => (Bf16Kernel::F32, None),
+/// A wide layer's weights rounded to bfloat16, in two layouts.
+#[derive(Clone, Debug)]
+pub(super) struct Bf16Weights {
+    /// Input pairs `(2p, 2p + 1)`, an odd last input paired with a zero.
+    pub(super) k2: usize,
+    /// `pairs[p * d_out + j]` holds `W[2p, j]` in its low half and
+    /// `W[2p + 1, j]` in its high half: `vdpbf16ps`'s layout.
+    pub(super) pairs: Vec<u32>,
+    /// The same values as `f32`, `2 k2` rows of `d_out` with each pair's
+    /// rows swapped (`2p + 1`, then `2p`): summed in order by the `f32`
+    /// kernels, they give `vdpbf16ps`'s results.
+    pub(super) swapped: Vec<f32>,
+    /// How [`super::bf16::dense_bf16`] multiplies them: the model's choice.
+    pub(super) kernel: Bf16Kernel,
+}
+
+impl Bf16Weights {
+    /// Rounds the row-major `d_in x d_out` matrix `w`, to be multiplied
+    /// with `kernel` (the same bits either way).
+    pub(super) fn new(w: &[f32], d_in: usize, d_out: usize, kernel: Bf16Kernel) -> Self {
+        let k2 = d_in.div_ceil(2);
+        let at = |k: usize, j: usize| {
+            if k < d_in {
+                round_bf16(w[k * d_out + j])
+            } else {
+                0
+            }
         };
-        let nets = [&mut self.encoder, &mut self.dynamics, &mut self.reward]
-            .into_iter()
-            .chain(self.q.iter_mut())
-            .chain([&mut self.policy]);
-        for net in nets {
-            for l in &mut net.layers {
-                l.bf16 = (precision == Precision::Bf16 && l.d_out.is_multiple_of(16))
-                    .then(|| Bf16Weights::new(&l.w, l.d_in, l.d_out, kernel));
+        let mut pairs = vec![0u32; k2 * d_out];
+        let mut swapped = vec![0.0f32; 2 * k2 * d_out];
+        for p in 0..k2 {
+            for j in 0..d_out {
+                let (even, odd) = (at(2 * p, j), at(2 * p + 1, j));
+                pairs[p * d_out + j] = u32::from(even) | (u32::from(odd) << 16);
+                swapped[2 * p * d_out + j] = widen(odd);
+                swapped[(2 * p + 1) * d_out + j] = widen(even);
             }
         }
-        self.precision = precision;
-        self.bf16_kernel = kernel;
-        self.bf16_timings = timings;
-        self
-    }
-
-    /// How this model's bfloat16 products are computed: the kernel timed
-    /// faster when it was set to [`Precision::Bf16`]; `F32` under
-    /// [`Precision::F32`].
-    pub fn bf16_kernel(&self) -> Bf16Kernel {
-        self.bf16_kernel
-    }
-
-    /// What [`Self::bf16_kernel`]'s choice timed, as
-    /// [`Bf16Kernel::choose`] returns it: absent under [`Precision::F32`]
-    /// and where the CPU lacks AVX512-BF16.
-    pub fn bf16_kernel_timings(&self) -> Option<(Duration, Duration)> {
-        self.bf16_timings
-    }
-
-    /// How the wide layers multiply.
-    pub fn precision(&self) -> Precision {
-        self.precision
-    }
-
-    /// The sizes of the model.
-    pub fn config(&self) -> &WorldModelConfig {
-        &self.config
-    }
-
-    /// FLOPs (2 per multiply-add; activations ignored) of one latent step
-    /// (dynamics + reward) for one sample.
-    pub fn flops_per_step(&self) -> f64 {
-        self.dynamics.flops(self.config.latent_dim) + self.reward.flops(1)
-    }
-
-    /// FLOPs of the terminal value for one sample: the policy's mean (its
-    /// log-std outputs are not computed) and the two Q heads.
-    pub fn flops_terminal(&self) -> f64 {
-        self.policy.flops(self.config.act_dim) + self.q[0].flops(1) + self.q[1].flops(1)
-    }
-
-    /// FLOPs of one [`RolloutEngine::rollout`] of `n` samples over `h` steps.
-    pub fn flops_rollout(&self, n: usize, h: usize) -> f64 {
-        n as f64 * (h as f64 * self.flops_per_step() + self.flops_terminal())
-    }
-
-    /// FLOPs of one [`RolloutEngine::policy_rollout`] of `n` samples over `h`
-    /// steps (the policy at every step, the dynamics between steps).
-    pub fn flops_policy_rollout(&self, n: usize, h: usize) -> f64 {
-        let a = self.config.act_dim;
-        n as f64
-            * (h as f64 * self.policy.flops(2 * a)
-                + h.saturating_sub(1) as f64 * self.dynamics.flops(self.config.latent_dim))
+        Self {
+            k2,
+            pairs,
+            swapped,
+            kernel,
+        }
     }
 }

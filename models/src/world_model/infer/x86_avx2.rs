@@ -19,7 +19,7 @@ pub(super) fn fold(v: __m256) -> f32 {
     (l[0] + l[1]) + (l[2] + l[3])
 }
 
-/// [`super::maths::norm_relu`] on AVX2: eight lanes a register, one fused
+/// [`super::f32_dispatch::norm_relu`] on AVX2: eight lanes a register, one fused
 /// multiply-add per entry in the normalising pass.
 ///
 /// # Safety
@@ -76,7 +76,7 @@ const BLOCK_ROWS: usize = 6;
 /// the `gemm` crate's micro-kernels compute it, and the LayerNorm sums
 /// run over the same eight-lane chunks in the same order as
 /// [`norm_relu_avx2`], so the results are bit-identical to `gemm`
-/// followed by [`super::maths::add_bias`] (tested).
+/// followed by [`super::f32_dispatch::add_bias`] (tested).
 ///
 /// # Safety
 /// The CPU must support AVX2 and FMA; `n % 16 == 0`; the slices must
@@ -427,7 +427,8 @@ pub(super) unsafe fn swap_chunks_avx2(x: &[f32], out: &mut [f32]) {
 
 #[cfg(test)]
 mod tests {
-    use crate::world_model::infer::maths::{simnorm_rows, softmax};
+    use crate::world_model::infer::f32_dispatch::simnorm_rows;
+    use crate::world_model::infer::maths::softmax;
     use crate::world_model::infer::{x86_avx2, x86_avx512};
 
     /// The vectorised SimNorm (groups of 8, rows of 64) gives the scalar

@@ -3,8 +3,8 @@
 
 use std::arch::x86_64::*;
 
-use super::bf16::round_bf16;
 use super::maths::Post;
+use super::weights::round_bf16;
 use super::x86_avx512::{finish512, store512};
 
 /// `v`'s 32 halves as bfloat16 (the same bits).

@@ -16,12 +16,12 @@ use super::hindsight::{Hindsight, TrainingSet};
 use super::options::check_options;
 use super::planner::{planner_for, resolved};
 use super::{CurvePoint, LearnError, LearnEvent, LearnOptions, LearnState, RunDir, write_atomic};
-use crate::offline::collect::{dataset_spec, record_held_episode};
 use crate::control::Controller;
 use crate::control::Resolved;
+use crate::offline::collect::{dataset_spec, record_held_episode};
 use crate::offline::episode::run_controller_episode;
-use crate::offline::train::session::{self, CheckpointOrigin};
 use crate::offline::rollout::SimplePolicy;
+use crate::offline::train::session::{self, CheckpointOrigin};
 
 /// Runs (or, with `resume`, continues) a learning run in `dir`.
 pub fn learn(

@@ -38,10 +38,10 @@ if [ "$part" != eval ]; then
 # 2. Planning speed: `umwelt bench plan` of the shipped cart-pole model,
 #    before and after alternately, same machine, same minute.
 : > "$runs/plan.jsonl"
-for round in 1 2 3; do
+for round in 1 2 3 4 5; do
     for which in before after; do
         bin=$before; [ "$which" = after ] && bin=$after
-        "$bin" bench plan --checkpoint models/cartpole_swingup.uwwm --json \
+        "$bin" bench plan --checkpoint models/checkpoints/cartpole_swingup.uwwm --json \
             | python3 -c "import json,sys; d=json.load(sys.stdin); d['which']='$which'; d['round']=$round; print(json.dumps(d))" \
             >> "$runs/plan.jsonl"
         echo "bench plan $which round $round done" >&2
@@ -51,17 +51,20 @@ python3 - "$runs/plan.jsonl" "$here/bench_plan.json" <<'PY'
 import json, sys
 rows = [json.loads(l) for l in open(sys.argv[1])]
 def p50(d):
-    for k in ("plan_p50_us", "p50_us"):
-        if k in d: return d[k]
-    return d["back_to_back"]["p50_us"]
+    return d["ms_p50"]
+def paced(d):
+    return d["paced"]["ms_p50"]
 pairs = []
 for r in sorted({d["round"] for d in rows}):
     b = next(d for d in rows if d["round"] == r and d["which"] == "before")
     a = next(d for d in rows if d["round"] == r and d["which"] == "after")
-    pairs.append({"round": r, "before_p50_us": p50(b), "after_p50_us": p50(a),
-                  "ratio": p50(a) / p50(b)})
+    pairs.append({"round": r, "before_ms_p50": p50(b), "after_ms_p50": p50(a),
+                  "ratio": p50(a) / p50(b),
+                  "before_paced_ms_p50": paced(b), "after_paced_ms_p50": paced(a),
+                  "paced_ratio": paced(a) / paced(b),
+                  "bf16_kernel": [b["bf16_kernel"], a["bf16_kernel"]]})
 cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
-json.dump({"what": "umwelt bench plan --checkpoint models/cartpole_swingup.uwwm, alternating",
+json.dump({"what": "umwelt bench plan --checkpoint models/checkpoints/cartpole_swingup.uwwm, alternating",
            "cpu": cpu, "nproc": __import__("os").cpu_count(), "rounds": pairs}, open(sys.argv[2], "w"), indent=2)
 print(json.dumps(pairs, indent=2))
 PY

@@ -130,7 +130,7 @@ fn episodes(
                 "/../configs/cartpole_swingup.toml"
             ),
             "--trigger",
-            "frame",
+            "lockstep",
             "--seed",
             "100",
             "--json",

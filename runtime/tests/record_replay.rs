@@ -424,7 +424,7 @@ fn a_recording_of_a_lockstep_run_imports_as_the_simulators_own_episodes() {
         "--config",
         "configs/cartpole_swingup.toml",
         "--trigger",
-        "frame",
+        "lockstep",
         "--zenoh-endpoint",
         &e,
     ]);

@@ -73,7 +73,7 @@ fn lockstep_episode(
         "--config",
         &config("cartpole_swingup.toml"),
         "--trigger",
-        "frame",
+        "lockstep",
         "--seed",
         SEED,
         "--json",

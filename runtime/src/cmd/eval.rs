@@ -81,7 +81,7 @@ struct SilReport {
     run_summary: serde_json::Value,
 }
 
-/// Starts `umwelt sim --lockstep --record` and `umwelt run --trigger frame
+/// Starts `umwelt sim --lockstep --record` and `umwelt run --trigger lockstep
 /// --seed` as child processes on a free loopback endpoint, waits for
 /// the simulator to finish the episodes, stops the loop, and compares the
 /// recorded episodes with `main`'s.
@@ -147,7 +147,7 @@ fn run_sil(
             "--config",
             &args.config.display().to_string(),
             "--trigger",
-            "frame",
+            "lockstep",
             "--seed",
             &seed,
             "--zenoh-endpoint",

@@ -17,9 +17,10 @@ pub struct Args {
     /// Print the loop summary as one JSON document on stdout when stopping.
     #[arg(long)]
     json: bool,
-    /// What starts a tick, overriding the config: `frame` answers every
-    /// frame (needed against a `--lockstep` simulator), `timer` runs at the
-    /// fixed rate.
+    /// What starts a tick, overriding the config: `lockstep` answers every
+    /// frame of a `umwelt sim --lockstep` simulator however late (it
+    /// waits), `frame` answers every frame of a real-time driver while it
+    /// is fresh, `timer` runs at the fixed rate.
     #[arg(long, value_enum)]
     trigger: Option<TriggerArg>,
     /// Reseed the controller with this plus the episode index whenever the
@@ -38,8 +39,12 @@ pub struct Args {
 /// `--trigger`.
 #[derive(clap::ValueEnum, Clone, Copy, Debug)]
 enum TriggerArg {
-    /// Each new frame starts a tick.
+    /// Each new frame starts a tick; frames the loop reaches too late get
+    /// the safe action.
     Frame,
+    /// Each new frame of a lockstep simulator starts a tick and is answered
+    /// by the controller however late.
+    Lockstep,
     /// Ticks at the fixed rate.
     Timer,
 }
@@ -49,6 +54,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     match args.trigger {
         Some(TriggerArg::Frame) => resolved.config.trigger = control::config::Trigger::Frame,
         Some(TriggerArg::Timer) => resolved.config.trigger = control::config::Trigger::Timer,
+        Some(TriggerArg::Lockstep) => resolved.config.trigger = control::config::Trigger::Lockstep,
         None => {}
     }
     let mut controller = control::build(&resolved)?;

@@ -87,10 +87,17 @@ pub enum Trigger {
     /// A fixed-rate timer: ticks at `rate_hz` whatever the driver does.
     #[default]
     Timer,
-    /// Each new sensor frame: lowest latency, one command per frame (and in
-    /// lockstep simulation, deterministic); if no frame comes for
-    /// `stale_after_periods`, a tick commands the safe action.
+    /// Each new sensor frame: lowest latency, one command per frame; a frame
+    /// older than `stale_after_periods` when the loop gets to it, or no
+    /// frame for that long, gets the safe action.
     Frame,
+    /// Each new sensor frame of a lockstep driver (`umwelt sim --lockstep`),
+    /// which waits for the answer before it steps: a new frame is answered
+    /// by the controller however late the loop gets to it (the driver's
+    /// world has not moved on), so a run is deterministic even on a busy
+    /// machine; no frame for `stale_after_periods` still gets the safe
+    /// action.
+    Lockstep,
 }
 
 /// The safety layer's settings.

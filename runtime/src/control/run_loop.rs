@@ -278,6 +278,7 @@ fn control(
     let mut k: u32 = 0;
     let trigger = r.config.trigger;
     while !stop.load(Ordering::SeqCst) && opts.duration.is_none_or(|d| start.elapsed() < d) {
+        let mut woke_on_frame = false;
         let target = match trigger {
             Trigger::Timer => {
                 // Wait for this tick's start: sleep, then spin the last stretch.
@@ -292,7 +293,7 @@ fn control(
                 }
                 target
             }
-            Trigger::Frame => {
+            Trigger::Frame | Trigger::Lockstep => {
                 // A new frame, or a stale tick when none comes in time.
                 let waited = Instant::now();
                 match shared
@@ -300,12 +301,15 @@ fn control(
                     .1
                     .recv_timeout(stale_after.min(Duration::from_millis(100)))
                 {
-                    Ok(()) => shared
-                        .latest
-                        .lock()
-                        .ok()
-                        .and_then(|l| l.as_ref().map(|l| l.arrived))
-                        .unwrap_or(waited),
+                    Ok(()) => {
+                        woke_on_frame = true;
+                        shared
+                            .latest
+                            .lock()
+                            .ok()
+                            .and_then(|l| l.as_ref().map(|l| l.arrived))
+                            .unwrap_or(waited)
+                    }
                     Err(_) => Instant::now(),
                 }
             }
@@ -338,17 +342,10 @@ fn control(
 
         // Decide: the controller's action, made safe, or the safe action
         // (one tick, written once in `tick`, shared with evaluation).
-        let held = if shared.estopped() {
-            Some(SafeReason::Estop)
-        } else {
-            match age {
-                None => Some(SafeReason::NoFrame),
-                Some(a) if a > stale_after => Some(SafeReason::Stale {
-                    age_ms: a.as_secs_f64() * 1e3,
-                }),
-                Some(_) => None,
-            }
-        };
+        // A lockstep driver waits for this answer: its newest frame is the
+        // world as it is, however long the loop took to get to it.
+        let waits = trigger == Trigger::Lockstep && woke_on_frame;
+        let held = tick::held_back(shared.estopped(), age, stale_after, waits);
         let verdict = match held {
             Some(why) => {
                 tick::hold_safe(&mut safety, &why, &mut action);

@@ -57,6 +57,29 @@ pub fn decide(
     }
 }
 
+/// Why a real-time tick must not ask the controller, if it must not: a
+/// latched estop, no frame yet (`age` is `None`), or a newest frame older
+/// than `stale_after`, unless `driver_waits` (a lockstep driver woke this
+/// tick with a new frame and steps only on its answer, so the frame is
+/// current however late the loop got to it).
+pub fn held_back(
+    estopped: bool,
+    age: Option<Duration>,
+    stale_after: Duration,
+    driver_waits: bool,
+) -> Option<SafeReason> {
+    if estopped {
+        return Some(SafeReason::Estop);
+    }
+    match age {
+        None => Some(SafeReason::NoFrame),
+        Some(a) if a > stale_after && !driver_waits => Some(SafeReason::Stale {
+            age_ms: a.as_secs_f64() * 1e3,
+        }),
+        Some(_) => None,
+    }
+}
+
 /// Commands the safe action for `why` without asking the controller (the
 /// loop's estop, no-frame and stale ticks, and [`decide`]'s failures):
 /// counts the intervention, writes the safe action into `action` and records
@@ -119,6 +142,32 @@ mod tests {
         let mut action = [7.0, 7.0];
         let d = decide(&mut c, &mut s, &input, &mut action, PERIOD);
         (d, action, s)
+    }
+
+    #[test]
+    fn estop_no_frame_and_stale_frames_hold_the_controller_back() {
+        let ms = Duration::from_millis;
+        let stale = ms(30);
+        assert_eq!(
+            held_back(true, Some(ms(1)), stale, false),
+            Some(SafeReason::Estop)
+        );
+        assert_eq!(
+            held_back(true, Some(ms(1)), stale, true),
+            Some(SafeReason::Estop)
+        );
+        assert_eq!(
+            held_back(false, None, stale, true),
+            Some(SafeReason::NoFrame)
+        );
+        assert_eq!(held_back(false, Some(ms(30)), stale, false), None);
+        assert_eq!(
+            held_back(false, Some(ms(45)), stale, false),
+            Some(SafeReason::Stale { age_ms: 45.0 })
+        );
+        // A lockstep driver waits for the answer: its new frame is current
+        // however late the loop is; without a new frame, staleness holds.
+        assert_eq!(held_back(false, Some(ms(45)), stale, true), None);
     }
 
     #[test]

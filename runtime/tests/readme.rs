@@ -545,13 +545,6 @@ fn files_outside_runs(dir: &Path) -> Vec<(std::path::PathBuf, u64, std::time::Sy
     files
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
-}
-
 /// The README's commands are run, every one, in its order (shortened: see
 /// [`shortened`]), from a copy of the folders they read: each must
 /// succeed, and they may write only under `runs/`. Nodes (`&`, or `run`,
@@ -565,7 +558,8 @@ fn readme_commands_run() {
     let readme = repo_file("README.md");
     let dir = work_copy("run");
     let before = files_outside_runs(&dir);
-    let quic = format!("quic/127.0.0.1:{}", free_port());
+    let quic =
+        umwelt_runtime::nodes::transport::free_loopback_endpoint_over("quic").expect("a free port");
     let mut ran = 0;
     for block in sh_blocks(&readme) {
         let endpoint =

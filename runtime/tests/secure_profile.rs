@@ -11,7 +11,9 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use umwelt_models::dataset::{Dataset, Episode};
-use umwelt_runtime::nodes::transport::{free_loopback_endpoint, wait_for_peer};
+use umwelt_runtime::nodes::transport::{
+    free_loopback_endpoint, free_loopback_endpoint_over, wait_for_peer,
+};
 use umwelt_runtime::wire::{self, CommandMode, Estop, Message, MotorCommand, Reset};
 use zenoh::{Session, Wait};
 
@@ -292,9 +294,8 @@ fn keys(dir: &Path, endpoint: &str, nodes: &[&str]) -> PathBuf {
 #[test]
 fn only_the_controller_moves_the_robot_and_the_secure_run_matches_the_default_one() {
     let dir = common::fresh_dir("secure");
-    let port = free_loopback_endpoint().unwrap();
-    let port = port.rsplit_once(':').unwrap().1;
-    let endpoint = format!("quic/127.0.0.1:{port}");
+    let endpoint = free_loopback_endpoint_over("quic").unwrap();
+    let port = endpoint.rsplit_once(':').unwrap().1;
     let nodes = ["driver", "controller", "operator", "monitor", "auditor"];
     let k = keys(&dir.join("keys"), &endpoint, &nodes);
     // A rogue CA's "controller": the right name, the wrong signature.
@@ -503,8 +504,7 @@ fn the_shipped_secure_launch_file_runs_the_cartpole_over_mutual_tls() {
     std::fs::create_dir_all(&dir).unwrap();
     let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     std::os::unix::fs::symlink(repo.join("configs"), dir.join("configs")).expect("symlink");
-    let port = free_loopback_endpoint().unwrap();
-    let endpoint = format!("quic/127.0.0.1:{}", port.rsplit_once(':').unwrap().1);
+    let endpoint = free_loopback_endpoint_over("quic").unwrap();
     keys(
         &dir.join("runs/keys"),
         &endpoint,

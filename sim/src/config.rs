@@ -239,6 +239,17 @@ impl RobotConfig {
         self.joints.iter().filter(|j| j.actuated)
     }
 
+    /// Indices (into [`Self::joints`]) of the actuated joints, in order: the
+    /// joint each actuator drives.
+    pub fn actuated_indices(&self) -> Vec<usize> {
+        self.joints
+            .iter()
+            .enumerate()
+            .filter(|(_, j)| j.actuated)
+            .map(|(i, _)| i)
+            .collect()
+    }
+
     /// Checks every value that does not depend on the robot model; errors name the field.
     pub fn validate(&self, origin: &str) -> Result<()> {
         let bad = |message: String| {

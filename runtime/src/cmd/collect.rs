@@ -5,8 +5,9 @@ use std::path::PathBuf;
 use anyhow::Context;
 use serde::Serialize;
 use umwelt_models::dataset::DatasetWriter;
-use umwelt_runtime::offline::collect::{CollectOptions, CollectedEpisode, collect, dataset_spec};
+use umwelt_runtime::offline::collect::{CollectOptions, CollectedEpisode, collect};
 use umwelt_runtime::offline::rollout::SimplePolicy;
+use umwelt_runtime::spec::dataset_spec;
 
 /// Arguments of `umwelt collect`.
 #[derive(clap::Args, Debug)]

@@ -65,14 +65,7 @@ pub fn check_rate(
 
 /// Builds the configured controller.
 pub fn build(r: &Resolved) -> Result<Box<dyn Controller>, ControllerError> {
-    let actuated: Vec<usize> = r
-        .robot
-        .joints
-        .iter()
-        .enumerate()
-        .filter(|(_, j)| j.actuated)
-        .map(|(i, _)| i)
-        .collect();
+    let actuated = r.robot.actuated_indices();
     Ok(match &r.config.controller {
         ControllerConfig::Zero => Box::new(Zero),
         ControllerConfig::Hold { kp, kd } => {

@@ -219,6 +219,15 @@ pub fn wait_for_peer(session: &Session, timeout: Duration) -> bool {
 /// A loopback endpoint on a port that was free a moment ago (for tests and
 /// benchmarks that must not meet other nodes).
 pub fn free_loopback_endpoint() -> std::io::Result<String> {
+    free_loopback_endpoint_over("tcp")
+}
+
+/// [`free_loopback_endpoint`] over another zenoh link, e.g. `quic` for the
+/// secure profile (`quic/127.0.0.1:PORT`).
+pub fn free_loopback_endpoint_over(link: &str) -> std::io::Result<String> {
     let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
-    Ok(format!("tcp/127.0.0.1:{}", listener.local_addr()?.port()))
+    Ok(format!(
+        "{link}/127.0.0.1:{}",
+        listener.local_addr()?.port()
+    ))
 }

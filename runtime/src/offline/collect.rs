@@ -16,7 +16,7 @@ use umwelt_models::dataset::{DatasetError, DatasetWriter, Episode};
 use umwelt_sim::{Env, SimError};
 
 use crate::offline::rollout::SimplePolicy;
-pub use crate::spec::{dataset_spec, field_spec};
+use crate::spec::dataset_spec;
 
 /// An error collecting episodes.
 #[derive(Debug, thiserror::Error)]

@@ -104,13 +104,7 @@ impl Env {
                 })
                 .collect(),
         };
-        let actuated: Vec<usize> = cfg
-            .joints
-            .iter()
-            .enumerate()
-            .filter(|(_, j)| j.actuated)
-            .map(|(i, _)| i)
-            .collect();
+        let actuated = cfg.actuated_indices();
         let action_spec = ActionSpec {
             mode: cfg.actuation,
             entries: actuated

@@ -18,10 +18,11 @@ use super::planner::{planner_for, resolved};
 use super::{CurvePoint, LearnError, LearnEvent, LearnOptions, LearnState, RunDir, write_atomic};
 use crate::control::Controller;
 use crate::control::Resolved;
-use crate::offline::collect::{dataset_spec, record_held_episode};
+use crate::offline::collect::record_held_episode;
 use crate::offline::episode::run_controller_episode;
 use crate::offline::rollout::SimplePolicy;
 use crate::offline::train::session::{self, CheckpointOrigin};
+use crate::spec::dataset_spec;
 
 /// Runs (or, with `resume`, continues) a learning run in `dir`.
 pub fn learn(

@@ -261,11 +261,7 @@ mod tests {
             seq,
             stamp_ns,
             robot: "r".into(),
-            positions: vec![],
-            velocities: vec![],
-            efforts: vec![],
-            channels: vec![],
-            images: vec![],
+            ..SensorFrame::default()
         }
     }
 

@@ -58,7 +58,7 @@ mod tests {
             r#"{"kind":"estop","seq":1,"stamp_ns":2,"engage":true,"reason":"button"}"#
         );
         let m = from_json(
-            r#"{"kind":"status","seq":1,"stamp_ns":2,"state":"safe_hold",
+            r#"{"kind":"status","seq":1,"stamp_ns":2,"node":"sim","stepping":"lockstep","state":"safe_hold",
                 "episode":3,"step":4,"message":"stale frame"}"#,
         )
         .unwrap();

@@ -50,19 +50,19 @@ pub use drops::{DropCounter, ErrorClass};
 pub use error::DecodeError;
 pub use json::{from_json, to_json, to_json_pretty};
 pub use messages::{
-    CommandMode, Estop, Image, ImageEncoding, Message, MessageKind, MotorCommand, NodeState, Reset,
-    SensorFrame, Status, Telemetry,
+    Applied, CommandMode, Estop, Image, ImageEncoding, Message, MessageKind, MotorCommand,
+    NodeState, Reset, SensorFrame, Status, Stepping, Telemetry,
 };
 pub use spec::{RobotWireSpec, SpecError};
 pub use validate::validate;
 
 /// The protocol version this build writes and the only one it reads.
-pub const PROTOCOL_VERSION: u8 = 1;
+pub const PROTOCOL_VERSION: u8 = 2;
 /// The two bytes every message starts with.
 pub const MAGIC: [u8; 2] = *b"UW";
 /// Length in bytes of the common header (magic, version, kind, seq, stamp_ns).
 pub const HEADER_LEN: usize = 20;
-/// Longest name (robot, channel, image, metric) in UTF-8 bytes.
+/// Longest name (robot, channel, image, metric, node) in UTF-8 bytes.
 pub const MAX_NAME_LEN: usize = 255;
 /// Longest free-text field (status message, note, estop reason) in UTF-8 bytes.
 pub const MAX_TEXT_LEN: usize = 4096;

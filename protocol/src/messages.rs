@@ -120,6 +120,35 @@ wire_enum! {
 }
 
 wire_enum! {
+    /// How a node steps, reported by [`Status`]: a driver that offers
+    /// lockstep says so here, and a client that needs it waits for it.
+    Stepping {
+        /// Steps on its own clock, every control period (every controller,
+        /// and every hardware driver).
+        RealTime = 0,
+        /// Steps only when a command answers its newest frame (simulators).
+        Lockstep = 1,
+    }
+}
+
+/// Which command a driver applied for the step that led to a
+/// [`SensorFrame`], so that a learner pairs each frame with the action that
+/// really produced it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Applied {
+    /// No step led to this frame: the first frame of an episode (after a
+    /// Reset or at start-up), or a driver that does not say.
+    #[default]
+    None,
+    /// The [`MotorCommand`] with this `seq` was in force for the whole step.
+    Command(u64),
+    /// The safe action was applied for (part of) the step: no fresh command
+    /// was in force, or an estop held the robot.
+    Safe,
+}
+
+wire_enum! {
     /// A node's lifecycle state, reported by [`Status`].
     NodeState {
         /// Starting up; not yet in control.
@@ -161,6 +190,8 @@ pub struct SensorFrame {
     pub stamp_ns: u64,
     /// Name of the robot.
     pub robot: String,
+    /// What the driver applied for the step that led to this frame.
+    pub applied: Applied,
     /// Joint positions, in the robot's joint order.
     pub positions: Vec<f32>,
     /// Joint velocities; as many as `positions`.
@@ -207,6 +238,13 @@ pub struct Status {
     pub seq: u64,
     /// The sender's clock at creation, ns since the UNIX epoch.
     pub stamp_ns: u64,
+    /// The sending node's name (e.g. `"sim"`, `"controller"`, a driver's
+    /// name), so that the statuses of several nodes on one key can be told
+    /// apart.
+    pub node: String,
+    /// How the sender steps; a driver offering lockstep says
+    /// [`Stepping::Lockstep`].
+    pub stepping: Stepping,
     /// The state.
     pub state: NodeState,
     /// Current episode number.
@@ -335,6 +373,7 @@ pub(crate) fn samples() -> Vec<Message> {
             seq: 42,
             stamp_ns: 1_700_000_000_000_000_000,
             robot: "arm2".into(),
+            applied: Applied::Command(41),
             positions: vec![0.5, -1.0],
             velocities: vec![0.0, 0.25],
             efforts: vec![1.5, -0.0],
@@ -369,6 +408,8 @@ pub(crate) fn samples() -> Vec<Message> {
         Status {
             seq: 3,
             stamp_ns: 5,
+            node: "sim".into(),
+            stepping: Stepping::Lockstep,
             state: NodeState::SafeHold,
             episode: 2,
             step: 100,
@@ -399,6 +440,21 @@ pub(crate) fn samples() -> Vec<Message> {
             seq: 5,
             stamp_ns: 9,
             seed: None,
+        }
+        .into(),
+        SensorFrame {
+            seq: 43,
+            stamp_ns: 1_700_000_000_010_000_000,
+            robot: "arm2".into(),
+            applied: Applied::Safe,
+            ..SensorFrame::default()
+        }
+        .into(),
+        SensorFrame {
+            seq: 0,
+            stamp_ns: 1_700_000_000_020_000_000,
+            robot: "arm2".into(),
+            ..SensorFrame::default()
         }
         .into(),
     ]

@@ -56,7 +56,10 @@ pub fn validate(msg: &Message) -> Result {
             count("MotorCommand.values", c.values.len(), MAX_VALUES)?;
             finite("MotorCommand.values", c.values.iter().copied())
         }
-        Message::Status(s) => text("Status.message", &s.message),
+        Message::Status(s) => {
+            name("Status.node", &s.node)?;
+            text("Status.message", &s.message)
+        }
         Message::Telemetry(t) => {
             count("Telemetry.values", t.values.len(), MAX_VALUES)?;
             for (n, _) in &t.values {

@@ -9,8 +9,8 @@ use proptest::test_runner::{RngAlgorithm, RngSeed, TestRunner};
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 use umwelt_protocol::{
-    self as wire, CommandMode, DecodeError, ErrorClass, Estop, Image, ImageEncoding, Message,
-    MessageKind, MotorCommand, NodeState, Reset, SensorFrame, Status, Telemetry,
+    self as wire, Applied, CommandMode, DecodeError, ErrorClass, Estop, Image, ImageEncoding,
+    Message, MessageKind, MotorCommand, NodeState, Reset, SensorFrame, Status, Stepping, Telemetry,
 };
 
 fn config(cases: u32) -> ProptestConfig {
@@ -91,7 +91,7 @@ fn sensor_frame() -> impl Strategy<Value = SensorFrame> {
     (0usize..10)
         .prop_flat_map(|n| {
             (
-                (any::<u64>(), any::<u64>(), name()),
+                (any::<u64>(), any::<u64>(), name(), applied()),
                 vec(finite_f32(), n),
                 vec(finite_f32(), n),
                 vec(finite_f32(), n),
@@ -100,11 +100,19 @@ fn sensor_frame() -> impl Strategy<Value = SensorFrame> {
             )
         })
         .prop_map(
-            |((seq, stamp_ns, robot), positions, velocities, efforts, channels, images)| {
+            |(
+                (seq, stamp_ns, robot, applied),
+                positions,
+                velocities,
+                efforts,
+                channels,
+                images,
+            )| {
                 SensorFrame {
                     seq,
                     stamp_ns,
                     robot,
+                    applied,
                     positions,
                     velocities,
                     efforts,
@@ -113,6 +121,14 @@ fn sensor_frame() -> impl Strategy<Value = SensorFrame> {
                 }
             },
         )
+}
+
+fn applied() -> impl Strategy<Value = Applied> {
+    prop_oneof![
+        Just(Applied::None),
+        any::<u64>().prop_map(Applied::Command),
+        Just(Applied::Safe),
+    ]
 }
 
 fn motor_command(value: impl Strategy<Value = f32>) -> impl Strategy<Value = MotorCommand> {
@@ -134,16 +150,24 @@ fn motor_command(value: impl Strategy<Value = f32>) -> impl Strategy<Value = Mot
 }
 
 fn status(text: impl Strategy<Value = String>) -> impl Strategy<Value = Status> {
-    (any::<(u64, u64, u32, u32)>(), select(NodeState::ALL), text).prop_map(
-        |((seq, stamp_ns, episode, step), state, message)| Status {
-            seq,
-            stamp_ns,
-            state,
-            episode,
-            step,
-            message,
-        },
+    (
+        any::<(u64, u64, u32, u32)>(),
+        (name(), select(Stepping::ALL)),
+        select(NodeState::ALL),
+        text,
     )
+        .prop_map(
+            |((seq, stamp_ns, episode, step), (node, stepping), state, message)| Status {
+                seq,
+                stamp_ns,
+                node,
+                stepping,
+                state,
+                episode,
+                step,
+                message,
+            },
+        )
 }
 
 fn telemetry(
@@ -194,7 +218,7 @@ fn message() -> impl Strategy<Value = Message> {
 /// different lengths, image data of the wrong size, overlong strings.
 fn sloppy_message() -> impl Strategy<Value = Message> {
     let frame = (
-        (any::<(u64, u64)>(), sloppy_name()),
+        (any::<(u64, u64)>(), sloppy_name(), applied()),
         vec(any_f32(), 2..4),
         vec(any_f32(), 2..4),
         vec(any_f32(), 2..4),
@@ -205,11 +229,19 @@ fn sloppy_message() -> impl Strategy<Value = Message> {
         ),
     )
         .prop_map(
-            |(((seq, stamp_ns), robot), positions, velocities, efforts, channels, images)| {
+            |(
+                ((seq, stamp_ns), robot, applied),
+                positions,
+                velocities,
+                efforts,
+                channels,
+                images,
+            )| {
                 SensorFrame {
                     seq,
                     stamp_ns,
                     robot,
+                    applied,
                     positions,
                     velocities,
                     efforts,
@@ -423,6 +455,7 @@ fn example_frame() -> SensorFrame {
         seq: 42,
         stamp_ns: 1_700_000_000_000_000_000,
         robot: "arm2".into(),
+        applied: Applied::Command(6),
         positions: vec![0.5, -1.0],
         velocities: vec![0.0, 0.25],
         efforts: vec![1.5, 0.0],
@@ -501,7 +534,7 @@ fn protocol_doc_examples_match_the_encoder() {
 #[test]
 fn protocol_doc_states_the_limits() {
     for limit in [
-        "| `version`  | `1`".to_string(),
+        "| `version`  | `2`".to_string(),
         format!("{} bytes UTF-8", wire::MAX_NAME_LEN),
         format!("{} bytes UTF-8", wire::MAX_TEXT_LEN),
         format!(
@@ -524,5 +557,5 @@ fn protocol_doc_states_the_limits() {
             "docs/PROTOCOL.md lacks {limit:?}"
         );
     }
-    assert_eq!(wire::PROTOCOL_VERSION, 1);
+    assert_eq!(wire::PROTOCOL_VERSION, 2);
 }

@@ -108,7 +108,7 @@ enum Command {
     /// (default `umwelt/**`) exactly as it travelled, malformed ones
     /// included, with its arrival time; Ctrl-C stops and closes the file.
     ///
-    /// One MCAP channel per key (message encoding `umwelt/1`, the wire
+    /// One MCAP channel per key (message encoding `umwelt/2`, the wire
     /// protocol of docs/PROTOCOL.md), so MCAP tools such as Foxglove can
     /// index it. Chunks are closed every second: a recorder that is killed
     /// loses at most the last second, and the rest still replays.

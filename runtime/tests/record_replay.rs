@@ -494,6 +494,8 @@ fn a_replay_withholds_estops_and_resets_unless_asked() {
     let status = wire::encode(&Message::Status(wire::Status {
         seq: 1,
         stamp_ns: 3,
+        node: "controller".into(),
+        stepping: wire::Stepping::RealTime,
         state: wire::NodeState::Running,
         episode: 0,
         step: 0,

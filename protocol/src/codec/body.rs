@@ -5,12 +5,21 @@ use super::reader::Reader;
 use super::{Header, Result};
 use crate::validate::count;
 use crate::{
-    CommandMode, DecodeError, Estop, MAX_CHANNELS, MAX_IMAGES, MAX_JOINTS, MAX_VALUES,
-    MotorCommand, NodeState, Reset, SensorFrame, Status, Telemetry,
+    Applied, CommandMode, DecodeError, Estop, MAX_CHANNELS, MAX_IMAGES, MAX_JOINTS, MAX_VALUES,
+    MotorCommand, NodeState, Reset, SensorFrame, Status, Stepping, Telemetry,
 };
 
 pub(super) fn sensor_frame(r: &mut Reader<'_>, h: Header) -> Result<SensorFrame> {
     let robot = r.name("SensorFrame.robot")?;
+    let applied = match r.u8("SensorFrame.applied")? {
+        0 => Applied::None,
+        1 => Applied::Command(r.u64("SensorFrame.applied_seq")?),
+        2 => Applied::Safe,
+        value => {
+            let field = "SensorFrame.applied";
+            return Err(DecodeError::BadEnum { field, value });
+        }
+    };
     let n = r.count16("SensorFrame.joints", MAX_JOINTS)?;
     let positions = r.finite_f32s("SensorFrame.positions", n)?;
     let velocities = r.finite_f32s("SensorFrame.velocities", n)?;
@@ -34,6 +43,7 @@ pub(super) fn sensor_frame(r: &mut Reader<'_>, h: Header) -> Result<SensorFrame>
         seq: h.seq,
         stamp_ns: h.stamp_ns,
         robot,
+        applied,
         positions,
         velocities,
         efforts,
@@ -62,6 +72,8 @@ pub(super) fn status(r: &mut Reader<'_>, h: Header) -> Result<Status> {
     Ok(Status {
         seq: h.seq,
         stamp_ns: h.stamp_ns,
+        node: r.name("Status.node")?,
+        stepping: r.enum_u8("Status.stepping", Stepping::from_u8)?,
         state: r.enum_u8("Status.state", NodeState::from_u8)?,
         episode: r.u32("Status.episode")?,
         step: r.u32("Status.step")?,
@@ -240,7 +252,11 @@ mod tests {
         let at = HEADER_LEN;
         let cases = [
             (MessageKind::MotorCommand, at + 16, 3, "MotorCommand.mode"),
-            (MessageKind::Status, at, 6, "Status.state"),
+            // After the 4-byte name "arm2": the applied tag.
+            (MessageKind::SensorFrame, at + 5, 3, "SensorFrame.applied"),
+            // After the 4-byte node name "sim": stepping, then state.
+            (MessageKind::Status, at + 4, 2, "Status.stepping"),
+            (MessageKind::Status, at + 5, 6, "Status.state"),
             (MessageKind::Estop, at, 2, "Estop.engage"),
             (MessageKind::Estop, at, 255, "Estop.engage"),
             (MessageKind::Reset, at, 2, "Reset.has_seed"),

@@ -1,7 +1,7 @@
 //! Encoding: a [`Message`] to its bytes (layout in `docs/PROTOCOL.md`).
 
 use super::sink::{Counter, Sink};
-use crate::{MAGIC, Message, PROTOCOL_VERSION};
+use crate::{Applied, MAGIC, Message, PROTOCOL_VERSION};
 
 /// Encodes `msg` into a new buffer of exactly [`encoded_len`] bytes.
 ///
@@ -44,6 +44,14 @@ fn write(msg: &Message, w: &mut impl Sink) {
     match msg {
         Message::SensorFrame(f) => {
             w.name(&f.robot);
+            match f.applied {
+                Applied::None => w.u8(0),
+                Applied::Command(seq) => {
+                    w.u8(1);
+                    w.u64(seq);
+                }
+                Applied::Safe => w.u8(2),
+            }
             let joints = f
                 .positions
                 .len()
@@ -76,6 +84,8 @@ fn write(msg: &Message, w: &mut impl Sink) {
             c.values.iter().take(n).for_each(|x| w.f32(*x));
         }
         Message::Status(s) => {
+            w.name(&s.node);
+            w.u8(s.stepping as u8);
             w.u8(s.state as u8);
             w.u32(s.episode);
             w.u32(s.step);

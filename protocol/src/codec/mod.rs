@@ -1,4 +1,4 @@
-//! The binary encoding of umwelt/1 (byte layout in `docs/PROTOCOL.md`),
+//! The binary encoding of umwelt/2 (byte layout in `docs/PROTOCOL.md`),
 //! one job per module: `encode` writes a message through a byte `sink`;
 //! `decode` reads the header and then one `body` per message kind, every
 //! field through the bounds-checked `reader`.

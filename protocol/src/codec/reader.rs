@@ -201,7 +201,7 @@ mod tests {
 
     #[test]
     fn other_versions_are_unsupported() {
-        for version in [0, 2, 255] {
+        for version in [0, 1, 3, 255] {
             let mut bytes = encode(&sample(MessageKind::Reset));
             bytes[2] = version;
             let err = decode(&bytes).unwrap_err();
@@ -209,7 +209,7 @@ mod tests {
                 err,
                 DecodeError::UnsupportedVersion {
                     got: version,
-                    supported: 1
+                    supported: 2
                 }
             );
             assert_eq!(peek_header(&bytes), Err(err));

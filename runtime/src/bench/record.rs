@@ -83,6 +83,7 @@ pub fn bench_record(o: &RecordBenchOptions) -> Result<RecordBench, BenchError> {
             seq,
             stamp_ns: 1_700_000_000_000_000_000 + seq * 20_000_000,
             robot: env.robot_name().to_string(),
+            applied: umwelt_protocol::Applied::None,
             positions: obs.sensors.positions.clone(),
             velocities: obs.sensors.velocities.clone(),
             efforts: obs.sensors.efforts.clone(),

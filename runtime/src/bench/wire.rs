@@ -195,6 +195,7 @@ pub fn bench_wire_links(
         seq: 0,
         stamp_ns: 0,
         robot: "arm".into(),
+        applied: crate::wire::Applied::None,
         positions: vec![0.1; 6],
         velocities: vec![0.2; 6],
         efforts: vec![0.3; 6],

@@ -19,13 +19,16 @@ use super::loop_inbox::Shared;
 use super::resolve::Resolved;
 use super::safety::{Interventions, SafeReason, Safety};
 use super::tick;
+
+/// The node name the controller's status messages carry.
+pub const CONTROLLER_NODE_NAME: &str = "controller";
 use super::timing::{Percentiles, Timing, apply_realtime, percentiles, record};
 use crate::nodes::node;
 use crate::nodes::transport::{TransportError, ZenohArgs};
 use crate::wire::channels::EPISODE;
 use crate::wire::driver::InboxKey;
 use crate::wire::{
-    self, CommandMode, Message, MessageKind, MotorCommand, NodeState, Status, Telemetry,
+    self, CommandMode, Message, MessageKind, MotorCommand, NodeState, Status, Stepping, Telemetry,
 };
 
 /// How the loop runs.
@@ -446,6 +449,8 @@ fn control(
             let st = Status {
                 seq: status_seq,
                 stamp_ns: wire::now_ns(),
+                node: CONTROLLER_NODE_NAME.into(),
+                stepping: Stepping::RealTime,
                 state: new_state,
                 episode: 0,
                 step: 0,
@@ -506,6 +511,8 @@ fn control(
     let st = Status {
         seq: status_seq + 1,
         stamp_ns: wire::now_ns(),
+        node: CONTROLLER_NODE_NAME.into(),
+        stepping: Stepping::RealTime,
         state: NodeState::Stopping,
         episode: 0,
         step: 0,

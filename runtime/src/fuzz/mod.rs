@@ -90,6 +90,7 @@ fn valid_message(rng: &mut ChaCha8Rng, now: u64) -> Message {
             seq,
             stamp_ns: stamp,
             robot: ROBOT.into(),
+            applied: wire::Applied::Command(rng.random_range(0..64)),
             positions: vec![0.5, -1.0],
             velocities: vec![0.0, 0.25],
             efforts: vec![1.5, 0.0],
@@ -109,6 +110,8 @@ fn valid_message(rng: &mut ChaCha8Rng, now: u64) -> Message {
         2 => Message::Status(Status {
             seq,
             stamp_ns: stamp,
+            node: "sim".into(),
+            stepping: wire::Stepping::RealTime,
             state: wire::NodeState::Running,
             episode: 1,
             step: 2,

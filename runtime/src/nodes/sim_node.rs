@@ -25,7 +25,9 @@ use zenoh::pubsub::Publisher;
 use crate::nodes::node::{self, DropLog};
 use crate::nodes::transport::{TransportError, ZenohArgs};
 use crate::wire::driver::{Accepted, Decision, DriverInbox, InboxKey};
-use crate::wire::{self, Message, MessageKind, NodeState, SensorFrame, Status, Telemetry};
+use crate::wire::{
+    self, Applied, Message, MessageKind, NodeState, SensorFrame, Status, Stepping, Telemetry,
+};
 
 /// Channels the simulator adds to every frame besides the task's own (the
 /// protocol's names, [`crate::wire::channels`]).
@@ -181,6 +183,11 @@ pub fn run_sim_node(
         episode: 0,
         summary: SimNodeSummary::default(),
         state: NodeState::Starting,
+        stepping: if opts.lockstep {
+            Stepping::Lockstep
+        } else {
+            Stepping::RealTime
+        },
     };
     let start = Instant::now();
     let period = Duration::from_secs_f64(env.control_period());
@@ -209,7 +216,7 @@ pub fn run_sim_node(
         "episode 0 started",
         &env,
     );
-    node.frame(&sensors, &obs, 0.0, false, &env, &inbox)?;
+    node.frame(&sensors, &obs, 0.0, false, Applied::None, &env, &inbox)?;
     let mut next_tick = Instant::now() + period;
     let mut last_status = Instant::now();
     let mut waited_since = Instant::now();
@@ -285,7 +292,7 @@ pub fn run_sim_node(
                 &format!("episode {} started on request (seed {seed})", node.episode),
                 &env,
             );
-            node.frame(&sensors, &obs, 0.0, false, &env, &inbox)?;
+            node.frame(&sensors, &obs, 0.0, false, Applied::None, &env, &inbox)?;
             waited_since = Instant::now();
             continue;
         }
@@ -324,7 +331,19 @@ pub fn run_sim_node(
         if let Some(rec) = recording.as_mut() {
             rec.push_step(action, step.reward, &obs.vector);
         }
-        node.frame(&sensors, &obs, step.reward, step.info.success, &env, &inbox)?;
+        let applied = match (&command, state) {
+            (Some(c), NodeState::Running) => Applied::Command(c.seq),
+            _ => Applied::Safe,
+        };
+        node.frame(
+            &sensors,
+            &obs,
+            step.reward,
+            step.info.success,
+            applied,
+            &env,
+            &inbox,
+        )?;
 
         // 4. Episode ends: start the next one.
         if step.terminated || step.truncated {
@@ -354,7 +373,7 @@ pub fn run_sim_node(
                 }
             );
             node.status(&status_pub, NodeState::EpisodeReset, &why, &env);
-            node.frame(&sensors, &obs, 0.0, false, &env, &inbox)?;
+            node.frame(&sensors, &obs, 0.0, false, Applied::None, &env, &inbox)?;
         }
         node.periodic(&mut last_status, &status_pub, &telemetry_pub, &inbox, &env);
     }
@@ -385,7 +404,11 @@ struct Node {
     episode: u32,
     summary: SimNodeSummary,
     state: NodeState,
+    stepping: Stepping,
 }
+
+/// The node name the simulator's status messages carry.
+pub const SIM_NODE_NAME: &str = "sim";
 
 impl Node {
     /// Publishes the frame of `obs` and tells the inbox it was sent.
@@ -395,6 +418,7 @@ impl Node {
         obs: &Observation,
         reward: f32,
         success: bool,
+        applied: Applied,
         env: &Env,
         inbox: &Inbox,
     ) -> Result<(), SimNodeError> {
@@ -413,6 +437,7 @@ impl Node {
             seq: self.frame_seq,
             stamp_ns,
             robot: self.robot.clone(),
+            applied,
             positions: obs.sensors.positions.clone(),
             velocities: obs.sensors.velocities.clone(),
             efforts: obs.sensors.efforts.clone(),
@@ -496,6 +521,8 @@ impl Node {
         let msg = Message::Status(Status {
             seq: self.status_seq,
             stamp_ns: wire::now_ns(),
+            node: SIM_NODE_NAME.into(),
+            stepping: self.stepping,
             state,
             episode: self.episode,
             step: 0,

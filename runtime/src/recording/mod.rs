@@ -55,7 +55,7 @@ pub use writer::Recorder;
 
 /// The MCAP message encoding of umwelt's wire protocol (version 1, as
 /// `docs/PROTOCOL.md` specifies it byte by byte).
-pub const MESSAGE_ENCODING: &str = "umwelt/1";
+pub const MESSAGE_ENCODING: &str = "umwelt/2";
 /// The MCAP profile of umwelt recordings.
 pub const PROFILE: &str = "umwelt";
 /// Name of the MCAP metadata record that says how a recording was made.
@@ -97,7 +97,7 @@ pub enum RecordingError {
     /// The file is MCAP but one of its channels is not umwelt wire traffic.
     #[error(
         "{}: channel `{topic}` holds `{encoding}` messages, not umwelt's `{MESSAGE_ENCODING}`: \
-         not a recording of `umwelt record`",
+         not a recording of this version of `umwelt record` (`umwelt/1` is protocol version 1)",
         path.display()
     )]
     Encoding {

@@ -25,6 +25,7 @@ pub mod nodes;
 pub mod offline;
 pub mod plan;
 pub mod recording;
+pub mod robot;
 pub mod secure;
 pub mod spec;
 

@@ -41,6 +41,9 @@ struct Cli {
 enum Command {
     /// List the simulated robots and their tasks, with observation and action specs.
     Envs(cmd::envs::Args),
+    /// Robot descriptions without physics: `describe` a built-in robot,
+    /// `check` a description of your own.
+    Robot(cmd::robot::Args),
     /// Run episodes of a simulated robot headless under a simple policy and
     /// report return, length, success and simulation speed.
     Rollout(cmd::rollout::Args),
@@ -146,6 +149,7 @@ fn main() -> std::process::ExitCode {
         .init();
     let result = match cli.command {
         Command::Envs(a) => cmd::envs::run(a),
+        Command::Robot(a) => cmd::robot::run(a),
         Command::Rollout(a) => cmd::rollout::run(a),
         Command::Collect(a) => cmd::collect::run(a),
         Command::Train(a) => cmd::train::run(a),

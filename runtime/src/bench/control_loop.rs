@@ -61,6 +61,7 @@ pub fn bench_loop(
     };
     let cfg = RunConfig {
         robot: "cartpole".into(),
+        name: None,
         task: "balance".into(),
         robot_config: None,
         observation: None,

@@ -232,7 +232,7 @@ pub fn bench_plan(o: &PlanBenchOptions) -> Result<PlanBench, BenchError> {
         let took = t.elapsed().as_secs_f64();
         // Move on with random actions: plans from varied states.
         let mut a = Vec::new();
-        SimplePolicy::Random.act(&obs, &spec, &mut rng, &mut a);
+        SimplePolicy::Random.act(&obs, &spec.entries, &mut rng, &mut a);
         let s = env.step(&a)?;
         obs = if s.terminated || s.truncated {
             env.reset(i as u64)?

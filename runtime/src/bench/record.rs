@@ -96,7 +96,7 @@ pub fn bench_record(o: &RecordBenchOptions) -> Result<RecordBench, BenchError> {
             images,
         };
         payloads.push(wire::encode(&Message::SensorFrame(frame)));
-        SimplePolicy::Random.act(&obs, &spec, &mut rng, &mut action);
+        SimplePolicy::Random.act(&obs, &spec.entries, &mut rng, &mut action);
         let step = env.step(&action)?;
         obs = if step.terminated || step.truncated {
             env.reset(seq)?

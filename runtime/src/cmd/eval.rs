@@ -508,9 +508,8 @@ fn write_figures(
             })
         })
         .collect();
-    let act = r.env.action_spec();
+    let act = r.description.action_spec();
     let action_name = act
-        .entries
         .first()
         .map(|e| format!("{} ({})", e.name, e.unit))
         .unwrap_or_default();

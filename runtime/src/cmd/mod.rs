@@ -31,6 +31,7 @@ pub mod operator;
 pub mod progress;
 pub mod record;
 pub mod replay;
+pub mod robot;
 pub mod rollout;
 pub mod run;
 pub mod sim;

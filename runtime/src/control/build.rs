@@ -12,7 +12,6 @@ use super::mpc::{Mpc, MpcConfig, MpcModel, Objective};
 use super::resolve::Resolved;
 use super::simple::{FaultInjection, Hold, Random, Zero};
 use crate::plan::{LearnedModel, OracleModel, PlanModel};
-use crate::spec::dataset_spec;
 
 /// Checks that `controller` can keep up with the configured rate: times 20
 /// calls on a neutral input (all joints at zero) and fails, naming
@@ -21,12 +20,12 @@ pub fn check_rate(
     r: &Resolved,
     controller: &mut dyn Controller,
 ) -> Result<std::time::Duration, ConfigError> {
-    let n = r.env.joint_names().len();
+    let n = r.description.joints.len();
     let sensors = Measurement {
         positions: vec![0.0; n],
         velocities: vec![0.0; n],
         efforts: vec![0.0; n],
-        channels: vec![0.0; r.env.channel_names().len()],
+        channels: vec![0.0; r.description.channels.len()],
     };
     let observation = r.observation.vector(&sensors);
     let mut out = vec![0.0; r.limits.len()];
@@ -65,11 +64,11 @@ pub fn check_rate(
 
 /// Builds the configured controller.
 pub fn build(r: &Resolved) -> Result<Box<dyn Controller>, ControllerError> {
-    let actuated = r.robot.actuated_indices();
+    let actuated = r.description.actuated_indices();
     Ok(match &r.config.controller {
         ControllerConfig::Zero => Box::new(Zero),
         ControllerConfig::Hold { kp, kd } => {
-            Box::new(Hold::new(*kp, *kd, r.robot.actuation, actuated))
+            Box::new(Hold::new(*kp, *kd, r.description.actuation.mode, actuated))
         }
         ControllerConfig::Random { seed } => Box::new(Random::new(*seed, r.limits.clone())),
         ControllerConfig::FaultInjection {
@@ -86,7 +85,7 @@ pub fn build(r: &Resolved) -> Result<Box<dyn Controller>, ControllerError> {
         ControllerConfig::Mpc(c) => Box::new(build_mpc(r, c)?),
         ControllerConfig::CartpoleSwingup(p) => Box::new(CartpoleSwingup::new(
             p.clone(),
-            r.env.joint_names(),
+            &r.description.joint_names(),
             r.period,
         )?),
     })
@@ -103,7 +102,13 @@ fn build_mpc(r: &Resolved, c: &MpcConfig) -> Result<Mpc, ControllerError> {
                         .into(),
                 ));
             }
-            let env = umwelt_sim::Env::from_config(r.robot.clone(), r.env.task_name())
+            let Some(sim) = &r.sim else {
+                return Err(setup(
+                    "the oracle plans with umwelt's simulator of the robot; this robot is only described"
+                        .into(),
+                ));
+            };
+            let env = umwelt_sim::Env::from_config(sim.clone(), &r.description.task.name)
                 .map_err(|e| setup(format!("oracle simulator: {e}")))?;
             Box::new(OracleModel::new(env, c.planner.discount).map_err(|e| setup(e.to_string()))?)
         }
@@ -113,7 +118,9 @@ fn build_mpc(r: &Resolved, c: &MpcConfig) -> Result<Mpc, ControllerError> {
             })?;
             let mut learned = LearnedModel::load(
                 path,
-                &dataset_spec(&r.env),
+                &r.description
+                    .dataset_spec()
+                    .map_err(|e| setup(e.to_string()))?,
                 &r.observation,
                 &c.objective,
                 c.precision,

@@ -178,11 +178,19 @@ impl Default for RealtimeConfig {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RunConfig {
-    /// The robot's name on the wire (`umwelt/<robot>/...`) and its model.
+    /// The robot: a built-in name (`cartpole`) or a robot description
+    /// file (relative to this file; `umwelt robot describe`).
     pub robot: String,
-    /// The task whose observation features the controller uses.
+    /// The robot's name on the wire (`umwelt/<name>/...`); absent: the
+    /// robot's kind. Several robots of one kind need names of their own.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// The task whose observation features the controller uses (a
+    /// description's own task if empty).
+    #[serde(default)]
     pub task: String,
-    /// Robot config file (relative to this file); absent: the built-in one.
+    /// A simulator config or description file for the robot (relative to
+    /// this file); absent: the built-in one.
     #[serde(default)]
     pub robot_config: Option<PathBuf>,
     /// Observation features (`JOINT.pos|vel|effort|cos|sin` or channel
@@ -219,6 +227,7 @@ impl RunConfig {
     pub fn minimal(robot: &str, task: &str) -> Self {
         Self {
             robot: robot.into(),
+            name: None,
             task: task.into(),
             robot_config: None,
             observation: None,

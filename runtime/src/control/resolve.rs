@@ -1,10 +1,12 @@
 //! Resolving a run config against its robot: reading the file, checking
-//! every number and name, and deriving what the loop needs (environment,
-//! observation map, period, limits, slew).
+//! every number and name, and deriving what the loop needs (the robot's
+//! description, observation map, period, limits, slew).
 
 use std::path::Path;
 
-use umwelt_sim::{Env, RobotConfig, RobotKind};
+use umwelt_sim::RobotConfig;
+
+use crate::robot::{RobotDescription, is_file, load_robot};
 
 use super::config::{ConfigError, ControllerConfig, RunConfig};
 use super::ranges::check_ranges;
@@ -13,10 +15,14 @@ use super::ranges::check_ranges;
 pub struct Resolved {
     /// The config as written (paths resolved).
     pub config: RunConfig,
-    /// The robot's config.
-    pub robot: RobotConfig,
-    /// An environment of the robot and task: its specs and observation map.
-    pub env: Env,
+    /// What the controller knows of the robot: joints, channels, actuation,
+    /// task.
+    pub description: RobotDescription,
+    /// The simulator config, for a robot umwelt simulates (in-process
+    /// episodes, the oracle); `None` for a robot only a driver serves.
+    pub sim: Option<RobotConfig>,
+    /// The robot's name on the wire.
+    pub wire_name: String,
     /// Observation map from frames to vectors.
     pub observation: umwelt_sim::ObservationMap,
     /// Control period in seconds.
@@ -39,10 +45,14 @@ impl RunConfig {
             origin: origin.clone(),
             message: e.to_string(),
         })?;
+        let base = path.parent().unwrap_or_else(|| Path::new("."));
         if let Some(rc) = &cfg.robot_config
             && rc.is_relative()
         {
-            cfg.robot_config = Some(path.parent().unwrap_or_else(|| Path::new(".")).join(rc));
+            cfg.robot_config = Some(base.join(rc));
+        }
+        if is_file(&cfg.robot) && Path::new(&cfg.robot).is_relative() {
+            cfg.robot = base.join(&cfg.robot).display().to_string();
         }
         if let ControllerConfig::Mpc(m) = &mut cfg.controller
             && let Some(ck) = &m.checkpoint
@@ -62,35 +72,34 @@ impl RunConfig {
             message,
         };
         check_ranges(&self).map_err(bad)?;
-        let robot = match &self.robot_config {
-            Some(p) => RobotConfig::load(p).map_err(|e| bad(format!("robot_config: {e}")))?,
-            None => RobotConfig::builtin(
-                RobotKind::from_name(&self.robot).map_err(|e| bad(format!("robot: {e}")))?,
-            ),
-        };
-        if robot.robot.name() != self.robot {
+        let loaded = load_robot(&self.robot, self.robot_config.as_deref(), &self.task)
+            .map_err(|e| bad(format!("robot: {e}")))?;
+        let d = &loaded.description;
+        if !is_file(&self.robot) && d.robot != self.robot {
             return Err(bad(format!(
                 "robot = {:?}, but robot_config describes `{}`",
-                self.robot,
-                robot.robot.name()
+                self.robot, d.robot
             )));
         }
-        let env =
-            Env::from_config(robot.clone(), &self.task).map_err(|e| bad(format!("task: {e}")))?;
+        let wire_name = self.name.clone().unwrap_or_else(|| d.robot.clone());
+        if wire_name.is_empty()
+            || wire_name.len() > crate::wire::MAX_NAME_LEN
+            || wire_name.contains(['/', '*', '$', '#', '?'])
+        {
+            return Err(bad(format!(
+                "name = {wire_name:?}: a robot's wire name is 1 to {} bytes without / * $ # ?",
+                crate::wire::MAX_NAME_LEN
+            )));
+        }
         let features: Vec<String> = match &self.observation {
             Some(f) => f.clone(),
-            None => env
-                .observation_map()
-                .features()
-                .iter()
-                .map(|f| f.name.clone())
-                .collect(),
+            None => d.observation.clone(),
         };
         let observation =
-            umwelt_sim::ObservationMap::new(&features, env.joint_names(), env.channel_names())
+            umwelt_sim::ObservationMap::new(&features, &d.joint_names(), &d.channel_names())
                 .map_err(|e| bad(format!("observation: {e}")))?;
         let period = match self.rate_hz {
-            None => robot.control_period,
+            None => d.control_period,
             Some(hz) if (0.1..=10_000.0).contains(&hz) => 1.0 / hz,
             Some(hz) => return Err(bad(format!("rate_hz = {hz:?}: must be in [0.1, 10000]"))),
         };
@@ -104,14 +113,10 @@ impl RunConfig {
                 self.safety.deadline_periods
             )));
         }
-        let n = env.action_spec().len();
+        let action = d.action_spec();
+        let n = action.len();
         let limits: Vec<[f32; 2]> = match &self.safety.limits {
-            None => env
-                .action_spec()
-                .entries
-                .iter()
-                .map(|e| [e.low, e.high])
-                .collect(),
+            None => action.iter().map(|e| [e.low, e.high]).collect(),
             Some(l) if l.len() == n => l.clone(),
             Some(l) => {
                 return Err(bad(format!(
@@ -120,7 +125,7 @@ impl RunConfig {
                 )));
             }
         };
-        for (i, ([lo, hi], spec)) in limits.iter().zip(&env.action_spec().entries).enumerate() {
+        for (i, ([lo, hi], spec)) in limits.iter().zip(&action).enumerate() {
             if !(lo.is_finite() && hi.is_finite() && lo < hi) {
                 return Err(bad(format!(
                     "safety.limits[{i}] (`{}`) = [{lo}, {hi}]: lower must be below upper",
@@ -153,17 +158,19 @@ impl RunConfig {
             )));
         }
         if let ControllerConfig::CartpoleSwingup(_) = &self.controller
-            && self.robot != "cartpole"
+            && d.robot != "cartpole"
         {
             return Err(bad(format!(
                 "controller.kind = \"cartpole_swingup\" needs robot \"cartpole\", not {:?}",
                 self.robot
             )));
         }
+        let (description, sim) = (loaded.description, loaded.sim);
         Ok(Resolved {
             config: self,
-            robot,
-            env,
+            description,
+            sim,
+            wire_name,
             observation,
             period,
             limits,

@@ -112,9 +112,9 @@ pub fn run_loop(
     stop: &AtomicBool,
     ready: &(dyn Fn() + Sync),
 ) -> Result<LoopSummary, LoopError> {
-    let robot = r.config.robot.clone();
-    let spec = node::wire_spec(&r.env);
-    let mode = node::command_mode(r.robot.actuation);
+    let robot = r.wire_name.clone();
+    let spec = r.description.wire_spec(&robot);
+    let mode = r.description.actuation.mode;
     let session = opts.zenoh.open()?;
     let shared = Arc::new(Shared::default());
 
@@ -231,14 +231,14 @@ fn control(
     let period = Duration::from_secs_f64(r.period);
     let spin = Duration::from_micros(r.config.realtime.spin_us).min(period / 2);
     // Frames come every robot control period, whatever our own rate.
-    let frame_period = Duration::from_secs_f64(r.period.max(r.robot.control_period));
+    let frame_period = Duration::from_secs_f64(r.period.max(r.description.control_period));
     let stale_after = frame_period.mul_f64(r.config.safety.stale_after_periods);
     // Bounded at load (`RunConfig::resolve`): at most the protocol's 1 s.
     let deadline_ns = Duration::try_from_secs_f64(r.period * r.config.safety.deadline_periods)
         .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
         .min(crate::wire::fresh::MAX_DEADLINE_AHEAD_NS);
     let n_act = r.limits.len();
-    let channel_names = r.env.channel_names().to_vec();
+    let channel_names = r.description.channel_names();
     let mut safety = Safety::new(r.limits.clone(), r.slew.clone());
     let mut timing = Timing::default();
     let mut meas = Measurement {
@@ -442,7 +442,7 @@ fn control(
                 last_warn = Instant::now();
                 warn!(
                     "{text}: is a driver or `umwelt sim` publishing on {}?",
-                    wire::key_expr(&r.config.robot, MessageKind::SensorFrame)
+                    wire::key_expr(&r.wire_name, MessageKind::SensorFrame)
                 );
             }
             status_seq += 1;
@@ -521,7 +521,7 @@ fn control(
     io.put(Which::Status, &Message::Status(st));
 
     LoopSummary {
-        robot: r.config.robot.clone(),
+        robot: r.wire_name.clone(),
         controller: controller.name().to_string(),
         rate_hz: 1.0 / r.period,
         period_us: r.period * 1e6,

@@ -3,7 +3,8 @@
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use umwelt_sim::ActuationMode;
+
+use crate::wire::CommandMode;
 
 use super::controller::{ControlInput, Controller, ControllerError};
 
@@ -21,12 +22,12 @@ impl Controller for Zero {
     }
 }
 
-/// Holds the first positions it sees (PD on torque robots; zero velocity on
-/// velocity robots).
+/// Holds the first positions it sees (PD on torque robots, zero velocity
+/// on velocity robots, the positions themselves on position robots).
 pub struct Hold {
     kp: f32,
     kd: f32,
-    mode: ActuationMode,
+    mode: CommandMode,
     actuated: Vec<usize>,
     target: Option<Vec<f32>>,
 }
@@ -43,10 +44,11 @@ impl Controller for Hold {
         let target = self.target.get_or_insert_with(|| s.positions.clone());
         for (o, &j) in out.iter_mut().zip(&self.actuated) {
             *o = match self.mode {
-                ActuationMode::Torque => {
+                CommandMode::Torque => {
                     self.kp * (target[j] - s.positions[j]) - self.kd * s.velocities[j]
                 }
-                ActuationMode::Velocity => 0.0,
+                CommandMode::Velocity => 0.0,
+                CommandMode::Position => target[j],
             };
         }
         Ok(())
@@ -114,7 +116,7 @@ impl Controller for FaultInjection {
 impl Hold {
     /// Holds with gains `kp`, `kd` on the `actuated` joints (indices into the
     /// robot's joints, one per actuator), under actuation `mode`.
-    pub fn new(kp: f32, kd: f32, mode: ActuationMode, actuated: Vec<usize>) -> Self {
+    pub fn new(kp: f32, kd: f32, mode: CommandMode, actuated: Vec<usize>) -> Self {
         Self {
             kp,
             kd,

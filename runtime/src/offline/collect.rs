@@ -13,17 +13,18 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 use umwelt_models::dataset::{DatasetError, DatasetWriter, Episode};
-use umwelt_sim::{Env, SimError};
+use umwelt_sim::Env;
 
+use crate::offline::plant::{Plant, PlantError, PlantStep};
 use crate::offline::rollout::SimplePolicy;
 use crate::spec::dataset_spec;
 
 /// An error collecting episodes.
 #[derive(Debug, thiserror::Error)]
 pub enum CollectError {
-    /// The simulator failed.
+    /// The simulator or the robot failed.
     #[error(transparent)]
-    Sim(#[from] SimError),
+    Plant(#[from] PlantError),
     /// Reading or writing the dataset failed.
     #[error(transparent)]
     Dataset(#[from] DatasetError),
@@ -42,7 +43,7 @@ pub fn record_episode(
     policy: SimplePolicy,
     seed: u64,
     stop: &AtomicBool,
-) -> Result<Option<Episode>, SimError> {
+) -> Result<Option<Episode>, PlantError> {
     record_held_episode(env, policy, seed, 1, stop)
 }
 
@@ -50,18 +51,22 @@ pub fn record_episode(
 /// its action held in between (`hold` of 0 counts as 1): the data a model
 /// with an action repeat of `hold` trains on
 /// ([`Episode::with_action_repeat`]).
+///
+/// On a [`Plant`] that reports a different applied action (a late command
+/// on a real-time robot), the episode records what was applied; at a cut
+/// (an unknown transition) it ends, truncated, before that step.
 pub fn record_held_episode(
-    env: &mut Env,
+    env: &mut dyn Plant,
     policy: SimplePolicy,
     seed: u64,
     hold: usize,
     stop: &AtomicBool,
-) -> Result<Option<Episode>, SimError> {
+) -> Result<Option<Episode>, PlantError> {
     let hold = hold.max(1);
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     rng.set_stream(7); // the policy's own stream, as in rollout::run_episode
-    let spec = env.action_spec().clone();
-    let steps = env.max_episode_steps() as usize;
+    let spec = env.action_entries().to_vec();
+    let steps = env.episode_steps();
     let mut obs = env.reset(seed)?;
     let mut episode = Episode::begin(seed, &obs.vector, spec.len(), steps);
     let mut action = Vec::with_capacity(spec.len());
@@ -73,8 +78,16 @@ pub fn record_held_episode(
         if t.is_multiple_of(hold) {
             policy.act(&obs, &spec, &mut rng, &mut action);
         }
-        let step = env.step(&action)?;
-        episode.push_step(&action, step.reward, &step.observation.vector);
+        let PlantStep { step, applied, cut } = env.step(&action)?;
+        if cut {
+            if episode.is_empty() {
+                return Ok(None);
+            }
+            episode.end(false, true, false);
+            return Ok(Some(episode));
+        }
+        let done = applied.as_deref().unwrap_or(&action);
+        episode.push_step(done, step.reward, &step.observation.vector);
         if step.terminated || step.truncated {
             episode.end(step.terminated, step.truncated, step.info.success);
             return Ok(Some(episode));

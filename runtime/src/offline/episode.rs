@@ -8,7 +8,8 @@
 use std::time::{Duration, Instant};
 
 use umwelt_models::dataset::Episode;
-use umwelt_sim::{Env, SimError};
+
+use crate::offline::plant::{Plant, PlantError, PlantStep};
 
 use crate::control::safety::{Interventions, Safety};
 use crate::control::tick;
@@ -37,24 +38,32 @@ pub struct EpisodeRun {
     pub deadline_misses: u64,
     /// Why and how often the safety layer stepped in.
     pub interventions: Interventions,
+    /// Steps whose command the robot did not apply as sent (it arrived
+    /// late); the record holds what was applied.
+    pub late: u64,
+    /// The episode ended early at an unknown transition (frames lost).
+    pub cut: bool,
     /// The episode as a dataset record (observation vectors, commands,
     /// rewards, end flags), when asked for.
     pub record: Option<Episode>,
 }
 
-/// Runs `controller` on `env` for one episode from `seed`. `record` keeps the
-/// trajectory for a dataset. Simulator errors end the run with the error;
-/// controller failures never do (the safe action is commanded and counted).
+/// Runs `controller` on `env` (a simulator, or a robot behind its driver)
+/// for one episode from `seed`. `record` keeps the trajectory for a
+/// dataset, with the actions the robot really applied. Plant errors end the
+/// run with the error; controller failures never do (the safe action is
+/// commanded and counted). A cut (an unknown transition) ends the episode,
+/// truncated, before that step.
 pub fn run_controller_episode(
     r: &Resolved,
-    env: &mut Env,
+    env: &mut dyn Plant,
     controller: &mut dyn Controller,
     seed: u64,
     record: bool,
-) -> Result<EpisodeRun, SimError> {
+) -> Result<EpisodeRun, PlantError> {
     let period = Duration::from_secs_f64(r.period);
     let mut safety = Safety::new(r.limits.clone(), r.slew.clone());
-    let n_act = env.action_spec().len();
+    let n_act = env.action_entries().len();
     let mut obs_vec = Vec::with_capacity(r.observation.len());
     let mut action = vec![0.0f32; n_act];
     let mut run = EpisodeRun {
@@ -76,7 +85,18 @@ pub fn run_controller_episode(
         run.controller_us
             .push(d.controller_time.as_secs_f32() * 1e6);
         run.deadline_misses += u64::from(d.controller_time > period);
-        let step = env.step(&action)?;
+        let PlantStep { step, applied, cut } = env.step(&action)?;
+        if cut {
+            run.cut = true;
+            if let Some(e) = ep.as_mut() {
+                e.end(false, true, false);
+            }
+            break;
+        }
+        if let Some(a) = applied {
+            action.copy_from_slice(&a);
+            run.late += 1;
+        }
         run.ret += step.reward as f64;
         run.max_reward = run.max_reward.max(step.reward);
         run.rewards.push(step.reward);

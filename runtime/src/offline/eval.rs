@@ -108,6 +108,19 @@ pub enum EvalError {
         /// What failed.
         source: SimError,
     },
+    /// The simulator or the robot behind its driver failed mid-episode.
+    #[error("episode {index} (seed {seed}): {source}")]
+    Plant {
+        /// Episode index.
+        index: usize,
+        /// Its seed.
+        seed: u64,
+        /// What failed.
+        source: crate::offline::plant::PlantError,
+    },
+    /// The episodes cannot run as configured.
+    #[error("{0}")]
+    Setup(String),
     /// Stopped before every episode ran.
     #[error("stopped after {done} of {total} episodes")]
     Stopped {
@@ -213,8 +226,11 @@ pub fn evaluate(
         for _ in 0..jobs {
             handles.push(scope.spawn(|| -> Result<String, EvalError> {
                 let mut controller = make()?;
+                let sim = r.sim.clone().ok_or_else(|| EvalError::Setup(
+                    "in-process episodes need a robot umwelt simulates; serve this one with its driver and pass --remote".into(),
+                ))?;
                 let mut env =
-                    Env::from_config(r.robot.clone(), r.env.task_name()).map_err(|source| {
+                    Env::from_config(sim, &r.description.task.name).map_err(|source| {
                         EvalError::Sim {
                             index: 0,
                             seed,
@@ -238,7 +254,7 @@ pub fn evaluate(
                             lock(&slots)[i] = Some((row, run));
                         }
                         Err(source) => {
-                            *lock(&failure) = Some(EvalError::Sim {
+                            *lock(&failure) = Some(EvalError::Plant {
                                 index: i,
                                 seed: s,
                                 source,

@@ -10,6 +10,7 @@ pub mod collect;
 pub mod episode;
 pub mod eval;
 pub mod learn;
+pub mod plant;
 pub mod plot;
 pub mod recipe;
 pub mod rollout;

@@ -5,7 +5,7 @@ use std::time::Instant;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
-use umwelt_sim::{ActionSpec, Env, Observation, SimError};
+use umwelt_sim::{Env, Observation, SimError, SpecEntry};
 
 /// A policy that needs no model: for smoke tests, baselines and benchmarks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, Serialize)]
@@ -22,18 +22,16 @@ impl SimplePolicy {
     pub fn act(
         &self,
         _obs: &Observation,
-        spec: &ActionSpec,
+        spec: &[SpecEntry],
         rng: &mut ChaCha8Rng,
         out: &mut Vec<f32>,
     ) {
         out.clear();
         match self {
             SimplePolicy::Zero => out.resize(spec.len(), 0.0),
-            SimplePolicy::Random => out.extend(
-                spec.entries
-                    .iter()
-                    .map(|e| rng.random_range(e.low..=e.high)),
-            ),
+            SimplePolicy::Random => {
+                out.extend(spec.iter().map(|e| rng.random_range(e.low..=e.high)))
+            }
         }
     }
 }
@@ -76,7 +74,7 @@ pub fn run_episode(
 ) -> Result<EpisodeReport, SimError> {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     rng.set_stream(7); // the policy's own stream, apart from the environment's
-    let spec = env.action_spec().clone();
+    let spec = env.action_spec().entries.clone();
     let start = Instant::now();
     let mut obs = env.reset(seed)?;
     let mut action = Vec::with_capacity(spec.len());

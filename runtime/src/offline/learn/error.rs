@@ -30,6 +30,9 @@ pub enum LearnError {
     /// The simulator failed.
     #[error(transparent)]
     Sim(#[from] SimError),
+    /// The simulator or the robot behind its driver failed.
+    #[error(transparent)]
+    Plant(#[from] crate::offline::plant::PlantError),
     /// A file could not be read or written.
     #[error("{path}: {source}")]
     Io {

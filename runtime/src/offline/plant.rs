@@ -1,0 +1,60 @@
+//! What an episode runs on: a [`Plant`] is umwelt's simulator in-process or
+//! a robot served by a driver over zenoh, stepped one command at a time.
+
+use umwelt_sim::{Env, Observation, SimError, SpecEntry, Step};
+
+/// Why a plant could not be reset or stepped.
+#[derive(Debug, thiserror::Error)]
+pub enum PlantError {
+    /// The simulator failed.
+    #[error(transparent)]
+    Sim(#[from] SimError),
+    /// The robot behind the wire did not answer, or answered wrongly.
+    #[error("{0}")]
+    Remote(String),
+}
+
+/// One step of a plant.
+#[derive(Clone, Debug)]
+pub struct PlantStep {
+    /// Observation, reward and end flags after the step.
+    pub step: Step,
+    /// What the robot applied, when it is not the action sent (a late
+    /// command: the previous command or the safe action was in force).
+    pub applied: Option<Vec<f32>>,
+    /// The transition is unknown (frames lost, or the driver began an
+    /// episode of its own): the episode ends before this step, which
+    /// must not be recorded.
+    pub cut: bool,
+}
+
+/// A robot that runs episodes one command at a time.
+pub trait Plant {
+    /// Each actuator's command range.
+    fn action_entries(&self) -> &[SpecEntry];
+    /// Control steps in an episode.
+    fn episode_steps(&self) -> usize;
+    /// Starts an episode from `seed`; its first observation.
+    fn reset(&mut self, seed: u64) -> Result<Observation, PlantError>;
+    /// Applies `action` for one control period.
+    fn step(&mut self, action: &[f32]) -> Result<PlantStep, PlantError>;
+}
+
+impl Plant for Env {
+    fn action_entries(&self) -> &[SpecEntry] {
+        &self.action_spec().entries
+    }
+    fn episode_steps(&self) -> usize {
+        self.max_episode_steps() as usize
+    }
+    fn reset(&mut self, seed: u64) -> Result<Observation, PlantError> {
+        Ok(Env::reset(self, seed)?)
+    }
+    fn step(&mut self, action: &[f32]) -> Result<PlantStep, PlantError> {
+        Ok(PlantStep {
+            step: Env::step(self, action)?,
+            applied: None,
+            cut: false,
+        })
+    }
+}

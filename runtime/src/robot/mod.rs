@@ -1,0 +1,19 @@
+//! Robots as a controller sees them: descriptions without physics
+//! ([`RobotDescription`]), the descriptions of umwelt's simulated robots
+//! ([`describe`]), the task rule applied to frames ([`TaskJudge`]), and
+//! loading a robot by name or file ([`load_robot`]).
+
+mod builtin;
+mod check;
+mod description;
+mod judge;
+mod source;
+
+pub use builtin::describe;
+pub use check::{DescriptionError, MAX_CONTROL_PERIOD_S, MAX_EPISODE_STEPS};
+pub use description::{
+    Actuation, ChannelDescription, DESCRIPTION_FORMAT, JointDescription, JointType, RewardRule,
+    RobotDescription, SuccessRule, TaskDescription, ToleranceTerm,
+};
+pub use judge::TaskJudge;
+pub use source::{LoadedRobot, is_file, load_robot};

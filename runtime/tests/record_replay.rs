@@ -149,14 +149,20 @@ fn a_recording_of_a_simulated_robot_replays_byte_for_byte_and_drives_a_controlle
             .all(|w| w[0].log_time_ns <= w[1].log_time_ns)
     );
 
-    // Nobody answered these frames: nothing to train on, and no dataset
-    // folder is made.
+    // Nobody answered these frames: the simulator held the safe action and
+    // each frame says so. The import takes exactly that, with a warning;
+    // each gap is a cut, every other pair of frames a safe step.
     let data = dir.join("no_commands");
-    let out = import("cartpole", &file, &data, &[]);
-    assert!(!out.status.success());
+    let out = import("cartpole", &file, &data, &["--json"]);
+    let imported = common::json_of(&out, "umwelt collect --from-recording");
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("no transition"), "{err}");
-    assert!(!data.exists());
+    assert!(err.contains("was a controller answering?"), "{err}");
+    assert_eq!(imported["commands"], 0);
+    assert_eq!(imported["late_commands"], 0);
+    assert_eq!(imported["safe_steps"], n - 1 - gaps as u64, "{imported}");
+    assert_eq!(imported["transitions"], imported["safe_steps"]);
+    let lost = imported["cuts"]["frames_lost"].as_u64().unwrap_or(0);
+    assert_eq!(lost, gaps as u64, "{imported}");
 
     // --info and --print describe the same file without any zenoh.
     let info = common::json(&["replay", file_s, "--info", "--json"]);

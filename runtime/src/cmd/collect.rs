@@ -34,11 +34,13 @@ pub struct Args {
     #[arg(long, default_value_t = 1, value_name = "N")]
     hold: usize,
     /// Instead of simulating, take the episodes from this MCAP recording of
-    /// the robot (`umwelt record`): each sensor frame, the command that
-    /// answered it and the next frame make a transition, the reward being
-    /// the next frame's `reward` channel. Episodes follow the frames'
-    /// `episode` channel and are cut where frames were lost or went
-    /// unanswered.
+    /// the robot (`umwelt record`): each sensor frame, the action the next
+    /// frame says the driver applied (a recorded command, or the safe
+    /// action) and the next frame make a transition, the reward being the
+    /// next frame's `reward` channel. Episodes follow the frames' `episode`
+    /// channel and are cut only where the action is unknown (frames lost,
+    /// a frame not saying); late commands are counted, never imported as
+    /// on time.
     #[arg(long, value_name = "FILE", conflicts_with_all = ["policy", "episodes", "seed", "hold"])]
     from_recording: Option<PathBuf>,
     /// With --from-recording: frames need no `reward` channel; rewards are
@@ -176,14 +178,25 @@ fn import(args: &Args, file: &std::path::Path, env: &umwelt_sim::Env) -> anyhow:
     // The recording first: a bad one leaves no dataset folder behind.
     let recording = Recording::open(file)?;
     let (eps, import) = episodes(&recording, &args.env.robot, env, args.zero_rewards)?;
+    // The accounting goes to stderr in every mode, so a --json run still
+    // shows people what was cut and what came late.
+    for line in import.to_text().lines() {
+        eprintln!("{}: {line}", file.display());
+    }
     anyhow::ensure!(
         !eps.is_empty(),
-        "{}: {} frames of {} but no transition (a frame, the command answering it and the next \
-         frame): was a controller answering? Nothing written",
+        "{}: {} frames of {} but no transition (two frames of one episode, the second saying \
+         what the driver applied between them): nothing written",
         file.display(),
         import.frames,
         args.env.robot
     );
+    if import.safe_steps == import.transitions {
+        tracing::warn!(
+            "{}: every imported step applied the safe action: was a controller answering?",
+            file.display()
+        );
+    }
     let mut writer = DatasetWriter::create_or_append(&args.out, &dataset_spec(env))?;
     if let Some(why) = &import.incomplete {
         tracing::warn!(
@@ -215,17 +228,6 @@ fn import(args: &Args, file: &std::path::Path, env: &umwelt_sim::Env) -> anyhow:
     };
     if args.json {
         return super::print_json(&report);
-    }
-    outln!(
-        "{}: {} frames ({} repeated), {} commands, {} invalid messages",
-        report.recording,
-        import.frames,
-        import.repeated_frames,
-        import.commands,
-        import.invalid
-    );
-    for (why, k) in &import.cuts {
-        outln!("  {k} episode cuts: {why}");
     }
     outln!(
         "wrote {n} episodes ({} steps) of {}/{} to {}: mean return {:.1}",

@@ -412,6 +412,7 @@ pub const SIM_NODE_NAME: &str = "sim";
 
 impl Node {
     /// Publishes the frame of `obs` and tells the inbox it was sent.
+    #[allow(clippy::too_many_arguments)] // the frame's parts, each from elsewhere
     fn frame(
         &mut self,
         publisher: &Publisher<'_>,

@@ -1,34 +1,43 @@
 //! Turning a recording of a robot into training episodes: what `umwelt
 //! collect --from-recording` writes into a dataset.
 //!
-//! A transition is a sensor frame, the command that answered it
-//! (`answers_seq`) and the next frame: observation vectors come from the
-//! frames through the task's observation map (as the control loop builds
-//! them), the action is the command's values, and the reward is the next
-//! frame's `reward` channel (what `umwelt sim` publishes; a driver can
-//! publish it too). This is exact for a lockstep simulator, whose step
-//! applies the first command answering its frame, and a close
-//! approximation in real time when commands arrive within the period.
+//! A transition is a sensor frame, the action the driver applied for the
+//! step that followed it, and the next frame. The action is what the next
+//! frame says was applied (`SensorFrame::applied`, protocol version 2):
+//! the values of the recorded command it names, or the robot's safe
+//! action; which recorded command a `seq` means is decided by
+//! [`super::pairing`]. Observation vectors come from the frames through the
+//! task's observation map (as the control loop builds them), and the
+//! reward is the next frame's `reward` channel (what `umwelt sim`
+//! publishes; a driver can publish it too). This is exact whenever the
+//! driver says what it applied, in lockstep and in real time alike: a
+//! command that reached the driver after the step it answered is counted
+//! as late and not imported as if it had been on time.
 //!
 //! An episode runs while the frames' `episode` channel (if any) stays the
-//! same and their `seq` counts up by one. It is cut where that fails, and
-//! where a frame has no answering command (the action applied then is
-//! unknown): what is known before and after the cut is kept, as separate
-//! episodes. Every episode is marked truncated (to be bootstrapped, as at
-//! a time limit): a recording does not say whether a task terminated.
+//! same. It is cut only where the action is truly unknown (frames lost, a
+//! restarted driver, a frame that does not say what was applied, a command
+//! not in the recording): what is known before and after a cut is kept, as
+//! separate episodes, and every cut is counted by reason. Every episode is
+//! marked truncated (to be bootstrapped, as at a time limit): a recording
+//! does not say whether a task terminated.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::ops::ControlFlow;
 
 use serde::Serialize;
 use umwelt_models::dataset::Episode;
 use umwelt_sim::{Env, Measurement};
 
+use super::pairing::{self, CommandRef, CutReason, FrameRef, Link, StepAction};
 use super::{Recording, RecordingError};
 use crate::wire::channels::{EPISODE, REWARD, SUCCESS};
-use crate::wire::{self, Message, MessageKind, SensorFrame};
+use crate::wire::{self, DecodeError, Message, MessageKind, SensorFrame};
 
-/// What [`episodes`] found and made.
+/// What [`episodes`] found and made. Every pair of consecutive frames is
+/// exactly one of: an episode boundary, an imported transition, or a cut,
+/// so `boundaries + transitions + sum(cuts) = frames - repeated_frames - 1`;
+/// and `transitions = applied_as_answered + applied_held + safe_steps`.
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct ImportReport {
     /// Valid sensor frames of the robot.
@@ -39,22 +48,91 @@ pub struct ImportReport {
     /// Valid motor commands of the robot.
     pub commands: u64,
     /// Messages on the robot's sensor and command keys that are not valid
-    /// wire messages, or do not fit the robot (counted, skipped).
+    /// wire messages, do not fit the robot, or command another actuation
+    /// mode (counted, skipped).
     pub invalid: u64,
+    /// Of the invalid messages, those of another protocol version (a
+    /// driver or controller of version 1 says nothing of what it applied).
+    pub other_version: u64,
     /// Episodes made.
     pub episodes: usize,
     /// Transitions in them.
     pub transitions: u64,
-    /// Where and why episodes were cut short, by reason.
+    /// Transitions whose action is the command that answered their first
+    /// frame.
+    pub applied_as_answered: u64,
+    /// Transitions whose action is a command answering an earlier frame,
+    /// still in force because the answer to their first frame was late or
+    /// missing.
+    pub applied_held: u64,
+    /// Transitions whose action is the robot's safe action.
+    pub safe_steps: u64,
+    /// Commands that reached the driver too late for the step they
+    /// answered (the next frame reports another action): imported as what
+    /// was really applied, never as if on time.
+    pub late_commands: u64,
+    /// Commands replaced in time by a later answer to the same frame.
+    pub superseded_commands: u64,
+    /// Consecutive frames of different episodes (no transition between).
+    pub boundaries: u64,
+    /// Steps not imported because their action is unknown, by reason
+    /// ([`CutReason::key`]).
     pub cuts: BTreeMap<String, u64>,
     /// Why the recording ends early, if it does.
     pub incomplete: Option<String>,
 }
 
+impl ImportReport {
+    /// Steps cut, all reasons together.
+    pub fn cut_total(&self) -> u64 {
+        self.cuts.values().sum()
+    }
+
+    /// The report's counts in a few lines for people: the transitions by
+    /// the action imported, late commands, and each cut's reason.
+    pub fn to_text(&self) -> String {
+        let mut s = format!(
+            "{} frames ({} repeated), {} commands, {} invalid messages{}\n\
+             {} transitions imported: {} with the command answering their frame, {} with an \
+             earlier command still in force, {} with the safe action\n\
+             {} late commands (reached the driver after the step they answered; imported as \
+             what was applied instead), {} superseded in time\n\
+             {} episode boundaries, {} steps cut",
+            self.frames,
+            self.repeated_frames,
+            self.commands,
+            self.invalid,
+            if self.other_version > 0 {
+                format!(
+                    " ({} of another protocol version, which does not say what was applied)",
+                    self.other_version
+                )
+            } else {
+                String::new()
+            },
+            self.transitions,
+            self.applied_as_answered,
+            self.applied_held,
+            self.safe_steps,
+            self.late_commands,
+            self.superseded_commands,
+            self.boundaries,
+            self.cut_total(),
+        );
+        for r in CutReason::ALL {
+            if let Some(n) = self.cuts.get(r.key()) {
+                s.push_str(&format!("\n  {n} cut: {}", r.describe()));
+            }
+        }
+        s
+    }
+}
+
 /// The episodes of `robot`'s traffic in `recording`, for `env`'s task (its
-/// observation map, channels and action size). With `zero_rewards`, frames
-/// need no `reward` channel and rewards are stored as 0 (a model trained on
-/// them can plan towards goal observations, not for the task's reward).
+/// observation map, channels, action size and mode). With `zero_rewards`,
+/// frames need no `reward` channel and rewards are stored as 0 (a model
+/// trained on them can plan towards goal observations, not for the task's
+/// reward).
 ///
 /// Frames that lack a channel the task observes, or a `reward` channel
 /// without `zero_rewards`, are an error: the episodes would be wrong.
@@ -72,16 +150,13 @@ pub fn episodes(
     let sensors_key = wire::key_expr(robot, MessageKind::SensorFrame);
     let cmd_key = wire::key_expr(robot, MessageKind::MotorCommand);
     let spec = crate::nodes::node::wire_spec(env);
+    let mode = crate::nodes::node::command_mode(env.action_spec().mode);
     let mut report = ImportReport::default();
+    // Each frame once (a re-sent one extends its last hearing), beside what
+    // the pairing needs of it.
     let mut frames: Vec<SensorFrame> = Vec::new();
-    // The first command answering each frame, beside it.
-    let mut actions: Vec<Option<Vec<f32>>> = Vec::new();
-    // The newest frame of each seq: a command answers the frame with its
-    // `answers_seq` sent last before it (a sender that restarts reuses seqs).
-    let mut newest: HashMap<u64, usize> = HashMap::new();
-    // Commands the recorder heard before their frame (the two come over
-    // different links, so their order at the recorder is not guaranteed).
-    let mut early: HashMap<u64, Vec<f32>> = HashMap::new();
+    let mut refs: Vec<FrameRef> = Vec::new();
+    let mut commands: Vec<CommandRef> = Vec::new();
     report.incomplete = recording.scan(|m| {
         if m.key != sensors_key && m.key != cmd_key {
             return Ok(ControlFlow::Continue(()));
@@ -105,39 +180,60 @@ pub fn episodes(
                     )));
                 }
                 report.frames += 1;
-                if frames.last().is_some_and(|p| p.seq == f.seq) {
-                    report.repeated_frames += 1;
-                } else {
-                    newest.insert(f.seq, frames.len());
-                    actions.push(early.remove(&f.seq));
-                    frames.push(f);
+                match refs.last_mut() {
+                    Some(last) if last.seq == f.seq => {
+                        report.repeated_frames += 1;
+                        last.last_log_ns = last.last_log_ns.max(m.log_time_ns);
+                    }
+                    _ => {
+                        refs.push(FrameRef {
+                            seq: f.seq,
+                            applied: f.applied,
+                            episode: f.channel(EPISODE),
+                            first_log_ns: m.log_time_ns,
+                            last_log_ns: m.log_time_ns,
+                        });
+                        frames.push(f);
+                    }
                 }
             }
             Ok(Message::MotorCommand(c)) if m.key == cmd_key => {
-                if spec.check_command(&c).is_err() {
+                // A command the driver would refuse was never applied.
+                if spec.check_command(&c).is_err() || c.mode != mode {
                     report.invalid += 1;
                 } else {
                     report.commands += 1;
-                    match newest.get(&c.answers_seq) {
-                        Some(&i) => {
-                            actions[i].get_or_insert(c.values);
-                        }
-                        None => {
-                            early.entry(c.answers_seq).or_insert(c.values);
-                        }
-                    }
+                    commands.push(CommandRef {
+                        seq: c.seq,
+                        answers_seq: c.answers_seq,
+                        log_ns: m.log_time_ns,
+                        values: c.values,
+                    });
                 }
             }
             // Resets and other kinds on these keys carry no transition.
             Ok(_) => {}
-            Err(_) => report.invalid += 1,
+            Err(e) => {
+                report.invalid += 1;
+                if matches!(e, DecodeError::UnsupportedVersion { .. }) {
+                    report.other_version += 1;
+                }
+            }
         }
         Ok(ControlFlow::Continue(()))
     })?;
     if report.frames == 0 {
         let keys = recording.summary().keys.into_keys().collect::<Vec<_>>();
         return Err(refuse(format!(
-            "no sensor frames of `{robot}` on {sensors_key}; the recording holds: {}",
+            "no sensor frames of `{robot}` on {sensors_key}{}; the recording holds: {}",
+            if report.other_version > 0 {
+                format!(
+                    " of this protocol version ({} messages of another version)",
+                    report.other_version
+                )
+            } else {
+                String::new()
+            },
             if keys.is_empty() {
                 "nothing".to_string()
             } else {
@@ -159,45 +255,64 @@ pub fn episodes(
         };
         map.vector(&m)
     };
+    let safe = env.safe_action();
     let mut out = Vec::new();
     let mut current: Option<Episode> = None;
-    for (i, f) in frames.iter().enumerate() {
+    for (i, link) in pairing::links(&refs, &commands).into_iter().enumerate() {
+        let (f, next) = (&frames[i], &frames[i + 1]);
+        let action = match link {
+            Link::Boundary => {
+                report.boundaries += 1;
+                None
+            }
+            Link::Cut(why) => {
+                *report.cuts.entry(why.key().to_string()).or_default() += 1;
+                None
+            }
+            Link::Step {
+                action,
+                late,
+                superseded,
+            } => {
+                report.late_commands += late;
+                report.superseded_commands += superseded;
+                Some(match action {
+                    StepAction::Answered(c) => {
+                        report.applied_as_answered += 1;
+                        commands[c].values.as_slice()
+                    }
+                    StepAction::Held(c) => {
+                        report.applied_held += 1;
+                        commands[c].values.as_slice()
+                    }
+                    StepAction::Safe => {
+                        report.safe_steps += 1;
+                        safe.as_slice()
+                    }
+                })
+            }
+        };
+        let Some(action) = action else {
+            if let Some(done) = current.take()
+                && !done.rewards.is_empty()
+            {
+                out.push(done);
+            }
+            continue;
+        };
         let ep = current.get_or_insert_with(|| {
             let seed = f.channel(EPISODE).map_or(i as u64, |e| e as u64);
             let mut ep = Episode::begin(seed, &observe(f), 0, 0);
-            let success = f.channel(SUCCESS).is_some_and(|s| s > 0.5);
-            ep.end(false, true, success);
+            ep.end(false, true, f.channel(SUCCESS).is_some_and(|s| s > 0.5));
             ep
         });
-        let Some(next) = frames.get(i + 1) else {
-            break;
+        let reward = if zero_rewards {
+            0.0
+        } else {
+            next.channel(REWARD).unwrap_or(0.0)
         };
-        let same_episode = f.channel(EPISODE) == next.channel(EPISODE);
-        let consecutive = next.seq == f.seq.wrapping_add(1);
-        let action = actions[i].as_ref();
-        let why = match (same_episode, consecutive, action) {
-            (false, _, _) => None,
-            (true, false, _) => Some("frames lost or the sender restarted"),
-            (true, true, None) => Some("a frame nobody answered"),
-            (true, true, Some(a)) => {
-                let reward = if zero_rewards {
-                    0.0
-                } else {
-                    next.channel(REWARD).unwrap_or(0.0)
-                };
-                ep.push_step(a, reward, &observe(next));
-                ep.success = next.channel(SUCCESS).is_some_and(|s| s > 0.5);
-                continue;
-            }
-        };
-        if let Some(why) = why {
-            *report.cuts.entry(why.to_string()).or_default() += 1;
-        }
-        if let Some(done) = current.take()
-            && !done.rewards.is_empty()
-        {
-            out.push(done);
-        }
+        ep.push_step(action, reward, &observe(next));
+        ep.success = next.channel(SUCCESS).is_some_and(|s| s > 0.5);
     }
     if let Some(done) = current.take()
         && !done.rewards.is_empty()

@@ -37,6 +37,9 @@
 //! ```
 
 mod episodes;
+#[cfg(test)]
+mod import_tests;
+mod pairing;
 mod play;
 mod reader;
 mod summary;
@@ -48,12 +51,13 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 pub use episodes::{ImportReport, episodes};
+pub use pairing::{CutReason, LINK_SKEW_NS};
 pub use play::{Pace, PlayReport, acts_on_robot, play, restamp};
 pub use reader::{Messages, RecordedMessage, Recording};
 pub use summary::{KeySummary, RecordingSummary};
 pub use writer::Recorder;
 
-/// The MCAP message encoding of umwelt's wire protocol (version 1, as
+/// The MCAP message encoding of umwelt's wire protocol (version 2, as
 /// `docs/PROTOCOL.md` specifies it byte by byte).
 pub const MESSAGE_ENCODING: &str = "umwelt/2";
 /// The MCAP profile of umwelt recordings.

@@ -11,6 +11,7 @@ pub fn umwelt(args: &[&str]) -> std::process::Output {
 }
 
 /// Runs `umwelt ARGS`, which must succeed and print one JSON document.
+#[allow(dead_code)] // not every test binary that shares this module needs it
 pub fn json(args: &[&str]) -> serde_json::Value {
     json_of(&umwelt(args), &format!("umwelt {args:?}"))
 }

@@ -1,0 +1,224 @@
+//! `episodes` over synthetic MCAP recordings of a reacher: each case of
+//! what a frame can say it applied, and the accounting that ties them up.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use super::*;
+use crate::wire::{self, Applied, CommandMode, Message, MotorCommand, SensorFrame};
+
+const SENSORS: &str = "umwelt/reacher/sensors";
+const CMD: &str = "umwelt/reacher/cmd";
+const MS: u64 = 1_000_000;
+
+/// A recording file in a folder of its own, removed when dropped.
+struct Tmp(PathBuf);
+
+impl Tmp {
+    fn new(test: &str) -> Self {
+        let d = std::env::temp_dir().join(format!("umwelt-import-{test}-{}", std::process::id()));
+        std::fs::remove_dir_all(&d).ok();
+        std::fs::create_dir_all(&d).unwrap();
+        Self(d)
+    }
+
+    /// Writes `traffic` (key, payload, log time) and opens it.
+    fn record(&self, traffic: &[(&str, Vec<u8>, u64)]) -> Recording {
+        let path = self.0.join("run.mcap");
+        std::fs::remove_file(&path).ok();
+        let mut rec = Recorder::create(&path, &BTreeMap::new()).unwrap();
+        for (key, payload, t) in traffic {
+            rec.write(key, payload, *t).unwrap();
+        }
+        rec.finish().unwrap();
+        Recording::open(&path).unwrap()
+    }
+}
+
+impl Drop for Tmp {
+    fn drop(&mut self) {
+        std::fs::remove_dir_all(&self.0).ok();
+    }
+}
+
+/// A reacher frame: its seq, episode, what it says was applied, and a
+/// reward channel of seq / 64 (exact in f32) unless `reward` is false.
+fn frame(seq: u64, episode: f32, applied: Applied, reward: bool) -> Vec<u8> {
+    let mut channels = vec![
+        ("to_target_x".to_string(), 0.1 * seq as f32),
+        ("to_target_y".to_string(), -0.05),
+    ];
+    if reward {
+        channels.push(("reward".into(), seq as f32 / 64.0));
+    }
+    channels.push(("episode".into(), episode));
+    wire::encode(&Message::SensorFrame(SensorFrame {
+        seq,
+        stamp_ns: seq * 10 * MS,
+        robot: "reacher".into(),
+        applied,
+        positions: vec![0.01 * seq as f32, 0.5],
+        velocities: vec![1.0, -1.0],
+        efforts: vec![0.0, 0.0],
+        channels,
+        images: vec![],
+    }))
+}
+
+/// A torque command `seq` answering frame `answers` with values (v, -0.01).
+fn command(seq: u64, answers: u64, v: f32) -> Vec<u8> {
+    wire::encode(&Message::MotorCommand(MotorCommand {
+        seq,
+        stamp_ns: answers * 10 * MS,
+        answers_seq: answers,
+        deadline_ns: answers * 10 * MS + 20 * MS,
+        mode: CommandMode::Torque,
+        values: vec![v, -0.01],
+    }))
+}
+
+use Applied::{Command, None as NotSaid, Safe};
+
+/// Two episodes of traffic with every kind of step (see the comments).
+fn traffic() -> Vec<(&'static str, Vec<u8>, u64)> {
+    let f = |seq, ep, a| (SENSORS, frame(seq, ep, a, true), seq * 10 * MS);
+    let c = |seq, answers, v, at_us: u64| (CMD, command(seq, answers, v), at_us * 1_000);
+    let mut v1 = frame(14, 1.0, Command(1), true);
+    v1[2] = 1; // protocol version 1
+    let mut velocity = command(9, 13, 0.9);
+    velocity[36] = 1; // mode: velocity, while the reacher takes torques
+    vec![
+        // Heard just before its frame (different links): still its answer.
+        c(1, 1, 0.1, 9_900),
+        f(1, 0.0, NotSaid),
+        f(2, 0.0, Command(1)), // 1→2 answered by seq 1
+        c(2, 2, 0.2, 21_000),
+        f(3, 0.0, Command(2)), // 2→3 answered
+        f(4, 0.0, Command(2)), // 3→4: seq 2 still in force; seq 3 late
+        c(3, 3, 0.3, 41_000),
+        c(4, 4, 0.4, 42_000),
+        f(5, 0.0, Command(4)), // 4→5 answered
+        f(6, 0.0, Safe),       // 5→6 safe (nobody answered 5)
+        c(5, 6, 0.5, 61_000),
+        f(7, 0.0, NotSaid), // 6→7 cut: applied not said
+        c(6, 7, 0.6, 71_000),
+        f(8, 0.0, Command(6)),  // 7→8 answered
+        f(10, 0.0, Command(6)), // 8→10 cut: frame 9 lost
+        c(8, 10, 0.8, 101_000),
+        f(11, 0.0, Command(99)), // 10→11 cut: command 99 not recorded
+        (SENSORS, frame(11, 0.0, Command(99), true), 115 * MS), // re-sent
+        // Episode 1, a restarted controller numbering from 1 again.
+        f(12, 1.0, NotSaid), // 11→12 boundary
+        c(1, 12, 0.7, 121_000),
+        f(13, 1.0, Command(1)), // 12→13 answered by the new seq 1
+        (CMD, velocity, 131 * MS),
+        (SENSORS, v1, 140 * MS),
+        f(15, 1.0, Command(1)), // 13→15 cut: frame 14 unreadable
+        (CMD, b"junk".to_vec(), 160 * MS),
+    ]
+}
+
+#[test]
+fn each_step_takes_the_action_its_next_frame_says_was_applied() {
+    let tmp = Tmp::new("cases");
+    let env = umwelt_sim::Env::new("reacher", "easy").unwrap();
+    let (eps, r) = episodes(&tmp.record(&traffic()), "reacher", &env, false).unwrap();
+    assert_eq!((r.frames, r.repeated_frames), (14, 1), "{r:?}");
+    assert_eq!((r.commands, r.invalid, r.other_version), (8, 3, 1));
+    assert_eq!(
+        (r.applied_as_answered, r.applied_held, r.safe_steps),
+        (5, 1, 1)
+    );
+    assert_eq!((r.late_commands, r.superseded_commands), (1, 0));
+    assert_eq!(r.boundaries, 1);
+    assert_eq!(
+        r.cuts,
+        BTreeMap::from([
+            ("applied_not_said".to_string(), 1),
+            ("command_not_recorded".to_string(), 1),
+            ("frames_lost".to_string(), 2),
+        ])
+    );
+    // Every pair of consecutive frames is accounted for exactly once.
+    let pairs = r.frames - r.repeated_frames - 1;
+    assert_eq!(r.boundaries + r.transitions + r.cut_total(), pairs);
+    assert_eq!(
+        r.transitions,
+        r.applied_as_answered + r.applied_held + r.safe_steps
+    );
+
+    // [1..6] | [7 8] | [12 13]: the held command twice, the safe action.
+    let lens: Vec<usize> = eps.iter().map(|e| e.len()).collect();
+    assert_eq!(lens, [5, 1, 1]);
+    assert_eq!((r.episodes, r.transitions), (3, 7));
+    let first: Vec<f32> = eps[0].actions.chunks(2).map(|a| a[0]).collect();
+    assert_eq!(first, [0.1, 0.2, 0.2, 0.4, 0.0]);
+    assert_eq!(&eps[0].actions[8..], &[0.0, 0.0], "the safe action");
+    assert_eq!(
+        eps[0].rewards,
+        [2.0, 3.0, 4.0, 5.0, 6.0].map(|s: f32| s / 64.0)
+    );
+    assert_eq!(eps[1].actions, [0.6, -0.01]);
+    assert_eq!(
+        (eps[2].seed, eps[2].actions.as_slice()),
+        (1, &[0.7, -0.01][..])
+    );
+    assert!(eps.iter().all(|e| e.truncated && !e.terminated));
+    // The observation of frame 2, as the control loop would build it.
+    let obs_dim = env.observation_spec().len();
+    let m = umwelt_sim::Measurement {
+        positions: vec![0.02, 0.5],
+        velocities: vec![1.0, -1.0],
+        efforts: vec![0.0, 0.0],
+        channels: vec![0.2, -0.05],
+    };
+    assert_eq!(
+        eps[0].observations[obs_dim..2 * obs_dim],
+        env.observation_map().vector(&m)[..]
+    );
+    let text = r.to_text();
+    for want in [
+        "7 transitions imported: 5 with the command answering their frame, 1 with an earlier",
+        "1 late commands",
+        "2 cut: frames lost (seq jumped)",
+        "1 of another protocol version",
+    ] {
+        assert!(text.contains(want), "{want:?} in {text}");
+    }
+}
+
+#[test]
+fn recordings_that_cannot_give_episodes_are_refused_saying_why() {
+    let tmp = Tmp::new("refused");
+    let env = umwelt_sim::Env::new("reacher", "easy").unwrap();
+    let no_reward = [
+        (SENSORS, frame(1, 0.0, NotSaid, false), 10 * MS),
+        (CMD, command(1, 1, 0.1), 11 * MS),
+        (SENSORS, frame(2, 0.0, Command(1), false), 20 * MS),
+    ];
+    let recording = tmp.record(&no_reward);
+    let e = episodes(&recording, "reacher", &env, false).unwrap_err();
+    assert!(
+        e.to_string().contains("no `reward` channel") && e.to_string().contains("--zero-rewards"),
+        "{e}"
+    );
+    let (eps, _) = episodes(&recording, "reacher", &env, true).unwrap();
+    assert_eq!(
+        (eps[0].rewards.as_slice(), eps[0].actions.as_slice()),
+        (&[0.0][..], &[0.1, -0.01][..])
+    );
+
+    // Frames that do not fit the task (the pendulum has one joint): refused.
+    let pendulum = umwelt_sim::Env::new("pendulum", "swingup").unwrap();
+    let e = episodes(&recording, "pendulum", &pendulum, true).unwrap_err();
+    assert!(
+        e.to_string().contains("no sensor frames of `pendulum`"),
+        "{e}"
+    );
+
+    // Only frames of protocol version 1: they do not say what was applied.
+    let mut old = frame(1, 0.0, NotSaid, true);
+    old[2] = 1;
+    let e = episodes(&tmp.record(&[(SENSORS, old, 1)]), "reacher", &env, false).unwrap_err();
+    assert!(e.to_string().contains("another version"), "{e}");
+}

@@ -3,11 +3,18 @@ zenoh loopback ports (17500-17599, this kit's range)."""
 
 import os
 import socket
+import sys
 from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[3]
+KIT = Path(__file__).resolve().parents[1]
+REPO = KIT.parents[1]
+
+# Test this source tree, not whatever copy pip installed last; the example
+# driver the tests start as a subprocess imports it too.
+sys.path.insert(0, str(KIT))
+os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(KIT), os.environ.get("PYTHONPATH")]))
 PORTS = range(17500, 17600)
 _next = [PORTS.start + (os.getpid() % 20) * 5]
 

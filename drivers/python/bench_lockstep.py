@@ -53,7 +53,9 @@ def respond(endpoint: str, robot: str, seconds: float) -> None:
         f = decode_sensor_frame(sample.payload.to_bytes())
         seq[0] += 1
         now = now_ns()
-        cmd.put(encode(MotorCommand(seq[0], now, f.seq, now + 100_000_000, CommandMode.TORQUE, [0.0])))
+        cmd.put(
+            encode(MotorCommand(seq[0], now, f.seq, now + 100_000_000, CommandMode.TORQUE, [0.0]))
+        )
 
     sub = session.declare_subscriber(keys.key(robot, keys.SENSORS), on_frame)
     threading.Event().wait(seconds)
@@ -62,7 +64,9 @@ def respond(endpoint: str, robot: str, seconds: float) -> None:
 
 
 def load_pendulum():
-    spec = importlib.util.spec_from_file_location("numpy_pendulum", KIT / "examples" / "numpy_pendulum.py")
+    spec = importlib.util.spec_from_file_location(
+        "numpy_pendulum", KIT / "examples" / "numpy_pendulum.py"
+    )
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     return mod.Pendulum()
@@ -77,9 +81,20 @@ def serve(endpoint: str, robot: str, seconds: float, responder: list) -> dict:
         stamps.append(time.perf_counter())
         return pend.step(action)
 
-    with Driver(robot, ["hinge"], CommandMode.TORQUE, [0.0], 50.0, lockstep=True,
-                node="bench", endpoint=endpoint, lockstep_timeout=0.5) as driver:
-        p = subprocess.Popen(responder, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    with Driver(
+        robot,
+        ["hinge"],
+        CommandMode.TORQUE,
+        [0.0],
+        50.0,
+        lockstep=True,
+        node="bench",
+        endpoint=endpoint,
+        lockstep_timeout=0.5,
+    ) as driver:
+        p = subprocess.Popen(
+            responder, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+        )
         try:
             summary = driver.run(step, pend.reset, duration=seconds)
         finally:
@@ -95,8 +110,10 @@ def serve(endpoint: str, robot: str, seconds: float, responder: list) -> dict:
         "frames_per_s": round((len(t) - 1) / (t[-1] - t[0]), 1),
         "steps_measured": int(len(t)),
         "seconds_measured": round(float(t[-1] - t[0]), 3),
-        "step_interval_us": {q: round(float(np.percentile(gaps, v)), 1)
-                             for q, v in (("p50", 50), ("p99", 99), ("max", 100))},
+        "step_interval_us": {
+            q: round(float(np.percentile(gaps, v)), 1)
+            for q, v in (("p50", 50), ("p99", 99), ("max", 100))
+        },
         "dropped": summary.dropped,
     }
 
@@ -104,7 +121,7 @@ def serve(endpoint: str, robot: str, seconds: float, responder: list) -> dict:
 def cpu() -> str:
     try:
         out = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
-        line = next(l for l in out.splitlines() if l.startswith("Model name"))
+        line = next(x for x in out.splitlines() if x.startswith("Model name"))
         return line.split(":", 1)[1].strip() + f" ({os.cpu_count()} logical CPUs)"
     except (OSError, StopIteration):
         return platform.processor() or "unknown"
@@ -115,7 +132,9 @@ def main() -> int:
     p.add_argument("--umwelt", help="the Rust umwelt binary (for the Rust responder)")
     p.add_argument("--seconds", type=float, default=10.0)
     p.add_argument("--port", type=int, default=17590, help="loopback port of the zenoh endpoint")
-    p.add_argument("--out", default=str(REPO / "docs" / "results" / "drivers" / "python_lockstep.json"))
+    p.add_argument(
+        "--out", default=str(REPO / "docs" / "results" / "drivers" / "python_lockstep.json")
+    )
     p.add_argument("--respond", help=argparse.SUPPRESS)  # internal: be the Python responder
     args = p.parse_args()
     endpoint = f"tcp/127.0.0.1:{args.port}"
@@ -124,8 +143,16 @@ def main() -> int:
         return 0
 
     results = {}
-    py = [sys.executable, str(Path(__file__).resolve()), "--respond", "bench_py",
-          "--port", str(args.port), "--seconds", str(args.seconds)]
+    py = [
+        sys.executable,
+        str(Path(__file__).resolve()),
+        "--respond",
+        "bench_py",
+        "--port",
+        str(args.port),
+        "--seconds",
+        str(args.seconds),
+    ]
     results["python_responder"] = serve(endpoint, "bench_py", args.seconds, py)
     if args.umwelt:
         with tempfile.TemporaryDirectory() as tmp:
@@ -135,18 +162,26 @@ def main() -> int:
                 f'robot_config = "{REPO / "configs" / "robots" / "pendulum.toml"}"\n'
                 '\n[controller]\nkind = "random"\n'
             )
-            rs = [args.umwelt, "run", "--config", str(config), "--trigger", "lockstep",
-                  "--zenoh-endpoint", endpoint]
+            rs = [
+                args.umwelt,
+                "run",
+                "--config",
+                str(config),
+                "--trigger",
+                "lockstep",
+                "--zenoh-endpoint",
+                endpoint,
+            ]
             results["rust_responder"] = serve(endpoint, "pendulum", args.seconds, rs)
-    import zenoh  # noqa: F401  (its version is the package's)
     from importlib.metadata import version
 
     doc = {
         "what": "frames per second the Python umwelt_driver.Driver sustains in lockstep "
-                "(numpy pendulum, one joint), each frame answered at once by the responder "
-                "in another process, over zenoh on loopback",
-        "command": "python3 drivers/python/bench_lockstep.py" + (" --umwelt <umwelt binary>" if args.umwelt else "")
-                   + f" --seconds {args.seconds:g}",
+        "(numpy pendulum, one joint), each frame answered at once by the responder "
+        "in another process, over zenoh on loopback",
+        "command": "python3 drivers/python/bench_lockstep.py"
+        + (" --umwelt <umwelt binary>" if args.umwelt else "")
+        + f" --seconds {args.seconds:g}",
         "cpu": cpu(),
         "python": platform.python_version(),
         "eclipse_zenoh": version("eclipse-zenoh"),

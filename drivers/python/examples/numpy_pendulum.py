@@ -59,8 +59,9 @@ class Pendulum:
     def step(self, action: np.ndarray):
         """One control step: the torque saturates at the motor's limit."""
         self.torque = float(np.clip(action[0], -MAX_TORQUE, MAX_TORQUE))
-        accel = (MASS * GRAVITY * LENGTH * np.sin(self.angle) + self.torque
-                 - DAMPING * self.velocity) / INERTIA
+        accel = (
+            MASS * GRAVITY * LENGTH * np.sin(self.angle) + self.torque - DAMPING * self.velocity
+        ) / INERTIA
         self.velocity += DT * accel  # semi-implicit: velocity first,
         self.angle += DT * self.velocity  # then position with the new velocity
         return self.observe(swingup_reward(np.cos(self.angle)))
@@ -80,19 +81,35 @@ def main() -> int:
     robot = Pendulum()
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    with Driver(args.robot, ["hinge"], CommandMode.TORQUE, safe_action=[0.0],
-                rate_hz=1 / DT, lockstep=args.lockstep, node="numpy_pendulum",
-                endpoint=args.endpoint, seed=args.seed,
-                episode_steps=EPISODE_STEPS) as driver:
-        print(f"serving {args.robot} on umwelt/{args.robot}/sensors"
-              f"{' in lockstep' if args.lockstep else ''}", file=sys.stderr, flush=True)
-        summary = driver.run(robot.step, robot.reset, duration=args.duration,
-                             episodes=args.episodes, stop=stop)
+    with Driver(
+        args.robot,
+        ["hinge"],
+        CommandMode.TORQUE,
+        safe_action=[0.0],
+        rate_hz=1 / DT,
+        lockstep=args.lockstep,
+        node="numpy_pendulum",
+        endpoint=args.endpoint,
+        seed=args.seed,
+        episode_steps=EPISODE_STEPS,
+    ) as driver:
+        print(
+            f"serving {args.robot} on umwelt/{args.robot}/sensors"
+            f"{' in lockstep' if args.lockstep else ''}",
+            file=sys.stderr,
+            flush=True,
+        )
+        summary = driver.run(
+            robot.step, robot.reset, duration=args.duration, episodes=args.episodes, stop=stop
+        )
     if args.json:
         print(json.dumps(summary.__dict__))
     else:
-        print(f"{summary.frames} frames, {summary.commands_applied} commands applied, "
-              f"{summary.safe_steps} safe steps, returns {summary.returns}", file=sys.stderr)
+        print(
+            f"{summary.frames} frames, {summary.commands_applied} commands applied, "
+            f"{summary.safe_steps} safe steps, returns {summary.returns}",
+            file=sys.stderr,
+        )
     return 0
 
 

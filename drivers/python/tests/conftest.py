@@ -51,8 +51,10 @@ def umwelt_bin() -> str:
     skipped, visibly, when it is not there."""
     path = os.environ.get("UMWELT_BIN")
     if not path:
-        pytest.skip("UMWELT_BIN is not set: build umwelt (cargo build --release -p umwelt-runtime "
-                    "--bin umwelt) and point UMWELT_BIN at it to run the Rust end-to-end tests")
+        pytest.skip(
+            "UMWELT_BIN is not set: build umwelt (cargo build --release -p umwelt-runtime "
+            "--bin umwelt) and point UMWELT_BIN at it to run the Rust end-to-end tests"
+        )
     if not os.access(path, os.X_OK):
         pytest.skip(f"UMWELT_BIN={path} is not an executable file")
     return path

@@ -43,8 +43,14 @@ def frame() -> SensorFrame:
 def samples():
     return [
         frame(),
-        MotorCommand(7, 1_700_000_000_002_000_000, 42, 1_700_000_000_022_000_000,
-                     CommandMode.VELOCITY, [0.5, -0.25, 3.0]),
+        MotorCommand(
+            7,
+            1_700_000_000_002_000_000,
+            42,
+            1_700_000_000_022_000_000,
+            CommandMode.VELOCITY,
+            [0.5, -0.25, 3.0],
+        ),
         Status(3, 5, "sim", Stepping.LOCKSTEP, NodeState.SAFE_HOLD, 2, 100, "stale frame (42 ms)"),
         Telemetry(9, 11, [("plan_ms", 1.25), ("cost", -3e40)], "ok"),
         Estop(1, 2, True, "button"),

@@ -94,17 +94,21 @@ def test_every_cut_is_truncated():
         buf = encode(m)
         for cut in range(len(buf)):
             refused(buf[:cut], ErrorClass.TRUNCATED)
-    e = refused(encode(frame())[:HEADER_LEN + 3], ErrorClass.TRUNCATED, "SensorFrame.robot")
+    e = refused(encode(frame())[: HEADER_LEN + 3], ErrorClass.TRUNCATED, "SensorFrame.robot")
     assert str(e) == "truncated while reading SensorFrame.robot: needed 4 bytes, 2 left"
 
 
 def test_bad_magic_unknown_kind_and_trailing_bytes():
     buf = encode(sample(Estop))
-    refused(b"XW" + buf[2:], ErrorClass.BAD_MAGIC,
-            message='bad magic [58, 57], expected "UW" [55, 57]')
+    refused(
+        b"XW" + buf[2:], ErrorClass.BAD_MAGIC, message='bad magic [58, 57], expected "UW" [55, 57]'
+    )
     for kind in (0, 7, 255):
-        refused(buf[:3] + bytes([kind]) + buf[4:], ErrorClass.UNKNOWN_KIND,
-                message=f"unknown message kind {kind}")
+        refused(
+            buf[:3] + bytes([kind]) + buf[4:],
+            ErrorClass.UNKNOWN_KIND,
+            message=f"unknown message kind {kind}",
+        )
     for m in samples():
         for extra in (1, 5):
             e = refused(encode(m) + bytes(extra), ErrorClass.TRAILING_BYTES)
@@ -115,8 +119,11 @@ def test_version_1_is_refused_by_name():
     for version in (1, 0, 3):
         buf = bytearray(encode(frame()))
         buf[2] = version
-        refused(bytes(buf), ErrorClass.UNSUPPORTED_VERSION,
-                message=f"unsupported protocol version {version} (this build speaks version 2)")
+        refused(
+            bytes(buf),
+            ErrorClass.UNSUPPORTED_VERSION,
+            message=f"unsupported protocol version {version} (this build speaks version 2)",
+        )
 
 
 @pytest.mark.parametrize(
@@ -164,8 +171,12 @@ def test_counts_over_the_limits():
     # joints: the u16 after robot (1 + 4) and applied (1 + 8).
     buf = bytearray(encode(frame()))
     struct.pack_into("<H", buf, hdr + 14, MAX_JOINTS + 1)
-    refused(bytes(buf), ErrorClass.TOO_LARGE, "SensorFrame.joints",
-            "SensorFrame.joints: length 1025 exceeds the limit of 1024")
+    refused(
+        bytes(buf),
+        ErrorClass.TOO_LARGE,
+        "SensorFrame.joints",
+        "SensorFrame.joints: length 1025 exceeds the limit of 1024",
+    )
     # channels: after the 3 x 2 floats.
     buf = bytearray(encode(frame()))
     struct.pack_into("<H", buf, hdr + 16 + 24, 1025)
@@ -187,8 +198,12 @@ def test_counts_over_the_limits():
     # An image over 64 MiB is refused before its bytes are read.
     huge = struct.pack("<I", (64 << 20) + 1)
     buf = patch(encode(frame()), b"\x01\x06\x00\x00\x00", b"\x01" + huge)
-    refused(buf, ErrorClass.TOO_LARGE, "Image.data",
-            "Image.data: length 67108865 exceeds the limit of 67108864")
+    refused(
+        buf,
+        ErrorClass.TOO_LARGE,
+        "Image.data",
+        "Image.data: length 67108865 exceeds the limit of 67108864",
+    )
 
 
 def test_limits_are_inclusive():
@@ -216,8 +231,12 @@ def test_limits_are_inclusive():
 )
 def test_invalid_utf8_in_every_string(cls, needle, field):
     bad = needle[:-1] + b"\xc3"  # a lead byte with no continuation
-    refused(patch(encode(sample(cls)), needle, bad), ErrorClass.INVALID_UTF8, field,
-            f"{field}: invalid UTF-8")
+    refused(
+        patch(encode(sample(cls)), needle, bad),
+        ErrorClass.INVALID_UTF8,
+        field,
+        f"{field}: invalid UTF-8",
+    )
 
 
 @pytest.mark.parametrize(
@@ -226,11 +245,13 @@ def test_invalid_utf8_in_every_string(cls, needle, field):
         (SensorFrame, "SensorFrame.positions", lambda m, x: m.positions.__setitem__(1, x)),
         (SensorFrame, "SensorFrame.velocities", lambda m, x: m.velocities.__setitem__(1, x)),
         (SensorFrame, "SensorFrame.efforts", lambda m, x: m.efforts.__setitem__(1, x)),
-        (SensorFrame, "SensorFrame.channels.value",
-         lambda m, x: m.channels.__setitem__(1, ("grip", x))),
+        (
+            SensorFrame,
+            "SensorFrame.channels.value",
+            lambda m, x: m.channels.__setitem__(1, ("grip", x)),
+        ),
         (MotorCommand, "MotorCommand.values", lambda m, x: m.values.__setitem__(1, x)),
-        (Telemetry, "Telemetry.values.value",
-         lambda m, x: m.values.__setitem__(1, ("cost", x))),
+        (Telemetry, "Telemetry.values.value", lambda m, x: m.values.__setitem__(1, ("cost", x))),
     ],
 )
 def test_non_finite_in_every_float_field(cls, field, poke):

@@ -50,12 +50,21 @@ def served(endpoint):
     def start(**kwargs):
         robot = Integrator()
         client = Client(endpoint, "integ")
-        opts = dict(robot="integ", joints=["x"], mode=CommandMode.TORQUE, safe_action=[0.0],
-                    rate_hz=50.0, node="integ_driver", endpoint=endpoint)
+        opts = dict(
+            robot="integ",
+            joints=["x"],
+            mode=CommandMode.TORQUE,
+            safe_action=[0.0],
+            rate_hz=50.0,
+            node="integ_driver",
+            endpoint=endpoint,
+        )
         opts.update(kwargs)
         driver = Driver(**opts)
         stop, out = threading.Event(), {}
-        t = threading.Thread(target=lambda: out.update(s=driver.run(robot.step, robot.reset, stop=stop)))
+        t = threading.Thread(
+            target=lambda: out.update(s=driver.run(robot.step, robot.reset, stop=stop))
+        )
         t.start()
         started.append((driver, client, stop, t))
         return driver, client, robot, out
@@ -90,8 +99,12 @@ def test_lockstep_steps_on_answers_and_says_what_it_applied(served):
     c.answer(f.__class__(f.seq - 1, 0, "integ"), [9.0])
     seq = c.answer(again, [-1.0])
     nxt = c.wait_for(c.frames, lambda m: m.seq > f.seq)
-    assert nxt.applied == Applied.command(seq) and nxt.positions[0] == pytest.approx(f.positions[0] - 1.0)
-    tel = dict(c.wait_for(c.telemetry, lambda t: dict(t.values).get("dropped_unanswered", 0) >= 1).values)
+    assert nxt.applied == Applied.command(seq) and nxt.positions[0] == pytest.approx(
+        f.positions[0] - 1.0
+    )
+    tel = dict(
+        c.wait_for(c.telemetry, lambda t: dict(t.values).get("dropped_unanswered", 0) >= 1).values
+    )
     assert tel["resends"] >= 1 and tel["dropped"] >= 1
 
 
@@ -100,6 +113,7 @@ def test_real_time_holds_safe_without_commands_and_latches_the_estop(served):
     c.wait_for(c.status, lambda s: s.state == NodeState.SAFE_HOLD)
     f = c.wait_for(c.frames, lambda m: m.seq > 2)
     assert f.applied == APPLIED_SAFE and f.positions[0] == 0.0
+
     # Answer every frame: commands apply.
     def drive_until(pred):
         for _ in range(500):
@@ -108,6 +122,7 @@ def test_real_time_holds_safe_without_commands_and_latches_the_estop(served):
             if pred(frame):
                 return frame
         raise AssertionError("condition never held")
+
     running = drive_until(lambda m: m.applied.command_seq is not None)
     assert running.velocities[0] == 0.25
     c.wait_for(c.status, lambda s: s.state == NodeState.RUNNING)
@@ -118,7 +133,9 @@ def test_real_time_holds_safe_without_commands_and_latches_the_estop(served):
     # Every frame of a step after the ESTOPPED status (stamped later) is safe.
     held = [drive_until(lambda m: m.stamp_ns > engaged.stamp_ns) for _ in range(10)]
     assert all(h.applied == APPLIED_SAFE and h.velocities[0] == 0.0 for h in held)
-    tel = dict(c.wait_for(c.telemetry, lambda t: dict(t.values)["dropped_unauthorised"] >= 1).values)
+    tel = dict(
+        c.wait_for(c.telemetry, lambda t: dict(t.values)["dropped_unauthorised"] >= 1).values
+    )
     assert tel["dropped_unauthorised"] == 1
     # Release on admin: commands apply again.
     c.estop(False, keys.ADMIN)
@@ -159,8 +176,16 @@ def test_invalid_traffic_is_counted_by_class_and_never_applied(served):
     ]
     for payload in bad:
         c.put(keys.CMD, payload)
-    want = {"truncated": 1, "bad_magic": 1, "unsupported_version": 1, "unknown_kind": 1,
-            "trailing_bytes": 1, "non_finite": 1, "spec": 2, "far_deadline": 1}
+    want = {
+        "truncated": 1,
+        "bad_magic": 1,
+        "unsupported_version": 1,
+        "unknown_kind": 1,
+        "trailing_bytes": 1,
+        "non_finite": 1,
+        "spec": 2,
+        "far_deadline": 1,
+    }
     tel = c.wait_for(c.telemetry, lambda t: dict(t.values)["dropped"] >= 9)
     values = dict(tel.values)
     assert {k: values[f"dropped_{k}"] for k in want} == want
@@ -170,8 +195,14 @@ def test_invalid_traffic_is_counted_by_class_and_never_applied(served):
 
 
 def test_bad_settings_are_refused_before_opening_zenoh():
-    for kwargs in [dict(robot="a/b"), dict(rate_hz=0.0), dict(safe_action=[np.nan]),
-                   dict(safe_action=[]), dict(mode=9), dict(rate_hz=float("inf"))]:
+    for kwargs in [
+        dict(robot="a/b"),
+        dict(rate_hz=0.0),
+        dict(safe_action=[np.nan]),
+        dict(safe_action=[]),
+        dict(mode=9),
+        dict(rate_hz=float("inf")),
+    ]:
         opts = dict(robot="r", joints=1, mode=CommandMode.TORQUE, safe_action=[0.0], rate_hz=50.0)
         opts.update(kwargs)
         with pytest.raises(DriverError):

@@ -47,8 +47,12 @@ def test_a_command_must_answer_a_recent_frame_before_its_deadline():
     refused_as(ErrorClass.FAR_DEADLINE, g.check, cmd(U64_MAX, U64_MAX), T)
     refused_as(ErrorClass.EXPIRED, g.check, cmd(2, T + 10 * MS), T + 10 * MS)
     refused_as(ErrorClass.EXPIRED, g.check, cmd(2, T), T + 10 * MS)
-    refused_as(ErrorClass.FAR_DEADLINE, g.check,
-               cmd(2, T + 10 * MS + MAX_DEADLINE_AHEAD_NS + 1), T + 10 * MS)
+    refused_as(
+        ErrorClass.FAR_DEADLINE,
+        g.check,
+        cmd(2, T + 10 * MS + MAX_DEADLINE_AHEAD_NS + 1),
+        T + 10 * MS,
+    )
     g.check(cmd(2, T + 10 * MS + MAX_DEADLINE_AHEAD_NS), T + 10 * MS)  # inclusive
     # Frame 1 leaves the answer window.
     later = T + ANSWER_WINDOW_NS + 5 * MS

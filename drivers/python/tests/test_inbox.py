@@ -2,7 +2,16 @@
 which command is in force, lockstep answers, the estop latch, Resets, and
 drops by class; plus the drop log's counts and alarm."""
 
-from umwelt_driver import CommandMode, ErrorClass, Estop, MotorCommand, Reset, Status, Stepping, encode
+from umwelt_driver import (
+    CommandMode,
+    ErrorClass,
+    Estop,
+    MotorCommand,
+    Reset,
+    Status,
+    Stepping,
+    encode,
+)
 from umwelt_driver.drops import DropLog
 from umwelt_driver.inbox import (
     AcceptedKind,
@@ -33,7 +42,10 @@ def test_real_time_applies_the_fresh_command_answering_the_latest_frame():
     assert kind(ib.receive(InboxKey.CMD, cmd(1, T + 20 * MS), T)) == ErrorClass.UNANSWERED
     ib.frame_sent(1, T)
     ib.frame_sent(2, T + 10 * MS)
-    assert kind(ib.receive(InboxKey.CMD, cmd(2, T + 30 * MS, seq=9), T + 11 * MS)) == AcceptedKind.COMMAND
+    assert (
+        kind(ib.receive(InboxKey.CMD, cmd(2, T + 30 * MS, seq=9), T + 11 * MS))
+        == AcceptedKind.COMMAND
+    )
     # An answer to an older frame, with a forged huge seq, does not win.
     old = cmd(1, T + 40 * MS, seq=(1 << 64) - 1)
     assert kind(ib.receive(InboxKey.CMD, old, T + 12 * MS)) == AcceptedKind.SUPERSEDED
@@ -41,10 +53,19 @@ def test_real_time_applies_the_fresh_command_answering_the_latest_frame():
     assert isinstance(in_force, MotorCommand) and in_force.seq == 9
     assert ib.decide(T + 30 * MS) == Decision.NO_COMMAND  # its deadline passed
     # Wrong count, wrong mode, expired, far deadline: dropped by class.
-    assert kind(ib.receive(InboxKey.CMD, cmd(2, T + 30 * MS, values=[1.0]), T + 12 * MS)) == ErrorClass.SPEC
-    assert kind(ib.receive(InboxKey.CMD, cmd(2, T + 30 * MS, mode=CommandMode.VELOCITY), T + 12 * MS)) == ErrorClass.SPEC
+    assert (
+        kind(ib.receive(InboxKey.CMD, cmd(2, T + 30 * MS, values=[1.0]), T + 12 * MS))
+        == ErrorClass.SPEC
+    )
+    assert (
+        kind(ib.receive(InboxKey.CMD, cmd(2, T + 30 * MS, mode=CommandMode.VELOCITY), T + 12 * MS))
+        == ErrorClass.SPEC
+    )
     assert kind(ib.receive(InboxKey.CMD, cmd(2, T + 12 * MS), T + 12 * MS)) == ErrorClass.EXPIRED
-    assert kind(ib.receive(InboxKey.CMD, cmd(2, T + 2000 * MS), T + 12 * MS)) == ErrorClass.FAR_DEADLINE
+    assert (
+        kind(ib.receive(InboxKey.CMD, cmd(2, T + 2000 * MS), T + 12 * MS))
+        == ErrorClass.FAR_DEADLINE
+    )
 
 
 def test_malformed_payloads_are_dropped_never_raised():
@@ -76,11 +97,19 @@ def test_lockstep_takes_one_answer_per_frame():
     assert ib.has_answer()
     assert ib.take_answer().answers_seq == 1 and not ib.has_answer()
     # After the re-send, an answer must be made after the re-sent stamp.
-    assert kind(ib.receive(InboxKey.CMD, cmd(1, T + 1999 * MS), T + 2005 * MS)) == ErrorClass.EXPIRED
-    assert kind(ib.receive(InboxKey.CMD, cmd(1, T + 2010 * MS, seq=2), T + 2005 * MS)) == AcceptedKind.COMMAND
+    assert (
+        kind(ib.receive(InboxKey.CMD, cmd(1, T + 1999 * MS), T + 2005 * MS)) == ErrorClass.EXPIRED
+    )
+    assert (
+        kind(ib.receive(InboxKey.CMD, cmd(1, T + 2010 * MS, seq=2), T + 2005 * MS))
+        == AcceptedKind.COMMAND
+    )
     ib.frame_sent(2, T + 2020 * MS)  # the next frame: the old answer is gone
     assert not ib.has_answer()
-    assert kind(ib.receive(InboxKey.CMD, cmd(1, T + 2030 * MS), T + 2021 * MS)) == ErrorClass.UNANSWERED
+    assert (
+        kind(ib.receive(InboxKey.CMD, cmd(1, T + 2030 * MS), T + 2021 * MS))
+        == ErrorClass.UNANSWERED
+    )
 
 
 def test_the_estop_latches_until_a_fresh_release_on_admin():
@@ -100,7 +129,9 @@ def test_the_estop_latches_until_a_fresh_release_on_admin():
     assert not ib.estop.engaged
     assert kind(ib.receive(InboxKey.ADMIN, release, T + 3 * MS)) == ErrorClass.STALE  # a replay
     # Engaging is honoured on admin too, and however old.
-    assert kind(ib.receive(InboxKey.ADMIN, encode(Estop(4, 0, True)), T)) == AcceptedKind.ESTOP_ENGAGED
+    assert (
+        kind(ib.receive(InboxKey.ADMIN, encode(Estop(4, 0, True)), T)) == AcceptedKind.ESTOP_ENGAGED
+    )
     assert ib.decide(T + MS) == Decision.ESTOPPED
 
 
@@ -112,7 +143,10 @@ def test_resets_are_fresh_once_per_key_and_clear_old_answers():
     assert out.kind == AcceptedKind.RESET and out.seed == 77
     assert kind(ib.receive(InboxKey.CMD, r, T + MS)) == ErrorClass.STALE  # a replay on cmd
     assert kind(ib.receive(InboxKey.ADMIN, r, T + MS)).name == "RESET"  # admin has its own gate
-    assert kind(ib.receive(InboxKey.ADMIN, encode(Reset(2, T + 600 * MS + MS, None)), T)) == ErrorClass.FUTURE_STAMP
+    assert (
+        kind(ib.receive(InboxKey.ADMIN, encode(Reset(2, T + 600 * MS + MS, None)), T))
+        == ErrorClass.FUTURE_STAMP
+    )
     assert ib.take_reset() == (77,) and ib.take_reset() is None
     ib.new_episode()
     assert kind(ib.receive(InboxKey.CMD, cmd(1, T + 30 * MS), T + MS)) == ErrorClass.UNANSWERED

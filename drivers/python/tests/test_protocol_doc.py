@@ -32,7 +32,12 @@ EXPECTED = {
         images=[Image("cam", 2, 1, ImageEncoding.MONO8, b"\x10\xff")],
     ),
     "motor_command": MotorCommand(
-        7, 1_700_000_000_002_000_000, 42, 1_700_000_000_022_000_000, CommandMode.TORQUE, [0.5, -0.25]
+        7,
+        1_700_000_000_002_000_000,
+        42,
+        1_700_000_000_022_000_000,
+        CommandMode.TORQUE,
+        [0.5, -0.25],
     ),
 }
 
@@ -40,7 +45,9 @@ EXPECTED = {
 def examples(doc: str):
     """{name: (bytes of the annotated dump, bytes of the hex line after it)}."""
     found = {}
-    for m in re.finditer(r"<!-- example: (\w+) -->\s*```text\n(.*?)```(.*?)```text\n(.*?)```", doc, re.S):
+    for m in re.finditer(
+        r"<!-- example: (\w+) -->\s*```text\n(.*?)```(.*?)```text\n(.*?)```", doc, re.S
+    ):
         name, dump, between, line = m.groups()
         assert "as one hex string" in between, name
         out = bytearray()

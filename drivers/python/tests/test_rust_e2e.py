@@ -51,8 +51,20 @@ def procs():
 def test_python_answers_the_rust_simulator_in_lockstep(umwelt_bin, endpoint, procs):
     c = Client(endpoint, "pendulum")
     try:
-        sim = spawn(umwelt_bin, "sim", "--robot", "pendulum", "--task", "swingup", "--lockstep",
-                    "--seed", "3", "--zenoh-endpoint", endpoint, "--json")
+        sim = spawn(
+            umwelt_bin,
+            "sim",
+            "--robot",
+            "pendulum",
+            "--task",
+            "swingup",
+            "--lockstep",
+            "--seed",
+            "3",
+            "--zenoh-endpoint",
+            endpoint,
+            "--json",
+        )
         procs.append(sim)
         st = c.wait_for(c.status, lambda s: s.node == "sim", timeout=WAIT_S)
         assert st.stepping == Stepping.LOCKSTEP
@@ -69,7 +81,9 @@ def test_python_answers_the_rust_simulator_in_lockstep(umwelt_bin, endpoint, pro
         # Invalid traffic from Python: the Rust driver counts it by class.
         c.answer(f, [0.8, 0.8])  # one value too many: spec
         c.put(keys.CMD, b"UW\x01\x02" + bytes(30))  # version 1
-        tel = c.wait_for(c.telemetry, lambda t: dict(t.values).get("dropped", 0) >= 2, timeout=WAIT_S)
+        tel = c.wait_for(
+            c.telemetry, lambda t: dict(t.values).get("dropped", 0) >= 2, timeout=WAIT_S
+        )
         v = dict(tel.values)
         assert v["dropped_spec"] == 1 and v["dropped_unsupported_version"] == 1
         # A seeded Reset encoded in Python starts episode 1.
@@ -85,18 +99,39 @@ def test_python_answers_the_rust_simulator_in_lockstep(umwelt_bin, endpoint, pro
         c.close()
 
 
-def test_the_rust_controller_drives_the_python_pendulum(umwelt_bin, endpoint, procs, repo, tmp_path):
+def test_the_rust_controller_drives_the_python_pendulum(
+    umwelt_bin, endpoint, procs, repo, tmp_path
+):
     config = tmp_path / "pendulum_random.toml"
     config.write_text(
         'robot = "pendulum"\ntask = "swingup"\n'
         f'robot_config = "{repo / "configs" / "robots" / "pendulum.toml"}"\n\n'
         '[controller]\nkind = "random"\n'
     )
-    driver = spawn(sys.executable, str(EXAMPLE), "--lockstep", "--endpoint", endpoint,
-                   "--episodes", "2", "--seed", "7", "--json")
+    driver = spawn(
+        sys.executable,
+        str(EXAMPLE),
+        "--lockstep",
+        "--endpoint",
+        endpoint,
+        "--episodes",
+        "2",
+        "--seed",
+        "7",
+        "--json",
+    )
     procs.append(driver)
-    run = spawn(umwelt_bin, "run", "--config", str(config), "--trigger", "lockstep", "--json",
-                "--zenoh-endpoint", endpoint)
+    run = spawn(
+        umwelt_bin,
+        "run",
+        "--config",
+        str(config),
+        "--trigger",
+        "lockstep",
+        "--json",
+        "--zenoh-endpoint",
+        endpoint,
+    )
     procs.append(run)
     try:
         d_out, d_err = driver.communicate(timeout=300)
@@ -115,23 +150,32 @@ def test_the_rust_controller_drives_the_python_pendulum(umwelt_bin, endpoint, pr
 
 
 def test_rust_tools_read_and_command_the_python_driver(umwelt_bin, endpoint, procs):
-    driver = spawn(sys.executable, str(EXAMPLE), "--endpoint", endpoint, "--robot", "pend_py",
-                   "--json")
+    driver = spawn(
+        sys.executable, str(EXAMPLE), "--endpoint", endpoint, "--robot", "pend_py", "--json"
+    )
     procs.append(driver)
     c = Client(endpoint, "pend_py")
 
     def umwelt(*args):
-        done = subprocess.run([umwelt_bin, *args, "--zenoh-endpoint", endpoint],
-                              capture_output=True, text=True, timeout=WAIT_S)
+        done = subprocess.run(
+            [umwelt_bin, *args, "--zenoh-endpoint", endpoint],
+            capture_output=True,
+            text=True,
+            timeout=WAIT_S,
+        )
         assert done.returncode == 0, done.stderr
         return done.stdout
 
     try:
-        frame = json.loads(umwelt("topic", "echo", "umwelt/pend_py/sensors", "--count", "1", "--json"))
+        frame = json.loads(
+            umwelt("topic", "echo", "umwelt/pend_py/sensors", "--count", "1", "--json")
+        )
         assert frame["kind"] == "sensor_frame" and frame["robot"] == "pend_py"
         assert frame["applied"] == "safe" or frame["applied"] == "none"
         assert [n for n, _ in frame["channels"]] == ["reward", "success", "episode"]
-        status = json.loads(umwelt("topic", "echo", "umwelt/pend_py/status", "--count", "1", "--json"))
+        status = json.loads(
+            umwelt("topic", "echo", "umwelt/pend_py/status", "--count", "1", "--json")
+        )
         assert status["node"] == "numpy_pendulum" and status["stepping"] == "real_time"
         umwelt("estop", "pend_py", "--reason", "from rust")
         c.wait_for(c.status, lambda s: s.state == NodeState.ESTOPPED, timeout=WAIT_S)

@@ -4,6 +4,8 @@ decodes what a robot publishes and sends commands, estops and resets."""
 import queue
 import time
 
+import zenoh
+
 from umwelt_driver import (
     CommandMode,
     DecodeError,
@@ -40,15 +42,28 @@ class Client:
                     q.put(dec(sample.payload.to_bytes()))
                 except DecodeError as e:
                     self.errors.append(e)
+
             return cb
 
         self._subs = [
-            self.session.declare_subscriber(keys.key(robot, keys.SENSORS), into(self.frames, decode_sensor_frame)),
-            self.session.declare_subscriber(keys.key(robot, keys.STATUS), into(self.status, decode_status)),
-            self.session.declare_subscriber(keys.key(robot, keys.TELEMETRY), into(self.telemetry, decode_telemetry)),
+            self.session.declare_subscriber(
+                keys.key(robot, keys.SENSORS), into(self.frames, decode_sensor_frame)
+            ),
+            self.session.declare_subscriber(
+                keys.key(robot, keys.STATUS), into(self.status, decode_status)
+            ),
+            self.session.declare_subscriber(
+                keys.key(robot, keys.TELEMETRY), into(self.telemetry, decode_telemetry)
+            ),
         ]
-        self._pubs = {t: self.session.declare_publisher(keys.key(robot, t), express=True)
-                      for t in (keys.CMD, keys.ESTOP, keys.ADMIN)}
+        # BLOCK: a test's burst of messages must not be dropped by zenoh
+        # when its queue is momentarily full on a loaded machine.
+        self._pubs = {
+            t: self.session.declare_publisher(
+                keys.key(robot, t), express=True, congestion_control=zenoh.CongestionControl.BLOCK
+            )
+            for t in (keys.CMD, keys.ESTOP, keys.ADMIN)
+        }
 
     def wait_for(self, q, pred=lambda m: True, timeout=WAIT_S):
         """The first message from ``q`` satisfying ``pred`` (others are
@@ -67,8 +82,14 @@ class Client:
         """Publishes the command answering ``frame``; returns its seq."""
         self.seq += 1
         now = now_ns()
-        self.put(keys.CMD, encode(MotorCommand(self.seq, now, frame.seq,
-                                               now + int(deadline_ms * 1e6), mode, list(values))))
+        self.put(
+            keys.CMD,
+            encode(
+                MotorCommand(
+                    self.seq, now, frame.seq, now + int(deadline_ms * 1e6), mode, list(values)
+                )
+            ),
+        )
         return self.seq
 
     def estop(self, engage: bool, topic: str):
@@ -80,7 +101,15 @@ class Client:
         self.put(topic, encode(Reset(self.seq, now_ns(), seed)))
 
     def put(self, topic: str, payload: bytes):
-        self._pubs[topic].put(payload)
+        """Publishes once a subscriber matches ``topic`` (zenoh drops what
+        is put before the route to a new peer's subscriber is known)."""
+        pub = self._pubs[topic]
+        end = time.monotonic() + WAIT_S
+        while not pub.matching_status.matching:
+            if time.monotonic() > end:
+                raise AssertionError(f"nobody subscribes to {topic} after {WAIT_S} s")
+            time.sleep(0.01)
+        pub.put(payload)
 
     def close(self):
         for e in self._subs + list(self._pubs.values()):

@@ -122,7 +122,9 @@ class _Reader:
         try:
             return enum(value)
         except ValueError:
-            raise DecodeError(ErrorClass.BAD_ENUM, f"{field}: invalid value {value}", field) from None
+            raise DecodeError(
+                ErrorClass.BAD_ENUM, f"{field}: invalid value {value}", field
+            ) from None
 
     def bool(self, field: str) -> bool:
         value = self.u8(field)
@@ -181,9 +183,7 @@ class _Reader:
     def finish(self) -> None:
         left = len(self.buf) - self.pos
         if left:
-            raise DecodeError(
-                ErrorClass.TRAILING_BYTES, f"{left} trailing bytes after the message"
-            )
+            raise DecodeError(ErrorClass.TRAILING_BYTES, f"{left} trailing bytes after the message")
 
 
 def _image(r: _Reader) -> Image:
@@ -495,7 +495,9 @@ def _body_telemetry(t: Telemetry) -> bytes:
             v = float(v)
         except (TypeError, ValueError):
             raise EncodeError(
-                ErrorClass.OUT_OF_RANGE, f"Telemetry.values.value[{i}]: not a number", "Telemetry.values.value"
+                ErrorClass.OUT_OF_RANGE,
+                f"Telemetry.values.value[{i}]: not a number",
+                "Telemetry.values.value",
             ) from None
         if not math.isfinite(v):
             raise _non_finite(EncodeError, "Telemetry.values.value", i)
@@ -506,7 +508,9 @@ def _body_telemetry(t: Telemetry) -> bytes:
 
 def _body_estop(e: Estop) -> bytes:
     if not isinstance(e.engage, (bool, np.bool_)):
-        raise EncodeError(ErrorClass.BAD_ENUM, f"Estop.engage: invalid value {e.engage!r}", "Estop.engage")
+        raise EncodeError(
+            ErrorClass.BAD_ENUM, f"Estop.engage: invalid value {e.engage!r}", "Estop.engage"
+        )
     return _U8.pack(int(bool(e.engage))) + _text("Estop.reason", e.reason)
 
 

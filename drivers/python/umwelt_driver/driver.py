@@ -33,7 +33,7 @@ from .codec import encode
 from .drops import DropLog
 from .errors import EncodeError
 from .fresh import now_ns
-from .inbox import Accepted, AcceptedKind, Decision, DriverInbox, Dropped, InboxKey, RobotWireSpec
+from .inbox import Accepted, AcceptedKind, DriverInbox, Dropped, InboxKey, RobotWireSpec
 from .messages import (
     APPLIED_NONE,
     APPLIED_SAFE,
@@ -153,12 +153,13 @@ class Driver:
         self._state = NodeState.STARTING
         self._episode = self._step = 0
         self._return = 0.0
+        # Real time: when the next tick starts. Lockstep: since when the
+        # newest frame waits for its answer. Both monotonic, set by run().
+        self._next_tick = self._waited_since = 0.0
         self.session = open_session(endpoint, zenoh_config)
         try:
             self._subs = [
-                self.session.declare_subscriber(
-                    keys.key(robot, topic), self._callback(inbox_key)
-                )
+                self.session.declare_subscriber(keys.key(robot, topic), self._callback(inbox_key))
                 for topic, inbox_key in (
                     (keys.CMD, InboxKey.CMD),
                     (keys.ESTOP, InboxKey.ESTOP),
@@ -195,7 +196,11 @@ class Driver:
         if isinstance(outcome, Dropped):
             self.drops.record(outcome.cls, outcome.why)
         elif outcome.kind == AcceptedKind.ESTOP_ENGAGED:
-            log.warning("%s: estop engaged (%s): safe action until released on admin", self.robot, outcome.reason)
+            log.warning(
+                "%s: estop engaged (%s): safe action until released on admin",
+                self.robot,
+                outcome.reason,
+            )
         elif outcome.kind == AcceptedKind.ESTOP_RELEASED:
             log.warning("%s: estop released (%s)", self.robot, outcome.reason)
         if isinstance(outcome, Accepted) and outcome.kind in (
@@ -225,53 +230,19 @@ class Driver:
         s = self.summary
         try:
             self._begin_episode(reset_fn, self.seed, "episode 0 started")
-            next_tick = time.monotonic() + self.period
-            waited_since = time.monotonic()
-            last_periodic = time.monotonic()
+            self._next_tick = self._waited_since = last_periodic = time.monotonic()
+            self._next_tick += self.period
             while not (stop is not None and stop.is_set()) and (
                 duration is None or time.monotonic() - start < duration
             ):
                 if time.monotonic() - last_periodic >= 1.0:
                     last_periodic = time.monotonic()
                     self._periodic()
-                # 1. The command to apply (None: the safe action).
-                if self.lockstep:
-                    got = self._lockstep_answer()
-                    if got is _WAITING:
-                        if time.monotonic() - waited_since >= self.lockstep_timeout:
-                            log.warning(
-                                "%s: lockstep: no command answering frame %d after %.1f s: is a controller running? Sending the frame again",
-                                self.robot, self._frame_seq, self.lockstep_timeout,
-                            )
-                            self._resend()
-                            waited_since = time.monotonic()
-                        continue
-                    command = got
-                    waited_since = time.monotonic()
-                else:
-                    now = time.monotonic()
-                    if next_tick > now:
-                        time.sleep(next_tick - now)
-                    elif now - next_tick > self.period:
-                        s.overruns += 1
-                        next_tick = now
-                    next_tick += self.period
-                    with self._lock:
-                        d = self.inbox.decide(now_ns())
-                    command = d if isinstance(d, MotorCommand) else None
-                # 2. A Reset wins over stepping.
-                with self._lock:
-                    reset = self.inbox.take_reset()
-                if reset is not None:
-                    (seed,) = reset
-                    self._episode += 1
-                    seed = (self.seed + self._episode) % (1 << 64) if seed is None else seed
-                    self._begin_episode(
-                        reset_fn, seed, f"episode {self._episode} started on request (seed {seed})"
-                    )
-                    waited_since = time.monotonic()
+                command = self._next_command()
+                if command is _WAITING:
                     continue
-                # 3. Step with the command or the safe action.
+                if self._reset_requested(reset_fn):  # a Reset wins over stepping
+                    continue
                 if self._step_once(step_fn, command) and self._end_episode(reset_fn, episodes):
                     break
         except KeyboardInterrupt:
@@ -281,6 +252,50 @@ class Driver:
             s.wall_s = time.monotonic() - start
             s.dropped = self.drops.by_class()
         return s
+
+    def _next_command(self):
+        """The command for the next step (``None``: the safe action), or
+        ``_WAITING`` in lockstep while no answer has come (re-sending the
+        frame every ``lockstep_timeout``). In real time, waits for the tick."""
+        if not self.lockstep:
+            now = time.monotonic()
+            if self._next_tick > now:
+                time.sleep(self._next_tick - now)
+            elif now - self._next_tick > self.period:
+                self.summary.overruns += 1
+                self._next_tick = now
+            self._next_tick += self.period
+            with self._lock:
+                d = self.inbox.decide(now_ns())
+            return d if isinstance(d, MotorCommand) else None
+        got = self._lockstep_answer()
+        if got is not _WAITING:
+            self._waited_since = time.monotonic()
+        elif time.monotonic() - self._waited_since >= self.lockstep_timeout:
+            log.warning(
+                "%s: lockstep: no command answering frame %d after %.1f s: "
+                "is a controller running? Sending the frame again",
+                self.robot,
+                self._frame_seq,
+                self.lockstep_timeout,
+            )
+            self._resend()
+            self._waited_since = time.monotonic()
+        return got
+
+    def _reset_requested(self, reset_fn: ResetFn) -> bool:
+        """Starts the episode a pending Reset asks for, if any."""
+        with self._lock:
+            reset = self.inbox.take_reset()
+        if reset is None:
+            return False
+        (seed,) = reset
+        self._episode += 1
+        seed = (self.seed + self._episode) % (1 << 64) if seed is None else seed
+        why = f"episode {self._episode} started on request (seed {seed})"
+        self._begin_episode(reset_fn, seed, why)
+        self._waited_since = time.monotonic()
+        return True
 
     def _lockstep_answer(self):
         """The answer to the newest frame, ``None`` when a Reset is pending
@@ -315,7 +330,9 @@ class Driver:
             self._status(state, _WHY[state])
         out = step_fn(action.copy())
         if not isinstance(out, tuple) or len(out) not in (3, 4, 5):
-            raise DriverError("step_fn must return (positions, velocities, efforts[, channels[, done]])")
+            raise DriverError(
+                "step_fn must return (positions, velocities, efforts[, channels[, done]])"
+            )
         self._step += 1
         channels = _channels(out[3] if len(out) > 3 else None)
         self._frame(out[:3], channels, applied)
@@ -357,14 +374,20 @@ class Driver:
         positions, velocities, efforts = pve
         if any(np.size(x) != self.joints for x in pve):
             raise DriverError(
-                f"{self.robot}: positions, velocities and efforts must have {self.joints} values each, "
-                f"got {[int(np.size(x)) for x in pve]}"
+                f"{self.robot}: positions, velocities and efforts must have "
+                f"{self.joints} values each, got {[int(np.size(x)) for x in pve]}"
             )
         if not any(n == keys.EPISODE for n, _ in channels):
             channels = channels + [(keys.EPISODE, float(self._episode))]
         self._frame_seq += 1
         frame = SensorFrame(
-            self._frame_seq, now_ns(), self.robot, positions, velocities, efforts, channels,
+            self._frame_seq,
+            now_ns(),
+            self.robot,
+            positions,
+            velocities,
+            efforts,
+            channels,
             applied=applied,
         )
         self._publish_frame(frame)
@@ -393,8 +416,13 @@ class Driver:
             self._state = state
         self._status_seq += 1
         msg = Status(
-            self._status_seq, now_ns(), self.node, self.stepping, state,
-            self._episode % (1 << 32), self._step % (1 << 32),
+            self._status_seq,
+            now_ns(),
+            self.node,
+            self.stepping,
+            state,
+            self._episode % (1 << 32),
+            self._step % (1 << 32),
             _clip(f"{self.robot}: {message}", 4096),
         )
         self._status_pub.put(encode(msg))

@@ -94,9 +94,7 @@ class EstopState:
             self.engaged, self.reason = True, e.reason
             return Accepted(AcceptedKind.ESTOP_ENGAGED, reason=e.reason)
         if key != InboxKey.ADMIN:
-            return Dropped(
-                ErrorClass.UNAUTHORISED, "estop release: honoured only on the admin key"
-            )
+            return Dropped(ErrorClass.UNAUTHORISED, "estop release: honoured only on the admin key")
         try:
             self._releases.accept(e.stamp_ns, now)
         except Refused as r:

@@ -33,7 +33,8 @@ def _split(endpoint: str):
     host, sep2, port = addr.rpartition(":")
     if not sep or not sep2 or not port.isdigit() or int(port) > 65535:
         raise TransportError(
-            f"zenoh endpoint `{endpoint}`: not a locator with a port (expected e.g. {DEFAULT_ENDPOINT})"
+            f"zenoh endpoint `{endpoint}`: not a locator with a port "
+            f"(expected e.g. {DEFAULT_ENDPOINT})"
         )
     return proto, host, int(port)
 

@@ -135,6 +135,7 @@ def main() -> int:
     p.add_argument(
         "--out", default=str(REPO / "docs" / "results" / "drivers" / "python_lockstep.json")
     )
+    p.add_argument("--note", default="", help="a remark stored with the results")
     p.add_argument("--respond", help=argparse.SUPPRESS)  # internal: be the Python responder
     args = p.parse_args()
     endpoint = f"tcp/127.0.0.1:{args.port}"
@@ -188,6 +189,8 @@ def main() -> int:
         "numpy": np.__version__,
         "results": results,
     }
+    if args.note:
+        doc["note"] = args.note
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(doc, indent=2) + "\n")

@@ -19,7 +19,8 @@ import threading
 
 import numpy as np
 
-from umwelt_driver import CommandMode, Driver, DEFAULT_ENDPOINT
+from umwelt_driver import DEFAULT_ENDPOINT, CommandMode, Driver, DriverError
+from umwelt_driver.transport import TransportError
 
 DT = 0.02  # s per control step (50 Hz), one semi-implicit Euler step
 GRAVITY, MASS, LENGTH = 9.81, 1.0, 0.5  # a 1 kg ball on a 0.5 m massless rod
@@ -81,27 +82,27 @@ def main() -> int:
     robot = Pendulum()
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    with Driver(
-        args.robot,
-        ["hinge"],
-        CommandMode.TORQUE,
-        safe_action=[0.0],
-        rate_hz=1 / DT,
-        lockstep=args.lockstep,
-        node="numpy_pendulum",
-        endpoint=args.endpoint,
-        seed=args.seed,
-        episode_steps=EPISODE_STEPS,
-    ) as driver:
-        print(
-            f"serving {args.robot} on umwelt/{args.robot}/sensors"
-            f"{' in lockstep' if args.lockstep else ''}",
-            file=sys.stderr,
-            flush=True,
-        )
-        summary = driver.run(
-            robot.step, robot.reset, duration=args.duration, episodes=args.episodes, stop=stop
-        )
+    try:
+        with Driver(
+            args.robot,
+            ["hinge"],
+            CommandMode.TORQUE,
+            safe_action=[0.0],
+            rate_hz=1 / DT,
+            lockstep=args.lockstep,
+            node="numpy_pendulum",
+            endpoint=args.endpoint,
+            seed=args.seed,
+            episode_steps=EPISODE_STEPS,
+        ) as driver:
+            where = f"umwelt/{args.robot}/sensors{' in lockstep' if args.lockstep else ''}"
+            print(f"serving {args.robot} on {where}", file=sys.stderr, flush=True)
+            summary = driver.run(
+                robot.step, robot.reset, duration=args.duration, episodes=args.episodes, stop=stop
+            )
+    except (DriverError, TransportError) as e:
+        print(f"numpy_pendulum: {e}", file=sys.stderr)  # one line, no traceback
+        return 2
     if args.json:
         print(json.dumps(summary.__dict__))
     else:

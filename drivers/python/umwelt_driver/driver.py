@@ -226,6 +226,10 @@ class Driver:
         Status at the end and returns the :class:`DriverSummary`. Raises
         :class:`DriverError` if ``step_fn``/``reset_fn`` return values that
         cannot be sent; their own exceptions propagate (after ``stopping``)."""
+        if duration is not None and not _finite_in(duration, 0.0, 1e9):
+            raise DriverError(f"duration: {duration!r} is not a number of seconds >= 0")
+        if episodes is not None and not (isinstance(episodes, int) and episodes >= 1):
+            raise DriverError(f"episodes: {episodes!r} is not a count >= 1")
         start = time.monotonic()
         s = self.summary
         try:

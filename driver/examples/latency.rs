@@ -33,6 +33,12 @@ use umwelt_driver::{RoundTrip, Transport};
 use zenoh::pubsub::{Publisher, Subscriber};
 use zenoh::{Session, Wait};
 
+/// Where `umwelt sim` and the example meet this responder (this crate's
+/// loopback ports are 17600-17699).
+const SIM_ENDPOINT: &str = "tcp/127.0.0.1:17690";
+/// The example driver's meeting endpoint.
+const EXAMPLE_ENDPOINT: &str = "tcp/127.0.0.1:17691";
+
 type Error = Box<dyn std::error::Error + Send + Sync>;
 
 /// The answer to the newest frame, as sent.
@@ -149,10 +155,12 @@ impl Responder {
         })
     }
 
-    /// Runs one round of `steps` round trips (or until `guard` passes).
-    fn round(&self, steps: usize, guard: Duration) -> Result<(), Error> {
+    /// Runs one round of `steps` round trips (or until `guard` passes);
+    /// returns the round's median in µs.
+    fn round(&self, steps: usize, guard: Duration) -> Result<f64, Error> {
         let start = Instant::now();
-        let want = self.shared.samples() + steps;
+        let first = self.shared.samples();
+        let want = first + steps;
         self.shared.active.store(true, Ordering::SeqCst);
         let latest = self.shared.latest.lock().map_err(|_| "poisoned")?.clone();
         let f = latest.ok_or_else(|| format!("the {} driver sent no frame", self.name))?;
@@ -166,7 +174,9 @@ impl Responder {
         if self.shared.samples() < want {
             return Err(format!("the {} driver stalled in a round", self.name).into());
         }
-        Ok(())
+        let mut this_round =
+            self.shared.samples_us.lock().map_err(|_| "poisoned")?[first..].to_vec();
+        Ok(RoundTrip::of(&mut this_round).map_or(f64::NAN, |r| r.p50_us))
     }
 
     /// Waits for the driver's first frame.
@@ -227,6 +237,21 @@ fn cpu() -> String {
         .unwrap_or_else(|| "unknown".into())
 }
 
+/// The median of `v` (NaN when empty).
+fn median(v: &[f64]) -> f64 {
+    let mut v = v.to_vec();
+    v.sort_by(f64::total_cmp);
+    v.get(v.len() / 2).copied().unwrap_or(f64::NAN)
+}
+
+/// The 1-minute load average (other work on the machine skews the figures).
+fn load_average() -> f64 {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|s| s.split_whitespace().next().and_then(|v| v.parse().ok()))
+        .unwrap_or(f64::NAN)
+}
+
 fn json(rt: &Option<RoundTrip>) -> serde_json::Value {
     match rt {
         Some(r) => serde_json::json!({
@@ -265,10 +290,10 @@ fn main() -> Result<(), Error> {
         "--rate",
         "50",
     ]);
-    let sim = Responder::start("umwelt sim", "tcp/127.0.0.1:17690", sim_cmd)?;
+    let sim = Responder::start("umwelt sim", SIM_ENDPOINT, sim_cmd)?;
     let mut ex_cmd = Command::new(&pendulum);
     ex_cmd.arg("--lockstep");
-    let example = Responder::start("example", "tcp/127.0.0.1:17691", ex_cmd)?;
+    let example = Responder::start("example", EXAMPLE_ENDPOINT, ex_cmd)?;
     sim.ready(guard)?;
     example.ready(guard)?;
     // Warm-up: links, caches, both drivers' first steps.
@@ -277,15 +302,16 @@ fn main() -> Result<(), Error> {
     for r in [&sim, &example] {
         r.shared.samples_us.lock().map_err(|_| "poisoned")?.clear();
     }
+    let load_before = load_average();
+    let (mut sim_rounds, mut example_rounds) = (Vec::new(), Vec::new());
     for i in 0..rounds {
         // Alternate which goes first, so neither always follows the other.
-        let order = if i % 2 == 0 {
-            [&sim, &example]
+        if i % 2 == 0 {
+            sim_rounds.push(sim.round(steps, guard)?);
+            example_rounds.push(example.round(steps, guard)?);
         } else {
-            [&example, &sim]
-        };
-        for r in order {
-            r.round(steps, guard)?;
+            example_rounds.push(example.round(steps, guard)?);
+            sim_rounds.push(sim.round(steps, guard)?);
         }
     }
     let (ex, si) = (example.latency(), sim.latency());
@@ -298,6 +324,12 @@ fn main() -> Result<(), Error> {
         "cpu": cpu(),
         "rate_hz": 50,
         "rounds": rounds,
+        "cores": std::thread::available_parallelism().map_or(0, |n| n.get()),
+        "load_average_before_after": [load_before, load_average()],
+        // Robust to a burst of load from elsewhere: the median round of each.
+        "ratio_median_round_p50_example_over_sim": median(&example_rounds) / median(&sim_rounds),
+        "example_round_p50_us": example_rounds,
+        "umwelt_sim_round_p50_us": sim_rounds,
         "steps_per_round": steps,
         "example": json(&ex),
         "umwelt_sim": json(&si),

@@ -229,7 +229,8 @@ mod tests {
 
     #[test]
     fn every_bad_setting_is_refused_with_its_name() {
-        let cases: Vec<(&str, Box<dyn Fn(&mut DriverConfig)>)> = vec![
+        type Spoil = Box<dyn Fn(&mut DriverConfig)>;
+        let cases: Vec<(&str, Spoil)> = vec![
             ("robot", Box::new(|c| c.robot = "a/b".into())),
             ("robot", Box::new(|c| c.robot = String::new())),
             ("node", Box::new(|c| c.node = "n".repeat(256))),

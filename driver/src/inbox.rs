@@ -37,7 +37,7 @@ struct Drops {
     busy_seconds: u32,
 }
 
-/// The loop poisoned nothing it can recover from: a callback panicked.
+/// A zenoh callback panicked while holding the inbox: the driver cannot go on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[error("the driver's inbox was poisoned by a panic in a zenoh callback")]
 pub struct Poisoned;

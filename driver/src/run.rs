@@ -73,8 +73,9 @@ impl Driver {
     /// Opens a zenoh session and serves `robot` until `stop` is set or the
     /// configured episodes are done; closes the session and says what it
     /// did. Starts with `robot.reset(seed)` and a frame with
-    /// [`Applied::None`]; a robot error is met with the safe action once,
-    /// and ends the run if that fails too.
+    /// [`Applied::None`]. A failed step (or a measurement that does not fit
+    /// the config) is met with the safe action once, and ends the run if
+    /// that fails too; a failed reset ends the run.
     pub fn run<R: Robot + ?Sized>(
         &self,
         robot: &mut R,

@@ -1,6 +1,7 @@
 //! The house rules, checked on the source tree: small files, one-way
 //! imports (no circles; the planner below control), the protocol crate free
-//! of zenoh/burn/rapier, and one definition of the control tick.
+//! of zenoh/burn/rapier, the driver kit free of burn/rapier/the runtime, and
+//! one definition of the control tick.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -33,7 +34,7 @@ fn rust_files(dir: &Path) -> Vec<PathBuf> {
 
 /// The crates' library and binary sources (not their `tests/` folders).
 fn source_dirs() -> Vec<PathBuf> {
-    ["protocol", "sim", "models", "runtime"]
+    ["protocol", "driver", "sim", "models", "runtime"]
         .iter()
         .map(|c| root().join(c).join("src"))
         .collect()
@@ -92,6 +93,35 @@ fn the_protocol_crate_depends_on_no_transport_model_or_simulator() {
     // The dependency list itself, so that a new one is a deliberate choice.
     let names: BTreeSet<&str> = deps.keys().map(String::as_str).collect();
     assert!(!names.is_empty());
+}
+
+#[test]
+fn the_driver_kit_depends_on_no_model_simulator_or_runtime() {
+    // A Rust driver author pulls in umwelt-driver alone: the protocol and
+    // zenoh, nothing of the runtime's weight.
+    let manifest = std::fs::read_to_string(root().join("driver/Cargo.toml")).unwrap();
+    let manifest: toml::Table = toml::from_str(&manifest).unwrap();
+    for section in ["dependencies", "dev-dependencies"] {
+        let deps = manifest[section].as_table().unwrap();
+        for heavy in [
+            "burn",
+            "rapier3d",
+            "umwelt-runtime",
+            "umwelt-sim",
+            "umwelt-models",
+        ] {
+            assert!(
+                !deps.contains_key(heavy),
+                "umwelt-driver's {section} include {heavy}"
+            );
+        }
+    }
+    let deps = manifest["dependencies"].as_table().unwrap();
+    let names: BTreeSet<&str> = deps.keys().map(String::as_str).collect();
+    assert_eq!(
+        names,
+        BTreeSet::from(["thiserror", "tracing", "umwelt-protocol", "zenoh"])
+    );
 }
 
 #[test]

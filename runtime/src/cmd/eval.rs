@@ -10,6 +10,9 @@ use umwelt_runtime::control::config::{ControllerConfig, RunConfig};
 use umwelt_runtime::control::mpc::{MpcConfig, MpcModel, Objective};
 use umwelt_runtime::control::resolve::Resolved;
 use umwelt_runtime::control::{self, ControllerError};
+use umwelt_runtime::nodes::remote_robot::{RemoteRobot, RemoteTimeouts};
+use umwelt_runtime::nodes::transport::ZenohArgs;
+use umwelt_runtime::offline::eval::evaluate_on;
 use umwelt_runtime::offline::eval::{
     Divergence, EpisodeReport, EvalOptions, EvalSummary, Evaluation, evaluate, first_divergence,
 };
@@ -60,6 +63,18 @@ pub struct Args {
     /// config's deadline rule.
     #[arg(long, conflicts_with = "sil")]
     full_budget: bool,
+    /// Run the episodes on the robot a driver serves over zenoh (`umwelt
+    /// sim`, hardware, any driver speaking the protocol) instead of
+    /// in-process: each episode starts with a seeded Reset; lockstep when
+    /// the driver offers it, real time otherwise. The robot's wire name is
+    /// the config's `name` (default: the robot's kind).
+    #[arg(long, conflicts_with_all = ["sil", "baselines"])]
+    remote: bool,
+    /// Seconds to wait for a driver's first frame after a Reset (--remote).
+    #[arg(long, default_value_t = 10.0, value_name = "SECONDS", value_parser = umwelt_runtime::cli::args::flag(umwelt_runtime::cli::args::seconds))]
+    remote_timeout: f64,
+    #[command(flatten)]
+    zenoh: ZenohArgs,
 }
 
 /// The simulator-in-the-loop part of the report.
@@ -312,9 +327,48 @@ fn run_one(
         jobs: args.jobs,
         record,
     };
-    let ev = evaluate(r, &make, o, stop, &on_done)?;
+    let ev = if args.remote {
+        anyhow::ensure!(args.jobs == 1, "--remote runs one robot: --jobs must be 1");
+        let mut robot = connect(r, args)?;
+        let ev = evaluate_on(r, &mut robot, &make, o, stop, &on_done)?;
+        let stats = robot.stats();
+        eprintln!(
+            "remote: {} frames ({} missed), {} late commands, {} safe steps, {} cuts, {} in lockstep",
+            stats.frames,
+            stats.frames_missed,
+            stats.late_commands,
+            stats.safe_steps,
+            stats.cuts,
+            if stats.lockstep {
+                "stepped"
+            } else {
+                "not stepped"
+            }
+        );
+        ev
+    } else {
+        evaluate(r, &make, o, stop, &on_done)?
+    };
     bar.finish_and_clear();
     Ok(ev)
+}
+
+/// The robot of `r` behind its driver, for `--remote`.
+fn connect(r: &Resolved, args: &Args) -> anyhow::Result<RemoteRobot> {
+    let deadline = std::time::Duration::from_secs_f64(
+        (r.period * r.config.safety.deadline_periods).clamp(1e-3, 1.0),
+    );
+    let timeouts = RemoteTimeouts {
+        reset: super::duration("--remote-timeout", args.remote_timeout)?,
+        ..RemoteTimeouts::default()
+    };
+    Ok(RemoteRobot::connect(
+        &args.zenoh,
+        &r.wire_name,
+        r.description.clone(),
+        deadline,
+        timeouts,
+    )?)
 }
 
 fn write(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {

@@ -5,9 +5,15 @@ use std::path::PathBuf;
 use std::path::Path;
 use std::time::Instant;
 
+use std::time::Duration;
+
 use super::progress::{PhaseEta, Progress, short_span};
-use umwelt_runtime::offline::learn::{LearnEvent, learn};
+use umwelt_runtime::nodes::remote_robot::{RemoteRobot, RemoteTimeouts};
+use umwelt_runtime::nodes::transport::ZenohArgs;
+use umwelt_runtime::offline::learn::{LearnEvent, LearnOptions, learn};
+use umwelt_runtime::offline::plant::Plant;
 use umwelt_runtime::offline::recipe::LearnRecipe;
+use umwelt_runtime::robot::load_robot;
 
 /// Arguments of `umwelt learn`.
 #[derive(clap::Args, Debug)]
@@ -31,6 +37,24 @@ pub struct Args {
     /// No progress bar; print one JSON document at the end.
     #[arg(long)]
     json: bool,
+    /// Learn on the robot a driver serves over zenoh (`umwelt sim`,
+    /// hardware, any driver speaking the protocol) instead of umwelt's
+    /// simulator in-process: every episode (random seed episodes, planner
+    /// episodes, evaluations) starts with a seeded Reset and runs through
+    /// the wire; lockstep when the driver offers it, real time otherwise.
+    /// --robot may be a description file (`umwelt robot describe`).
+    #[arg(long)]
+    remote: bool,
+    /// The robot's name on the wire with --remote (`umwelt/<name>/...`;
+    /// default: the robot's kind), so that one of several robots of a kind
+    /// can be chosen.
+    #[arg(long, value_name = "NAME", requires = "remote")]
+    name: Option<String>,
+    /// Seconds to wait for a driver's first frame after a Reset (--remote).
+    #[arg(long, default_value_t = 10.0, value_name = "SECONDS", value_parser = umwelt_runtime::cli::args::flag(umwelt_runtime::cli::args::seconds))]
+    remote_timeout: f64,
+    #[command(flatten)]
+    zenoh: ZenohArgs,
 }
 
 /// Runs `umwelt learn`.
@@ -85,8 +109,35 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             ));
         }
     };
-    let state = learn(o, &args.out, args.resume, &stop, &mut on_event)?;
+    let mut robot = match args.remote {
+        true => Some(connect(&o, &args)?),
+        false => None,
+    };
+    let t0 = Instant::now();
+    let plant = robot.as_mut().map(|r| r as &mut dyn Plant);
+    let state = learn(o, &args.out, args.resume, plant, &stop, &mut on_event)?;
     bar.finish_and_clear();
+    if let Some(r) = &robot {
+        let stats = r.stats();
+        let line = format!(
+            "remote: {:.0} s wall, {} frames ({} missed), {} late commands, {} safe steps, {} cuts, {}",
+            t0.elapsed().as_secs_f64(),
+            stats.frames,
+            stats.frames_missed,
+            stats.late_commands,
+            stats.safe_steps,
+            stats.cuts,
+            if stats.lockstep {
+                "lockstep"
+            } else {
+                "real time"
+            }
+        );
+        eprintln!("{line}");
+        let json = serde_json::to_vec_pretty(&stats)?;
+        std::fs::write(args.out.join("remote.json"), json)
+            .map_err(|e| anyhow::anyhow!("{}: {e}", args.out.join("remote.json").display()))?;
+    }
     if args.json {
         super::print_json(&state)?;
     } else {
@@ -111,12 +162,33 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The robot of the run's options behind its driver, for `--remote`.
+fn connect(o: &LearnOptions, args: &Args) -> anyhow::Result<RemoteRobot> {
+    let robot = load_robot(&o.robot, o.robot_config.as_deref(), &o.task)?;
+    let d = robot.description;
+    let name = args.name.clone().unwrap_or_else(|| d.robot.clone());
+    // Two control periods to answer, as `umwelt run` allows by default.
+    let deadline = Duration::from_secs_f64((2.0 * d.control_period).clamp(1e-3, 1.0));
+    let timeouts = RemoteTimeouts {
+        reset: super::duration("--remote-timeout", args.remote_timeout)?,
+        ..RemoteTimeouts::default()
+    };
+    Ok(RemoteRobot::connect(
+        &args.zenoh,
+        &name,
+        d,
+        deadline,
+        timeouts,
+    )?)
+}
+
 /// What a learning run's directory may hold, in the order to list it.
 const RUN_FILES: &[&str] = &[
     "model.uwwm",
     "curve.csv",
     "curve.svg",
     "learn.json",
+    "remote.json",
     "data/",
 ];
 

@@ -319,20 +319,28 @@ pub fn run_sim_node(
             };
             node.status(&status_pub, state, why, &env);
         }
+        let mut fell_back = false;
         let step = match env.step(action) {
             Ok(s) => s,
             Err(e) => {
                 warn!("step failed ({e}); applying the safe action");
+                fell_back = true;
                 env.step(&safe)?
             }
         };
         obs = step.observation;
         episode_return += f64::from(step.reward);
         if let Some(rec) = recording.as_mut() {
-            rec.push_step(action, step.reward, &obs.vector);
+            rec.push_step(
+                if fell_back { &safe } else { action },
+                step.reward,
+                &obs.vector,
+            );
         }
+        // The frame says what really moved the robot: a command the
+        // simulator refused fell back to the safe action.
         let applied = match (&command, state) {
-            (Some(c), NodeState::Running) => Applied::Command(c.seq),
+            (Some(c), NodeState::Running) if !fell_back => Applied::Command(c.seq),
             _ => Applied::Safe,
         };
         node.frame(

@@ -13,6 +13,7 @@ use crate::control::controller::ControllerError;
 use crate::control::safety::Interventions;
 use crate::control::{Controller, Resolved};
 use crate::offline::episode::{EpisodeRun, run_controller_episode};
+use crate::offline::plant::Plant;
 use umwelt_models::dataset::Episode;
 
 /// One episode's figures (a row of `episodes.csv`).
@@ -294,6 +295,58 @@ pub fn evaluate(
     }
     let (rows, runs): (Vec<EpisodeReport>, Vec<EpisodeRun>) = slots.into_iter().flatten().unzip();
     let summary = summarize(name, &rows, &runs, eval_s, jobs, r.period);
+    Ok(Evaluation {
+        summary,
+        episodes: rows,
+        runs,
+    })
+}
+
+/// [`evaluate`] on one robot behind its driver (or any [`Plant`]), one
+/// episode after another: the same seeds, controller reseeding and
+/// reports, so an evaluation through the wire can be set beside an
+/// in-process one, episode by episode.
+pub fn evaluate_on(
+    r: &Resolved,
+    plant: &mut dyn Plant,
+    make: &(dyn Fn() -> Result<Box<dyn Controller>, ControllerError> + Sync),
+    o: EvalOptions,
+    stop: &AtomicBool,
+    on_done: &(dyn Fn(&EpisodeReport) + Sync),
+) -> Result<Evaluation, EvalError> {
+    let mut controller = make()?;
+    let t0 = Instant::now();
+    let mut rows = Vec::with_capacity(o.episodes);
+    let mut runs = Vec::with_capacity(o.episodes);
+    for i in 0..o.episodes {
+        if stop.load(Ordering::SeqCst) {
+            return Err(EvalError::Stopped {
+                done: i,
+                total: o.episodes,
+            });
+        }
+        let s = o.seed.wrapping_add(i as u64);
+        controller.reseed(s);
+        let run = run_controller_episode(r, plant, controller.as_mut(), s, o.record).map_err(
+            |source| EvalError::Plant {
+                index: i,
+                seed: s,
+                source,
+            },
+        )?;
+        let row = report(i, &run);
+        on_done(&row);
+        rows.push(row);
+        runs.push(run);
+    }
+    let summary = summarize(
+        controller.name().to_string(),
+        &rows,
+        &runs,
+        t0.elapsed().as_secs_f64(),
+        1,
+        r.period,
+    );
     Ok(Evaluation {
         summary,
         episodes: rows,

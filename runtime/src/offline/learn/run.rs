@@ -8,7 +8,6 @@ use std::time::Instant;
 use burn::tensor::Device;
 use umwelt_models::dataset::{Dataset, DatasetWriter, Episode};
 use umwelt_models::world_model::{Checkpoint, Trainer, WorldModelConfig};
-use umwelt_sim::{Env, RobotConfig, RobotKind};
 
 use super::curve::{mean_std, write_curve};
 use super::error::io;
@@ -20,15 +19,19 @@ use crate::control::Controller;
 use crate::control::Resolved;
 use crate::offline::collect::record_held_episode;
 use crate::offline::episode::run_controller_episode;
+use crate::offline::plant::Plant;
 use crate::offline::rollout::SimplePolicy;
 use crate::offline::train::session::{self, CheckpointOrigin};
-use crate::spec::dataset_spec;
+use crate::robot::load_robot;
 
-/// Runs (or, with `resume`, continues) a learning run in `dir`.
+/// Runs (or, with `resume`, continues) a learning run in `dir`, on
+/// umwelt's simulator of the robot in-process, or, given `remote`, on a
+/// robot served by a driver (every episode through the wire).
 pub fn learn(
     options: LearnOptions,
     dir: &Path,
     resume: bool,
+    remote: Option<&mut dyn Plant>,
     stop: &AtomicBool,
     on_event: &mut dyn FnMut(LearnEvent<'_>),
 ) -> Result<LearnState, LearnError> {
@@ -61,12 +64,16 @@ pub fn learn(
     };
     let opts = state.options.clone();
     let repeat = opts.action_repeat;
-    let robot_cfg = match &opts.robot_config {
-        Some(p) => RobotConfig::load(p)?,
-        None => RobotConfig::builtin(RobotKind::from_name(&opts.robot)?),
+    let robot = load_robot(&opts.robot, opts.robot_config.as_deref(), &opts.task)
+        .map_err(|e| LearnError::Setup(e.to_string()))?;
+    let mut sim_env = match remote {
+        Some(_) => None,
+        None => Some(robot.env().map_err(|e| LearnError::Setup(e.to_string()))?),
     };
-    let mut env = Env::from_config(robot_cfg, &opts.task)?;
-    let spec = dataset_spec(&env);
+    let spec = robot
+        .description
+        .dataset_spec()
+        .map_err(|e| LearnError::Setup(e.to_string()))?;
     let mut model_cfg = WorldModelConfig {
         obs_dim: spec.obs_dim(),
         act_dim: spec.act_dim(),
@@ -76,6 +83,11 @@ pub fn learn(
     // bad value is an error at once, not after the seed episodes.
     check_options(&opts, &model_cfg)?;
     let hindsight = if opts.relabel > 0 {
+        let Some(env) = &sim_env else {
+            return Err(LearnError::Setup(
+                "--relabel needs the simulator's goal rule; not with --remote".into(),
+            ));
+        };
         Some(Hindsight {
             relabel: env.goal_relabel()?,
             copies: opts.relabel,
@@ -85,6 +97,11 @@ pub fn learn(
         None
     };
     let hindsight = hindsight.as_ref();
+    let env: &mut dyn Plant = match (remote, sim_env.as_mut()) {
+        (Some(p), _) => p,
+        (None, Some(e)) => e,
+        (None, None) => return Err(LearnError::Setup("internal: no robot to learn on".into())),
+    };
     std::fs::create_dir_all(dir).map_err(io(dir))?;
     let mut writer = DatasetWriter::create_or_append(run.data(), &spec)?;
     // The episodes as recorded are needed only to fit the normalisation of
@@ -103,8 +120,7 @@ pub fn learn(
     // Seed episodes: a random policy.
     while episodes.len() < opts.seed_episodes && !stop.load(Ordering::SeqCst) {
         let seed = opts.seed.wrapping_add(writer.next_index());
-        let Some(e) = record_held_episode(&mut env, SimplePolicy::Random, seed, repeat, stop)?
-        else {
+        let Some(e) = record_held_episode(env, SimplePolicy::Random, seed, repeat, stop)? else {
             break;
         };
         set.add(&e, writer.len(), repeat, hindsight)?;
@@ -186,7 +202,7 @@ pub fn learn(
         let mut mpc = planner_for(&collect_cfg, &model, trainer.normalization(), gamma)?;
         mpc.reseed(opts.seed.wrapping_add(state.episodes as u64));
         let seed = opts.seed.wrapping_add(writer.next_index());
-        let ran = run_controller_episode(&collect_cfg, &mut env, &mut mpc, seed, true)?;
+        let ran = run_controller_episode(&collect_cfg, env, &mut mpc, seed, true)?;
         let Some(e) = ran.record else {
             return Err(LearnError::Setup("internal: episode not recorded".into()));
         };
@@ -217,7 +233,7 @@ pub fn learn(
         let done = state.env_steps >= opts.env_steps;
         if since_eval >= opts.eval_every || done {
             since_eval = 0;
-            let (returns, successes) = evaluate(&eval_cfg, &mut env, &trainer, gamma, &opts)?;
+            let (returns, successes) = evaluate(&eval_cfg, env, &trainer, gamma, &opts)?;
             let (mean, std) = mean_std(&returns);
             state.wall_s = wall(&session);
             let point = CurvePoint {
@@ -258,7 +274,7 @@ pub fn learn(
 /// and how many met the task's success rule.
 fn evaluate(
     eval_cfg: &Resolved,
-    env: &mut Env,
+    env: &mut dyn Plant,
     trainer: &Trainer,
     gamma: f32,
     opts: &LearnOptions,

@@ -99,7 +99,7 @@ impl<'s> Outbox<'s> {
         if self.task_channels {
             // The first frame of an episode follows no step: no reward.
             let (reward, success) = match applied {
-                Applied::None => (0.0, false),
+                Applied::None | Applied::Reset(_) => (0.0, false),
                 _ => (m.reward, m.success),
             };
             values.extend([reward, f32::from(u8::from(success)), episode as f32]);

@@ -189,6 +189,7 @@ impl Run<'_> {
         self.new_episode(
             robot,
             cfg.seed,
+            Applied::None,
             &format!("episode 0 started (seed {})", cfg.seed),
         )?;
         let mut next_tick = Instant::now() + period;
@@ -246,12 +247,14 @@ impl Run<'_> {
             };
 
             // 2. A Reset wins over stepping.
-            let reset = self.shared.lock()?.take_reset();
-            if let Some(seed) = reset {
+            let reset = self.shared.lock()?.take_reset_request();
+            if let Some(request) = reset {
                 self.episode = self.episode.saturating_add(1);
-                let seed = seed.unwrap_or_else(|| cfg.seed.wrapping_add(u64::from(self.episode)));
+                let seed = request
+                    .seed
+                    .unwrap_or_else(|| cfg.seed.wrapping_add(u64::from(self.episode)));
                 let why = format!("episode {} started on request (seed {seed})", self.episode);
-                self.new_episode(robot, seed, &why)?;
+                self.new_episode(robot, seed, Applied::Reset(request.seq), &why)?;
                 waited_since = Instant::now();
                 continue;
             }
@@ -277,7 +280,7 @@ impl Run<'_> {
                         "did not succeed"
                     }
                 );
-                self.new_episode(robot, seed, &why)?;
+                self.new_episode(robot, seed, Applied::None, &why)?;
             }
             self.periodic();
         }
@@ -285,11 +288,14 @@ impl Run<'_> {
     }
 
     /// Resets the robot with `seed`, forgets the last episode's frames,
-    /// and publishes the episode's first frame ([`Applied::None`]).
+    /// and publishes the episode's first frame (`first`: [`Applied::None`]
+    /// for an episode the driver began, [`Applied::Reset`] for one a Reset
+    /// asked for).
     fn new_episode<R: Robot + ?Sized>(
         &mut self,
         robot: &mut R,
         seed: u64,
+        first: Applied,
         why: &str,
     ) -> Result<(), DriverError> {
         let m = robot
@@ -305,8 +311,7 @@ impl Run<'_> {
         self.shared.lock()?.new_episode();
         self.step = 0;
         self.status(NodeState::EpisodeReset, why);
-        self.outbox
-            .frame(&m, Applied::None, self.episode, self.shared)?;
+        self.outbox.frame(&m, first, self.episode, self.shared)?;
         self.summary.frames += 1;
         Ok(())
     }

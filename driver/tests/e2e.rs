@@ -44,7 +44,11 @@ fn lockstep_applies_each_answer_and_a_seed_repeats_its_trajectory() {
     let mut runs = Vec::new();
     for run in 1..=2u32 {
         let start = reset(&mut client, &last, 7);
-        assert_eq!(start.applied, Applied::None);
+        assert!(
+            matches!(start.applied, Applied::Reset(_)),
+            "{:?}",
+            start.applied
+        );
         assert_eq!(start.channel(channels::EPISODE), Some(run as f32));
         assert_eq!(start.channel(channels::REWARD), Some(0.0));
         // The same start the robot itself gives for seed 7.
@@ -291,7 +295,9 @@ fn a_seeded_reset_restarts_the_episode_with_no_applied_command() {
             client.put_cmd(&bytes);
         }
         let start = client.frame_after(frame.seq);
-        assert_eq!(start.applied, Applied::None, "seed {seed}");
+        // The first frame names the Reset that asked for the episode.
+        let reset_seq = umwelt_protocol::decode_reset(&bytes).expect("reset").seq;
+        assert_eq!(start.applied, Applied::Reset(reset_seq), "seed {seed}");
         assert_eq!(start.channel(channels::EPISODE), Some(episode));
         let m = Pendulum::default().reset(seed).expect("reset");
         assert_eq!(

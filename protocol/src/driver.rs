@@ -128,6 +128,15 @@ pub enum Decision {
     NoCommand,
 }
 
+/// A Reset a driver accepted and has yet to carry out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ResetRequest {
+    /// The seed of the new episode (`None`: the driver's choice).
+    pub seed: Option<u64>,
+    /// The Reset's `seq`, echoed in the new episode's first frame.
+    pub seq: u64,
+}
+
 /// A driver's inbox: commands, estops and resets, checked and kept.
 #[derive(Debug, Clone)]
 pub struct DriverInbox {
@@ -142,7 +151,7 @@ pub struct DriverInbox {
     estop: EstopState,
     resets_cmd: StampGate,
     resets_admin: StampGate,
-    reset: Option<Option<u64>>,
+    reset: Option<ResetRequest>,
 }
 
 impl DriverInbox {
@@ -203,7 +212,10 @@ impl DriverInbox {
                 };
                 gate.accept(r.stamp_ns, now_ns)
                     .map_err(|c| Dropped::fresh(c, "reset"))?;
-                self.reset = Some(r.seed);
+                self.reset = Some(ResetRequest {
+                    seed: r.seed,
+                    seq: r.seq,
+                });
                 Ok(Accepted::Reset(r.seed))
             }
             (InboxKey::Admin, Message::Estop(e)) => self.estop.apply(key, &e, now_ns),
@@ -272,6 +284,12 @@ impl DriverInbox {
 
     /// A pending Reset's seed (`Some(None)`: the driver's choice), taken.
     pub fn take_reset(&mut self) -> Option<Option<u64>> {
+        self.reset.take().map(|r| r.seed)
+    }
+
+    /// A pending Reset, taken: its seed, and its `seq`, which the new
+    /// episode's first frame reports as [`Applied::Reset`](crate::Applied::Reset).
+    pub fn take_reset_request(&mut self) -> Option<ResetRequest> {
         self.reset.take()
     }
 

@@ -137,10 +137,15 @@ wire_enum! {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Applied {
-    /// No step led to this frame: the first frame of an episode (after a
-    /// Reset or at start-up), or a driver that does not say.
+    /// No step led to this frame: the first frame of an episode the
+    /// driver began on its own (at start-up, or after an episode's end),
+    /// or a driver that does not say.
     #[default]
     None,
+    /// No step led to this frame: the first frame of the episode that the
+    /// [`Reset`] with this `seq` asked for, so that its sender knows which
+    /// frame begins its episode.
+    Reset(u64),
     /// The [`MotorCommand`] with this `seq` was in force for the whole step.
     Command(u64),
     /// The safe action was applied for (part of) the step: no fresh command
@@ -447,6 +452,14 @@ pub(crate) fn samples() -> Vec<Message> {
             stamp_ns: 1_700_000_000_010_000_000,
             robot: "arm2".into(),
             applied: Applied::Safe,
+            ..SensorFrame::default()
+        }
+        .into(),
+        SensorFrame {
+            seq: 44,
+            stamp_ns: 1_700_000_000_015_000_000,
+            robot: "arm2".into(),
+            applied: Applied::Reset(5),
             ..SensorFrame::default()
         }
         .into(),

@@ -128,6 +128,7 @@ fn applied() -> impl Strategy<Value = Applied> {
         Just(Applied::None),
         any::<u64>().prop_map(Applied::Command),
         Just(Applied::Safe),
+        any::<u64>().prop_map(Applied::Reset),
     ]
 }
 

@@ -49,7 +49,7 @@ good = bytes.fromhex(frame_hex)
 bad = {
     "truncated": good[:-1],
     "version 1": good[:2] + bytes([1]) + good[3:],
-    "applied 3": good[:25] + bytes([3]) + good[26:],
+    "applied 4": good[:25] + bytes([4]) + good[26:],
     "trailing": good + b"\0",
 }
 for why, buf in bad.items():

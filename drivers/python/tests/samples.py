@@ -58,6 +58,7 @@ def samples():
         Reset(5, 9, None),
         SensorFrame(43, 1_700_000_000_010_000_000, "arm2", applied=APPLIED_SAFE),
         SensorFrame(0, 1_700_000_000_020_000_000, "arm2", applied=APPLIED_NONE),
+        SensorFrame(44, 1_700_000_000_015_000_000, "arm2", applied=Applied.reset(5)),
     ]
 
 

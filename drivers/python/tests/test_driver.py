@@ -11,6 +11,7 @@ from umwelt_driver import (
     APPLIED_NONE,
     APPLIED_SAFE,
     Applied,
+    AppliedKind,
     CommandMode,
     Driver,
     DriverError,
@@ -150,11 +151,13 @@ def test_a_reset_starts_a_seeded_episode(served):
     c.answer(f, [1.0])
     f = c.wait_for(c.frames, lambda m: m.seq == f.seq + 1)
     c.reset(1234)
-    first = c.wait_for(c.frames, lambda m: m.applied == APPLIED_NONE and m.seq > f.seq)
+    first = c.wait_for(c.frames, lambda m: m.applied.kind == AppliedKind.RESET and m.seq > f.seq)
     assert first.positions[0] == 1234.0 and first.channel("episode") == 1.0
     c.wait_for(c.status, lambda s: s.state == NodeState.EPISODE_RESET and "seed 1234" in s.message)
     c.reset(None, topic=keys.ADMIN)  # no seed: the driver's next, seed + episode
-    first = c.wait_for(c.frames, lambda m: m.applied == APPLIED_NONE and m.seq > first.seq)
+    first = c.wait_for(
+        c.frames, lambda m: m.applied.kind == AppliedKind.RESET and m.seq > first.seq
+    )
     assert first.positions[0] == 12.0 and first.channel("episode") == 2.0
     assert robot.seeds == [10, 1234, 12]
 

@@ -213,6 +213,8 @@ def _sensor_frame(r: _Reader, h: Header) -> SensorFrame:
     tag = r.u8("SensorFrame.applied")
     if tag == AppliedKind.COMMAND:
         applied = Applied.command(r.u64("SensorFrame.applied_seq"))
+    elif tag == AppliedKind.RESET:
+        applied = Applied.reset(r.u64("SensorFrame.applied_seq"))
     elif tag in (AppliedKind.NONE, AppliedKind.SAFE):
         applied = Applied(AppliedKind(tag))
     else:
@@ -426,7 +428,7 @@ def _body_sensor_frame(f: SensorFrame) -> bytes:
     a = f.applied
     kind = _enum("SensorFrame.applied", AppliedKind, a.kind)
     out.append(_U8.pack(kind))
-    if kind == AppliedKind.COMMAND:
+    if kind in (AppliedKind.COMMAND, AppliedKind.RESET):
         out.append(_U64.pack(_uint("SensorFrame.applied_seq", a.seq, _U64_MAX)))
     n = len(f.positions)
     _count("SensorFrame.joints", n, MAX_JOINTS)

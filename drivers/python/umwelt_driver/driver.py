@@ -290,6 +290,7 @@ class Driver:
     def _reset_requested(self, reset_fn: ResetFn) -> bool:
         """Starts the episode a pending Reset asks for, if any."""
         with self._lock:
+            reset_seq = self.inbox.reset_seq
             reset = self.inbox.take_reset()
         if reset is None:
             return False
@@ -297,7 +298,7 @@ class Driver:
         self._episode += 1
         seed = (self.seed + self._episode) % (1 << 64) if seed is None else seed
         why = f"episode {self._episode} started on request (seed {seed})"
-        self._begin_episode(reset_fn, seed, why)
+        self._begin_episode(reset_fn, seed, why, Applied.reset(reset_seq))
         self._waited_since = time.monotonic()
         return True
 
@@ -360,7 +361,9 @@ class Driver:
         self._begin_episode(reset_fn, seed, f"episode {self._episode} started (seed {seed})")
         return False
 
-    def _begin_episode(self, reset_fn: ResetFn, seed: int, why: str) -> None:
+    def _begin_episode(
+        self, reset_fn: ResetFn, seed: int, why: str, first: Applied = APPLIED_NONE
+    ) -> None:
         out = reset_fn(seed)
         if not isinstance(out, tuple) or len(out) not in (3, 4):
             raise DriverError("reset_fn must return (positions, velocities, efforts[, channels])")
@@ -368,7 +371,7 @@ class Driver:
             self.inbox.new_episode()
         self._step, self._return = 0, 0.0
         self._status(NodeState.EPISODE_RESET, why)
-        self._frame(out[:3], _channels(out[3] if len(out) > 3 else None), APPLIED_NONE)
+        self._frame(out[:3], _channels(out[3] if len(out) > 3 else None), first)
 
     # ------------------------------------------------------------ publishing
 

@@ -119,6 +119,7 @@ class DriverInbox:
     # Real time: the command in force. Lockstep: the answer to the newest frame.
     command: Optional[MotorCommand] = None
     reset: Optional[Tuple[Optional[int]]] = None
+    reset_seq: int = 0  # the pending Reset's seq, echoed by its first frame
     _resets_cmd: StampGate = field(default_factory=StampGate)
     _resets_admin: StampGate = field(default_factory=StampGate)
 
@@ -156,6 +157,7 @@ class DriverInbox:
             except Refused as r:
                 return Dropped(r.cls, f"reset: {r}")
             self.reset = (msg.seed,)
+            self.reset_seq = msg.seq
             return Accepted(AcceptedKind.RESET, seed=msg.seed)
         if key == InboxKey.ADMIN and isinstance(msg, Estop):
             return self.estop.apply(key, msg, now)

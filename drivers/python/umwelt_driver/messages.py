@@ -105,14 +105,17 @@ class AppliedKind(enum.IntEnum):
     NONE = 0
     COMMAND = 1
     SAFE = 2
+    RESET = 3
 
 
 @dataclass(frozen=True)
 class Applied:
     """What the driver applied for the step that led to a frame: nothing
-    said (``NONE``: an episode's first frame), the command with ``seq``
-    (``COMMAND``), or the safe action (``SAFE``). ``seq`` is 0 unless
-    ``kind`` is ``COMMAND``. Use :meth:`command`, :data:`APPLIED_NONE`,
+    said (``NONE``: the first frame of an episode the driver began), the
+    command with ``seq`` (``COMMAND``), the safe action (``SAFE``), or the
+    first frame of the episode the Reset with ``seq`` asked for (``RESET``).
+    ``seq`` is 0 unless ``kind`` is ``COMMAND`` or ``RESET``. Use
+    :meth:`command`, :meth:`reset`, :data:`APPLIED_NONE`,
     :data:`APPLIED_SAFE`."""
 
     kind: AppliedKind = AppliedKind.NONE
@@ -122,6 +125,11 @@ class Applied:
     def command(seq: int) -> "Applied":
         """The MotorCommand with this ``seq`` was in force for the whole step."""
         return Applied(AppliedKind.COMMAND, seq)
+
+    @staticmethod
+    def reset(seq: int) -> "Applied":
+        """The first frame of the episode the Reset with this ``seq`` asked for."""
+        return Applied(AppliedKind.RESET, seq)
 
     @property
     def command_seq(self) -> Optional[int]:

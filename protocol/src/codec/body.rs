@@ -15,6 +15,7 @@ pub(super) fn sensor_frame(r: &mut Reader<'_>, h: Header) -> Result<SensorFrame>
         0 => Applied::None,
         1 => Applied::Command(r.u64("SensorFrame.applied_seq")?),
         2 => Applied::Safe,
+        3 => Applied::Reset(r.u64("SensorFrame.applied_seq")?),
         value => {
             let field = "SensorFrame.applied";
             return Err(DecodeError::BadEnum { field, value });
@@ -253,7 +254,7 @@ mod tests {
         let cases = [
             (MessageKind::MotorCommand, at + 16, 3, "MotorCommand.mode"),
             // After the 4-byte name "arm2": the applied tag.
-            (MessageKind::SensorFrame, at + 5, 3, "SensorFrame.applied"),
+            (MessageKind::SensorFrame, at + 5, 4, "SensorFrame.applied"),
             // After the 4-byte node name "sim": stepping, then state.
             (MessageKind::Status, at + 4, 2, "Status.stepping"),
             (MessageKind::Status, at + 5, 6, "Status.state"),

@@ -51,6 +51,10 @@ fn write(msg: &Message, w: &mut impl Sink) {
                     w.u64(seq);
                 }
                 Applied::Safe => w.u8(2),
+                Applied::Reset(seq) => {
+                    w.u8(3);
+                    w.u64(seq);
+                }
             }
             let joints = f
                 .positions

@@ -435,7 +435,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     writeln!(
         out,
         "{}/{}: {} episodes from seed {}",
-        r.config.robot, r.config.task, args.episodes, args.seed
+        r.description.robot, r.description.task.name, args.episodes, args.seed
     )?;
     print_summary(&mut out, &s.controller, s)?;
     for (b, e) in &base {
@@ -527,7 +527,7 @@ fn write_figures(
     main: &Evaluation,
     base: &[(Baseline, Evaluation)],
 ) -> anyhow::Result<()> {
-    let name = format!("{}/{}", r.config.robot, r.config.task);
+    let name = format!("{}/{}", r.description.robot, r.description.task.name);
     let mut groups = vec![(
         main.summary.controller.clone(),
         main.episodes.iter().map(|e| e.ret).collect::<Vec<f64>>(),

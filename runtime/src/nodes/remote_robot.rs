@@ -99,6 +99,7 @@ pub struct RemoteRobot {
     /// This episode's commands, newest last: (seq, values).
     sent: VecDeque<(u64, Vec<f32>)>,
     seq: u64,
+    last_reset_seq: u64,
     steps: u32,
     episode: Option<f32>,
     stats: RemoteStats,
@@ -204,6 +205,7 @@ impl RemoteRobot {
             current: None,
             sent: VecDeque::new(),
             seq: 0,
+            last_reset_seq: 0,
             steps: 0,
             episode: None,
             stats: RemoteStats::default(),
@@ -314,16 +316,19 @@ impl Plant for RemoteRobot {
     }
 
     fn reset(&mut self, seed: u64) -> Result<Observation, PlantError> {
-        let sent_at = wire::now_ns();
+        // The Reset's seq comes back in the first frame of its episode
+        // (`Applied::Reset`); a clock reading keeps it unique across runs.
+        let reset_seq = wire::now_ns().max(self.last_reset_seq + 1);
+        self.last_reset_seq = reset_seq;
         self.put(&Message::Reset(Reset {
-            seq: sent_at,
-            stamp_ns: sent_at,
+            seq: reset_seq,
+            stamp_ns: wire::now_ns(),
             seed: Some(seed),
         }));
         let until = Instant::now() + self.timeouts.reset;
         let mut last_resend = Instant::now();
-        // The first frame of the new episode: nothing applied yet, made
-        // after the Reset went out.
+        // The first frame of the episode our Reset asked for, not one the
+        // driver began on its own meanwhile.
         let first = loop {
             let left = until.saturating_duration_since(Instant::now());
             if left.is_zero() {
@@ -337,15 +342,14 @@ impl Plant for RemoteRobot {
                 .frames
                 .recv_timeout(left.min(Duration::from_millis(500)))
             {
-                Ok(f) if f.applied == Applied::None && f.stamp_ns >= sent_at => break f,
+                Ok(f) if f.applied == Applied::Reset(reset_seq) => break f,
                 Ok(_) => {}
                 Err(_) if last_resend.elapsed() >= Duration::from_secs(1) => {
                     // A driver that came up after our Reset missed it.
                     last_resend = Instant::now();
-                    let now = wire::now_ns();
                     self.put(&Message::Reset(Reset {
-                        seq: now,
-                        stamp_ns: now,
+                        seq: reset_seq,
+                        stamp_ns: wire::now_ns(),
                         seed: Some(seed),
                     }));
                 }
@@ -395,7 +399,7 @@ impl Plant for RemoteRobot {
                 self.stats.safe_steps += 1;
                 Some(self.safe.clone())
             }
-            Applied::None => {
+            Applied::None | Applied::Reset(_) => {
                 cut = true;
                 None
             }

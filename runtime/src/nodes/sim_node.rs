@@ -277,10 +277,12 @@ pub fn run_sim_node(
         };
 
         // 2. A reset request wins over stepping.
-        let reset = inbox.lock()?.take_reset();
-        if let Some(seed) = reset {
+        let reset = inbox.lock()?.take_reset_request();
+        if let Some(request) = reset {
             node.episode += 1;
-            let seed = seed.unwrap_or_else(|| opts.seed.wrapping_add(node.episode as u64));
+            let seed = request
+                .seed
+                .unwrap_or_else(|| opts.seed.wrapping_add(node.episode as u64));
             obs = env.reset(seed)?;
             // An episode cut short by a reset is not recorded.
             recording = recorder.as_ref().map(|_| new_record(seed, &obs));
@@ -292,7 +294,8 @@ pub fn run_sim_node(
                 &format!("episode {} started on request (seed {seed})", node.episode),
                 &env,
             );
-            node.frame(&sensors, &obs, 0.0, false, Applied::None, &env, &inbox)?;
+            let first = Applied::Reset(request.seq);
+            node.frame(&sensors, &obs, 0.0, false, first, &env, &inbox)?;
             waited_since = Instant::now();
             continue;
         }

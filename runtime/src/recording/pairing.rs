@@ -199,7 +199,7 @@ fn step(
         return Link::Cut(CutReason::AppliedNotSaid);
     };
     let action = match next.applied {
-        Applied::None => return Link::Cut(CutReason::AppliedNotSaid),
+        Applied::None | Applied::Reset(_) => return Link::Cut(CutReason::AppliedNotSaid),
         Applied::Safe => StepAction::Safe,
         Applied::Command(s) => match applied_command(run, s, commands, by_seq) {
             Ok((i, true)) => StepAction::Answered(i),

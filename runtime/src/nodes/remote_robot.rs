@@ -322,8 +322,14 @@ impl Plant for RemoteRobot {
         }));
         let until = Instant::now() + self.timeouts.reset;
         let mut last_resend = Instant::now();
+        // Frames made before the Reset went out. A lockstep driver re-sends
+        // its newest frame with a new stamp while it waits (e.g. the first
+        // frame of an episode it began on its own while we were training):
+        // such a copy is as new as our Reset by its stamp, but is not the
+        // episode we asked for.
+        let mut before: Vec<u64> = self.current.iter().map(|f| f.seq).collect();
         // The first frame of the new episode: nothing applied yet, made
-        // after the Reset went out.
+        // after the Reset went out, and not a re-send of an older frame.
         let first = loop {
             let left = until.saturating_duration_since(Instant::now());
             if left.is_zero() {
@@ -337,8 +343,18 @@ impl Plant for RemoteRobot {
                 .frames
                 .recv_timeout(left.min(Duration::from_millis(500)))
             {
-                Ok(f) if f.applied == Applied::None && f.stamp_ns >= sent_at => break f,
-                Ok(_) => {}
+                Ok(f)
+                    if f.applied == Applied::None
+                        && f.stamp_ns >= sent_at
+                        && !before.contains(&f.seq) =>
+                {
+                    break f;
+                }
+                Ok(f) => {
+                    if before.len() < 64 && !before.contains(&f.seq) {
+                        before.push(f.seq);
+                    }
+                }
                 Err(_) if last_resend.elapsed() >= Duration::from_secs(1) => {
                     // A driver that came up after our Reset missed it.
                     last_resend = Instant::now();

@@ -69,6 +69,33 @@ impl Drop for Driver {
     }
 }
 
+/// The example's own start (`to_goal` of its first frame) for each seed,
+/// computed by its `PointMass.reset`.
+fn seeded_starts(examples: &Path, seeds: &[String]) -> Vec<f32> {
+    let code = format!(
+        "import sys; sys.path.insert(0, {:?})\n\
+         from double_integrator import PointMass\n\
+         for s in [{}]: print(PointMass().reset(s)[3]['to_goal'])",
+        examples.display().to_string(),
+        seeds.join(", ")
+    );
+    let out = Command::new("python3")
+        .args(["-c", &code])
+        .output()
+        .expect("run python3");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let starts: Vec<f32> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| l.parse().expect("a number"))
+        .collect();
+    assert_eq!(starts.len(), seeds.len());
+    starts
+}
+
 /// A run config for the robot behind the driver: `controller` is the
 /// `[controller]` table (and any sub-tables) in TOML.
 fn config(dir: &Path, file: &str, description: &Path, controller: &str) -> PathBuf {
@@ -125,7 +152,8 @@ fn a_driver_robot_with_a_description_reward_is_learned_over_zenoh() {
     let _driver = Driver(
         Command::new("python3")
             .arg(examples.join("double_integrator.py"))
-            .args(["--robot", WIRE_NAME, "--lockstep", "--endpoint", &endpoint])
+            .args(["--robot", WIRE_NAME, "--lockstep", "--seed", "7"])
+            .args(["--endpoint", &endpoint])
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())
             .spawn()
@@ -203,6 +231,19 @@ fn a_driver_robot_with_a_description_reward_is_learned_over_zenoh() {
     }
     // ...and the limits were used, not just respected.
     assert!(largest > 0.9, "largest |action| {largest}");
+    // Every episode is the one its seed asked for (not one the driver
+    // began on its own, e.g. at its start-up, with its --seed 7): its first
+    // distance to the goal is the example's own for that seed.
+    let seeds: Vec<String> = episodes.iter().map(|e| e.seed.to_string()).collect();
+    let starts = seeded_starts(&examples, &seeds);
+    for (e, want) in episodes.iter().zip(&starts) {
+        assert!(
+            (e.obs(0)[0] - want).abs() < 1e-5,
+            "seed {}: starts {} from the goal, the example's seed gives {want}",
+            e.seed,
+            e.obs(0)[0]
+        );
+    }
 
     // The learned model against random, on the same seeded episodes.
     let learned = config(

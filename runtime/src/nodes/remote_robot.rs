@@ -314,20 +314,34 @@ impl Plant for RemoteRobot {
     }
 
     fn reset(&mut self, seed: u64) -> Result<Observation, PlantError> {
-        let sent_at = wire::now_ns();
-        self.put(&Message::Reset(Reset {
-            seq: sent_at,
-            stamp_ns: sent_at,
-            seed: Some(seed),
-        }));
         let until = Instant::now() + self.timeouts.reset;
-        let mut last_resend = Instant::now();
         // Frames made before the Reset went out. A lockstep driver re-sends
         // its newest frame with a new stamp while it waits (e.g. the first
         // frame of an episode it began on its own while we were training):
         // such a copy is as new as our Reset by its stamp, but is not the
         // episode we asked for.
         let mut before: Vec<u64> = self.current.iter().map(|f| f.seq).collect();
+        if self.current.is_none() {
+            // Before our first Reset, hear the driver once: a driver that
+            // comes up after the Reset went out misses it and begins an
+            // episode of its own, whose first frame would be newer than the
+            // Reset and pass for the episode of `seed`.
+            let f = self.frames.recv_timeout(self.timeouts.reset).map_err(|_| {
+                PlantError::Remote(format!(
+                    "no frame within {:.1} s: is a driver serving {}?",
+                    self.timeouts.reset.as_secs_f64(),
+                    wire::key_expr(&self.wire_name, MessageKind::SensorFrame)
+                ))
+            })?;
+            before.push(f.seq);
+        }
+        let sent_at = wire::now_ns();
+        self.put(&Message::Reset(Reset {
+            seq: sent_at,
+            stamp_ns: sent_at,
+            seed: Some(seed),
+        }));
+        let mut last_resend = Instant::now();
         // The first frame of the new episode: nothing applied yet, made
         // after the Reset went out, and not a re-send of an older frame.
         let first = loop {
@@ -356,7 +370,8 @@ impl Plant for RemoteRobot {
                     }
                 }
                 Err(_) if last_resend.elapsed() >= Duration::from_secs(1) => {
-                    // A driver that came up after our Reset missed it.
+                    // The Reset was lost (e.g. sent before the driver's
+                    // subscription reached our session): again.
                     last_resend = Instant::now();
                     let now = wire::now_ns();
                     self.put(&Message::Reset(Reset {

@@ -5,10 +5,12 @@ drawn at random in each seeded episode.
 
 Its frames carry the vector to the goal (channel ``to_goal``) and no
 reward: the task's reward is defined in ``double_integrator.toml`` from
-that channel, so umwelt computes it. Learn it with
+that channel, so umwelt computes it. Learn it (in about 40 s; the flags of
+docs/results/remote/double_integrator/run.sh) with
 
-    python3 examples/double_integrator.py --robot double_integrator --lockstep &
-    umwelt learn --robot examples/double_integrator.toml --remote --out runs/di
+    python3 drivers/python/examples/double_integrator.py --lockstep &
+    umwelt learn --remote --robot drivers/python/examples/double_integrator.toml \
+        --task reach --steps 4000 --action-repeat 2 --hidden 64 --out runs/di
 """
 
 import argparse
@@ -55,7 +57,7 @@ class PointMass:
 
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--robot", default="double_integrator", help="robot name (key umwelt/<robot>/...)")
+    p.add_argument("--robot", default="double_integrator", help="name (key umwelt/<robot>/...)")
     p.add_argument("--endpoint", default=DEFAULT_ENDPOINT, help="zenoh meeting endpoint")
     p.add_argument("--lockstep", action="store_true", help="step only on answers (simulators)")
     p.add_argument("--seed", type=int, default=0, help="seed of episode 0; episode i uses seed + i")

@@ -10,7 +10,7 @@ use umwelt_runtime::control::config::{ControllerConfig, RunConfig};
 use umwelt_runtime::control::mpc::{MpcConfig, MpcModel, Objective};
 use umwelt_runtime::control::resolve::Resolved;
 use umwelt_runtime::control::{self, ControllerError};
-use umwelt_runtime::nodes::remote_robot::{RemoteRobot, RemoteTimeouts};
+use umwelt_runtime::nodes::remote_robot::{RemoteRobot, RemoteStats, RemoteTimeouts};
 use umwelt_runtime::nodes::transport::ZenohArgs;
 use umwelt_runtime::offline::eval::evaluate_on;
 use umwelt_runtime::offline::eval::{
@@ -267,6 +267,10 @@ struct Report<'a> {
     /// With `--sil`: the simulator-in-the-loop run against the in-process one.
     #[serde(skip_serializing_if = "Option::is_none")]
     sil: Option<&'a SilReport>,
+    /// With `--remote`: what happened on the wire (frames missed, cuts,
+    /// safe steps, lockstep).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    remote: Option<&'a RemoteStats>,
     episodes: &'a [EpisodeReport],
 }
 
@@ -305,7 +309,7 @@ fn run_one(
     args: &Args,
     record: bool,
     stop: &std::sync::atomic::AtomicBool,
-) -> anyhow::Result<Evaluation> {
+) -> anyhow::Result<(Evaluation, Option<RemoteStats>)> {
     let bar = super::progress::Progress::bar(
         args.episodes as u64,
         "episodes",
@@ -327,7 +331,7 @@ fn run_one(
         jobs: args.jobs,
         record,
     };
-    let ev = if args.remote {
+    let (ev, remote) = if args.remote {
         anyhow::ensure!(args.jobs == 1, "--remote runs one robot: --jobs must be 1");
         let mut robot = connect(r, args)?;
         let ev = evaluate_on(r, &mut robot, &make, o, stop, &on_done)?;
@@ -345,12 +349,12 @@ fn run_one(
                 "not stepped"
             }
         );
-        ev
+        (ev, Some(stats))
     } else {
-        evaluate(r, &make, o, stop, &on_done)?
+        (evaluate(r, &make, o, stop, &on_done)?, None)
     };
     bar.finish_and_clear();
-    Ok(ev)
+    Ok((ev, remote))
 }
 
 /// The robot of `r` behind its driver, for `--remote`.
@@ -387,7 +391,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let stop = super::stop_flag()?;
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("creating {}", args.out.display()))?;
-    let main = run_one(&r, "config", &args, args.sil, &stop)?;
+    let (main, remote) = run_one(&r, "config", &args, args.sil, &stop)?;
     let sil = if args.sil {
         Some(run_sil(&args, &r, &main, &stop)?)
     } else {
@@ -397,7 +401,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     for b in &args.baselines {
         let rb = baseline_resolved(&r, *b)?;
         let label = format!("{b:?}").to_lowercase();
-        base.push((*b, run_one(&rb, &label, &args, false, &stop)?));
+        base.push((*b, run_one(&rb, &label, &args, false, &stop)?.0));
     }
     let s = &main.summary;
     let report = Report {
@@ -421,6 +425,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             })
             .collect(),
         sil: sil.as_ref(),
+        remote: remote.as_ref(),
         episodes: &main.episodes,
     };
     let json = serde_json::to_string_pretty(&report)?;

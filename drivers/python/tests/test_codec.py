@@ -130,7 +130,7 @@ def test_version_1_is_refused_by_name():
     "cls,offset,value,field",
     [
         (MotorCommand, HEADER_LEN + 16, 3, "MotorCommand.mode"),
-        (SensorFrame, HEADER_LEN + 5, 3, "SensorFrame.applied"),  # after "arm2"
+        (SensorFrame, HEADER_LEN + 5, 4, "SensorFrame.applied"),  # after "arm2"
         (Status, HEADER_LEN + 4, 2, "Status.stepping"),  # after "sim"
         (Status, HEADER_LEN + 5, 6, "Status.state"),
         (Estop, HEADER_LEN, 2, "Estop.engage"),

@@ -52,6 +52,7 @@ pub fn bench_loop(
     let stop = AtomicBool::new(false);
     let sim_opts = SimNodeOptions {
         seed: 0,
+        name: None,
         lockstep: false,
         lockstep_timeout: Duration::from_secs(1),
         duration: Some(Duration::from_secs_f64(seconds + 2.0)),

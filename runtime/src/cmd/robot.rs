@@ -44,6 +44,10 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             let text = loaded.description.to_toml()?;
             match out {
                 Some(path) => {
+                    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                        std::fs::create_dir_all(dir)
+                            .map_err(|e| anyhow::anyhow!("{}: {e}", dir.display()))?;
+                    }
                     std::fs::write(&path, text)
                         .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
                     eprintln!("wrote {}", path.display());

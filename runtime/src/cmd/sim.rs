@@ -38,6 +38,10 @@ pub struct Args {
     /// Print the summary at exit as one JSON document on stdout.
     #[arg(long)]
     json: bool,
+    /// The robot's name on the wire (`umwelt/<name>/...`; default: the
+    /// robot's kind), so that several robots of one kind share a network.
+    #[arg(long, value_name = "NAME")]
+    name: Option<String>,
     #[command(flatten)]
     zenoh: ZenohArgs,
 }
@@ -57,6 +61,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     })?;
     let opts = SimNodeOptions {
         seed: args.seed,
+        name: args.name.clone(),
         lockstep: args.lockstep,
         lockstep_timeout: duration("--lockstep-timeout", args.lockstep_timeout.max(0.01))?,
         duration: args

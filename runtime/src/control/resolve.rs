@@ -72,8 +72,15 @@ impl RunConfig {
             message,
         };
         check_ranges(&self).map_err(bad)?;
-        let loaded = load_robot(&self.robot, self.robot_config.as_deref(), &self.task)
-            .map_err(|e| bad(format!("robot: {e}")))?;
+        let loaded =
+            load_robot(&self.robot, self.robot_config.as_deref(), &self.task).map_err(|e| {
+                let field = if self.robot_config.is_some() {
+                    "robot_config"
+                } else {
+                    "robot"
+                };
+                bad(format!("{field}: {e}"))
+            })?;
         let d = &loaded.description;
         if !is_file(&self.robot) && d.robot != self.robot {
             return Err(bad(format!(

@@ -18,9 +18,9 @@ use crate::wire::{
 };
 
 /// What a robot's messages must look like, from its (simulated) model.
-pub fn wire_spec(env: &Env) -> RobotWireSpec {
+pub fn wire_spec(env: &Env, name: &str) -> RobotWireSpec {
     RobotWireSpec {
-        robot: env.robot_name().to_string(),
+        robot: name.to_string(),
         joints: env.joint_names().len(),
         channels: env.channel_names().to_vec(),
         actuators: env.action_spec().len(),

@@ -42,6 +42,9 @@ pub const EPISODE_CHANNEL: &str = crate::wire::channels::EPISODE;
 pub struct SimNodeOptions {
     /// Seed of the first episode; episode i uses seed + i.
     pub seed: u64,
+    /// The robot's name on the wire (`umwelt/<name>/...`); `None`: the
+    /// robot's kind.
+    pub name: Option<String>,
     /// Step only on the command answering the last frame.
     pub lockstep: bool,
     /// In lockstep: how long to wait for a command before publishing the
@@ -141,8 +144,11 @@ pub fn run_sim_node(
     stop: &AtomicBool,
     ready: &dyn Fn(),
 ) -> Result<SimNodeSummary, SimNodeError> {
-    let robot = env.robot_name().to_string();
-    let spec = node::wire_spec(&env);
+    let robot = opts
+        .name
+        .clone()
+        .unwrap_or_else(|| env.robot_name().to_string());
+    let spec = node::wire_spec(&env, &robot);
     let mode = node::command_mode(env.action_spec().mode);
     let session = opts.zenoh.open()?;
 

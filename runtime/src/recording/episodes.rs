@@ -149,7 +149,7 @@ pub fn episodes(
     };
     let sensors_key = wire::key_expr(robot, MessageKind::SensorFrame);
     let cmd_key = wire::key_expr(robot, MessageKind::MotorCommand);
-    let spec = crate::nodes::node::wire_spec(env);
+    let spec = crate::nodes::node::wire_spec(env, robot);
     let mode = crate::nodes::node::command_mode(env.action_spec().mode);
     let mut report = ImportReport::default();
     // Each frame once (a re-sent one extends its last hearing), beside what

@@ -28,8 +28,9 @@ pub fn describe(env: &Env) -> RobotDescription {
                 umwelt_sim::JointKind::Prismatic => JointType::Prismatic,
             },
             position_limits: j.limits,
-            velocity_limit: Some(j.velocity_limit),
-            effort_limit: Some(j.effort_limit),
+            // An unactuated joint has no effort limit (0 in the simulator).
+            velocity_limit: (j.velocity_limit > 0.0).then_some(j.velocity_limit),
+            effort_limit: (j.effort_limit > 0.0).then_some(j.effort_limit),
         })
         .collect();
     // A task channel's bounds are those of the feature that reads it.

@@ -333,7 +333,8 @@ impl Plant for RemoteRobot {
             let left = until.saturating_duration_since(Instant::now());
             if left.is_zero() {
                 return Err(PlantError::Remote(format!(
-                    "no first frame within {:.1} s of a Reset (seed {seed}): is a driver serving {}?",
+                    "no first frame within {:.1} s of a Reset (seed {seed}): is a driver serving {}, \
+                     and does its episode's first frame say `applied = reset` with the Reset's seq (docs/PROTOCOL.md)?",
                     self.timeouts.reset.as_secs_f64(),
                     wire::key_expr(&self.wire_name, MessageKind::SensorFrame)
                 )));

@@ -10,36 +10,7 @@ fn tempdir(name: &str) -> std::path::PathBuf {
     common::fresh_dir(&format!("learn-{name}"))
 }
 
-const TINY: [&str; 20] = [
-    "--robot",
-    "cartpole",
-    "--task",
-    "balance",
-    "--seed-episodes",
-    "1",
-    "--eval-every",
-    "1",
-    "--eval-episodes",
-    "1",
-    "--samples",
-    "16",
-    "--iterations",
-    "1",
-    "--horizon",
-    "2",
-    "--hidden",
-    "16",
-    "--updates-per-step",
-    "0.01",
-];
-
-/// `umwelt learn --json` of 2000 steps into `out`: `extra`, then [`TINY`].
-fn tiny_run<'a>(out: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
-    let mut args = vec!["learn", "--json", "--out", out, "--steps", "2000"];
-    args.extend(extra);
-    args.extend(TINY);
-    args
-}
+use common::{TINY, tiny_run};
 
 #[test]
 fn a_tiny_run_learns_checkpoints_and_resumes() {

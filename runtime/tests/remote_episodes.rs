@@ -101,36 +101,10 @@ fn remote_evaluation_against_a_lockstep_simulator_equals_the_in_process_one() {
     }
 }
 
-/// A tiny learning run: seed episode, planner episode, evaluation.
+/// A tiny learning run ([`common::TINY`]): seed episode, planner
+/// episode, evaluation.
 fn learn(out: &str, remote: Option<&str>) -> serde_json::Value {
-    let mut args = vec![
-        "learn",
-        "--json",
-        "--out",
-        out,
-        "--steps",
-        "2000",
-        "--robot",
-        "cartpole",
-        "--task",
-        "balance",
-        "--seed-episodes",
-        "1",
-        "--eval-every",
-        "1",
-        "--eval-episodes",
-        "1",
-        "--samples",
-        "16",
-        "--iterations",
-        "1",
-        "--horizon",
-        "2",
-        "--hidden",
-        "16",
-        "--updates-per-step",
-        "0.01",
-    ];
+    let mut args = common::tiny_run(out, &[]);
     if let Some(e) = remote {
         args.extend(["--remote", "--name", "cart_2", "--zenoh-endpoint", e]);
     }

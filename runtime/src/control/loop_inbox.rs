@@ -9,10 +9,10 @@ use crossbeam::channel::{Receiver, Sender, bounded};
 use serde::Serialize;
 use tracing::warn;
 
-use crate::nodes::node::DropLog;
+use crate::nodes::node::{self, DropLog};
 use crate::wire::channels::{REWARD, SUCCESS};
 use crate::wire::driver::{Accepted, EstopState, InboxKey};
-use crate::wire::fresh::{FrameGate, FrameOrder};
+use crate::wire::fresh::FrameGate;
 use crate::wire::{self, ErrorClass, Message, NodeState, RobotWireSpec, SensorFrame};
 
 /// One episode seen through the driver's `reward` and `success` channels.
@@ -112,30 +112,9 @@ impl Shared {
     /// taken only fresh and in order (a replayed or reordered frame must
     /// neither steer the controller nor enter the episode accounting).
     pub(super) fn frame_payload(&self, check: &RobotWireSpec, payload: &[u8]) {
-        let frame = match wire::decode_sensor_frame(payload) {
-            Err(e) => return self.drops.record(ErrorClass::from(&e), "sensor frame", &e),
-            Ok(f) => f,
+        let Some(frame) = node::accept_frame(payload, check, &self.frame_gate, &self.drops) else {
+            return;
         };
-        if let Err(e) = check.check_frame(&frame) {
-            return self.drops.record(ErrorClass::Spec, "sensor frame", &e);
-        }
-        let order = match self.frame_gate.lock() {
-            Ok(mut g) => g.accept(&frame, wire::now_ns()),
-            Err(_) => return,
-        };
-        match order {
-            Err(class) => {
-                let e = format!("seq {} stamped {} ns: not fresh", frame.seq, frame.stamp_ns);
-                return self.drops.record(class, "sensor frame", &e);
-            }
-            Ok(FrameOrder::Restarted) => {
-                tracing::info!(
-                    "the driver restarted: frames number from {} again",
-                    frame.seq
-                )
-            }
-            Ok(_) => {}
-        }
         if let Ok(mut f) = self.frames.lock() {
             f.count += 1;
             let ep = &mut f.current;

@@ -13,9 +13,50 @@ use zenoh::{Session, Wait};
 use umwelt_sim::{ActuationMode, Env};
 
 use crate::nodes::transport::TransportError;
+use crate::wire::fresh::{FrameGate, FrameOrder};
 use crate::wire::{
-    self, CommandMode, DropCounter, ErrorClass, Message, MessageKind, RobotWireSpec,
+    self, CommandMode, DropCounter, ErrorClass, Message, MessageKind, RobotWireSpec, SensorFrame,
 };
+
+/// A controller's view of a payload from a robot's sensors key: decoded,
+/// checked against `spec`, and taken by `gate` only fresh and in order (a
+/// replayed or reordered frame must neither steer a controller nor enter
+/// an episode). What fails is counted in `drops` and `None` returned; a
+/// driver's restart is logged.
+pub fn accept_frame(
+    payload: &[u8],
+    spec: &RobotWireSpec,
+    gate: &Mutex<FrameGate>,
+    drops: &DropLog,
+) -> Option<SensorFrame> {
+    let frame = match wire::decode_sensor_frame(payload) {
+        Err(e) => {
+            drops.record(ErrorClass::from(&e), "sensor frame", &e);
+            return None;
+        }
+        Ok(f) => f,
+    };
+    if let Err(e) = spec.check_frame(&frame) {
+        drops.record(ErrorClass::Spec, "sensor frame", &e);
+        return None;
+    }
+    let order = gate.lock().ok()?.accept(&frame, wire::now_ns());
+    match order {
+        Err(class) => {
+            let e = format!("seq {} stamped {} ns: not fresh", frame.seq, frame.stamp_ns);
+            drops.record(class, "sensor frame", &e);
+            return None;
+        }
+        Ok(FrameOrder::Restarted) => {
+            tracing::info!(
+                "the driver restarted: frames number from {} again",
+                frame.seq
+            )
+        }
+        Ok(_) => {}
+    }
+    Some(frame)
+}
 
 /// What a robot's messages must look like, from its (simulated) model.
 pub fn wire_spec(env: &Env, name: &str) -> RobotWireSpec {

@@ -28,7 +28,7 @@ use crate::nodes::transport::ZenohArgs;
 use crate::offline::plant::{Plant, PlantError, PlantStep};
 use crate::robot::{RobotDescription, TaskJudge};
 use crate::wire::channels::EPISODE;
-use crate::wire::fresh::{FrameGate, FrameOrder};
+use crate::wire::fresh::FrameGate;
 use crate::wire::{
     self, Applied, ErrorClass, Message, MessageKind, MotorCommand, Reset, SensorFrame, Stepping,
 };
@@ -140,29 +140,8 @@ impl RemoteRobot {
             let gate = std::sync::Mutex::new(FrameGate::new());
             move |sample| {
                 let bytes = sample.payload().to_bytes();
-                let frame = match wire::decode_sensor_frame(&bytes) {
-                    Ok(f) => f,
-                    Err(e) => return gate_drops.record(ErrorClass::from(&e), "sensor frame", &e),
-                };
-                if let Err(e) = spec.check_frame(&frame) {
-                    return gate_drops.record(ErrorClass::Spec, "sensor frame", &e);
-                }
-                let order = match gate.lock() {
-                    Ok(mut g) => g.accept(&frame, wire::now_ns()),
-                    Err(_) => return,
-                };
-                match order {
-                    Err(class) => gate_drops.record(class, "sensor frame", &"not fresh"),
-                    Ok(FrameOrder::Restarted) => {
-                        tracing::info!(
-                            "the driver restarted: frames number from {} again",
-                            frame.seq
-                        );
-                        let _ = tx.try_send(frame);
-                    }
-                    Ok(_) => {
-                        let _ = tx.try_send(frame);
-                    }
+                if let Some(f) = node::accept_frame(&bytes, &spec, &gate, &gate_drops) {
+                    let _ = tx.try_send(f);
                 }
             }
         })

@@ -46,3 +46,38 @@ pub fn num(v: &serde_json::Value, path: &str) -> f64 {
         .and_then(|x| x.as_f64())
         .unwrap_or_else(|| panic!("{path} missing or not a number in {v}"))
 }
+
+/// The flags of a tiny learning run of the cart-pole (one seed episode,
+/// an evaluation after each episode, a small planner and model).
+#[allow(dead_code)] // not every test binary that shares this module needs it
+pub const TINY: [&str; 20] = [
+    "--robot",
+    "cartpole",
+    "--task",
+    "balance",
+    "--seed-episodes",
+    "1",
+    "--eval-every",
+    "1",
+    "--eval-episodes",
+    "1",
+    "--samples",
+    "16",
+    "--iterations",
+    "1",
+    "--horizon",
+    "2",
+    "--hidden",
+    "16",
+    "--updates-per-step",
+    "0.01",
+];
+
+/// `umwelt learn --json` of 2000 steps into `out`: `extra`, then [`TINY`].
+#[allow(dead_code)] // not every test binary that shares this module needs it
+pub fn tiny_run<'a>(out: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
+    let mut args = vec!["learn", "--json", "--out", out, "--steps", "2000"];
+    args.extend(extra);
+    args.extend(TINY);
+    args
+}

@@ -3,9 +3,10 @@
 
 mod common;
 
+use common::process::{Node, interrupt, spawn, wait_exit};
+
 use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crossbeam::channel::unbounded;
@@ -14,27 +15,6 @@ use umwelt_runtime::nodes::transport::{ZenohArgs, free_loopback_endpoint};
 use umwelt_runtime::recording::{RecordedMessage, Recording};
 use umwelt_runtime::wire;
 use zenoh::Wait;
-
-/// A child process killed when the test ends, however it ends.
-struct Node(Child);
-
-impl Drop for Node {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn spawn(args: &[&str]) -> Node {
-    let child = Command::new(env!("CARGO_BIN_EXE_umwelt"))
-        .args(args)
-        .current_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join(".."))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start umwelt");
-    Node(child)
-}
 
 fn spawn_sim(endpoint: &str) -> Node {
     spawn(&[
@@ -59,26 +39,6 @@ fn sensors_of(file: &Path) -> Vec<RecordedMessage> {
         .map(Result::unwrap)
         .filter(|m| m.key == "umwelt/cartpole/sensors")
         .collect()
-}
-
-/// Waits up to `timeout` for `node` to exit on its own; `what` says what
-/// was expected of it.
-fn wait_exit(node: &mut Node, timeout: Duration, what: &str) -> std::process::ExitStatus {
-    let deadline = Instant::now() + timeout;
-    loop {
-        if let Some(s) = node.0.try_wait().unwrap() {
-            return s;
-        }
-        assert!(Instant::now() < deadline, "{what} within {timeout:?}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
-/// Sends SIGINT to `node` and waits up to 10 s for it to exit.
-fn interrupt(node: &mut Node) -> std::process::ExitStatus {
-    // SAFETY: kill(2) on the pid of a child this test has not waited for.
-    assert_eq!(unsafe { libc::kill(node.0.id() as i32, libc::SIGINT) }, 0);
-    wait_exit(node, Duration::from_secs(10), "an exit after SIGINT")
 }
 
 /// `umwelt collect --robot R --task swingup --from-recording FILE --out DIR`

@@ -12,37 +12,17 @@
 
 mod common;
 
+use common::process::{interrupt, spawn, wait_exit};
+
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use umwelt_models::dataset::Dataset;
 use umwelt_runtime::nodes::transport::free_loopback_endpoint;
 use umwelt_runtime::recording::Recording;
 use umwelt_runtime::wire::{self, SensorFrame};
-
-/// A child process killed when the test ends, however it ends.
-struct Node(Child);
-
-impl Drop for Node {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn spawn(args: &[&str]) -> Node {
-    let child = Command::new(env!("CARGO_BIN_EXE_umwelt"))
-        .args(args)
-        .current_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join(".."))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start umwelt");
-    Node(child)
-}
 
 /// A meeting endpoint on loopback: a free port in `UMWELT_TEST_PORTS`
 /// (`LOW-HIGH`, for machines where test runs share a port range), else
@@ -60,23 +40,6 @@ fn endpoint() -> String {
             .expect("a free port in UMWELT_TEST_PORTS"),
         None => free_loopback_endpoint().unwrap(),
     }
-}
-
-fn wait_exit(node: &mut Node, timeout: Duration, what: &str) -> std::process::ExitStatus {
-    let deadline = Instant::now() + timeout;
-    loop {
-        if let Some(s) = node.0.try_wait().unwrap() {
-            return s;
-        }
-        assert!(Instant::now() < deadline, "{what} within {timeout:?}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
-fn interrupt(node: &mut Node) -> std::process::ExitStatus {
-    // SAFETY: kill(2) on the pid of a child this test has not waited for.
-    assert_eq!(unsafe { libc::kill(node.0.id() as i32, libc::SIGINT) }, 0);
-    wait_exit(node, Duration::from_secs(10), "an exit after SIGINT")
 }
 
 /// Records `seconds` of a real-time cart-pole swing-up driven by `umwelt

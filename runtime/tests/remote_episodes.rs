@@ -7,47 +7,37 @@
 
 mod common;
 
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 
+use common::process::Node;
 use common::{fresh_dir, json};
 
 fn config(name: &str) -> String {
     format!("{}/../configs/{name}", env!("CARGO_MANIFEST_DIR"))
 }
 
-/// `umwelt sim` in lockstep on `endpoint`, killed when dropped.
-struct Sim(Child);
-
-impl Sim {
-    fn start(endpoint: &str, task: &str, name: &str) -> Sim {
-        let child = Command::new(env!("CARGO_BIN_EXE_umwelt"))
-            .args([
-                "sim",
-                "--name",
-                name,
-                "--robot",
-                "cartpole",
-                "--task",
-                task,
-                "--lockstep",
-                "--lockstep-timeout",
-                "0.5",
-                "--zenoh-endpoint",
-                endpoint,
-            ])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start umwelt sim");
-        Sim(child)
-    }
-}
-
-impl Drop for Sim {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
+/// `umwelt sim` in lockstep on `endpoint` as `name`, killed when dropped.
+fn start_sim(endpoint: &str, task: &str, name: &str) -> Node {
+    let child = Command::new(env!("CARGO_BIN_EXE_umwelt"))
+        .args([
+            "sim",
+            "--name",
+            name,
+            "--robot",
+            "cartpole",
+            "--task",
+            task,
+            "--lockstep",
+            "--lockstep-timeout",
+            "0.5",
+            "--zenoh-endpoint",
+            endpoint,
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start umwelt sim");
+    Node(child)
 }
 
 fn eval(cfg: &str, episodes: &str, remote: Option<&str>, tag: &str) -> serde_json::Value {
@@ -77,7 +67,7 @@ fn eval(cfg: &str, episodes: &str, remote: Option<&str>, tag: &str) -> serde_jso
 #[test]
 fn remote_evaluation_against_a_lockstep_simulator_equals_the_in_process_one() {
     let endpoint = umwelt_runtime::nodes::transport::free_loopback_endpoint().unwrap();
-    let _sim = Sim::start(&endpoint, "swingup", "cartpole");
+    let _sim = start_sim(&endpoint, "swingup", "cartpole");
     for (name, episodes) in [
         ("cartpole_swingup.toml", "3"),
         ("mpc_cartpole_swingup.toml", "2"),
@@ -115,7 +105,7 @@ fn learn(out: &str, remote: Option<&str>) -> serde_json::Value {
 fn remote_learning_against_a_lockstep_simulator_equals_the_in_process_run() {
     let endpoint = umwelt_runtime::nodes::transport::free_loopback_endpoint().unwrap();
     // An instance name: the wire name differs from the robot's kind.
-    let _sim = Sim::start(&endpoint, "balance", "cart_2");
+    let _sim = start_sim(&endpoint, "balance", "cart_2");
     let (a, b) = (fresh_dir("learn-remote"), fresh_dir("learn-local"));
     let remote = learn(a.to_str().unwrap(), Some(&endpoint));
     let local = learn(b.to_str().unwrap(), None);

@@ -2,6 +2,9 @@
 
 use std::process::Command;
 
+#[allow(dead_code)] // not every test binary that shares this module needs it
+pub mod process;
+
 /// Runs `umwelt ARGS` to completion.
 pub fn umwelt(args: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_umwelt"))

@@ -148,12 +148,20 @@ impl Transport {
     /// hub when the meeting endpoint is free, or as a member connecting to
     /// it (also when another node wins the race for the endpoint).
     pub fn open(&self) -> Result<Session, TransportError> {
+        if self.config.is_none() {
+            warn_unauthenticated(&self.endpoint);
+        }
+        self.open_quiet()
+    }
+
+    /// [`open`](Self::open) without its warning that the default session is
+    /// not authenticated, for callers that say it in their own words.
+    pub fn open_quiet(&self) -> Result<Session, TransportError> {
         if self.config.is_some() {
             return zenoh::open(self.zenoh_config(false)?)
                 .wait()
                 .map_err(|e| TransportError::Open(e.to_string()));
         }
-        warn_unauthenticated(&self.endpoint);
         let (proto, host, port) = split_locator(&self.endpoint)?;
         // Probing with a plain bind tells "nobody holds it" without zenoh's
         // listen failure, which would end the session.

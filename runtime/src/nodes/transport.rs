@@ -63,6 +63,18 @@ pub enum TransportError {
     },
 }
 
+impl From<umwelt_driver::TransportError> for TransportError {
+    fn from(e: umwelt_driver::TransportError) -> Self {
+        use umwelt_driver::TransportError as D;
+        match e {
+            D::Config { path, message } => Self::Config { path, message },
+            D::Endpoint { endpoint, message } => Self::Endpoint { endpoint, message },
+            D::Open(m) => Self::Open(m),
+            D::Declare { what, key, message } => Self::Declare { what, key, message },
+        }
+    }
+}
+
 /// How to reach the other umwelt nodes (command-line options shared by every
 /// networked command).
 #[derive(clap::Args, Clone, Debug, PartialEq, Eq)]
@@ -95,49 +107,20 @@ impl ZenohArgs {
         }
     }
 
+    /// The driver kit's description of the same meeting, whose rules
+    /// (`docs/PROTOCOL.md`, "Meeting on zenoh") drivers and umwelt share.
+    fn meeting(&self) -> umwelt_driver::Transport {
+        umwelt_driver::Transport {
+            endpoint: self.zenoh_endpoint.clone(),
+            config: self.zenoh_config.clone(),
+        }
+    }
+
     /// The zenoh config of a node: `hub` nodes listen on the meeting
     /// endpoint, the others connect to it. Both listen on a free port of the
     /// same host for the direct links gossip sets up.
     pub fn config(&self, hub: bool) -> Result<Config, TransportError> {
-        if let Some(path) = &self.zenoh_config {
-            return Config::from_file(path).map_err(|e| TransportError::Config {
-                path: path.clone(),
-                message: e.to_string(),
-            });
-        }
-        let endpoint = &self.zenoh_endpoint;
-        let (proto, host) = split_locator(endpoint)?;
-        let private = format!("{proto}/{host}:0");
-        let (listen, connect) = if hub {
-            (format!("[\"{endpoint}\", \"{private}\"]"), "[]".to_string())
-        } else {
-            (format!("[\"{private}\"]"), format!("[\"{endpoint}\"]"))
-        };
-        let mut c = Config::default();
-        let settings = [
-            ("mode", "\"peer\"".to_string()),
-            ("scouting/multicast/enabled", "false".into()),
-            ("scouting/gossip/enabled", "true".into()),
-            ("listen/endpoints", listen),
-            ("listen/exit_on_failure", "true".into()),
-            ("connect/endpoints", connect),
-            ("connect/exit_on_failure", "false".into()),
-            // Non-zero: members retry the meeting endpoint in the background
-            // (zenoh connects once and gives up when it is 0).
-            ("connect/timeout_ms", "-1".into()),
-            (
-                "connect/retry",
-                "{ period_init_ms: 50, period_max_ms: 500, period_increase_factor: 2 }".into(),
-            ),
-        ];
-        for (key, value) in settings {
-            c.insert_json5(key, &value)
-                .map_err(|e| TransportError::Endpoint {
-                    endpoint: endpoint.clone(),
-                    message: format!("setting {key} = {value}: {e}"),
-                })?;
-        }
-        Ok(c)
+        Ok(self.meeting().zenoh_config(hub)?)
     }
 
     /// Opens a session: as the hub when the meeting endpoint is free, else
@@ -147,24 +130,7 @@ impl ZenohArgs {
         if self.zenoh_config.is_none() {
             warn_unauthenticated(&self.zenoh_endpoint);
         }
-        if self.zenoh_config.is_some() {
-            return zenoh::open(self.config(false)?)
-                .wait()
-                .map_err(|e| TransportError::Open(e.to_string()));
-        }
-        let (proto, host) = split_locator(&self.zenoh_endpoint)?;
-        let addr = self
-            .zenoh_endpoint
-            .split_once('/')
-            .map(|(_, a)| a)
-            .unwrap_or(host);
-        let free = proto == "tcp" && std::net::TcpListener::bind(addr).is_ok();
-        if free && let Ok(session) = zenoh::open(self.config(true)?).wait() {
-            return Ok(session);
-        }
-        zenoh::open(self.config(false)?)
-            .wait()
-            .map_err(|e| TransportError::Open(e.to_string()))
+        Ok(self.meeting().open_quiet()?)
     }
 }
 
@@ -178,25 +144,6 @@ fn warn_unauthenticated(endpoint: &str) {
             crate::secure::SECURE_DOC
         );
     });
-}
-
-/// Splits `tcp/127.0.0.1:7447` into (`tcp`, `127.0.0.1`).
-fn split_locator(endpoint: &str) -> Result<(&str, &str), TransportError> {
-    let bad = |message: &str| TransportError::Endpoint {
-        endpoint: endpoint.to_string(),
-        message: message.to_string(),
-    };
-    if endpoint.contains('"') {
-        return Err(bad("quotes are not allowed"));
-    }
-    let (proto, addr) = endpoint
-        .split_once('/')
-        .ok_or_else(|| bad("not a locator"))?;
-    let (host, port) = addr.rsplit_once(':').ok_or_else(|| bad("no port"))?;
-    if port.parse::<u16>().is_err() {
-        return Err(bad("the port is not a number"));
-    }
-    Ok((proto, host))
 }
 
 /// Waits until `session` is linked to at least one other zenoh node, or

@@ -13,7 +13,7 @@ use umwelt_protocol::{
 use crate::config::DriverConfig;
 use crate::inbox::{Poisoned, Shared};
 use crate::robot::Measurement;
-use crate::transport::TransportError;
+use crate::transport::{TransportError, publisher};
 
 /// The driver's publishers and its numbering.
 pub(crate) struct Outbox<'s> {
@@ -32,26 +32,6 @@ pub(crate) struct Outbox<'s> {
     /// The last frame published, to send again in lockstep.
     last_frame: Option<SensorFrame>,
     buf: Vec<u8>,
-}
-
-/// Declares the publisher of `kind` messages for `robot`; `express` sends
-/// each message at once instead of batching (for the control path).
-fn publisher<'s>(
-    session: &'s Session,
-    robot: &str,
-    kind: MessageKind,
-    express: bool,
-) -> Result<Publisher<'s>, TransportError> {
-    let key = wire::key_expr(robot, kind);
-    session
-        .declare_publisher(key.clone())
-        .express(express)
-        .wait()
-        .map_err(|e| TransportError::Declare {
-            what: "publisher",
-            key,
-            message: e.to_string(),
-        })
 }
 
 impl<'s> Outbox<'s> {

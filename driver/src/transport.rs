@@ -15,6 +15,8 @@
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+use umwelt_protocol::{self as wire, MessageKind};
+use zenoh::pubsub::Publisher;
 use zenoh::{Config, Session, Wait};
 
 /// The default meeting endpoint of umwelt nodes.
@@ -173,6 +175,26 @@ impl Transport {
             .wait()
             .map_err(|e| TransportError::Open(e.to_string()))
     }
+}
+
+/// Declares the publisher of `kind` messages for `robot`; `express` sends
+/// each message at once instead of batching (for the control path).
+pub fn publisher<'s>(
+    session: &'s Session,
+    robot: &str,
+    kind: MessageKind,
+    express: bool,
+) -> Result<Publisher<'s>, TransportError> {
+    let key = wire::key_expr(robot, kind);
+    session
+        .declare_publisher(key.clone())
+        .express(express)
+        .wait()
+        .map_err(|e| TransportError::Declare {
+            what: "publisher",
+            key,
+            message: e.to_string(),
+        })
 }
 
 /// Logs, once per process, that the default session is not authenticated.

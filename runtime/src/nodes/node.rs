@@ -84,16 +84,9 @@ pub fn publisher<'a>(
     kind: MessageKind,
     express: bool,
 ) -> Result<Publisher<'a>, TransportError> {
-    let key = wire::key_expr(robot, kind);
-    session
-        .declare_publisher(key.clone())
-        .express(express)
-        .wait()
-        .map_err(|e| TransportError::Declare {
-            what: "publisher",
-            key,
-            message: e.to_string(),
-        })
+    Ok(umwelt_driver::transport::publisher(
+        session, robot, kind, express,
+    )?)
 }
 
 /// Declares a subscriber to `kind` messages for `robot`, calling `f` on

@@ -226,6 +226,45 @@ const BAD_FLAGS: &[(&[&str], &str)] = &[
         "--horizon",
     ),
     (&["learn", "--out", "d", "--hidden", "50000000"], "--hidden"),
+    (
+        &["learn", "--out", "d", "--explore-time", "nan"],
+        "--explore-time",
+    ),
+    (
+        &["learn", "--out", "d", "--max-episodes", "0"],
+        "--max-episodes",
+    ),
+    (
+        &["learn", "--out", "d", "--seed-policy", "brownian"],
+        "--seed-policy",
+    ),
+    (
+        &[
+            "collect",
+            "--robot",
+            "cartpole",
+            "--task",
+            "swingup",
+            "--out",
+            "d",
+            "--max-steps",
+            "0",
+        ],
+        "--max-steps",
+    ),
+    (
+        &[
+            "collect",
+            "--robot",
+            "cartpole",
+            "--task",
+            "swingup",
+            "--out",
+            "d",
+            "--explore-time=-1",
+        ],
+        "--explore-time",
+    ),
     (&["bench", "sim", "--duration=-1"], "--duration"),
     (&["bench", "loop", "--rates", "100,0"], "--rates"),
     (&["bench", "loop", "--duration", "inf"], "--duration"),
@@ -241,12 +280,32 @@ const BAD_FLAGS: &[(&[&str], &str)] = &[
 
 /// Bad numbers refused after parsing (with status 1), by checks whose
 /// messages other tests hold to.
-const BAD_FLAGS_CHECKED_LATER: &[(&[&str], &str)] = &[(
-    &[
-        "collect", "--robot", "cartpole", "--task", "swingup", "--out", "d", "--hold", "0",
-    ],
-    "--hold",
-)];
+const BAD_FLAGS_CHECKED_LATER: &[(&[&str], &str)] = &[
+    (
+        &[
+            "collect", "--robot", "cartpole", "--task", "swingup", "--out", "d", "--hold", "0",
+        ],
+        "--hold",
+    ),
+    (
+        &[
+            "collect",
+            "--robot",
+            "cartpole",
+            "--task",
+            "swingup",
+            "--out",
+            "d",
+            "--explore-time",
+            "1e5",
+        ],
+        "--explore-time",
+    ),
+    (
+        &["run", "--config", "configs/cartpole_zero.toml", "--explore"],
+        "--explore",
+    ),
+];
 
 /// The runtime crate's directory, where `configs/` and `launch/` resolve
 /// (through the workspace root).

@@ -173,6 +173,61 @@ impl Episode {
         Ok(out)
     }
 
+    /// The episode in pieces a model with an action repeat of `repeat` can
+    /// learn from: every block of `repeat` control steps (counted from the
+    /// first) whose action changes inside it is dropped, and the runs of
+    /// held blocks around it become episodes of their own (truncated, as at
+    /// a time limit; only the last keeps the episode's end and success).
+    /// On a real-time robot a command that arrives late leaves the previous
+    /// one in force for a step, so a block can hold two actions; what the
+    /// robot did there is known, but no single action explains the block.
+    ///
+    /// An episode with no such block comes back whole, as the only piece.
+    /// Returns the pieces (none shorter than one block, except a whole
+    /// episode) and how many blocks were dropped.
+    pub fn split_held(&self, repeat: usize) -> (Vec<Episode>, usize) {
+        let repeat = repeat.max(1);
+        let held = |t0: usize| (t0 + 1..t0 + repeat).all(|t| self.action(t) == self.action(t0));
+        let blocks = self.len() / repeat;
+        let mixed: Vec<usize> = (0..blocks).filter(|b| !held(b * repeat)).collect();
+        if mixed.is_empty() {
+            return (vec![self.clone()], 0);
+        }
+        let mut pieces = Vec::new();
+        let mut start = 0usize;
+        // Each mixed block ends the piece before it; the last piece runs to
+        // the episode's end (a trailing partial block included, as in the
+        // episode).
+        for b in mixed.iter().copied().chain(std::iter::once(usize::MAX)) {
+            let (end, last) = match b {
+                usize::MAX => (self.len(), true),
+                b => (b * repeat, false),
+            };
+            if end >= start + repeat {
+                pieces.push(self.piece(start, end, last));
+            }
+            if !last {
+                start = end + repeat;
+            }
+        }
+        (pieces, mixed.len())
+    }
+
+    /// Steps `start..end` as an episode; `last`: it ends where this one
+    /// does.
+    fn piece(&self, start: usize, end: usize, last: bool) -> Episode {
+        let (od, ad) = (self.obs_dim(), self.act_dim());
+        Episode {
+            seed: self.seed,
+            observations: self.observations[start * od..(end + 1) * od].to_vec(),
+            actions: self.actions[start * ad..end * ad].to_vec(),
+            rewards: self.rewards[start..end].to_vec(),
+            terminated: last && self.terminated,
+            truncated: !last || self.truncated,
+            success: last && self.success,
+        }
+    }
+
     /// The header's flags byte for this episode.
     pub fn flags(&self) -> u8 {
         (self.terminated as u8 * FLAG_TERMINATED)

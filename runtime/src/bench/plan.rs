@@ -9,7 +9,7 @@ use umwelt_sim::{Env, RobotKind, tasks_of};
 
 use super::sgemm::sgemm_operands;
 use super::{BenchError, quantile, sgemm_gflops};
-use crate::offline::rollout::SimplePolicy;
+use crate::offline::explore::uniform_action;
 
 /// Options of [`bench_plan`].
 #[derive(Clone, Debug)]
@@ -232,7 +232,7 @@ pub fn bench_plan(o: &PlanBenchOptions) -> Result<PlanBench, BenchError> {
         let took = t.elapsed().as_secs_f64();
         // Move on with random actions: plans from varied states.
         let mut a = Vec::new();
-        SimplePolicy::Random.act(&obs, &spec.entries, &mut rng, &mut a);
+        uniform_action(&spec.entries, &mut rng, &mut a);
         let s = env.step(&a)?;
         obs = if s.terminated || s.truncated {
             env.reset(i as u64)?

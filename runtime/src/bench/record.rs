@@ -7,7 +7,7 @@ use serde::Serialize;
 use umwelt_sim::Env;
 
 use super::BenchError;
-use crate::offline::rollout::SimplePolicy;
+use crate::offline::explore::uniform_action;
 
 /// Options of [`bench_record`].
 #[derive(Clone, Debug)]
@@ -96,7 +96,7 @@ pub fn bench_record(o: &RecordBenchOptions) -> Result<RecordBench, BenchError> {
             images,
         };
         payloads.push(wire::encode(&Message::SensorFrame(frame)));
-        SimplePolicy::Random.act(&obs, &spec.entries, &mut rng, &mut action);
+        uniform_action(&spec.entries, &mut rng, &mut action);
         let step = env.step(&action)?;
         obs = if step.terminated || step.truncated {
             env.reset(seq)?

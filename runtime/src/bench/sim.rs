@@ -6,7 +6,8 @@ use std::time::Instant;
 use serde::Serialize;
 use umwelt_sim::{Env, RobotKind, SimError, tasks_of};
 
-use crate::offline::rollout::{SimplePolicy, run_episode};
+use crate::offline::explore::SimplePolicy;
+use crate::offline::rollout::run_episode;
 
 /// Simulation speed of one robot on one thread.
 #[derive(Clone, Debug, Serialize)]

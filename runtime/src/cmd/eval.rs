@@ -10,7 +10,7 @@ use umwelt_runtime::control::config::{ControllerConfig, RunConfig};
 use umwelt_runtime::control::mpc::{MpcConfig, MpcModel, Objective};
 use umwelt_runtime::control::resolve::Resolved;
 use umwelt_runtime::control::{self, ControllerError};
-use umwelt_runtime::nodes::remote_robot::{RemoteRobot, RemoteStats, RemoteTimeouts};
+use umwelt_runtime::nodes::remote_robot::{RemoteRobot, RemoteStats};
 use umwelt_runtime::nodes::transport::ZenohArgs;
 use umwelt_runtime::offline::eval::evaluate_on;
 use umwelt_runtime::offline::eval::{
@@ -336,19 +336,7 @@ fn run_one(
         let mut robot = connect(r, args)?;
         let ev = evaluate_on(r, &mut robot, &make, o, stop, &on_done)?;
         let stats = robot.stats();
-        eprintln!(
-            "remote: {} frames ({} missed), {} late commands, {} safe steps, {} cuts, {} in lockstep",
-            stats.frames,
-            stats.frames_missed,
-            stats.late_commands,
-            stats.safe_steps,
-            stats.cuts,
-            if stats.lockstep {
-                "stepped"
-            } else {
-                "not stepped"
-            }
-        );
+        eprintln!("{}", super::remote::summary(&stats));
         (ev, Some(stats))
     } else {
         (evaluate(r, &make, o, stop, &on_done)?, None)
@@ -362,17 +350,13 @@ fn connect(r: &Resolved, args: &Args) -> anyhow::Result<RemoteRobot> {
     let deadline = std::time::Duration::from_secs_f64(
         (r.period * r.config.safety.deadline_periods).clamp(1e-3, 1.0),
     );
-    let timeouts = RemoteTimeouts {
-        reset: super::duration("--remote-timeout", args.remote_timeout)?,
-        ..RemoteTimeouts::default()
-    };
-    Ok(RemoteRobot::connect(
+    super::remote::connect(
         &args.zenoh,
         &r.wire_name,
         r.description.clone(),
         deadline,
-        timeouts,
-    )?)
+        args.remote_timeout,
+    )
 }
 
 fn write(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {

@@ -5,10 +5,8 @@ use std::path::PathBuf;
 use std::path::Path;
 use std::time::Instant;
 
-use std::time::Duration;
-
 use super::progress::{PhaseEta, Progress, short_span};
-use umwelt_runtime::nodes::remote_robot::{RemoteRobot, RemoteTimeouts};
+use umwelt_runtime::nodes::remote_robot::RemoteRobot;
 use umwelt_runtime::nodes::transport::ZenohArgs;
 use umwelt_runtime::offline::learn::{LearnEvent, LearnOptions, learn};
 use umwelt_runtime::offline::plant::Plant;
@@ -50,6 +48,12 @@ pub struct Args {
     /// can be chosen.
     #[arg(long, value_name = "NAME", requires = "remote")]
     name: Option<String>,
+    /// Collect at most this many episodes in this session (seed and
+    /// planner episodes; evaluations come on top), then stop as Ctrl-C
+    /// does: everything is saved, and --resume carries on. For runs on
+    /// hardware an operator watches a few episodes at a time.
+    #[arg(long, value_name = "N", value_parser = umwelt_runtime::cli::args::count::<usize>(1, 1_000_000_000))]
+    max_episodes: Option<usize>,
     /// Seconds to wait for a driver's first frame after a Reset (--remote).
     #[arg(long, default_value_t = 10.0, value_name = "SECONDS", value_parser = umwelt_runtime::cli::args::flag(umwelt_runtime::cli::args::seconds))]
     remote_timeout: f64,
@@ -115,28 +119,36 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     };
     let t0 = Instant::now();
     let plant = robot.as_mut().map(|r| r as &mut dyn Plant);
-    let state = learn(o, &args.out, args.resume, plant, &stop, &mut on_event)?;
+    let state = learn(
+        o,
+        &args.out,
+        args.resume,
+        plant,
+        args.max_episodes,
+        &stop,
+        &mut on_event,
+    )?;
     bar.finish_and_clear();
     if let Some(r) = &robot {
         let stats = r.stats();
-        let line = format!(
-            "remote: {:.0} s wall, {} frames ({} missed), {} late commands, {} safe steps, {} cuts, {}",
-            t0.elapsed().as_secs_f64(),
-            stats.frames,
-            stats.frames_missed,
-            stats.late_commands,
-            stats.safe_steps,
-            stats.cuts,
-            if stats.lockstep {
-                "lockstep"
-            } else {
-                "real time"
-            }
+        eprintln!(
+            "{}; {:.0} s wall",
+            super::remote::summary(&stats),
+            t0.elapsed().as_secs_f64()
         );
-        eprintln!("{line}");
         let json = serde_json::to_vec_pretty(&stats)?;
         std::fs::write(args.out.join("remote.json"), json)
             .map_err(|e| anyhow::anyhow!("{}: {e}", args.out.join("remote.json").display()))?;
+    }
+    if state.env_steps < state.options.env_steps {
+        // On stderr in every mode: a --json run's reader learns it from
+        // learn.json's env_steps.
+        eprintln!(
+            "stopped at {} of {} env steps with whole episodes saved; continue with --resume --out {}",
+            state.env_steps,
+            state.options.env_steps,
+            args.out.display()
+        );
     }
     if args.json {
         super::print_json(&state)?;
@@ -167,19 +179,8 @@ fn connect(o: &LearnOptions, args: &Args) -> anyhow::Result<RemoteRobot> {
     let robot = load_robot(&o.robot, o.robot_config.as_deref(), &o.task)?;
     let d = robot.description;
     let name = args.name.clone().unwrap_or_else(|| d.robot.clone());
-    // Two control periods to answer, as `umwelt run` allows by default.
-    let deadline = Duration::from_secs_f64((2.0 * d.control_period).clamp(1e-3, 1.0));
-    let timeouts = RemoteTimeouts {
-        reset: super::duration("--remote-timeout", args.remote_timeout)?,
-        ..RemoteTimeouts::default()
-    };
-    Ok(RemoteRobot::connect(
-        &args.zenoh,
-        &name,
-        d,
-        deadline,
-        timeouts,
-    )?)
+    let deadline = super::remote::default_deadline(d.control_period);
+    super::remote::connect(&args.zenoh, &name, d, deadline, args.remote_timeout)
 }
 
 /// What a learning run's directory may hold, in the order to list it.

@@ -30,6 +30,7 @@ pub mod model;
 pub mod operator;
 pub mod progress;
 pub mod record;
+pub mod remote;
 pub mod replay;
 pub mod robot;
 pub mod rollout;

@@ -1,7 +1,8 @@
 //! `umwelt rollout`: headless episodes under a simple policy.
 
 use serde::Serialize;
-use umwelt_runtime::offline::rollout::{EpisodeReport, SimplePolicy, episode_seed, run_episode};
+use umwelt_runtime::offline::explore::SimplePolicy;
+use umwelt_runtime::offline::rollout::{EpisodeReport, episode_seed, run_episode};
 
 /// Arguments of `umwelt rollout`.
 #[derive(clap::Args, Debug)]

@@ -32,6 +32,13 @@ pub struct Args {
     /// Print a one-line live status every telemetry period on stderr.
     #[arg(long)]
     status: bool,
+    /// Add the planner's exploration noise to every planned action (an MPC
+    /// controller only; as `[controller.planner] explore = true`): to
+    /// collect data with `umwelt record` for `collect --from-recording`.
+    /// The noisy action is clamped to the command limits and passes the
+    /// safety layer like any other.
+    #[arg(long)]
+    explore: bool,
     #[command(flatten)]
     zenoh: ZenohArgs,
 }
@@ -56,6 +63,15 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         Some(TriggerArg::Timer) => resolved.config.trigger = control::config::Trigger::Timer,
         Some(TriggerArg::Lockstep) => resolved.config.trigger = control::config::Trigger::Lockstep,
         None => {}
+    }
+    if args.explore {
+        match &mut resolved.config.controller {
+            control::config::ControllerConfig::Mpc(c) => c.planner.explore = true,
+            _ => anyhow::bail!(
+                "{}: --explore adds a planner's exploration noise; this controller is not an MPC planner",
+                args.config.display()
+            ),
+        }
     }
     let mut controller = control::build(&resolved)?;
     control::check_rate(&resolved, controller.as_mut())

@@ -294,6 +294,10 @@ impl Plant for RemoteRobot {
         self.description.task.episode_steps as usize
     }
 
+    fn control_period(&self) -> f64 {
+        self.description.control_period
+    }
+
     fn reset(&mut self, seed: u64) -> Result<Observation, PlantError> {
         // The Reset's seq comes back in the first frame of its episode
         // (`Applied::Reset`); a clock reading keeps it unique across runs.

@@ -1,4 +1,5 @@
-//! Collecting episodes of a simulated robot into an on-disk dataset
+//! Collecting episodes of a robot (umwelt's simulator in-process, or a
+//! robot behind its driver) into an on-disk dataset
 //! ([`umwelt_models::dataset`]), for training world models.
 //!
 //! [`record_episode`] runs one episode exactly as
@@ -9,15 +10,12 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use rand::SeedableRng;
-use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
-use umwelt_models::dataset::{DatasetError, DatasetWriter, Episode};
+use umwelt_models::dataset::{DatasetError, DatasetSpec, DatasetWriter, Episode};
 use umwelt_sim::Env;
 
+use crate::offline::explore::{Exploration, Explorer, SimplePolicy};
 use crate::offline::plant::{Plant, PlantError, PlantStep};
-use crate::offline::rollout::SimplePolicy;
-use crate::spec::dataset_spec;
 
 /// An error collecting episodes.
 #[derive(Debug, thiserror::Error)]
@@ -44,12 +42,12 @@ pub fn record_episode(
     seed: u64,
     stop: &AtomicBool,
 ) -> Result<Option<Episode>, PlantError> {
-    record_held_episode(env, policy, seed, 1, stop)
+    record_held_episode(env, Exploration::new(policy), seed, 1, stop)
 }
 
-/// [`record_episode`] with the policy choosing only every `hold` steps and
-/// its action held in between (`hold` of 0 counts as 1): the data a model
-/// with an action repeat of `hold` trains on
+/// [`record_episode`] with any [`Exploration`], the policy choosing only
+/// every `hold` steps and its action held in between (`hold` of 0 counts
+/// as 1): the data a model with an action repeat of `hold` trains on
 /// ([`Episode::with_action_repeat`]).
 ///
 /// On a [`Plant`] that reports a different applied action (a late command
@@ -57,17 +55,17 @@ pub fn record_episode(
 /// (an unknown transition) it ends, truncated, before that step.
 pub fn record_held_episode(
     env: &mut dyn Plant,
-    policy: SimplePolicy,
+    exploration: Exploration,
     seed: u64,
     hold: usize,
     stop: &AtomicBool,
 ) -> Result<Option<Episode>, PlantError> {
     let hold = hold.max(1);
-    let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    rng.set_stream(7); // the policy's own stream, as in rollout::run_episode
+    // The policy's own stream, as in rollout::run_episode.
+    let mut explorer = Explorer::new(exploration, seed, env.control_period() * hold as f64);
     let spec = env.action_entries().to_vec();
     let steps = env.episode_steps();
-    let mut obs = env.reset(seed)?;
+    let obs = env.reset(seed)?;
     let mut episode = Episode::begin(seed, &obs.vector, spec.len(), steps);
     let mut action = Vec::with_capacity(spec.len());
     let mut t = 0usize;
@@ -76,7 +74,7 @@ pub fn record_held_episode(
             return Ok(None);
         }
         if t.is_multiple_of(hold) {
-            policy.act(&obs, &spec, &mut rng, &mut action);
+            explorer.act(&spec, &mut action);
         }
         let PlantStep { step, applied, cut } = env.step(&action)?;
         if cut {
@@ -92,7 +90,6 @@ pub fn record_held_episode(
             episode.end(step.terminated, step.truncated, step.info.success);
             return Ok(Some(episode));
         }
-        obs = step.observation;
         t += 1;
     }
 }
@@ -100,10 +97,13 @@ pub fn record_held_episode(
 /// What [`collect`] does.
 #[derive(Clone, Copy, Debug)]
 pub struct CollectOptions {
-    /// The policy choosing the actions.
-    pub policy: SimplePolicy,
+    /// The policy choosing the actions, and its time scale.
+    pub exploration: Exploration,
     /// Number of episodes to collect.
     pub episodes: u32,
+    /// Start no episode once this many steps are written (whole episodes
+    /// only: the last may pass it).
+    pub max_steps: Option<u64>,
     /// Base seed: the episode written as file index `k` uses seed
     /// `seed + k` (wrapping), so appending to a dataset gives new seeds.
     pub seed: u64,
@@ -149,31 +149,49 @@ pub struct CollectSummary {
     pub dataset_episodes: usize,
 }
 
-/// Runs `options.episodes` episodes of `env` and appends each finished one
-/// to `writer`, calling `on_episode` after each write. The episode written
-/// as file index `k` uses seed `options.seed + k`. When `stop` is set, the
-/// episode in progress is dropped (nothing half-written) and the run ends;
-/// episodes already written stay.
+/// Runs up to `options.episodes` episodes of `env` (whose episodes have
+/// the dataset spec `spec`) and appends each finished one to `writer`,
+/// calling `on_episode` after each write; no episode starts once
+/// `options.max_steps` are written. The episode written as file index `k`
+/// uses seed `options.seed + k`. When `stop` is set, the episode in
+/// progress is dropped (nothing half-written) and the run ends; episodes
+/// already written stay. An episode cut short by an unknown transition (a
+/// robot's lost frames) is written up to the cut; one cut before its first
+/// step is not written.
 ///
-/// Fails before running anything if `env`'s spec does not match the
-/// dataset's.
+/// Fails before running anything if `spec` does not match the dataset's.
 pub fn collect(
-    env: &mut Env,
+    env: &mut dyn Plant,
+    spec: &DatasetSpec,
     writer: &mut DatasetWriter,
     options: CollectOptions,
     stop: &AtomicBool,
     mut on_episode: impl FnMut(&CollectedEpisode),
 ) -> Result<CollectSummary, CollectError> {
-    writer.check_spec(&dataset_spec(env))?;
+    writer.check_spec(spec)?;
     let mut episodes = Vec::with_capacity(options.episodes as usize);
     let mut stopped = false;
+    let mut steps = 0u64;
     for _ in 0..options.episodes {
-        let seed = options.seed.wrapping_add(writer.next_index());
-        let Some(episode) = record_held_episode(env, options.policy, seed, options.hold, stop)?
-        else {
+        if options.max_steps.is_some_and(|m| steps >= m) {
+            break;
+        }
+        if stop.load(Ordering::SeqCst) {
             stopped = true;
             break;
+        }
+        let seed = options.seed.wrapping_add(writer.next_index());
+        let Some(episode) =
+            record_held_episode(env, options.exploration, seed, options.hold, stop)?
+        else {
+            if stop.load(Ordering::SeqCst) {
+                stopped = true;
+                break;
+            }
+            // Cut before its first step: nothing to keep; try the next seed.
+            continue;
         };
+        steps += episode.len() as u64;
         let index = writer.write(&episode)?;
         let collected = CollectedEpisode {
             index,

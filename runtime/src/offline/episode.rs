@@ -5,6 +5,7 @@
 //! safe action on any failure), so headless evaluation and data collection
 //! exercise the code that runs on the robot.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use umwelt_models::dataset::Episode;
@@ -43,6 +44,9 @@ pub struct EpisodeRun {
     pub late: u64,
     /// The episode ended early at an unknown transition (frames lost).
     pub cut: bool,
+    /// The episode was abandoned when asked to stop (Ctrl-C): its record,
+    /// if any, is incomplete and must not be kept.
+    pub stopped: bool,
     /// The episode as a dataset record (observation vectors, commands,
     /// rewards, end flags), when asked for.
     pub record: Option<Episode>,
@@ -53,13 +57,16 @@ pub struct EpisodeRun {
 /// dataset, with the actions the robot really applied. Plant errors end the
 /// run with the error; controller failures never do (the safe action is
 /// commanded and counted). A cut (an unknown transition) ends the episode,
-/// truncated, before that step.
+/// truncated, before that step. `stop`, checked before every step, ends
+/// the episode at once with [`EpisodeRun::stopped`] set (a robot behind a
+/// driver is then left to its safe action when its command expires).
 pub fn run_controller_episode(
     r: &Resolved,
     env: &mut dyn Plant,
     controller: &mut dyn Controller,
     seed: u64,
     record: bool,
+    stop: Option<&AtomicBool>,
 ) -> Result<EpisodeRun, PlantError> {
     let period = Duration::from_secs_f64(r.period);
     let mut safety = Safety::new(r.limits.clone(), r.slew.clone());
@@ -76,6 +83,10 @@ pub fn run_controller_episode(
     r.observation.fill(&obs.sensors, &mut obs_vec);
     let mut ep = record.then(|| Episode::begin(seed, &obs_vec, n_act, 0));
     loop {
+        if stop.is_some_and(|s| s.load(Ordering::SeqCst)) {
+            run.stopped = true;
+            break;
+        }
         let input = ControlInput {
             observation: &obs_vec,
             sensors: &obs.sensors,

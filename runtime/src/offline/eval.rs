@@ -248,7 +248,7 @@ pub fn evaluate(
                     }
                     let s = seed.wrapping_add(i as u64);
                     controller.reseed(s);
-                    match run_controller_episode(r, &mut env, controller.as_mut(), s, record) {
+                    match run_controller_episode(r, &mut env, controller.as_mut(), s, record, None) {
                         Ok(run) => {
                             let row = report(i, &run);
                             on_done(&row);
@@ -327,13 +327,20 @@ pub fn evaluate_on(
         }
         let s = o.seed.wrapping_add(i as u64);
         controller.reseed(s);
-        let run = run_controller_episode(r, plant, controller.as_mut(), s, o.record).map_err(
-            |source| EvalError::Plant {
+        // A robot's episode stops at once: on hardware an episode may be
+        // long, and the operator wants the robot at rest now.
+        let run = run_controller_episode(r, plant, controller.as_mut(), s, o.record, Some(stop))
+            .map_err(|source| EvalError::Plant {
                 index: i,
                 seed: s,
                 source,
-            },
-        )?;
+            })?;
+        if run.stopped {
+            return Err(EvalError::Stopped {
+                done: i,
+                total: o.episodes,
+            });
+        }
         let row = report(i, &run);
         on_done(&row);
         rows.push(row);

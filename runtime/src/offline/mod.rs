@@ -1,5 +1,6 @@
 //! Offline work, in-process and in lockstep, away from the real-time loop
-//! and without zenoh: simple-policy rollouts ([`rollout`]), collecting
+//! and without zenoh: model-free exploration ([`explore`]), simple-policy
+//! rollouts ([`rollout`]), collecting
 //! datasets ([`collect`]), one controller episode exactly as the loop ticks
 //! ([`episode`]), headless evaluation ([`eval`]), training world models
 //! ([`train`]), the learning loop that alternates planning, collection and
@@ -9,6 +10,7 @@
 pub mod collect;
 pub mod episode;
 pub mod eval;
+pub mod explore;
 pub mod learn;
 pub mod plant;
 pub mod plot;

@@ -34,6 +34,8 @@ pub trait Plant {
     fn action_entries(&self) -> &[SpecEntry];
     /// Control steps in an episode.
     fn episode_steps(&self) -> usize;
+    /// Seconds between commands.
+    fn control_period(&self) -> f64;
     /// Starts an episode from `seed`; its first observation.
     fn reset(&mut self, seed: u64) -> Result<Observation, PlantError>;
     /// Applies `action` for one control period.
@@ -46,6 +48,9 @@ impl Plant for Env {
     }
     fn episode_steps(&self) -> usize {
         self.max_episode_steps() as usize
+    }
+    fn control_period(&self) -> f64 {
+        Env::control_period(self)
     }
     fn reset(&mut self, seed: u64) -> Result<Observation, PlantError> {
         Ok(Env::reset(self, seed)?)

@@ -63,9 +63,19 @@ pub struct LearnRecipe {
     /// Seed of model, batches, planner noise and episodes [default: 0].
     #[arg(long)]
     pub seed: Option<u64>,
-    /// Random-policy episodes before the planner takes over [default: 5].
+    /// Model-free episodes before the planner takes over [default: 5].
     #[arg(long, value_parser = args::count::<usize>(0, 1_000_000))]
     pub seed_episodes: Option<usize>,
+    /// The policy of the seed episodes: `random` (uniform, a fresh draw
+    /// each step), `smooth` (coloured noise), `hold` (random actions held
+    /// for random spans), `zero`. Every one stays inside the actuators'
+    /// limits [default: random].
+    #[arg(long, value_enum)]
+    pub seed_policy: Option<crate::offline::explore::SimplePolicy>,
+    /// Seconds: the correlation time of `smooth` seed noise, the longest
+    /// hold of `hold` [default: 0.2].
+    #[arg(long, value_name = "SECONDS", value_parser = args::flag(args::seconds))]
+    pub explore_time: Option<f64>,
     /// Gradient updates per environment step [default: 0.5].
     #[arg(long, value_parser = args::flag(args::ratio))]
     pub updates_per_step: Option<f64>,
@@ -147,6 +157,8 @@ impl LearnRecipe {
             steps: self.steps.or(fallback.steps),
             seed: self.seed.or(fallback.seed),
             seed_episodes: self.seed_episodes.or(fallback.seed_episodes),
+            seed_policy: self.seed_policy.or(fallback.seed_policy),
+            explore_time: self.explore_time.or(fallback.explore_time),
             updates_per_step: self.updates_per_step.or(fallback.updates_per_step),
             eval_every: self.eval_every.or(fallback.eval_every),
             eval_episodes: self.eval_episodes.or(fallback.eval_episodes),
@@ -181,6 +193,12 @@ impl LearnRecipe {
         o.planner.seed = o.seed;
         if let Some(v) = self.seed_episodes {
             o.seed_episodes = v;
+        }
+        if let Some(v) = self.seed_policy {
+            o.seed_policy = v;
+        }
+        if let Some(v) = self.explore_time {
+            o.explore_time = v;
         }
         if let Some(v) = self.updates_per_step {
             o.updates_per_step = v;

@@ -2,39 +2,10 @@
 
 use std::time::Instant;
 
-use rand::{Rng, SeedableRng};
-use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
-use umwelt_sim::{Env, Observation, SimError, SpecEntry};
+use umwelt_sim::{Env, SimError};
 
-/// A policy that needs no model: for smoke tests, baselines and benchmarks.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum SimplePolicy {
-    /// Uniform random actions within the action bounds.
-    Random,
-    /// The zero action (no effort, or zero velocity).
-    Zero,
-}
-
-impl SimplePolicy {
-    /// Writes the action for `obs` into `out`.
-    pub fn act(
-        &self,
-        _obs: &Observation,
-        spec: &[SpecEntry],
-        rng: &mut ChaCha8Rng,
-        out: &mut Vec<f32>,
-    ) {
-        out.clear();
-        match self {
-            SimplePolicy::Zero => out.resize(spec.len(), 0.0),
-            SimplePolicy::Random => {
-                out.extend(spec.iter().map(|e| rng.random_range(e.low..=e.high)))
-            }
-        }
-    }
-}
+use crate::offline::explore::{Exploration, Explorer, SimplePolicy};
 
 /// The outcome of one episode.
 #[derive(Clone, Debug, Serialize)]
@@ -72,21 +43,19 @@ pub fn run_episode(
     seed: u64,
     episode: u32,
 ) -> Result<EpisodeReport, SimError> {
-    let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    rng.set_stream(7); // the policy's own stream, apart from the environment's
+    let mut explorer = Explorer::new(Exploration::new(policy), seed, env.control_period());
     let spec = env.action_spec().entries.clone();
     let start = Instant::now();
-    let mut obs = env.reset(seed)?;
+    env.reset(seed)?;
     let mut action = Vec::with_capacity(spec.len());
     let mut ret = 0.0f64;
     let last = loop {
-        policy.act(&obs, &spec, &mut rng, &mut action);
+        explorer.act(&spec, &mut action);
         let step = env.step(&action)?;
         ret += step.reward as f64;
         if step.terminated || step.truncated {
             break step.info;
         }
-        obs = step.observation;
     };
     let (length, success) = (last.step, last.success);
     let wall_s = start.elapsed().as_secs_f64().max(1e-9);

@@ -8,8 +8,10 @@
 //! action; which recorded command a `seq` means is decided by
 //! [`super::pairing`]. Observation vectors come from the frames through the
 //! task's observation map (as the control loop builds them), and the
-//! reward is the next frame's `reward` channel (what `umwelt sim`
-//! publishes; a driver can publish it too). This is exact whenever the
+//! reward and success follow the robot description's task rule, applied to
+//! the next frame: the `reward` and `success` channels for umwelt's own
+//! robots (what `umwelt sim` publishes; a driver can publish them too), or
+//! terms over the frame's features for a description that defines them. This is exact whenever the
 //! driver says what it applied, in lockstep and in real time alike: a
 //! command that reached the driver after the step it answered is counted
 //! as late and not imported as if it had been on time.
@@ -27,11 +29,12 @@ use std::ops::ControlFlow;
 
 use serde::Serialize;
 use umwelt_models::dataset::Episode;
-use umwelt_sim::{Env, Measurement};
+use umwelt_sim::Measurement;
 
 use super::pairing::{self, CommandRef, CutReason, FrameRef, Link, StepAction};
 use super::{Recording, RecordingError};
-use crate::wire::channels::{EPISODE, REWARD, SUCCESS};
+use crate::robot::{RobotDescription, TaskJudge};
+use crate::wire::channels::EPISODE;
 use crate::wire::{self, DecodeError, Message, MessageKind, SensorFrame};
 
 /// What [`episodes`] found and made. Every pair of consecutive frames is
@@ -128,18 +131,20 @@ impl ImportReport {
     }
 }
 
-/// The episodes of `robot`'s traffic in `recording`, for `env`'s task (its
-/// observation map, channels, action size and mode). With `zero_rewards`,
-/// frames need no `reward` channel and rewards are stored as 0 (a model
-/// trained on them can plan towards goal observations, not for the task's
-/// reward).
+/// The episodes of the traffic of the robot served as `robot` (its wire
+/// name) in `recording`, for `description`'s robot and task (observation,
+/// channels, actuators and mode, reward and success rule). With
+/// `zero_rewards`, frames need no reward channel and rewards are stored as
+/// 0 (a model trained on them can plan towards goal observations, not for
+/// the task's reward).
 ///
-/// Frames that lack a channel the task observes, or a `reward` channel
-/// without `zero_rewards`, are an error: the episodes would be wrong.
+/// Frames that lack a channel the description lists (bar `episode` and the
+/// success channel, read where present), or the reward channel without
+/// `zero_rewards`, are an error: the episodes would be wrong.
 pub fn episodes(
     recording: &Recording,
     robot: &str,
-    env: &Env,
+    description: &RobotDescription,
     zero_rewards: bool,
 ) -> Result<(Vec<Episode>, ImportReport), RecordingError> {
     let path = recording.path().to_path_buf();
@@ -147,10 +152,21 @@ pub fn episodes(
         path: path.clone(),
         message,
     };
+    let d = description;
+    let mut judge = TaskJudge::new(d).map_err(|e| refuse(format!("robot description: {e}")))?;
     let sensors_key = wire::key_expr(robot, MessageKind::SensorFrame);
     let cmd_key = wire::key_expr(robot, MessageKind::MotorCommand);
-    let spec = crate::nodes::node::wire_spec(env, robot);
-    let mode = crate::nodes::node::command_mode(env.action_spec().mode);
+    // The channels a frame must carry: the `episode` channel and the
+    // success channel are read where present (a recording from hardware
+    // may lack them), the reward channel unless rewards are not imported.
+    let reward_channel = d.task.reward.channel.clone();
+    let mut spec = d.wire_spec(robot);
+    spec.channels.retain(|c| {
+        c != EPISODE
+            && Some(c) != d.task.success.channel.as_ref()
+            && !(zero_rewards && Some(c) == reward_channel.as_ref())
+    });
+    let mode = d.actuation.mode;
     let mut report = ImportReport::default();
     // Each frame once (a re-sent one extends its last hearing), beside what
     // the pairing needs of it.
@@ -163,22 +179,23 @@ pub fn episodes(
         }
         match wire::decode(&m.payload) {
             Ok(Message::SensorFrame(f)) if m.key == sensors_key => {
-                spec.check_frame(&f).map_err(|e| {
-                    refuse(format!(
-                        "frame {} on {sensors_key}: {e}; is this a recording of `{robot}` \
-                         running the task `{}`?",
-                        f.seq,
-                        env.task_name()
-                    ))
-                })?;
-                if !zero_rewards && f.channel(REWARD).is_none() {
+                if let Some(c) = reward_channel.as_deref().filter(|_| !zero_rewards)
+                    && f.channel(c).is_none()
+                {
                     return Err(refuse(format!(
-                        "frame {} on {sensors_key} has no `{REWARD}` channel: publish the \
+                        "frame {} on {sensors_key} has no `{c}` channel: publish the \
                          task's reward as that channel, or import with zero rewards \
                          (--zero-rewards) for a model that plans towards goal observations",
                         f.seq
                     )));
                 }
+                spec.check_frame(&f).map_err(|e| {
+                    refuse(format!(
+                        "frame {} on {sensors_key}: {e}; is this a recording of `{robot}` \
+                         running the task `{}`?",
+                        f.seq, d.task.name
+                    ))
+                })?;
                 report.frames += 1;
                 match refs.last_mut() {
                     Some(last) if last.seq == f.seq => {
@@ -241,21 +258,21 @@ pub fn episodes(
             }
         )));
     }
-    let map = env.observation_map();
-    let channel_names = env.channel_names();
-    let observe = |f: &SensorFrame| {
-        let m = Measurement {
-            positions: f.positions.clone(),
-            velocities: f.velocities.clone(),
-            efforts: f.efforts.clone(),
-            channels: channel_names
-                .iter()
-                .map(|c| f.channel(c).unwrap_or(0.0))
-                .collect(),
-        };
-        map.vector(&m)
+    let map = d
+        .observation_map()
+        .map_err(|e| refuse(format!("robot description: {e}")))?;
+    let channel_names = d.channel_names();
+    let measure = |f: &SensorFrame| Measurement {
+        positions: f.positions.clone(),
+        velocities: f.velocities.clone(),
+        efforts: f.efforts.clone(),
+        channels: channel_names
+            .iter()
+            .map(|c| f.channel(c).unwrap_or(0.0))
+            .collect(),
     };
-    let safe = env.safe_action();
+    let observe = |f: &SensorFrame| map.vector(&measure(f));
+    let safe = d.safe_action();
     let mut out = Vec::new();
     let mut current: Option<Episode> = None;
     for (i, link) in pairing::links(&refs, &commands).into_iter().enumerate() {
@@ -301,18 +318,17 @@ pub fn episodes(
             continue;
         };
         let ep = current.get_or_insert_with(|| {
+            judge.reset();
             let seed = f.channel(EPISODE).map_or(i as u64, |e| e as u64);
             let mut ep = Episode::begin(seed, &observe(f), 0, 0);
-            ep.end(false, true, f.channel(SUCCESS).is_some_and(|s| s > 0.5));
+            ep.end(false, true, false);
             ep
         });
-        let reward = if zero_rewards {
-            0.0
-        } else {
-            next.channel(REWARD).unwrap_or(0.0)
-        };
-        ep.push_step(action, reward, &observe(next));
-        ep.success = next.channel(SUCCESS).is_some_and(|s| s > 0.5);
+        let m = measure(next);
+        let task_reward = judge.reward(&m);
+        let reward = if zero_rewards { 0.0 } else { task_reward };
+        ep.push_step(action, reward, &map.vector(&m));
+        ep.success = judge.step(&m, task_reward);
     }
     if let Some(done) = current.take()
         && !done.rewards.is_empty()

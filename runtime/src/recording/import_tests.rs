@@ -121,7 +121,7 @@ fn traffic() -> Vec<(&'static str, Vec<u8>, u64)> {
 #[test]
 fn each_step_takes_the_action_its_next_frame_says_was_applied() {
     let tmp = Tmp::new("cases");
-    let env = umwelt_sim::Env::new("reacher", "easy").unwrap();
+    let env = crate::robot::describe(&umwelt_sim::Env::new("reacher", "easy").unwrap());
     let (eps, r) = episodes(&tmp.record(&traffic()), "reacher", &env, false).unwrap();
     assert_eq!((r.frames, r.repeated_frames), (14, 1), "{r:?}");
     assert_eq!((r.commands, r.invalid, r.other_version), (8, 3, 1));
@@ -165,16 +165,17 @@ fn each_step_takes_the_action_its_next_frame_says_was_applied() {
     );
     assert!(eps.iter().all(|e| e.truncated && !e.terminated));
     // The observation of frame 2, as the control loop would build it.
-    let obs_dim = env.observation_spec().len();
+    let obs_dim = env.observation_spec().unwrap().len();
+    // The description's channels: the task's two, reward, success, episode.
     let m = umwelt_sim::Measurement {
         positions: vec![0.02, 0.5],
         velocities: vec![1.0, -1.0],
         efforts: vec![0.0, 0.0],
-        channels: vec![0.2, -0.05],
+        channels: vec![0.2, -0.05, 2.0 / 64.0, 0.0, 0.0],
     };
     assert_eq!(
         eps[0].observations[obs_dim..2 * obs_dim],
-        env.observation_map().vector(&m)[..]
+        env.observation_map().unwrap().vector(&m)[..]
     );
     let text = r.to_text();
     for want in [
@@ -190,7 +191,7 @@ fn each_step_takes_the_action_its_next_frame_says_was_applied() {
 #[test]
 fn recordings_that_cannot_give_episodes_are_refused_saying_why() {
     let tmp = Tmp::new("refused");
-    let env = umwelt_sim::Env::new("reacher", "easy").unwrap();
+    let env = crate::robot::describe(&umwelt_sim::Env::new("reacher", "easy").unwrap());
     let no_reward = [
         (SENSORS, frame(1, 0.0, NotSaid, false), 10 * MS),
         (CMD, command(1, 1, 0.1), 11 * MS),
@@ -209,7 +210,7 @@ fn recordings_that_cannot_give_episodes_are_refused_saying_why() {
     );
 
     // Frames that do not fit the task (the pendulum has one joint): refused.
-    let pendulum = umwelt_sim::Env::new("pendulum", "swingup").unwrap();
+    let pendulum = crate::robot::describe(&umwelt_sim::Env::new("pendulum", "swingup").unwrap());
     let e = episodes(&recording, "pendulum", &pendulum, true).unwrap_err();
     assert!(
         e.to_string().contains("no sensor frames of `pendulum`"),
@@ -221,4 +222,44 @@ fn recordings_that_cannot_give_episodes_are_refused_saying_why() {
     old[2] = 1;
     let e = episodes(&tmp.record(&[(SENSORS, old, 1)]), "reacher", &env, false).unwrap_err();
     assert!(e.to_string().contains("another version"), "{e}");
+}
+
+#[test]
+fn a_description_that_defines_its_reward_needs_no_reward_channel() {
+    use crate::robot::{RewardRule, SuccessRule, ToleranceTerm};
+    let tmp = Tmp::new("terms");
+    let mut d = crate::robot::describe(&umwelt_sim::Env::new("reacher", "easy").unwrap());
+    // The reward is 1 while the target is 0.25 or more ahead in x, else 0;
+    // the goal holds at that reward.
+    d.task.reward = RewardRule {
+        channel: None,
+        terms: vec![ToleranceTerm {
+            features: vec!["to_target_x".into()],
+            bounds: [0.25, 1.0],
+            margin: 0.0,
+            sigmoid: umwelt_sim::rewards::Sigmoid::Gaussian,
+            value_at_margin: 0.1,
+        }],
+    };
+    d.task.success = SuccessRule {
+        channel: None,
+        reward_at_least: Some(1.0),
+        final_steps: 1,
+    };
+    d.channels
+        .retain(|c| c.name != "reward" && c.name != "success");
+    d.check("test").unwrap();
+    let recording = tmp.record(&[
+        (SENSORS, frame(1, 0.0, NotSaid, false), 10 * MS),
+        (CMD, command(1, 1, 0.1), 11 * MS),
+        (SENSORS, frame(2, 0.0, Command(1), false), 20 * MS),
+        (CMD, command(2, 2, 0.2), 21 * MS),
+        (SENSORS, frame(3, 0.0, Command(2), false), 30 * MS),
+    ]);
+    let (eps, r) = episodes(&recording, "reacher", &d, false).unwrap();
+    assert_eq!((eps.len(), r.transitions), (1, 2), "{r:?}");
+    // to_target_x is 0.1 * seq: 0.2 after the first step, 0.3 after the second.
+    assert_eq!(eps[0].rewards, [0.0, 1.0]);
+    assert!(eps[0].success);
+    assert_eq!(eps[0].actions, [0.1, -0.01, 0.2, -0.01]);
 }

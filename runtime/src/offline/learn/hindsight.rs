@@ -80,12 +80,12 @@ mod tests {
 
     use super::*;
     use crate::offline::collect::record_held_episode;
-    use crate::offline::rollout::SimplePolicy;
+    use crate::offline::explore::{Exploration, SimplePolicy};
     use umwelt_sim::Env;
 
     fn random_reacher_episode(env: &mut Env, seed: u64) -> Episode {
         let stop = AtomicBool::new(false);
-        record_held_episode(env, SimplePolicy::Random, seed, 2, &stop)
+        record_held_episode(env, Exploration::new(SimplePolicy::Random), seed, 2, &stop)
             .unwrap()
             .unwrap()
     }

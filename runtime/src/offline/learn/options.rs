@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use umwelt_models::world_model::{TrainConfig, WorldModelConfig};
 
 use super::LearnError;
+use crate::offline::explore::{DEFAULT_EXPLORE_TIME_S, Exploration, SimplePolicy};
 use crate::plan::PlannerConfig;
 
 /// Settings of a learning run (stored in `learn.json`).
@@ -23,8 +24,15 @@ pub struct LearnOptions {
     pub env_steps: u64,
     /// Seed of everything: model, batches, planner noise, episodes.
     pub seed: u64,
-    /// Random-policy episodes before the planner takes over.
+    /// Model-free episodes before the planner takes over.
     pub seed_episodes: usize,
+    /// The policy of the seed episodes (uniform random by default).
+    #[serde(default)]
+    pub seed_policy: SimplePolicy,
+    /// Its time scale, seconds: the correlation time of `smooth` noise, the
+    /// longest hold of `hold`.
+    #[serde(default = "explore_time")]
+    pub explore_time: f64,
     /// Gradient updates per environment step collected.
     pub updates_per_step: f64,
     /// Evaluate after every this many planner episodes.
@@ -61,6 +69,11 @@ fn one() -> usize {
     1
 }
 
+/// The serde default of [`LearnOptions::explore_time`] (older `learn.json`).
+fn explore_time() -> f64 {
+    DEFAULT_EXPLORE_TIME_S
+}
+
 impl LearnOptions {
     /// Defaults for a robot and task.
     pub fn new(robot: &str, task: &str) -> Self {
@@ -71,6 +84,8 @@ impl LearnOptions {
             env_steps: 100_000,
             seed: 0,
             seed_episodes: 5,
+            seed_policy: SimplePolicy::Random,
+            explore_time: DEFAULT_EXPLORE_TIME_S,
             updates_per_step: 0.5,
             eval_every: 5,
             eval_episodes: 3,
@@ -89,6 +104,14 @@ impl LearnOptions {
             planner: PlannerConfig::default(),
             action_repeat: 1,
             relabel: 0,
+        }
+    }
+
+    /// How the seed episodes explore.
+    pub fn seed_exploration(&self) -> Exploration {
+        Exploration {
+            policy: self.seed_policy,
+            time_s: self.explore_time,
         }
     }
 }
@@ -121,6 +144,9 @@ pub(super) fn check_options(
             opts.relabel
         )));
     }
+    opts.seed_exploration()
+        .validate()
+        .map_err(|e| LearnError::Setup(format!("--explore-time: {e}")))?;
     model.validate().map_err(|e| bad("model", e))?;
     opts.train
         .validate()

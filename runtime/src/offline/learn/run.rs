@@ -20,18 +20,25 @@ use crate::control::Resolved;
 use crate::offline::collect::record_held_episode;
 use crate::offline::episode::run_controller_episode;
 use crate::offline::plant::Plant;
-use crate::offline::rollout::SimplePolicy;
 use crate::offline::train::session::{self, CheckpointOrigin};
 use crate::robot::load_robot;
 
 /// Runs (or, with `resume`, continues) a learning run in `dir`, on
 /// umwelt's simulator of the robot in-process, or, given `remote`, on a
 /// robot served by a driver (every episode through the wire).
+///
+/// The session ends when the run's budget of environment steps is spent,
+/// after `max_episodes` collected episodes (seed and planner episodes;
+/// evaluations come on top), or when `stop` is set. `stop` is read before
+/// every control step: the episode in progress is abandoned and not
+/// written, so the dataset holds whole episodes only, and the state saved
+/// lets `resume` carry on.
 pub fn learn(
     options: LearnOptions,
     dir: &Path,
     resume: bool,
     remote: Option<&mut dyn Plant>,
+    max_episodes: Option<usize>,
     stop: &AtomicBool,
     on_event: &mut dyn FnMut(LearnEvent<'_>),
 ) -> Result<LearnState, LearnError> {
@@ -60,6 +67,7 @@ pub fn learn(
             wall_s: 0.0,
             curve: Vec::new(),
             best_eval_return: None,
+            dropped_blocks: 0,
         }
     };
     let opts = state.options.clone();
@@ -83,13 +91,22 @@ pub fn learn(
     // bad value is an error at once, not after the seed episodes.
     check_options(&opts, &model_cfg)?;
     let hindsight = if opts.relabel > 0 {
-        let Some(env) = &sim_env else {
-            return Err(LearnError::Setup(
-                "--relabel needs the simulator's goal rule; not with --remote".into(),
-            ));
+        // The goal rule is the task's: for one of umwelt's robots served by
+        // a driver, it comes from the simulator's task all the same.
+        let relabel = match (&sim_env, &robot.sim) {
+            (Some(e), _) => e.goal_relabel()?,
+            (None, Some(_)) => robot
+                .env()
+                .map_err(|e| LearnError::Setup(e.to_string()))?
+                .goal_relabel()?,
+            (None, None) => {
+                return Err(LearnError::Setup(
+                    "--relabel needs a goal rule, which only umwelt's own tasks have; not with a described robot".into(),
+                ));
+            }
         };
         Some(Hindsight {
-            relabel: env.goal_relabel()?,
+            relabel,
             copies: opts.relabel,
             seed: opts.seed,
         })
@@ -113,28 +130,53 @@ pub fn learn(
     for (i, e) in episodes.iter().enumerate() {
         set.add(e, i, repeat, hindsight)?;
     }
+    if !resume {
+        // A dataset left by a run stopped before it saved its state: its
+        // episodes count as collected.
+        state.episodes = episodes.len();
+    }
     let session = Instant::now();
     let wall0 = state.wall_s;
     let wall = |s: &Instant| wall0 + s.elapsed().as_secs_f64();
 
-    // Seed episodes: a random policy.
-    while episodes.len() < opts.seed_episodes && !stop.load(Ordering::SeqCst) {
+    let mut collected = 0usize;
+    let spent = |collected: usize| max_episodes.is_some_and(|m| collected >= m);
+    let mut empty = 0usize;
+    // Seed episodes: a model-free policy.
+    while state.episodes < opts.seed_episodes && !stop.load(Ordering::SeqCst) && !spent(collected) {
         let seed = opts.seed.wrapping_add(writer.next_index());
-        let Some(e) = record_held_episode(env, SimplePolicy::Random, seed, repeat, stop)? else {
-            break;
+        let Some(e) = record_held_episode(env, opts.seed_exploration(), seed, repeat, stop)? else {
+            // Stopped, or cut before its first step: then try again, but
+            // not forever.
+            empty += 1;
+            if empty >= MAX_EMPTY_EPISODES && !stop.load(Ordering::SeqCst) {
+                return Err(LearnError::Setup(format!(
+                    "{empty} episodes in a row ended before their first step (frames lost, or the \
+                     driver began episodes of its own): is the robot's link sound?"
+                )));
+            }
+            continue;
         };
-        set.add(&e, writer.len(), repeat, hindsight)?;
-        writer.write(&e)?;
+        empty = 0;
+        collected += 1;
         state.env_steps += e.len() as u64;
         state.episodes += 1;
+        let ret = e.episode_return();
+        let pieces = store(e, repeat, hindsight, &mut writer, &mut set)?;
+        state.dropped_blocks += pieces.dropped as u64;
+        episodes.extend(pieces.episodes);
+        state.wall_s = wall(&session);
+        // Saved as it goes: a stopped run resumes where it was.
+        save_state(&run, &state)?;
         on_event(LearnEvent::Collected {
             env_steps: state.env_steps,
-            ret: e.episode_return(),
+            ret,
             planner: false,
         });
-        episodes.push(e);
     }
-    if stop.load(Ordering::SeqCst) {
+    if stop.load(Ordering::SeqCst) || state.episodes < opts.seed_episodes {
+        // Stopped, or the session's budget ended the seed episodes: they
+        // are written; a resumed run collects the rest.
         return Ok(state);
     }
 
@@ -193,25 +235,24 @@ pub fn learn(
     };
     let save = |trainer: &Trainer, state: &LearnState| -> Result<(), LearnError> {
         session::save_checkpoint(&run.model(), trainer, &origin, None)?;
-        let json = serde_json::to_vec_pretty(state)
-            .map_err(|e| LearnError::Setup(format!("learn.json: {e}")))?;
-        write_atomic(&run.state(), &json)
+        save_state(&run, state)
     };
-    while state.env_steps < opts.env_steps && !stop.load(Ordering::SeqCst) {
+    while state.env_steps < opts.env_steps && !stop.load(Ordering::SeqCst) && !spent(collected) {
         let model = trainer.inference_model();
         let mut mpc = planner_for(&collect_cfg, &model, trainer.normalization(), gamma)?;
         mpc.reseed(opts.seed.wrapping_add(state.episodes as u64));
         let seed = opts.seed.wrapping_add(writer.next_index());
-        let ran = run_controller_episode(&collect_cfg, env, &mut mpc, seed, true)?;
+        let ran = run_controller_episode(&collect_cfg, env, &mut mpc, seed, true, Some(stop))?;
+        if ran.stopped {
+            break;
+        }
+        collected += 1;
         let Some(e) = ran.record else {
             return Err(LearnError::Setup("internal: episode not recorded".into()));
         };
-        // Checked before writing: an episode the model cannot learn from
-        // (an action changed inside a block, e.g. a safe command after a
-        // controller failure) must not land in the dataset.
-        set.add(&e, writer.len(), repeat, hindsight)?;
-        writer.write(&e)?;
-        state.env_steps += e.len() as u64;
+        let len = e.len();
+        state.dropped_blocks += store(e, repeat, hindsight, &mut writer, &mut set)?.dropped as u64;
+        state.env_steps += len as u64;
         state.episodes += 1;
         let last_collect = ran.ret;
         on_event(LearnEvent::Collected {
@@ -219,7 +260,7 @@ pub fn learn(
             ret: ran.ret,
             planner: true,
         });
-        let n = (e.len() as f64 * opts.updates_per_step).round() as u64;
+        let n = (len as f64 * opts.updates_per_step).round() as u64;
         trainer.set_episodes(&set.blocks)?;
         trainer.set_hindsight_episodes(set.copies);
         // A round of updates is never cut short: the stop flag is read
@@ -233,7 +274,13 @@ pub fn learn(
         let done = state.env_steps >= opts.env_steps;
         if since_eval >= opts.eval_every || done {
             since_eval = 0;
-            let (returns, successes) = evaluate(&eval_cfg, env, &trainer, gamma, &opts)?;
+            let Some((returns, successes)) =
+                evaluate(&eval_cfg, env, &trainer, gamma, &opts, stop)?
+            else {
+                // Stopped: the episode and its updates are kept, the
+                // evaluation is not.
+                break;
+            };
             let (mean, std) = mean_std(&returns);
             state.wall_s = wall(&session);
             let point = CurvePoint {
@@ -269,25 +316,72 @@ pub fn learn(
     Ok(state)
 }
 
+/// `learn.json`, written atomically.
+fn save_state(run: &RunDir, state: &LearnState) -> Result<(), LearnError> {
+    let json = serde_json::to_vec_pretty(state)
+        .map_err(|e| LearnError::Setup(format!("learn.json: {e}")))?;
+    write_atomic(&run.state(), &json)
+}
+
+/// What [`store`] wrote of an episode.
+struct Stored {
+    /// The pieces written, in order.
+    episodes: Vec<Episode>,
+    /// Blocks of `repeat` steps left out: their action changed inside them.
+    dropped: usize,
+}
+
+/// Writes episode `e` into the dataset and the training set: whole, or, on
+/// a real-time robot where late commands changed an action inside a block
+/// of `repeat` steps, the pieces around such blocks
+/// ([`Episode::split_held`]). Each piece is checked before it is written:
+/// nothing the model cannot learn from lands in the dataset.
+fn store(
+    e: Episode,
+    repeat: usize,
+    hindsight: Option<&Hindsight>,
+    writer: &mut DatasetWriter,
+    set: &mut TrainingSet,
+) -> Result<Stored, LearnError> {
+    let (pieces, dropped) = e.split_held(repeat);
+    for p in &pieces {
+        set.add(p, writer.len(), repeat, hindsight)?;
+        writer.write(p)?;
+    }
+    Ok(Stored {
+        episodes: pieces,
+        dropped,
+    })
+}
+
+/// Seed episodes in a row that may end before their first step before the
+/// run gives up on the robot.
+const MAX_EMPTY_EPISODES: usize = 10;
+
 /// The noise-free evaluation episodes of the model as `trainer` has it now,
 /// on fixed seeds (so the curve compares like with like): their returns,
-/// and how many met the task's success rule.
+/// and how many met the task's success rule; `None` when `stop` ended them.
 fn evaluate(
     eval_cfg: &Resolved,
     env: &mut dyn Plant,
     trainer: &Trainer,
     gamma: f32,
     opts: &LearnOptions,
-) -> Result<(Vec<f64>, usize), LearnError> {
+    stop: &AtomicBool,
+) -> Result<Option<(Vec<f64>, usize)>, LearnError> {
     let model = trainer.inference_model();
     let mut returns = Vec::new();
     let mut successes = 0usize;
     for i in 0..opts.eval_episodes {
         let mut mpc = planner_for(eval_cfg, &model, trainer.normalization(), gamma)?;
         mpc.reseed(opts.seed.wrapping_add(1_000_000 + i as u64));
-        let r = run_controller_episode(eval_cfg, env, &mut mpc, 1_000_000 + i as u64, false)?;
+        let seed = 1_000_000 + i as u64;
+        let r = run_controller_episode(eval_cfg, env, &mut mpc, seed, false, Some(stop))?;
+        if r.stopped {
+            return Ok(None);
+        }
         returns.push(r.ret);
         successes += usize::from(r.success);
     }
-    Ok((returns, successes))
+    Ok(Some((returns, successes)))
 }

@@ -47,6 +47,10 @@ pub struct LearnState {
     /// Highest evaluation return so far (its checkpoint is `best.uwwm`).
     #[serde(default)]
     pub best_eval_return: Option<f64>,
+    /// Blocks of `action_repeat` steps not trained on because the robot's
+    /// applied action changed inside them (late commands in real time).
+    #[serde(default)]
+    pub dropped_blocks: u64,
 }
 
 /// What the loop reports as it goes.

@@ -365,7 +365,7 @@ fn the_wire_comparisons_checkpoints_give_their_recorded_first_episodes() {
         let cfg = format!("{dir}/mpc_{run}.toml");
         let v = eval(&cfg, "1", None, &format!("wire-{run}"));
         let got = v["episodes"][0]["ret"].as_f64().unwrap();
-        let csv = std::fs::read_to_string(format!("{dir}/runs/eval_{run}/episodes.csv")).unwrap();
+        let csv = std::fs::read_to_string(format!("{dir}/output/eval_{run}/episodes.csv")).unwrap();
         let row: Vec<&str> = csv.lines().nth(1).unwrap().split(',').collect();
         assert_eq!(row[1], "100", "{run}: {csv}");
         let want: f64 = row[2].parse().unwrap();

@@ -10,24 +10,24 @@ HERE=docs/results/remote/wire_vs_inprocess
 UMWELT=${UMWELT:-umwelt}
 EP=tcp/127.0.0.1:${PORT:-17861}
 RECIPE=(--recipe configs/learn/reacher_easy.toml --robot-config $HERE/reacher_dmc.toml --steps 20000)
-rm -rf $HERE/runs && mkdir -p $HERE/runs
+rm -rf $HERE/output && mkdir -p $HERE/output
 
 # Real time: the simulator paces itself at the control rate; the learner
 # answers every frame. Both get CPU first (nice -10) on this shared machine.
 nice -n -10 $UMWELT sim --robot reacher --task easy --robot-config $HERE/reacher_dmc.toml \
-    --name reacher_rt --zenoh-endpoint $EP > $HERE/runs/sim.log 2>&1 &
+    --name reacher_rt --zenoh-endpoint $EP > $HERE/output/sim.log 2>&1 &
 SIM=$!
 trap 'kill $SIM 2>/dev/null || true' EXIT
 nice -n -10 $UMWELT learn "${RECIPE[@]}" --remote --name reacher_rt --zenoh-endpoint $EP \
-    --out $HERE/runs/realtime > $HERE/runs/realtime.log 2>&1 &
+    --out $HERE/output/realtime > $HERE/output/realtime.log 2>&1 &
 RT=$!
 # In-process, at the same time but behind the real-time pair.
-nice -n 5 $UMWELT learn "${RECIPE[@]}" --out $HERE/runs/inprocess > $HERE/runs/inprocess.log 2>&1
+nice -n 5 $UMWELT learn "${RECIPE[@]}" --out $HERE/output/inprocess > $HERE/output/inprocess.log 2>&1
 wait $RT
 kill $SIM
 
 for m in inprocess realtime; do
     $UMWELT eval --config $HERE/mpc_$m.toml --full-budget --episodes 20 --seed 100 \
-        --out $HERE/runs/eval_$m > $HERE/runs/eval_$m.log 2>&1
+        --out $HERE/output/eval_$m > $HERE/output/eval_$m.log 2>&1
 done
-grep -h "remote:" $HERE/runs/realtime.log || true
+grep -h "remote:" $HERE/output/realtime.log || true

@@ -415,7 +415,9 @@ impl RobotConfig {
                 joints: vec![joint("hinge", 1.0, 50.0, 0.1, None)],
                 realism: Realism::default(),
             },
-            // dm_control reacher.xml: damping 0.01, gears 0.05 / 0.025, wrist +-160 deg; timestep 0.02.
+            // dm_control suite/reacher.xml: `<option timestep="0.02">`; `<joint type="hinge"
+            // axis="0 0 1" damping="0.01"/>`; `<motor gear=".05" ctrlrange="-1 1"/>` as the default
+            // of both motors (shoulder and wrist: 0.05 N*m each); wrist `range="-160 160"`.
             RobotKind::Reacher => RobotConfig {
                 robot: kind,
                 physics_dt: 0.002,
@@ -426,7 +428,7 @@ impl RobotConfig {
                     joint("shoulder", 0.05, 50.0, 0.01, None),
                     joint(
                         "wrist",
-                        0.025,
+                        0.05,
                         50.0,
                         0.01,
                         Some([-160f32.to_radians(), 160f32.to_radians()]),
@@ -479,6 +481,25 @@ mod tests {
         assert_eq!(velocity.actuation, ActuationMode::Velocity);
         velocity.actuation = ActuationMode::Torque;
         assert_eq!(velocity, torque);
+    }
+
+    /// dm_control's suite `reacher.xml` gives both motors its default
+    /// `gear=".05"` (ctrlrange -1..1), every joint `damping="0.01"`, the
+    /// wrist `range="-160 160"` and `timestep="0.02"` per control step.
+    #[test]
+    fn the_reacher_matches_dm_control() {
+        let c = RobotConfig::builtin(RobotKind::Reacher);
+        assert_eq!(c.control_period, 0.02);
+        let names: Vec<&str> = c.joints.iter().map(|j| j.name.as_str()).collect();
+        assert_eq!(names, ["shoulder", "wrist"]);
+        for j in &c.joints {
+            assert_eq!(j.effort_limit, 0.05, "{}", j.name);
+            assert_eq!(j.damping, 0.01, "{}", j.name);
+            assert!(j.actuated, "{}", j.name);
+        }
+        assert_eq!(c.joints[0].limits, None);
+        let [lo, hi] = c.joints[1].limits.expect("wrist limits");
+        assert!((lo.to_degrees() + 160.0).abs() < 1e-4 && (hi.to_degrees() - 160.0).abs() < 1e-4);
     }
 
     #[test]

@@ -171,31 +171,34 @@ impl WithWallTime for serde_json::Value {
     }
 }
 
-/// `umwelt collect` of the cart-pole swing-up into a fresh dataset, on a
-/// robot served as `remote` = (endpoint, wire name), or in-process.
-fn collect(out: &str, policy: &str, remote: Option<(&str, &str)>) -> serde_json::Value {
+/// `umwelt collect --json` of the cart-pole swing-up under `policy` into
+/// the fresh dataset `out`, on a robot served as `remote` = (endpoint,
+/// wire name), or in-process; `extra` flags last.
+fn collect_args<'a>(
+    out: &'a str,
+    policy: &'a str,
+    remote: Option<(&'a str, &'a str)>,
+    extra: &[&'a str],
+) -> Vec<&'a str> {
     let mut args = vec![
-        "collect",
-        "--json",
-        "--robot",
-        "cartpole",
-        "--task",
-        "swingup",
-        "--policy",
-        policy,
-        "--episodes",
-        "5",
-        "--max-steps",
-        "1500",
-        "--seed",
-        "40",
-        "--out",
-        out,
+        "collect", "--json", "--robot", "cartpole", "--task", "swingup", "--policy", policy,
+        "--out", out,
     ];
     if let Some((endpoint, name)) = remote {
         args.extend(["--remote", "--name", name, "--zenoh-endpoint", endpoint]);
     }
-    json(&args)
+    args.extend(extra);
+    args
+}
+
+/// Five episodes from seed 40 with a budget of 1,500 steps.
+fn collect(out: &str, policy: &str, remote: Option<(&str, &str)>) -> serde_json::Value {
+    json(&collect_args(
+        out,
+        policy,
+        remote,
+        &["--episodes", "5", "--max-steps", "1500", "--seed", "40"],
+    ))
 }
 
 /// Every file of a dataset directory, by path relative to it.
@@ -271,25 +274,12 @@ fn ctrl_c_during_remote_collection_keeps_whole_episodes_and_leaves_the_safe_acti
         .unwrap();
     let out = fresh_dir("collect-interrupted");
     let out_s = out.to_str().unwrap();
-    let mut node = common::process::spawn(&[
-        "collect",
-        "--json",
-        "--robot",
-        "cartpole",
-        "--task",
-        "swingup",
-        "--policy",
-        "hold",
-        "--episodes",
-        "1000",
-        "--out",
+    let mut node = common::process::spawn(&collect_args(
         out_s,
-        "--remote",
-        "--name",
-        "cart_4",
-        "--zenoh-endpoint",
-        &endpoint,
-    ]);
+        "hold",
+        Some((&endpoint, "cart_4")),
+        &["--episodes", "1000"],
+    ));
     // Interrupt in the middle of an episode, once some are written.
     let until = Instant::now() + Duration::from_secs(60);
     loop {

@@ -179,12 +179,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     } else {
         sim.insert(robot.env()?)
     };
-    let mut writer = open_dataset(&args, &spec)?;
-    let stale: Vec<String> = writer
-        .stale_temp_files()
-        .iter()
-        .map(|p| p.display().to_string())
-        .collect();
+    let (mut writer, stale) = open_dataset(&args, &spec)?;
     let stop = super::stop_flag()?;
     let bar = Progress::bar(
         u64::from(args.episodes),
@@ -254,25 +249,25 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The dataset in `--out`, created or appended to, with a warning for an
-/// interrupted writer's leftovers.
-fn open_dataset(args: &Args, spec: &DatasetSpec) -> anyhow::Result<DatasetWriter> {
+/// The dataset in `--out`, created or appended to, and the leftovers of an
+/// interrupted writer found there (warned about here).
+fn open_dataset(args: &Args, spec: &DatasetSpec) -> anyhow::Result<(DatasetWriter, Vec<String>)> {
     // Dataset errors name the directory or file themselves.
     let writer = DatasetWriter::create_or_append(&args.out, spec)?;
-    let stale = writer.stale_temp_files();
+    let stale: Vec<String> = writer
+        .stale_temp_files()
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect();
     if !stale.is_empty() {
         tracing::warn!(
             "{}: {} leftover temporary file(s) (from an interrupted writer; ignored, safe to delete when no collect runs): {}",
             args.out.display(),
             stale.len(),
-            stale
-                .iter()
-                .map(|p| p.display().to_string())
-                .collect::<Vec<_>>()
-                .join(", ")
+            stale.join(", ")
         );
     }
-    Ok(writer)
+    Ok((writer, stale))
 }
 
 /// `--from-recording`: the recording's episodes into the dataset.
@@ -307,7 +302,7 @@ fn import(
             file.display()
         );
     }
-    let mut writer = open_dataset(args, &d.dataset_spec()?)?;
+    let (mut writer, _) = open_dataset(args, &d.dataset_spec()?)?;
     if let Some(why) = &import.incomplete {
         tracing::warn!(
             "{}: ends early ({why}); importing what comes before",

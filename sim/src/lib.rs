@@ -26,6 +26,7 @@ pub mod physics;
 pub mod relabel;
 pub mod rewards;
 mod robots;
+pub mod scene;
 pub mod spec;
 pub mod task;
 

@@ -197,6 +197,11 @@ impl Articulation {
         }
     }
 
+    /// The body that joint `i` moves (its child link).
+    pub fn joint_body(&self, i: usize) -> RigidBodyHandle {
+        self.joints[i].child
+    }
+
     /// The physics time step in seconds.
     pub fn dt(&self) -> f32 {
         self.world.integration_parameters.dt

@@ -15,6 +15,7 @@ use crate::error::{Result, SimError};
 use crate::relabel::GoalReward;
 use crate::rewards::{Sigmoid, tolerance, tolerance_default};
 use crate::robots::Model;
+use crate::scene::Marker;
 
 /// Episode length of every built-in task, in control steps.
 pub const EPISODE_STEPS: u32 = 1000;
@@ -113,6 +114,10 @@ pub(crate) trait TaskLogic: Send + Sync {
     /// the rule ([`crate::relabel`]). `evaluate` must use that same rule.
     fn goal(&self) -> Option<(Vec<&'static str>, GoalReward)> {
         None
+    }
+    /// What the task shows beside the robot in a picture (a target).
+    fn markers(&self, _model: &Model) -> Vec<Marker> {
+        Vec::new()
     }
 }
 
@@ -346,6 +351,12 @@ impl TaskLogic for Reacher {
     fn goal(&self) -> Option<(Vec<&'static str>, GoalReward)> {
         Some((vec!["to_target_x", "to_target_y"], self.goal_reward()))
     }
+    fn markers(&self, _: &Model) -> Vec<Marker> {
+        vec![Marker::target(
+            [self.target[0], self.target[1], 0.0],
+            self.target_radius,
+        )]
+    }
 }
 
 /// The arm reaches for a random point in a shell around its shoulder.
@@ -421,5 +432,9 @@ impl TaskLogic for ArmReach {
     }
     fn goal(&self) -> Option<(Vec<&'static str>, GoalReward)> {
         Some((vec!["to_target_x", "to_target_y", "to_target_z"], ARM_GOAL))
+    }
+    fn markers(&self, _: &Model) -> Vec<Marker> {
+        let t = self.target;
+        vec![Marker::target([t.x, t.y, t.z], REACH_RADIUS as f32)]
     }
 }

@@ -6,6 +6,7 @@
 //! the control step live in the modules below.
 
 mod episode;
+mod scene;
 mod state;
 mod step;
 

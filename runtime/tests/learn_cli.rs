@@ -28,6 +28,7 @@ fn a_tiny_run_learns_checkpoints_and_resumes() {
     let curve = s["curve"].as_array().unwrap();
     assert_eq!(curve.len(), 1);
     assert!(curve[0]["eval_return"].as_f64().unwrap().is_finite());
+    check_time_split(&s);
     for f in [
         "model.uwwm",
         "best.uwwm",
@@ -76,7 +77,47 @@ fn a_tiny_run_learns_checkpoints_and_resumes() {
     assert_eq!(s["options"]["model"]["num_q"], 3);
     assert_eq!(s["updates"], 30);
     assert_eq!(s["curve"].as_array().unwrap().len(), 2);
+    check_time_split(&s);
     std::fs::remove_dir_all(dir).ok();
+}
+
+/// learn.json's time split: every part that ran took time, and the parts
+/// add up to the run's wall time.
+fn check_time_split(s: &serde_json::Value) {
+    let t = &s["time"];
+    let part = |k: &str| {
+        t[k].as_f64()
+            .unwrap_or_else(|| panic!("time.{k} missing: {t}"))
+    };
+    for k in [
+        "seed_episodes_s",
+        "robot_s",
+        "plan_s",
+        "train_s",
+        "eval_s",
+        "save_s",
+    ] {
+        assert!(part(k) > 0.0, "time.{k} = {}: {t}", part(k));
+    }
+    assert!(part("other_s") >= 0.0, "{t}");
+    let sum: f64 = [
+        "seed_episodes_s",
+        "robot_s",
+        "plan_s",
+        "train_s",
+        "eval_s",
+        "save_s",
+        "other_s",
+    ]
+    .iter()
+    .map(|k| part(k))
+    .sum();
+    let wall = s["wall_s"].as_f64().unwrap();
+    // `other` closes the sum (to rounding).
+    assert!(
+        (sum - wall).abs() < 1e-6 * wall.max(1.0),
+        "{sum} vs {wall}: {t}"
+    );
 }
 
 /// `--action-repeat 2`: every action of the run (random seed policy and

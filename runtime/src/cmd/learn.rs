@@ -165,6 +165,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             last.map(|p| format!("{:.1} ± {:.1}", p.eval_return, p.eval_return_std))
                 .unwrap_or_else(|| "none".into())
         );
+        outln!("where the time went: {}", state.time.line(state.wall_s));
         outln!(
             "run directory {}: {}",
             args.out.display(),

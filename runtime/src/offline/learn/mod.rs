@@ -31,4 +31,4 @@ pub use curve::mean_std;
 pub use error::{LearnError, write_atomic};
 pub use options::LearnOptions;
 pub use run::learn;
-pub use state::{CurvePoint, LearnEvent, LearnState, RunDir};
+pub use state::{CurvePoint, LearnEvent, LearnState, RunDir, TimeSplit};

@@ -14,6 +14,7 @@ use super::error::io;
 use super::hindsight::{Hindsight, TrainingSet};
 use super::options::check_options;
 use super::planner::{planner_for, resolved};
+use super::state::TimeSplit;
 use super::{CurvePoint, LearnError, LearnEvent, LearnOptions, LearnState, RunDir, write_atomic};
 use crate::control::Controller;
 use crate::control::Resolved;
@@ -68,6 +69,7 @@ pub fn learn(
             curve: Vec::new(),
             best_eval_return: None,
             dropped_blocks: 0,
+            time: TimeSplit::default(),
         }
     };
     let opts = state.options.clone();
@@ -145,7 +147,10 @@ pub fn learn(
     // Seed episodes: a model-free policy.
     while state.episodes < opts.seed_episodes && !stop.load(Ordering::SeqCst) && !spent(collected) {
         let seed = opts.seed.wrapping_add(writer.next_index());
-        let Some(e) = record_held_episode(env, opts.seed_exploration(), seed, repeat, stop)? else {
+        let t = Instant::now();
+        let held = record_held_episode(env, opts.seed_exploration(), seed, repeat, stop)?;
+        state.time.seed_episodes_s += t.elapsed().as_secs_f64();
+        let Some(e) = held else {
             // Stopped, or cut before its first step: then try again, but
             // not forever.
             empty += 1;
@@ -167,7 +172,7 @@ pub fn learn(
         episodes.extend(pieces.episodes);
         state.wall_s = wall(&session);
         // Saved as it goes: a stopped run resumes where it was.
-        save_state(&run, &state)?;
+        save_state(&run, &mut state)?;
         on_event(LearnEvent::Collected {
             env_steps: state.env_steps,
             ret,
@@ -209,6 +214,7 @@ pub fn learn(
         t.set_hindsight_episodes(set.copies);
         // Pre-train on the seed data, as TD-MPC2 does.
         let n = (state.env_steps as f64 * opts.updates_per_step).round() as u64;
+        let t0 = Instant::now();
         let last = session::run_updates(&mut t, n, Some(stop), |i, losses| {
             state.updates += 1;
             if i % 100 == 99 {
@@ -218,6 +224,7 @@ pub fn learn(
                 });
             }
         });
+        state.time.train_s += t0.elapsed().as_secs_f64();
         on_event(LearnEvent::Trained {
             updates: state.updates,
             losses: &last,
@@ -233,8 +240,10 @@ pub fn learn(
         model: &model_cfg,
         action_repeat: repeat as u32,
     };
-    let save = |trainer: &Trainer, state: &LearnState| -> Result<(), LearnError> {
+    let save = |trainer: &Trainer, state: &mut LearnState| -> Result<(), LearnError> {
+        let t = Instant::now();
         session::save_checkpoint(&run.model(), trainer, &origin, None)?;
+        state.time.save_s += t.elapsed().as_secs_f64();
         save_state(&run, state)
     };
     while state.env_steps < opts.env_steps && !stop.load(Ordering::SeqCst) && !spent(collected) {
@@ -242,7 +251,11 @@ pub fn learn(
         let mut mpc = planner_for(&collect_cfg, &model, trainer.normalization(), gamma)?;
         mpc.reseed(opts.seed.wrapping_add(state.episodes as u64));
         let seed = opts.seed.wrapping_add(writer.next_index());
+        let t = Instant::now();
         let ran = run_controller_episode(&collect_cfg, env, &mut mpc, seed, true, Some(stop))?;
+        let plan_s = ran.controller_us.iter().map(|&us| us as f64).sum::<f64>() * 1e-6;
+        state.time.plan_s += plan_s;
+        state.time.robot_s += (t.elapsed().as_secs_f64() - plan_s).max(0.0);
         if ran.stopped {
             break;
         }
@@ -265,7 +278,9 @@ pub fn learn(
         trainer.set_hindsight_episodes(set.copies);
         // A round of updates is never cut short: the stop flag is read
         // between episodes.
+        let t = Instant::now();
         let last = session::run_updates(&mut trainer, n, None, |_, _| state.updates += 1);
+        state.time.train_s += t.elapsed().as_secs_f64();
         on_event(LearnEvent::Trained {
             updates: state.updates,
             losses: &last,
@@ -274,9 +289,10 @@ pub fn learn(
         let done = state.env_steps >= opts.env_steps;
         if since_eval >= opts.eval_every || done {
             since_eval = 0;
-            let Some((returns, successes)) =
-                evaluate(&eval_cfg, env, &trainer, gamma, &opts, stop)?
-            else {
+            let t = Instant::now();
+            let evaluated = evaluate(&eval_cfg, env, &trainer, gamma, &opts, stop)?;
+            state.time.eval_s += t.elapsed().as_secs_f64();
+            let Some((returns, successes)) = evaluated else {
                 // Stopped: the episode and its updates are kept, the
                 // evaluation is not.
                 break;
@@ -299,25 +315,31 @@ pub fn learn(
                 state.best_eval_return = Some(point.eval_return);
             }
             state.curve.push(point);
+            let t = Instant::now();
             write_curve(&run, &state)?;
+            state.time.save_s += t.elapsed().as_secs_f64();
             state.wall_s = wall(&session);
-            save(&trainer, &state)?;
+            save(&trainer, &mut state)?;
             if improved {
+                let t = Instant::now();
                 let bytes = std::fs::read(run.model()).map_err(io(&run.model()))?;
                 write_atomic(&run.best(), &bytes)?;
+                state.time.save_s += t.elapsed().as_secs_f64();
             }
             continue;
         }
         state.wall_s = wall(&session);
-        save(&trainer, &state)?;
+        save(&trainer, &mut state)?;
     }
     state.wall_s = wall(&session);
-    save(&trainer, &state)?;
+    save(&trainer, &mut state)?;
     Ok(state)
 }
 
-/// `learn.json`, written atomically.
-fn save_state(run: &RunDir, state: &LearnState) -> Result<(), LearnError> {
+/// `learn.json`, written atomically, with the time split closed on the
+/// run's wall time (the rest is `other`).
+fn save_state(run: &RunDir, state: &mut LearnState) -> Result<(), LearnError> {
+    state.time.close(state.wall_s);
     let json = serde_json::to_vec_pretty(state)
         .map_err(|e| LearnError::Setup(format!("learn.json: {e}")))?;
     write_atomic(&run.state(), &json)

@@ -51,6 +51,75 @@ pub struct LearnState {
     /// applied action changed inside them (late commands in real time).
     #[serde(default)]
     pub dropped_blocks: u64,
+    /// Where the wall time went (runs from before this field read as
+    /// all zero).
+    #[serde(default)]
+    pub time: TimeSplit,
+}
+
+/// Where a run's wall time went, in seconds over all its sessions. The
+/// parts add up to `LearnState::wall_s`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct TimeSplit {
+    /// Seed episodes under the model-free policy (the robot's steps, or
+    /// waiting for a driver's frames).
+    pub seed_episodes_s: f64,
+    /// Planner episodes, except the planner itself: stepping the robot (or
+    /// waiting for a driver's frames), the tick, recording.
+    pub robot_s: f64,
+    /// The planner choosing the actions of the planner episodes.
+    pub plan_s: f64,
+    /// Gradient updates, the pre-training on seed data included.
+    pub train_s: f64,
+    /// Evaluation episodes, robot and planner.
+    pub eval_s: f64,
+    /// Writing checkpoints and the learning curve.
+    pub save_s: f64,
+    /// The rest: loading, building trainers and planners, storing episodes,
+    /// writing `learn.json`.
+    pub other_s: f64,
+}
+
+impl TimeSplit {
+    /// Sets `other_s` so that the parts add up to `wall_s`.
+    pub fn close(&mut self, wall_s: f64) {
+        let known = self.seed_episodes_s
+            + self.robot_s
+            + self.plan_s
+            + self.train_s
+            + self.eval_s
+            + self.save_s;
+        self.other_s = (wall_s - known).max(0.0);
+    }
+
+    /// The parts with their names, in a fixed order.
+    pub fn parts(&self) -> [(&'static str, f64); 7] {
+        [
+            ("seed episodes", self.seed_episodes_s),
+            ("robot", self.robot_s),
+            ("planning", self.plan_s),
+            ("training", self.train_s),
+            ("evaluation", self.eval_s),
+            ("saving", self.save_s),
+            ("other", self.other_s),
+        ]
+    }
+
+    /// One line: each part's seconds and share of `wall_s`.
+    pub fn line(&self, wall_s: f64) -> String {
+        let share = |v: f64| {
+            if wall_s > 0.0 {
+                100.0 * v / wall_s
+            } else {
+                0.0
+            }
+        };
+        self.parts()
+            .iter()
+            .map(|(n, v)| format!("{n} {v:.0} s ({:.0}%)", share(*v)))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
 }
 
 /// What the loop reports as it goes.

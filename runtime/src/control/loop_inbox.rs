@@ -115,6 +115,21 @@ impl Shared {
         let Some(frame) = node::accept_frame(payload, check, &self.frame_gate, &self.drops) else {
             return;
         };
+        self.take_frame(frame);
+    }
+
+    /// A frame mapped from a ROS 2 JointState (`crate::ros2`), or why the
+    /// message was refused (counted with the other drops).
+    pub(super) fn ros2_frame(&self, res: Result<SensorFrame, crate::ros2::joints::Refused>) {
+        match res {
+            Ok(frame) => self.take_frame(frame),
+            Err(r) => self.drops.record(r.class, "JointState", &r.why),
+        }
+    }
+
+    /// An accepted frame: counted into the episode, made the newest, and
+    /// the loop woken.
+    fn take_frame(&self, frame: SensorFrame) {
         if let Ok(mut f) = self.frames.lock() {
             f.count += 1;
             let ep = &mut f.current;

@@ -107,7 +107,10 @@ fn episode(mut sim: Node, mut run: Node) -> (f64, serde_json::Value) {
     let s = stdout_json(&mut sim, "umwelt sim --json");
     assert_eq!(num(&s, "/safe_steps"), 0.0, "every step commanded: {s}");
     assert!(interrupt(&mut run).success(), "umwelt run stops on SIGINT");
-    (num(&s, "/returns/0"), stdout_json(&mut run, "umwelt run --json"))
+    (
+        num(&s, "/returns/0"),
+        stdout_json(&mut run, "umwelt run --json"),
+    )
 }
 
 #[test]
@@ -148,14 +151,22 @@ fn the_shipped_cartpole_model_swings_up_through_ros2() {
     );
     let ros = episode(s, run("configs/ros2/mpc_cartpole_swingup.toml", &eps[2]));
     assert!(
-        wait_exit(&mut robot, Duration::from_secs(30), "the ROS 2 robot's report").success(),
+        wait_exit(
+            &mut robot,
+            Duration::from_secs(30),
+            "the ROS 2 robot's report"
+        )
+        .success(),
         "ros2_robot.py failed"
     );
     let r: serde_json::Value =
         serde_json::from_slice(&std::fs::read(&report).expect("report")).expect("report JSON");
     std::fs::remove_dir_all(&dir).ok();
 
-    eprintln!("returns: umwelt protocol {:.1}, ROS 2 {:.1}", native.0, ros.0);
+    eprintln!(
+        "returns: umwelt protocol {:.1}, ROS 2 {:.1}",
+        native.0, ros.0
+    );
     // Swung up and balanced both ways (random actions score well under
     // 200 on this task), and within 10 % of each other: the planner's
     // deadline makes runs differ a little, the transport must not.
@@ -176,7 +187,10 @@ fn the_shipped_cartpole_model_swings_up_through_ros2() {
     assert!(num(&r, "/commands") >= 1000.0, "{r}");
     assert_eq!(r["attachment_seqs_increasing"], true, "{r}");
     let first = r["command_values"][0][0].as_f64().expect("a command value");
-    assert!((-10.0..=10.0).contains(&first), "within the effort limit: {first}");
+    assert!(
+        (-10.0..=10.0).contains(&first),
+        "within the effort limit: {first}"
+    );
 
     // The ROS graph saw umwelt: node, subscription, publisher.
     let tokens: Vec<&str> = r["tokens"]

@@ -137,7 +137,9 @@ pub fn run_loop(
         Some(settings) => {
             let s = shared.clone();
             let spec = LinkSpec::new(&r, settings);
-            Some(Ros2Link::open(&session, &spec, move |res| s.ros2_frame(res))?)
+            Some(Ros2Link::open(&session, &spec, move |res| {
+                s.ros2_frame(res)
+            })?)
         }
     };
 
@@ -600,4 +602,3 @@ fn telemetry_values(t: &Timing, c: &Interventions, period: f64) -> Vec<(String, 
     .map(|(k, v)| (k.to_string(), v))
     .collect()
 }
-

@@ -115,8 +115,7 @@ impl JointMapper {
         if self.last_stamp.is_some_and(|l| stamp <= l) {
             return Err(refuse(
                 ErrorClass::Stale,
-                "stamp not newer than the last accepted JointState (a replay or reordering)"
-                    .into(),
+                "stamp not newer than the last accepted JointState (a replay or reordering)".into(),
             ));
         }
         let k = js.name.len();
@@ -138,10 +137,7 @@ impl JointMapper {
         let mut slot = vec![usize::MAX; n];
         for (i, name) in js.name.iter().enumerate() {
             let Some(&j) = self.index.get(name) else {
-                return Err(refuse(
-                    ErrorClass::Spec,
-                    format!("unknown joint `{name}`"),
-                ));
+                return Err(refuse(ErrorClass::Spec, format!("unknown joint `{name}`")));
             };
             if slot[j] != usize::MAX {
                 return Err(refuse(ErrorClass::Spec, format!("joint `{name}` twice")));
@@ -178,8 +174,11 @@ impl JointMapper {
                 _ => {
                     return Err(refuse(
                         ErrorClass::NonFinite,
-                        format!("joint `{}`: no finite effort, and the observation reads it", js.name.get(i).map_or("?", |s| s))),
-                    );
+                        format!(
+                            "joint `{}`: no finite effort, and the observation reads it",
+                            js.name.get(i).map_or("?", |s| s)
+                        ),
+                    ));
                 }
             };
             for (what, v) in [

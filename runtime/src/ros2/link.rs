@@ -15,9 +15,9 @@ use zenoh::{Session, Wait};
 
 use super::graph::{Attachment, EntityKind, NodeId, gid, topic_key};
 use super::joints::{CommandBuilder, JointMapper, Refused};
-use super::msgs::{self, FLOAT64_MULTI_ARRAY, JOINT_STATE, JOINT_TRAJECTORY, JointState};
+use super::msgs::{self, JOINT_STATE, JointState};
 use crate::nodes::transport::TransportError;
-use crate::robot::{Ros2CommandType, Ros2Settings};
+use crate::robot::Ros2Settings;
 use crate::wire::{CommandMode, ErrorClass, SensorFrame};
 
 /// Entity ids within the session: rmw_zenoh numbers a context's entities
@@ -93,10 +93,7 @@ impl<'s> Ros2Link<'s> {
             namespace: s.namespace.clone(),
             name: s.node_name.clone(),
         };
-        let cmd_type = match s.command_type {
-            Ros2CommandType::Float64MultiArray => FLOAT64_MULTI_ARRAY,
-            Ros2CommandType::JointTrajectory => JOINT_TRAJECTORY,
-        };
+        let cmd_type = msgs::command_type(s.command_type);
         let js_topic = s.joint_state_topic();
         let cmd_topic = s.command_topic(spec.mode);
         let joint_state_key = topic_key(s.domain_id, &js_topic, &JOINT_STATE);
@@ -209,7 +206,10 @@ impl<'s> Ros2Link<'s> {
 /// A JointState sample: its attachment must be rmw_zenoh's (rmw_zenoh's
 /// own subscriptions drop samples without one) and its payload a CDR
 /// JointState.
-pub fn joint_state(payload: &[u8], attachment: Option<impl AsRef<[u8]>>) -> Result<JointState, Refused> {
+pub fn joint_state(
+    payload: &[u8],
+    attachment: Option<impl AsRef<[u8]>>,
+) -> Result<JointState, Refused> {
     let Some(a) = attachment else {
         return Err(Refused {
             class: ErrorClass::BadMagic,

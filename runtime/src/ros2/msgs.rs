@@ -56,6 +56,14 @@ pub const JOINT_TRAJECTORY: RosType = RosType {
     hash: "RIHS01_179b33eba59d676f6d967ac71fe35e7ca2f64b2f3928f4a018cec115e213796e",
 };
 
+/// The message type of commands of `kind`.
+pub fn command_type(kind: crate::robot::Ros2CommandType) -> RosType {
+    match kind {
+        crate::robot::Ros2CommandType::Float64MultiArray => FLOAT64_MULTI_ARRAY,
+        crate::robot::Ros2CommandType::JointTrajectory => JOINT_TRAJECTORY,
+    }
+}
+
 /// `builtin_interfaces/msg/Time`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Time {
@@ -267,6 +275,13 @@ mod tests {
             decode::<JointState>(&vec![0; MAX_PAYLOAD + 1]),
             Err(CdrError::TooLarge(_))
         ));
-        assert_eq!(Time { sec: -1, nanosec: 0 }.to_ns(), None);
+        assert_eq!(
+            Time {
+                sec: -1,
+                nanosec: 0
+            }
+            .to_ns(),
+            None
+        );
     }
 }

@@ -170,6 +170,9 @@ fn mapper(effort_read: bool) -> JointMapper {
 
 const NOW: u64 = 1_700_000_000_200_000_000;
 
+/// Makes a good JointState bad in one way.
+type Spoil = fn(&mut JointState);
+
 #[test]
 fn joint_states_map_by_name_and_refusals_are_classed() {
     let mut m = mapper(false);
@@ -185,7 +188,7 @@ fn joint_states_map_by_name_and_refusals_are_classed() {
     assert_eq!(class(&mut m, &js), ErrorClass::Stale, "a replay");
     let mut later = js.clone();
     later.header.stamp.nanosec += 1_000;
-    let cases: [(&str, fn(&mut JointState), ErrorClass); 7] = [
+    let cases: [(&str, Spoil, ErrorClass); 7] = [
         (
             "unknown joint",
             |j| j.name[0] = "elbow".into(),

@@ -10,6 +10,8 @@ use serde::Serialize;
 use tracing::warn;
 
 use crate::nodes::node::{self, DropLog};
+use crate::nodes::transport::TransportError;
+use crate::ros2::link::{LinkSpec, Ros2Link};
 use crate::wire::channels::{REWARD, SUCCESS};
 use crate::wire::driver::{Accepted, EstopState, InboxKey};
 use crate::wire::fresh::FrameGate;
@@ -158,4 +160,21 @@ impl Shared {
             f.finished.push(done);
         }
     }
+}
+
+/// The ROS 2 node of a robot whose description says `transport = "ros2"`
+/// (its JointStates feed `shared`), or `None` for umwelt's own protocol.
+pub(super) fn open_ros2<'s>(
+    session: &'s zenoh::Session,
+    r: &super::resolve::Resolved,
+    shared: &std::sync::Arc<Shared>,
+) -> Result<Option<Ros2Link<'s>>, TransportError> {
+    let Some(settings) = r.description.ros2_settings() else {
+        return Ok(None);
+    };
+    let s = shared.clone();
+    let spec = LinkSpec::new(r, &settings);
+    Ok(Some(Ros2Link::open(session, &spec, move |res| {
+        s.ros2_frame(res)
+    })?))
 }

@@ -25,7 +25,7 @@ pub const CONTROLLER_NODE_NAME: &str = "controller";
 use super::timing::{Percentiles, Timing, apply_realtime, percentiles, record};
 use crate::nodes::node;
 use crate::nodes::transport::{TransportError, ZenohArgs};
-use crate::ros2::link::{LinkSpec, Ros2Link};
+use crate::ros2::link::Ros2Link;
 use crate::wire::channels::EPISODE;
 use crate::wire::driver::InboxKey;
 use crate::wire::{
@@ -120,28 +120,16 @@ pub fn run_loop(
     let shared = Arc::new(Shared::default());
 
     // Frames come from umwelt's sensors key, or from ROS 2 JointStates.
-    let ros2 = r.description.ros2_settings();
-    let s = shared.clone();
-    let check = spec.clone();
-    let _sensors = match ros2 {
-        None => Some(node::subscriber(
-            &session,
-            &robot,
-            MessageKind::SensorFrame,
-            move |sample| s.frame_payload(&check, &sample.payload().to_bytes()),
-        )?),
-        Some(_) => None,
-    };
-    let ros2_link = match &ros2 {
-        None => None,
-        Some(settings) => {
-            let s = shared.clone();
-            let spec = LinkSpec::new(&r, settings);
-            Some(Ros2Link::open(&session, &spec, move |res| {
-                s.ros2_frame(res)
-            })?)
-        }
-    };
+    let ros2_link = super::loop_inbox::open_ros2(&session, &r, &shared)?;
+    let (s, check) = (shared.clone(), spec.clone());
+    let _sensors = ros2_link
+        .is_none()
+        .then(|| {
+            node::subscriber(&session, &robot, MessageKind::SensorFrame, move |sample| {
+                s.frame_payload(&check, &sample.payload().to_bytes())
+            })
+        })
+        .transpose()?;
 
     let s = shared.clone();
     let _estop = node::subscriber(&session, &robot, MessageKind::Estop, move |sample| {

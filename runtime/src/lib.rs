@@ -26,6 +26,7 @@ pub mod offline;
 pub mod plan;
 pub mod recording;
 pub mod robot;
+pub mod ros2;
 pub mod secure;
 pub mod spec;
 

@@ -61,8 +61,21 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             if json {
                 return super::print_json(&spec);
             }
+            let transport = match d.ros2_settings() {
+                None => String::new(),
+                Some(r) => {
+                    use umwelt_runtime::ros2::{graph, msgs};
+                    let cmd = msgs::command_type(r.command_type);
+                    format!(
+                        ", ROS 2 (JointState from {}, {} to {})",
+                        graph::topic_key(r.domain_id, &r.joint_state_topic(), &msgs::JOINT_STATE),
+                        cmd.ros_name,
+                        graph::topic_key(r.domain_id, &r.command_topic(d.actuation.mode), &cmd)
+                    )
+                }
+            };
             outln!(
-                "{}: robot `{}`, task `{}`: {} joints, {} actuated ({:?}), {} channels, {} observation features, {:.0} Hz, {} steps per episode: ok",
+                "{}: robot `{}`, task `{}`: {} joints, {} actuated ({:?}), {} channels, {} observation features, {:.0} Hz, {} steps per episode{}: ok",
                 file.display(),
                 d.robot,
                 d.task.name,
@@ -72,7 +85,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 d.channels.len(),
                 spec.observation.len(),
                 1.0 / d.control_period,
-                d.task.episode_steps
+                d.task.episode_steps,
+                transport
             );
         }
     }

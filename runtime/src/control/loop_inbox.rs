@@ -10,6 +10,8 @@ use serde::Serialize;
 use tracing::warn;
 
 use crate::nodes::node::{self, DropLog};
+use crate::nodes::transport::TransportError;
+use crate::ros2::link::{LinkSpec, Ros2Link};
 use crate::wire::channels::{REWARD, SUCCESS};
 use crate::wire::driver::{Accepted, EstopState, InboxKey};
 use crate::wire::fresh::FrameGate;
@@ -115,6 +117,21 @@ impl Shared {
         let Some(frame) = node::accept_frame(payload, check, &self.frame_gate, &self.drops) else {
             return;
         };
+        self.take_frame(frame);
+    }
+
+    /// A frame mapped from a ROS 2 JointState (`crate::ros2`), or why the
+    /// message was refused (counted with the other drops).
+    pub(super) fn ros2_frame(&self, res: Result<SensorFrame, crate::ros2::joints::Refused>) {
+        match res {
+            Ok(frame) => self.take_frame(frame),
+            Err(r) => self.drops.record(r.class, "JointState", &r.why),
+        }
+    }
+
+    /// An accepted frame: counted into the episode, made the newest, and
+    /// the loop woken.
+    fn take_frame(&self, frame: SensorFrame) {
         if let Ok(mut f) = self.frames.lock() {
             f.count += 1;
             let ep = &mut f.current;
@@ -143,4 +160,21 @@ impl Shared {
             f.finished.push(done);
         }
     }
+}
+
+/// The ROS 2 node of a robot whose description says `transport = "ros2"`
+/// (its JointStates feed `shared`), or `None` for umwelt's own protocol.
+pub(super) fn open_ros2<'s>(
+    session: &'s zenoh::Session,
+    r: &super::resolve::Resolved,
+    shared: &std::sync::Arc<Shared>,
+) -> Result<Option<Ros2Link<'s>>, TransportError> {
+    let Some(settings) = r.description.ros2_settings() else {
+        return Ok(None);
+    };
+    let s = shared.clone();
+    let spec = LinkSpec::new(r, &settings);
+    Ok(Some(Ros2Link::open(session, &spec, move |res| {
+        s.ros2_frame(res)
+    })?))
 }

@@ -25,6 +25,7 @@ pub const CONTROLLER_NODE_NAME: &str = "controller";
 use super::timing::{Percentiles, Timing, apply_realtime, percentiles, record};
 use crate::nodes::node;
 use crate::nodes::transport::{TransportError, ZenohArgs};
+use crate::ros2::link::Ros2Link;
 use crate::wire::channels::EPISODE;
 use crate::wire::driver::InboxKey;
 use crate::wire::{
@@ -118,11 +119,17 @@ pub fn run_loop(
     let session = opts.zenoh.open()?;
     let shared = Arc::new(Shared::default());
 
-    let s = shared.clone();
-    let check = spec.clone();
-    let _sensors = node::subscriber(&session, &robot, MessageKind::SensorFrame, move |sample| {
-        s.frame_payload(&check, &sample.payload().to_bytes())
-    })?;
+    // Frames come from umwelt's sensors key, or from ROS 2 JointStates.
+    let ros2_link = super::loop_inbox::open_ros2(&session, &r, &shared)?;
+    let (s, check) = (shared.clone(), spec.clone());
+    let _sensors = ros2_link
+        .is_none()
+        .then(|| {
+            node::subscriber(&session, &robot, MessageKind::SensorFrame, move |sample| {
+                s.frame_payload(&check, &sample.payload().to_bytes())
+            })
+        })
+        .transpose()?;
 
     let s = shared.clone();
     let _estop = node::subscriber(&session, &robot, MessageKind::Estop, move |sample| {
@@ -153,6 +160,7 @@ pub fn run_loop(
                 let not_applied = apply_realtime(&rt);
                 ready();
                 let mut io = Io {
+                    ros2: ros2_link.as_ref(),
                     cmd: &cmd_pub,
                     status: &status_pub,
                     telemetry: &telemetry_pub,
@@ -184,14 +192,16 @@ pub fn run_loop(
         summary.current_episode = f.current.clone();
     }
     // Undeclare before closing, so zenoh has nothing left to complain about.
-    drop((_sensors, _estop, _admin, _status));
+    drop((_sensors, ros2_link, _estop, _admin, _status));
     drop((cmd_pub, status_pub, telemetry_pub));
     let _ = session.close().wait();
     Ok(summary)
 }
 
-/// The loop's publishers and a reusable encoding buffer.
+/// The loop's publishers and a reusable encoding buffer; commands go to
+/// ROS 2 instead of umwelt's cmd key when the robot speaks ROS 2.
 struct Io<'a> {
+    ros2: Option<&'a Ros2Link<'a>>,
     cmd: &'a Publisher<'a>,
     status: &'a Publisher<'a>,
     telemetry: &'a Publisher<'a>,
@@ -200,6 +210,9 @@ struct Io<'a> {
 
 impl Io<'_> {
     fn put(&mut self, which: Which, msg: &Message) {
+        if let (Which::Cmd, Some(link), Message::MotorCommand(c)) = (which, self.ros2, msg) {
+            return link.command(&c.values);
+        }
         let p = match which {
             Which::Cmd => self.cmd,
             Which::Status => self.status,
@@ -442,7 +455,10 @@ fn control(
                 last_warn = Instant::now();
                 warn!(
                     "{text}: is a driver or `umwelt sim` publishing on {}?",
-                    wire::key_expr(&r.wire_name, MessageKind::SensorFrame)
+                    io.ros2.map_or_else(
+                        || wire::key_expr(&r.wire_name, MessageKind::SensorFrame),
+                        |l| l.joint_state_key.clone()
+                    )
                 );
             }
             status_seq += 1;

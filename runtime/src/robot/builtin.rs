@@ -96,6 +96,8 @@ pub fn describe(env: &Env) -> RobotDescription {
                 final_steps: 1,
             },
         },
+        transport: Default::default(),
+        ros2: None,
     }
 }
 

@@ -6,6 +6,7 @@ use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 use super::description::{DESCRIPTION_FORMAT, RobotDescription, TaskDescription};
+use super::ros2_settings::Transport;
 use crate::wire::{CommandMode, MAX_CHANNELS, MAX_JOINTS, MAX_NAME_LEN, MAX_VALUES};
 
 /// The longest control period a description may have, in seconds.
@@ -153,6 +154,7 @@ impl RobotDescription {
             }
         }
         self.check_actuation()?;
+        self.check_transport()?;
         let map = self.observation_map().map_err(|e| e.to_string())?;
         if map.is_empty() {
             return Err("observation: no features; list at least one".into());
@@ -216,6 +218,32 @@ impl RobotDescription {
                 Ok(())
             }
         }
+    }
+
+    /// A `[ros2]` table needs `transport = "ros2"`; a ROS 2 robot's
+    /// JointState carries joints only, so it has no channels (reward and
+    /// success come from terms over joint features).
+    fn check_transport(&self) -> Result<(), String> {
+        if self.transport != Transport::Ros2 {
+            return match self.ros2 {
+                Some(_) => Err(
+                    "[ros2] is given but transport is not \"ros2\" (add transport = \"ros2\")"
+                        .into(),
+                ),
+                None => Ok(()),
+            };
+        }
+        if let Some(c) = self.channels.first() {
+            return Err(format!(
+                "channels[0] (`{}`): a ROS 2 robot's JointState carries no channels; \
+                 use reward terms and success.reward_at_least instead",
+                c.name
+            ));
+        }
+        self.ros2
+            .clone()
+            .unwrap_or_default()
+            .problems(self.actuation.mode)
     }
 
     fn check_task(&self, t: &TaskDescription) -> Result<(), String> {

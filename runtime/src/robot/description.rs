@@ -15,6 +15,7 @@ use umwelt_sim::observation::{FeatureError, FeatureKind};
 use umwelt_sim::rewards::Sigmoid;
 use umwelt_sim::{JointKind, ObservationMap};
 
+use super::ros2_settings::{Ros2Settings, Transport};
 use crate::wire::{CommandMode, RobotWireSpec};
 
 /// The description file format this build writes and reads.
@@ -44,6 +45,14 @@ pub struct RobotDescription {
     pub observation: Vec<String>,
     /// What the robot is asked to do.
     pub task: TaskDescription,
+    /// The protocol frames and commands travel in: umwelt's own (the
+    /// default) or ROS 2 over rmw_zenoh (`docs/ROS2.md`).
+    #[serde(default, skip_serializing_if = "Transport::is_umwelt")]
+    pub transport: Transport,
+    /// ROS 2 names and freshness limits; only with `transport = "ros2"`
+    /// (every field has a default).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ros2: Option<Ros2Settings>,
 }
 
 /// Whether a joint rotates or slides.
@@ -320,6 +329,12 @@ impl RobotDescription {
             self.action_spec(),
             self.control_period,
         ))
+    }
+
+    /// The ROS 2 settings when the robot speaks ROS 2 (its `[ros2]`
+    /// table, or the defaults), `None` for umwelt's own protocol.
+    pub fn ros2_settings(&self) -> Option<Ros2Settings> {
+        (self.transport == Transport::Ros2).then(|| self.ros2.clone().unwrap_or_default())
     }
 
     /// What frames and commands on the wire must look like for this robot

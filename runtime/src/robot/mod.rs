@@ -7,6 +7,7 @@ mod builtin;
 mod check;
 mod description;
 mod judge;
+mod ros2_settings;
 mod source;
 
 pub use builtin::describe;
@@ -16,4 +17,7 @@ pub use description::{
     RobotDescription, SuccessRule, TaskDescription, ToleranceTerm,
 };
 pub use judge::TaskJudge;
+pub use ros2_settings::{
+    MAX_DOMAIN_ID, MAX_STAMP_AGE_S, MAX_STAMP_AHEAD_S, Ros2CommandType, Ros2Settings, Transport,
+};
 pub use source::{LoadedRobot, is_file, load_robot};

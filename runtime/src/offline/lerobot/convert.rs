@@ -381,3 +381,111 @@ impl RuleReader {
         m
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use crate::offline::lerobot::{Feature, Info};
+
+    /// A described pendulum whose task rule reads `hinge.cos` (terms, not
+    /// a channel), so rewards can come from observations alone.
+    const PENDULUM: &str = r#"
+description_format = 1
+robot = "np_pendulum"
+control_period = 0.02
+observation = ["hinge.cos", "hinge.sin", "hinge.vel"]
+
+[[joints]]
+name = "hinge"
+type = "revolute"
+velocity_limit = 20.0
+effort_limit = 2.0
+
+[actuation]
+mode = "torque"
+joints = ["hinge"]
+
+[task]
+name = "swingup"
+episode_steps = 10
+reward = { terms = [{ features = ["hinge.cos"], bounds = [0.99, 1.0], margin = 1.0, sigmoid = "linear", value_at_margin = 0.5 }] }
+success = { reward_at_least = 1.0, final_steps = 2 }
+"#;
+
+    fn dataset(actions: Vec<f32>) -> LerobotDataset {
+        let f = |shape: usize| Feature {
+            dtype: "float32".into(),
+            shape: vec![shape],
+            names: serde_json::Value::Null,
+        };
+        let pi = std::f32::consts::PI;
+        // Upright, upright, hanging: angles 0, 0, pi.
+        let states = [0.0f32, 0.0, pi]
+            .iter()
+            .flat_map(|a| [a.cos(), a.sin(), 0.0])
+            .collect();
+        LerobotDataset {
+            root: "mem".into(),
+            info: Info {
+                codebase_version: "v3.0".into(),
+                robot_type: None,
+                total_episodes: 1,
+                total_frames: 3,
+                total_tasks: 1,
+                chunks_size: 1000,
+                data_files_size_in_mb: None,
+                video_files_size_in_mb: None,
+                fps: 50.0,
+                splits: BTreeMap::new(),
+                data_path: String::new(),
+                video_path: None,
+                features: BTreeMap::from([
+                    ("observation.state".to_string(), f(3)),
+                    ("action".to_string(), f(1)),
+                ]),
+            },
+            state_dim: 3,
+            action_dim: 1,
+            episodes: vec![LerobotEpisode {
+                index: 4,
+                frames: 3,
+                states,
+                actions,
+                rewards: None,
+                success: None,
+                timestamps: Some(vec![0.0, 0.02, 0.04]),
+                extras: None,
+            }],
+            data_files: 1,
+        }
+    }
+
+    #[test]
+    fn without_next_reward_the_task_rule_scores_the_observations() {
+        let d = RobotDescription::parse(PENDULUM, "test").unwrap();
+        let (eps, report) = to_episodes(&dataset(vec![0.5, -0.5, 1.0]), &d).unwrap();
+        assert_eq!(report.rewards, RewardSource::TaskRule);
+        assert_eq!(eps.len(), 1);
+        let ep = &eps[0];
+        // Three frames, two transitions: into upright (1.0), into hanging
+        // (cos -1 is 1.99 below the bound: 1 - 1.99 * 0.5 = 0.005).
+        assert_eq!(ep.len(), 2);
+        assert_eq!(ep.actions, [0.5, -0.5]);
+        assert_eq!(ep.rewards[0], 1.0);
+        assert!((ep.rewards[1] - 0.005).abs() < 1e-4, "{}", ep.rewards[1]);
+        assert_eq!(ep.seed, 4);
+        assert!(ep.truncated && !ep.success);
+    }
+
+    #[test]
+    fn an_action_beyond_the_limit_is_refused_naming_episode_and_frame() {
+        let d = RobotDescription::parse(PENDULUM, "test").unwrap();
+        let err = to_episodes(&dataset(vec![0.5, 2.5, 0.0]), &d).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "episode 4, frame 1: action `hinge` = 2.5 is outside its limits [-2, 2] N*m"
+        );
+    }
+}

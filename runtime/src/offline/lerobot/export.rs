@@ -62,7 +62,7 @@ const FRAME_COLUMNS: [&str; 10] = [
 pub fn fps_of(control_period: f64) -> Result<u32, LerobotError> {
     let fps = 1.0 / control_period;
     let whole = fps.round();
-    if !(fps.is_finite() && whole >= 1.0 && whole <= 1e6 && (fps - whole).abs() <= 1e-6 * whole) {
+    if !(fps.is_finite() && (1.0..=1e6).contains(&whole) && (fps - whole).abs() <= 1e-6 * whole) {
         return Err(LerobotError::Invalid(format!(
             "control period {control_period} s is not a whole number of frames a second \
              (LeRobot's fps is an integer)"

@@ -180,7 +180,7 @@ impl DataFiles {
             w.write(batch)
                 .map_err(|e| LerobotError::format(&*path, e))?;
             w.flush().map_err(|e| LerobotError::format(&*path, e))?;
-            if w.bytes_written() as u64 >= DATA_FILE_SIZE_MB * 1_000_000 {
+            if w.bytes_written() as u64 >= DATA_FILE_SIZE_MB << 20 {
                 self.close()?;
                 (self.chunk, self.file) = if self.file + 1 == CHUNKS_SIZE {
                     (self.chunk + 1, 0)

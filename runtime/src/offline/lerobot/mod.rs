@@ -36,7 +36,7 @@ pub const DATA_PATH: &str = "data/chunk-{chunk_index:03d}/file-{file_index:03d}.
 pub const VIDEO_PATH: &str = "videos/{video_key}/chunk-{chunk_index:03d}/file-{file_index:03d}.mp4";
 /// Files per chunk folder (LeRobot's `DEFAULT_CHUNK_SIZE`).
 pub const CHUNKS_SIZE: u64 = 1000;
-/// A data file is closed once it holds this many MB (LeRobot's
+/// A data file is closed once it holds this many MiB (LeRobot's
 /// `DEFAULT_DATA_FILE_SIZE_IN_MB`).
 pub const DATA_FILE_SIZE_MB: u64 = 100;
 /// LeRobot's `DEFAULT_VIDEO_FILE_SIZE_IN_MB`, recorded in `info.json`.

@@ -111,8 +111,12 @@ impl Transport {
             });
         }
         let endpoint = &self.endpoint;
-        let (proto, host, _) = split_locator(endpoint)?;
-        let private = format!("{proto}/{host}:0");
+        let private = match split_locator(endpoint)? {
+            Locator::Ip { proto, host, .. } => format!("{proto}/{host}:0"),
+            // A socket file of this process beside the meeting one (zenoh
+            // removes it when the session closes).
+            Locator::Unix { path } => format!("unixsock-stream/{}", private_socket(path)),
+        };
         let (listen, connect) = if hub {
             (format!("[\"{endpoint}\", \"{private}\"]"), "[]".to_string())
         } else {
@@ -164,10 +168,14 @@ impl Transport {
                 .wait()
                 .map_err(|e| TransportError::Open(e.to_string()));
         }
-        let (proto, host, port) = split_locator(&self.endpoint)?;
         // Probing with a plain bind tells "nobody holds it" without zenoh's
         // listen failure, which would end the session.
-        let free = proto == "tcp" && std::net::TcpListener::bind((host, port)).is_ok();
+        let free = match split_locator(&self.endpoint)? {
+            Locator::Ip { proto, host, port } => {
+                proto == "tcp" && std::net::TcpListener::bind((host, port)).is_ok()
+            }
+            Locator::Unix { path } => unix_socket_free(path),
+        };
         if free && let Ok(session) = zenoh::open(self.zenoh_config(true)?).wait() {
             return Ok(session);
         }
@@ -207,9 +215,23 @@ fn warn_unauthenticated(endpoint: &str) {
     });
 }
 
-/// Splits `tcp/127.0.0.1:7447` into (`tcp`, `127.0.0.1`, 7447). Quotes are
-/// refused because the parts are spliced into json5.
-fn split_locator(endpoint: &str) -> Result<(&str, &str, u16), TransportError> {
+/// A meeting endpoint: an IP locator, or a unix socket's path.
+#[derive(Debug, PartialEq)]
+enum Locator<'a> {
+    /// `tcp/127.0.0.1:7447`: protocol, host, port.
+    Ip {
+        proto: &'a str,
+        host: &'a str,
+        port: u16,
+    },
+    /// `unixsock-stream/PATH`: a unix socket file (no host, no port).
+    Unix { path: &'a str },
+}
+
+/// Parses `tcp/127.0.0.1:7447` into (`tcp`, `127.0.0.1`, 7447), or
+/// `unixsock-stream/PATH` into PATH. Quotes are refused because the parts
+/// are spliced into json5.
+fn split_locator(endpoint: &str) -> Result<Locator<'_>, TransportError> {
     let bad = |message: &str| TransportError::Endpoint {
         endpoint: endpoint.to_string(),
         message: message.to_string(),
@@ -220,14 +242,52 @@ fn split_locator(endpoint: &str) -> Result<(&str, &str, u16), TransportError> {
     let (proto, addr) = endpoint
         .split_once('/')
         .ok_or_else(|| bad("not a locator"))?;
-    let (host, port) = addr.rsplit_once(':').ok_or_else(|| bad("no port"))?;
+    if proto == "unixsock-stream" {
+        if addr.is_empty() || addr.contains(['?', '#']) {
+            return Err(bad("unixsock-stream needs a socket path and no options"));
+        }
+        return Ok(Locator::Unix { path: addr });
+    }
+    let (host, port) = addr
+        .rsplit_once(':')
+        .ok_or_else(|| bad("no port (a unix socket is unixsock-stream/PATH)"))?;
     let port = port
         .parse::<u16>()
         .map_err(|_| bad("the port is not a number from 0 to 65535"))?;
     if proto.is_empty() || host.is_empty() {
         return Err(bad("no protocol or no host"));
     }
-    Ok((proto, host, port))
+    Ok(Locator::Ip { proto, host, port })
+}
+
+/// This process's own socket path beside the meeting socket `path`,
+/// unique within the process too (several sessions may open).
+fn private_socket(path: &str) -> String {
+    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    format!("{path}.{}-{n}", std::process::id())
+}
+
+/// Whether nobody serves the unix socket `path`: no file, or a socket
+/// file nobody accepts on (left by a node that was killed; removed here,
+/// as zenoh cannot listen where a file is).
+#[cfg(unix)]
+fn unix_socket_free(path: &str) -> bool {
+    use std::os::unix::fs::FileTypeExt;
+    match std::fs::symlink_metadata(path) {
+        Err(_) => true,
+        Ok(m) if m.file_type().is_socket() => {
+            std::os::unix::net::UnixStream::connect(path).is_err()
+                && std::fs::remove_file(path).is_ok()
+        }
+        Ok(_) => false,
+    }
+}
+
+/// Unix sockets are for unix hosts: elsewhere every node connects.
+#[cfg(not(unix))]
+fn unix_socket_free(_path: &str) -> bool {
+    false
 }
 
 /// Waits until `session` is linked to at least one other zenoh node, or
@@ -255,7 +315,17 @@ mod tests {
     fn locators_are_split_and_bad_ones_refused() {
         assert_eq!(
             split_locator("tcp/127.0.0.1:7447").ok(),
-            Some(("tcp", "127.0.0.1", 7447))
+            Some(Locator::Ip {
+                proto: "tcp",
+                host: "127.0.0.1",
+                port: 7447
+            })
+        );
+        assert_eq!(
+            split_locator("unixsock-stream/tmp/umwelt.sock").ok(),
+            Some(Locator::Unix {
+                path: "tmp/umwelt.sock"
+            })
         );
         for bad in [
             "127.0.0.1:7447",
@@ -263,6 +333,7 @@ mod tests {
             "tcp/127.0.0.1:99999",
             "tcp/:1",
             "tcp/\"x\":1",
+            "unixsock-stream/",
         ] {
             assert!(split_locator(bad).is_err(), "{bad}");
         }

@@ -50,6 +50,9 @@ enum Command {
     /// Run episodes of a simulated robot under a simple policy and append
     /// them to a dataset directory on disk (for training world models).
     Collect(cmd::collect::Args),
+    /// Look into a dataset (`info`) and write it as a LeRobotDataset v3.0
+    /// (`export --format lerobot`); `collect --from-lerobot` reads one back.
+    Dataset(cmd::dataset::Args),
     /// Train a world model on a dataset of episodes (from `umwelt collect`)
     /// and save it as a checkpoint; report its multi-step prediction error
     /// on held-out episodes against a constant-state baseline.
@@ -152,6 +155,7 @@ fn main() -> std::process::ExitCode {
         Command::Robot(a) => cmd::robot::run(a),
         Command::Rollout(a) => cmd::rollout::run(a),
         Command::Collect(a) => cmd::collect::run(a),
+        Command::Dataset(a) => cmd::dataset::run(a),
         Command::Train(a) => cmd::train::run(a),
         Command::Model(a) => cmd::model::run(a),
         Command::Learn(a) => cmd::learn::run(a),

@@ -276,6 +276,10 @@ const BAD_FLAGS: &[(&[&str], &str)] = &[
     (&["bench", "plan", "--samples", "100000000"], "--samples"),
     (&["bench", "model", "--duration", "1e300"], "--duration"),
     (&["bench", "model", "--hidden", "50000000"], "--hidden"),
+    (
+        &["dataset", "export", "d", "--format", "csv", "--out", "x"],
+        "--format",
+    ),
 ];
 
 /// Bad numbers refused after parsing (with status 1), by checks whose
@@ -304,6 +308,16 @@ const BAD_FLAGS_CHECKED_LATER: &[(&[&str], &str)] = &[
     (
         &["run", "--config", "configs/cartpole_zero.toml", "--explore"],
         "--explore",
+    ),
+    (
+        &[
+            "topic",
+            "echo",
+            "umwelt/x/sensors",
+            "--zenoh-endpoint",
+            "unixsock-stream/",
+        ],
+        "unixsock-stream needs a socket path",
     ),
 ];
 

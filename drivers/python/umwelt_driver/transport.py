@@ -26,17 +26,39 @@ class TransportError(RuntimeError):
 
 
 def _split(endpoint: str):
-    """``tcp/127.0.0.1:7447`` -> (``tcp``, ``127.0.0.1``, 7447)."""
-    if '"' in endpoint:
+    """``tcp/127.0.0.1:7447`` -> (``tcp``, ``127.0.0.1``, 7447);
+    ``unixsock-stream//tmp/u.sock`` -> (``unixsock-stream``, ``/tmp/u.sock``,
+    None)."""
+    if '"' in endpoint or "\\" in endpoint:
         raise TransportError(f"zenoh endpoint `{endpoint}`: quotes are not allowed")
     proto, sep, addr = endpoint.partition("/")
+    if proto == "unixsock-stream":
+        if not addr or "?" in addr or "#" in addr:
+            raise TransportError(
+                f"zenoh endpoint `{endpoint}`: unixsock-stream needs a socket path and no options"
+            )
+        return proto, addr, None
     host, sep2, port = addr.rpartition(":")
     if not sep or not sep2 or not port.isdigit() or int(port) > 65535:
         raise TransportError(
             f"zenoh endpoint `{endpoint}`: not a locator with a port "
-            f"(expected e.g. {DEFAULT_ENDPOINT})"
+            f"(expected e.g. {DEFAULT_ENDPOINT}, or unixsock-stream/PATH)"
         )
     return proto, host, int(port)
+
+
+_private_sockets = 0
+
+
+def _private(proto: str, host: str) -> str:
+    """This node's own listening locator beside the meeting one: a free
+    port of the same host, or a socket file of this process beside the
+    meeting socket (zenoh removes it when the session closes)."""
+    global _private_sockets
+    if proto == "unixsock-stream":
+        _private_sockets += 1
+        return f"{proto}/{host}.{os.getpid()}-py{_private_sockets}"
+    return f"{proto}/{host}:0"
 
 
 def peer_config(endpoint: str, hub: bool) -> zenoh.Config:
@@ -44,7 +66,7 @@ def peer_config(endpoint: str, hub: bool) -> zenoh.Config:
     on it, the others connect to it (retrying). Both listen on a free port
     of the same host for the direct links gossip sets up."""
     proto, host, _ = _split(endpoint)
-    private = f"{proto}/{host}:0"
+    private = _private(proto, host)
     if hub:
         listen, connect = f'["{endpoint}", "{private}"]', "[]"
     else:
@@ -68,6 +90,30 @@ def peer_config(endpoint: str, hub: bool) -> zenoh.Config:
         except Exception as e:  # zenoh raises its own ZError
             raise TransportError(f"zenoh endpoint `{endpoint}`: setting {k} = {v}: {e}") from e
     return c
+
+
+def _unix_socket_free(path: str) -> bool:
+    """Whether nobody serves the unix socket ``path``: no file, or a socket
+    nobody accepts on (left by a killed node; removed, as zenoh cannot
+    listen where a file is)."""
+    import stat
+
+    try:
+        mode = os.lstat(path).st_mode
+    except OSError:
+        return True
+    if not stat.S_ISSOCK(mode):
+        return False
+    try:
+        with socket.socket(socket.AF_UNIX) as s:
+            s.connect(path)
+        return False
+    except OSError:
+        try:
+            os.remove(path)
+            return True
+        except OSError:
+            return False
 
 
 def _endpoint_free(host: str, port: int) -> bool:
@@ -96,7 +142,10 @@ def open_session(
     except Exception as e:
         raise TransportError(f"cannot open a zenoh session from {zenoh_config}: {e}") from e
     proto, host, port = _split(endpoint)
-    if proto == "tcp" and _endpoint_free(host, port):
+    free = _unix_socket_free(host) if proto == "unixsock-stream" else (
+        proto == "tcp" and _endpoint_free(host, port)
+    )
+    if free:
         try:
             return zenoh.open(peer_config(endpoint, hub=True))
         except Exception:

@@ -87,6 +87,15 @@ pub struct Args {
     /// late commands are counted, never imported as on time.
     #[arg(long, value_name = "FILE", conflicts_with_all = ["policy", "episodes", "seed", "hold", "max_steps", "explore_time"])]
     from_recording: Option<PathBuf>,
+    /// Instead of running episodes, import them from this LeRobot dataset
+    /// folder (v3.0, or v2.1) with `observation.state` and `action`
+    /// columns, checked against the robot: widths and names, fps against
+    /// the control period, every number finite, every action inside the
+    /// command limits (an action outside is refused, naming the episode
+    /// and frame). Rewards from `next.reward`, else from the task's rule
+    /// applied to the observations (docs/DATASET.md).
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["policy", "episodes", "seed", "hold", "max_steps", "explore_time", "from_recording", "remote"])]
+    from_lerobot: Option<PathBuf>,
     /// With --from-recording: frames need no reward or success channel;
     /// rewards are stored as 0 (for a model that plans towards goal
     /// observations).
@@ -149,6 +158,13 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         .unwrap_or_else(|| robot.description.robot.clone());
     if let Some(file) = &args.from_recording {
         return import(&args, file, &robot, &wire_name);
+    }
+    if let Some(dir) = &args.from_lerobot {
+        anyhow::ensure!(
+            args.name.is_none(),
+            "--name is the robot's name on the wire: not with --from-lerobot"
+        );
+        return import_lerobot(&args, dir, &robot);
     }
     anyhow::ensure!(
         args.name.is_none() || args.remote,
@@ -342,6 +358,81 @@ fn import(
         report.path,
         report.mean_return.unwrap_or(0.0)
     );
+    outln!("the dataset now has {} episodes", report.dataset_episodes);
+    Ok(())
+}
+
+/// What `umwelt collect --from-lerobot --json` prints.
+#[derive(Serialize)]
+struct LerobotReport<'a> {
+    robot: &'a str,
+    task: &'a str,
+    lerobot: String,
+    path: String,
+    episodes_written: usize,
+    steps: u64,
+    mean_return: Option<f64>,
+    success_rate: Option<f64>,
+    dataset_episodes: usize,
+    import: &'a umwelt_runtime::offline::lerobot::ImportReport,
+}
+
+/// `--from-lerobot`: a LeRobot dataset's episodes into the dataset.
+fn import_lerobot(args: &Args, dir: &std::path::Path, robot: &LoadedRobot) -> anyhow::Result<()> {
+    use umwelt_runtime::offline::lerobot;
+
+    let d = &robot.description;
+    // Everything is read and checked first: a bad dataset leaves no
+    // dataset folder behind.
+    let data = lerobot::read(dir)?;
+    let (eps, import) = lerobot::to_episodes(&data, d)?;
+    anyhow::ensure!(
+        !eps.is_empty(),
+        "{}: no episode of two frames or more: nothing written",
+        dir.display()
+    );
+    let (mut writer, _) = open_dataset(args, &d.dataset_spec()?)?;
+    for ep in &eps {
+        writer
+            .write(ep)
+            .with_context(|| format!("writing into {}", args.out.display()))?;
+    }
+    let n = eps.len();
+    let returns: f64 = eps.iter().map(|e| e.episode_return()).sum();
+    let report = LerobotReport {
+        robot: &d.robot,
+        task: &d.task.name,
+        lerobot: dir.display().to_string(),
+        path: args.out.display().to_string(),
+        episodes_written: n,
+        steps: import.steps,
+        mean_return: Some(returns / n as f64),
+        success_rate: Some(eps.iter().filter(|e| e.success).count() as f64 / n as f64),
+        dataset_episodes: writer.len(),
+        import: &import,
+    };
+    if args.json {
+        return super::print_json(&report);
+    }
+    outln!(
+        "wrote {n} episodes ({} steps) of {}/{} from the LeRobotDataset {} to {}: mean return {:.1} (rewards from {})",
+        report.steps,
+        report.robot,
+        report.task,
+        import.version,
+        report.path,
+        report.mean_return.unwrap_or(0.0),
+        match import.rewards {
+            lerobot::RewardSource::NextReward => "next.reward",
+            lerobot::RewardSource::TaskRule => "the task rule",
+        }
+    );
+    if import.skipped_short > 0 {
+        outln!(
+            "left out {} episodes of a single frame",
+            import.skipped_short
+        );
+    }
     outln!("the dataset now has {} episodes", report.dataset_episodes);
     Ok(())
 }

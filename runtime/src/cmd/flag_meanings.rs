@@ -42,6 +42,8 @@ const MEANINGS: &[(&str, &str)] = &[
     ("remote", "driver serves over zenoh"),
     ("remote-timeout", "first frame after a reset"),
     ("force", "replace"),
+    ("format", "format"),
+    ("from-lerobot", "lerobot dataset"),
     ("from-recording", "recording"),
     ("full-budget", "every planner iteration"),
     ("gamma", "discount"),

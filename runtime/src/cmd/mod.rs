@@ -20,6 +20,7 @@ macro_rules! out {
 
 pub mod bench;
 pub mod collect;
+pub mod dataset;
 pub mod deprecated;
 pub mod envs;
 pub mod eval;

@@ -12,6 +12,7 @@ pub mod episode;
 pub mod eval;
 pub mod explore;
 pub mod learn;
+pub mod lerobot;
 pub mod plant;
 pub mod plot;
 pub mod recipe;

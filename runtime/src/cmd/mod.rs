@@ -23,6 +23,7 @@ pub mod collect;
 pub mod deprecated;
 pub mod envs;
 pub mod eval;
+mod eval_figures;
 pub mod keys;
 pub mod launch;
 pub mod learn;

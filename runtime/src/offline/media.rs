@@ -20,8 +20,6 @@ pub const FRAME_SIZE: (u32, u32) = (640, 360);
 /// Most video frames per second: faster control rates draw every k-th
 /// step (100 Hz: every 2nd, 50 frames/s).
 pub const MAX_FPS: f64 = 50.0;
-/// Encoder target, bits per second (flat drawings need few).
-pub const BITRATE: u32 = 250_000;
 
 /// An episode chosen for pictures: its index in the evaluation and why.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -260,7 +258,7 @@ fn write_video(
     let name = format!("episode_{}", run.seed);
     let path = videos.join(format!("{name}.mp4"));
     let fps = 1.0 / (period * stride as f64);
-    let mut writer = Mp4Writer::create(&path, w, h, fps, BITRATE)?;
+    let mut writer = Mp4Writer::create(&path, w, h, fps)?;
     let duration_s = run.length as f64 * period;
     // The poster: the frame of the largest reward (the first of equals).
     let poster_at = rewards

@@ -77,9 +77,8 @@ pub fn replay(
     let visit_err = |message| ReplayError::Visit { seed, message };
     visit(&env, 0, None, &obs).map_err(visit_err)?;
     let n = run.length as usize;
-    let act = if n == 0 { 0 } else { run.actions.len() / n };
+    let act = run.actions.len().checked_div(n).unwrap_or(0);
     let mut ret = 0.0f64;
-    let mut steps = 0u32;
     for k in 0..n {
         let step = env
             .step(&run.actions[k * act..(k + 1) * act])
@@ -94,13 +93,12 @@ pub fn replay(
             });
         }
         ret += step.reward as f64;
-        steps += 1;
         visit(&env, k + 1, Some(step.reward), &step.observation).map_err(visit_err)?;
         if (step.terminated || step.truncated) && k + 1 < n {
             return Err(ReplayError::Length {
                 seed,
                 recorded: run.length,
-                replayed: steps,
+                replayed: k as u32 + 1,
             });
         }
     }

@@ -151,7 +151,9 @@ impl Renderer {
         for m in &scene.markers {
             let ([x, y], depth) = self.camera.project(m.position);
             let r = m.radius * self.camera.scale;
-            items.push((depth, Item::Disc([x, y], r, m.color)));
+            // Behind a body at the same depth: a reacher's target lies in
+            // its arm's plane, and the arm passes over it.
+            items.push((depth + 1e-3, Item::Disc([x, y], r, m.color)));
         }
         items.sort_by(|a, b| b.0.total_cmp(&a.0));
         for (_, item) in &items {
@@ -237,8 +239,8 @@ impl Renderer {
 
     fn draw_ground(&self, pix: &mut Pixmap) {
         let cam = &self.camera;
+        // Anti-aliased (tiny-skia's default).
         let mut paint = Paint::default();
-        paint.anti_alias = true;
         match self.ground {
             Ground::None => {}
             Ground::Rail { z } => {
@@ -299,8 +301,8 @@ impl Item {
             }
         };
         let Some(path) = pb.finish() else { return };
+        // Anti-aliased (tiny-skia's default).
         let mut paint = Paint::default();
-        paint.anti_alias = true;
         paint.set_color(rgba(*color));
         pix.fill_path(
             &path,

@@ -374,7 +374,7 @@ fn connect(r: &Resolved, args: &Args) -> anyhow::Result<RemoteRobot> {
     )
 }
 
-pub(super) fn write(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+fn write(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     std::fs::write(path, bytes).with_context(|| format!("writing {}", path.display()))
 }
 
@@ -452,7 +452,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let json = serde_json::to_string_pretty(&report)?;
     write(&args.out.join("eval.json"), json.as_bytes())?;
     super::eval_figures::write_csv(&args.out.join("episodes.csv"), &main.episodes)?;
-    super::eval_figures::write_figures(&args.out, &r, &main, &base, &media)?;
+    let named: Vec<(String, &Evaluation)> = base
+        .iter()
+        .map(|(b, e)| (format!("{b:?}").to_lowercase(), e))
+        .collect();
+    super::eval_figures::write_figures(&args.out, &r, &main, &named, &media)?;
     let figures = ["returns.svg", "traces.svg", "controller_time.svg"];
     let title = format!("{}/{}", r.description.robot, r.description.task.name);
     let html =

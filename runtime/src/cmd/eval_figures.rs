@@ -9,7 +9,11 @@ use umwelt_runtime::offline::eval::{EpisodeReport, Evaluation};
 use umwelt_runtime::offline::media::EvalMedia;
 use umwelt_runtime::offline::plot;
 
-use super::eval::{Baseline, write};
+use anyhow::Context;
+
+fn write(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    std::fs::write(path, bytes).with_context(|| format!("writing {}", path.display()))
+}
 
 /// Writes `episodes.csv`: one row per episode.
 pub(super) fn write_csv(path: &Path, rows: &[EpisodeReport]) -> anyhow::Result<()> {
@@ -36,12 +40,13 @@ pub(super) fn write_csv(path: &Path, rows: &[EpisodeReport]) -> anyhow::Result<(
     write(path, csv.as_bytes())
 }
 
-/// Writes `returns.svg`, `traces.svg` and `controller_time.svg`.
+/// Writes `returns.svg` (with each named baseline of `base`), `traces.svg`
+/// and `controller_time.svg`.
 pub(super) fn write_figures(
     dir: &Path,
     r: &Resolved,
     main: &Evaluation,
-    base: &[(Baseline, Evaluation)],
+    base: &[(String, &Evaluation)],
     media: &EvalMedia,
 ) -> anyhow::Result<()> {
     let name = format!("{}/{}", r.description.robot, r.description.task.name);
@@ -50,10 +55,7 @@ pub(super) fn write_figures(
         main.episodes.iter().map(|e| e.ret).collect::<Vec<f64>>(),
     )];
     for (b, e) in base {
-        groups.push((
-            format!("{b:?}").to_lowercase(),
-            e.episodes.iter().map(|e| e.ret).collect(),
-        ));
+        groups.push((b.clone(), e.episodes.iter().map(|e| e.ret).collect()));
     }
     let svg = plot::returns_histogram_svg(&format!("{name}: episode returns"), &groups)
         .map_err(anyhow::Error::msg)?;

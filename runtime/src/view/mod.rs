@@ -10,6 +10,8 @@
 pub mod camera;
 mod font;
 pub mod render;
+mod shapes;
 
 pub use camera::{Camera, View};
-pub use render::{Ground, Overlay, RenderError, Renderer, scene_points};
+pub use render::{Ground, Overlay, RenderError, Renderer};
+pub use shapes::scene_points;

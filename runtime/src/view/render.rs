@@ -8,13 +8,11 @@
 
 use tiny_skia::{Color, FillRule, Paint, PathBuilder, Pixmap, Rect, Stroke, Transform};
 use umwelt_sim::RobotKind;
-use umwelt_sim::scene::{Body, Geometry, Pose, Scene, Solid};
+use umwelt_sim::scene::{Geometry, Pose, Scene};
 
 use super::camera::{Camera, View, dot};
 use super::font;
-
-/// Points around a circle when a round outline is sampled.
-const ROUND: usize = 24;
+use super::shapes::{ROUND, axis_ends, box_corners, convex_hull, ring, rotate, solids_with_color};
 
 /// Why a frame could not be drawn.
 #[derive(Debug, thiserror::Error)]
@@ -77,29 +75,6 @@ pub struct Renderer {
     grid_region: [[f32; 2]; 2],
 }
 
-/// Every point that bounds what `scene` shows: box corners, the extreme
-/// points of balls, cylinders and capsules along the world axes, markers.
-/// A camera fitted to these points of every frame keeps the whole episode
-/// in view.
-pub fn scene_points(scene: &Scene) -> Vec<[f32; 3]> {
-    let mut out = Vec::new();
-    for (pose, geometry) in solids(scene) {
-        match geometry {
-            Geometry::Box { size } => out.extend(box_corners(pose, size)),
-            Geometry::Sphere { radius } => out.extend(ball_extremes(pose.position, radius)),
-            Geometry::Cylinder { radius, length } | Geometry::Capsule { radius, length } => {
-                for c in axis_ends(pose, length) {
-                    out.extend(ball_extremes(c, radius));
-                }
-            }
-        }
-    }
-    for m in &scene.markers {
-        out.extend(ball_extremes(m.position, m.radius));
-    }
-    out
-}
-
 impl Renderer {
     /// A renderer with a camera of your own; the grid (if any) covers
     /// `grid_region` (`[[x_lo, y_lo], [x_hi, y_hi]]`, world metres).
@@ -112,7 +87,7 @@ impl Renderer {
     }
 
     /// A renderer for `kind` whose camera of `width x height` pixels keeps
-    /// every point of `points` (see [`scene_points`], over all frames) in
+    /// every point of `points` (see [`super::scene_points`], over all frames) in
     /// view.
     pub fn fit(kind: RobotKind, points: &[[f32; 3]], width: u32, height: u32) -> Self {
         let view = View::for_robot(kind);
@@ -380,98 +355,10 @@ fn shade(c: [f32; 4], light: f32) -> [f32; 4] {
     [c[0] * k, c[1] * k, c[2] * k, c[3]]
 }
 
-/// Each solid's pose in the world and its geometry.
-fn solids(scene: &Scene) -> impl Iterator<Item = (Pose, Geometry)> + '_ {
-    solids_with_color(scene).map(|(p, g, _)| (p, g))
-}
-
-fn solids_with_color(scene: &Scene) -> impl Iterator<Item = (Pose, Geometry, [f32; 4])> + '_ {
-    scene.bodies.iter().flat_map(|b: &Body| {
-        b.solids
-            .iter()
-            .map(move |s: &Solid| (b.pose.then(s.pose), s.geometry, s.color))
-    })
-}
-
-/// A direction given in `pose`'s frame, in the world.
-fn rotate(pose: Pose, v: [f32; 3]) -> [f32; 3] {
-    let (a, o) = (pose.apply(v), pose.position);
-    [a[0] - o[0], a[1] - o[1], a[2] - o[2]]
-}
-
-/// Corners of a box; corner `i` has +x when bit 0 is set, +y bit 1, +z bit 2.
-fn box_corners(pose: Pose, size: [f32; 3]) -> [[f32; 3]; 8] {
-    std::array::from_fn(|i| {
-        let s = |bit: usize, k: usize| if i & bit != 0 { 0.5 } else { -0.5 } * size[k];
-        pose.apply([s(1, 0), s(2, 1), s(4, 2)])
-    })
-}
-
-/// The two ends of a solid's z axis, `length` apart.
-fn axis_ends(pose: Pose, length: f32) -> [[f32; 3]; 2] {
-    [
-        pose.apply([0.0, 0.0, -0.5 * length]),
-        pose.apply([0.0, 0.0, 0.5 * length]),
-    ]
-}
-
-/// A circle of `radius` about `center`, in the plane normal to `pose`'s z.
-fn ring(pose: Pose, center: [f32; 3], radius: f32) -> Vec<[f32; 3]> {
-    let (u, v) = (rotate(pose, [1.0, 0.0, 0.0]), rotate(pose, [0.0, 1.0, 0.0]));
-    (0..ROUND)
-        .map(|k| {
-            let a = k as f32 * std::f32::consts::TAU / ROUND as f32;
-            let (c, s) = (radius * a.cos(), radius * a.sin());
-            std::array::from_fn(|i| center[i] + c * u[i] + s * v[i])
-        })
-        .collect()
-}
-
-fn ball_extremes(c: [f32; 3], r: f32) -> [[f32; 3]; 6] {
-    std::array::from_fn(|i| {
-        let mut p = c;
-        p[i / 2] += if i % 2 == 0 { r } else { -r };
-        p
-    })
-}
-
-/// Convex hull (Andrew's monotone chain), counter-clockwise in image
-/// coordinates.
-fn convex_hull(mut pts: Vec<[f32; 2]>) -> Vec<[f32; 2]> {
-    pts.retain(|p| p[0].is_finite() && p[1].is_finite());
-    pts.sort_by(|a, b| a[0].total_cmp(&b[0]).then(a[1].total_cmp(&b[1])));
-    pts.dedup();
-    if pts.len() < 3 {
-        return pts;
-    }
-    let cross = |o: [f32; 2], a: [f32; 2], b: [f32; 2]| {
-        (a[0] - o[0]) * (b[1] - o[1]) - (a[1] - o[1]) * (b[0] - o[0])
-    };
-    let mut hull: Vec<[f32; 2]> = Vec::with_capacity(2 * pts.len());
-    for pass in 0..2 {
-        let start = hull.len();
-        let iter: Box<dyn Iterator<Item = &[f32; 2]>> = if pass == 0 {
-            Box::new(pts.iter())
-        } else {
-            Box::new(pts.iter().rev())
-        };
-        for &p in iter {
-            while hull.len() >= start + 2
-                && cross(hull[hull.len() - 2], hull[hull.len() - 1], p) <= 0.0
-            {
-                hull.pop();
-            }
-            hull.push(p);
-        }
-        hull.pop();
-    }
-    hull
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use umwelt_sim::scene::Marker;
+    use umwelt_sim::scene::{Body, Marker, Solid};
 
     const RED: [f32; 4] = [1.0, 0.0, 0.0, 1.0];
     const BLUE: [f32; 4] = [0.0, 0.0, 1.0, 1.0];
@@ -581,22 +468,5 @@ mod tests {
         // Pole middle (x 1.0 m -> 300 px), a capsule 9 px thick.
         near(rgb(&p, 300, 100), lit(pole.solids[0].color, 0.9));
         assert_eq!(rgb(&p, 300, 92), [250, 250, 247]);
-    }
-
-    #[test]
-    fn hull_of_a_square_with_inner_points_is_its_corners() {
-        let pts = vec![
-            [0.0, 0.0],
-            [1.0, 0.0],
-            [0.5, 0.5],
-            [1.0, 1.0],
-            [0.0, 1.0],
-            [0.2, 0.7],
-        ];
-        let h = convex_hull(pts);
-        assert_eq!(h.len(), 4, "{h:?}");
-        for c in [[0.0, 0.0], [1.0, 0.0], [1.0, 1.0], [0.0, 1.0]] {
-            assert!(h.contains(&c), "{h:?}");
-        }
     }
 }

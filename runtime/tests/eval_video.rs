@@ -23,7 +23,14 @@ fn config(name: &str) -> String {
 fn av_missing() -> Option<String> {
     match Command::new("python3").args(["-c", "import av"]).output() {
         Ok(o) if o.status.success() => None,
-        Ok(o) => Some(String::from_utf8_lossy(&o.stderr).trim().to_string()),
+        // The last line says why (`ModuleNotFoundError: ...`).
+        Ok(o) => Some(
+            String::from_utf8_lossy(&o.stderr)
+                .lines()
+                .last()
+                .unwrap_or("")
+                .to_string(),
+        ),
         Err(e) => Some(format!("python3: {e}")),
     }
 }

@@ -178,6 +178,7 @@ fn videos_of_the_shipped_cartpole_model_play_and_eval_json_has_lerobots_layout()
     assert_eq!(vp, paths);
     assert_eq!(r["overall"]["video_paths"], r["video_paths"]);
     assert_eq!(r["overall"]["n_episodes"], 3);
+    assert_eq!(r["aggregated"]["n_episodes"], 3);
     assert_eq!(r["aggregated"]["pc_success"], r["pc_success"]);
     assert_eq!(r["aggregated"]["avg_sum_reward"], r["avg_sum_reward"]);
     assert_eq!(r["overall"]["avg_max_reward"], r["avg_max_reward"]);

@@ -27,7 +27,8 @@ pub struct PerEpisode {
     pub seed: u64,
 }
 
-/// `aggregated`: means over the episodes and wall times.
+/// `aggregated`: means over the episodes and wall times (and, beyond
+/// LeRobot's `eval_policy`, `n_episodes`, which its metric parsers read).
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Aggregated {
     /// Mean return.
@@ -40,6 +41,8 @@ pub struct Aggregated {
     pub eval_s: f64,
     /// Wall time per episode, s.
     pub eval_ep_s: f64,
+    /// Episodes.
+    pub n_episodes: usize,
 }
 
 /// `overall` (and, without the times, each `per_group` entry).
@@ -144,6 +147,7 @@ pub fn lerobot_info(
             pc_success: s.pc_success,
             eval_s: s.eval_s,
             eval_ep_s: s.eval_ep_s,
+            n_episodes: episodes.len(),
         },
         per_task: vec![PerTask {
             task_group: group.to_string(),

@@ -12,7 +12,8 @@
 //! imports `control`), [`offline`] (rollout, collect, episodes, eval,
 //! recipes), [`recording`] (record and replay), [`launch`] (several nodes
 //! from one file), [`secure`] (authenticated zenoh), [`fuzz`] (the attack
-//! tool's generators), [`bench`] (benchmarks), [`cli`] (flag parsers).
+//! tool's generators), [`bench`] (benchmarks), [`cli`] (flag parsers), [`view`] (drawings of
+//! simulated robots) and [`video`] (MP4 files of them).
 
 #![warn(missing_docs)]
 
@@ -29,6 +30,8 @@ pub mod robot;
 pub mod ros2;
 pub mod secure;
 pub mod spec;
+pub mod video;
+pub mod view;
 
 /// The wire protocol, from its own crate (`umwelt-protocol`), under the
 /// name the runtime has always used for it.

@@ -183,6 +183,11 @@ const BAD_FLAGS: &[(&[&str], &str)] = &[
         "--episodes",
     ),
     (&["eval", "--config", "c.toml", "--jobs", "0"], "--jobs"),
+    (&["eval", "--config", "c.toml", "--video", "1.5"], "--video"),
+    (
+        &["eval", "--config", "c.toml", "--video", "1001"],
+        "--video",
+    ),
     (
         &["eval", "--config", "c.toml", "--sil-timeout", "nan"],
         "--sil-timeout",

@@ -16,7 +16,8 @@ use umwelt_runtime::offline::eval::evaluate_on;
 use umwelt_runtime::offline::eval::{
     Divergence, EpisodeReport, EvalOptions, EvalSummary, Evaluation, evaluate, first_divergence,
 };
-use umwelt_runtime::offline::plot;
+use umwelt_runtime::offline::eval_info::{LeRobotInfo, lerobot_info};
+use umwelt_runtime::offline::media::{EpisodeVideo, EvalMedia, evaluation_media};
 use umwelt_runtime::plan::presets::oracle_planner;
 
 /// Arguments of `umwelt eval`.
@@ -35,8 +36,8 @@ pub struct Args {
     /// Episodes run in parallel (one simulator and controller each).
     #[arg(long, default_value_t = 1, value_parser = umwelt_runtime::cli::args::count::<usize>(1, 1_024))]
     jobs: usize,
-    /// Report directory: eval.json, episodes.csv, returns.svg, traces.svg,
-    /// controller_time.svg.
+    /// Report directory: eval.json, episodes.csv, report.html, returns.svg,
+    /// traces.svg, controller_time.svg, and videos/ with --video.
     #[arg(long, value_name = "DIR", default_value = "eval")]
     out: PathBuf,
     /// Also evaluate these on the same seeds and report ratios:
@@ -70,6 +71,14 @@ pub struct Args {
     /// the config's `name` (default: the robot's kind).
     #[arg(long, conflicts_with_all = ["sil", "baselines"])]
     remote: bool,
+    /// Draw this many episodes into MP4 videos (H.264, 640x360, at most 50
+    /// frames/s) a browser plays, in DIR/videos/episode_<seed>.mp4 with a
+    /// poster PNG: the best, median and worst for 3; evenly spaced ranks
+    /// of the return otherwise (best and worst from 2 on, the median for
+    /// 1). Each is replayed in the simulator from its seed with the
+    /// commands it applied, every reward checked bit for bit.
+    #[arg(long, value_name = "N", default_value_t = 0, conflicts_with = "remote", value_parser = umwelt_runtime::cli::args::count::<usize>(0, 1000))]
+    video: usize,
     /// Seconds to wait for a driver's first frame after a Reset (--remote).
     #[arg(long, default_value_t = 10.0, value_name = "SECONDS", value_parser = umwelt_runtime::cli::args::flag(umwelt_runtime::cli::args::seconds))]
     remote_timeout: f64,
@@ -272,6 +281,12 @@ struct Report<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     remote: Option<&'a RemoteStats>,
     episodes: &'a [EpisodeReport],
+    /// With `--video`: each video, its episode and what it cost.
+    videos: &'a [EpisodeVideo],
+    /// LeRobot's `eval_info.json` keys (`per_episode`, `aggregated`,
+    /// `per_task`, `per_group`, `overall`, `video_paths`).
+    #[serde(flatten)]
+    lerobot: LeRobotInfo,
 }
 
 #[derive(Serialize)]
@@ -387,7 +402,22 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         let label = format!("{b:?}").to_lowercase();
         base.push((*b, run_one(&rb, &label, &args, false, &stop)?.0));
     }
+    // Replays for the state traces and the videos (not of a robot behind a
+    // driver: only the simulator's own episodes replay exactly).
+    let media = if args.remote {
+        EvalMedia::default()
+    } else {
+        evaluation_media(
+            r.sim.as_ref(),
+            &r.config.task,
+            r.period,
+            &main,
+            args.video,
+            &args.out,
+        )?
+    };
     let s = &main.summary;
+    let video_paths: Vec<String> = media.videos.iter().map(|v| v.path.clone()).collect();
     let report = Report {
         config: args.config.display().to_string(),
         robot: &r.config.robot,
@@ -411,11 +441,27 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         sil: sil.as_ref(),
         remote: remote.as_ref(),
         episodes: &main.episodes,
+        videos: &media.videos,
+        lerobot: lerobot_info(
+            &format!("{}_{}", r.config.robot, r.config.task),
+            s,
+            &main.episodes,
+            video_paths,
+        ),
     };
     let json = serde_json::to_string_pretty(&report)?;
     write(&args.out.join("eval.json"), json.as_bytes())?;
-    write_csv(&args.out.join("episodes.csv"), &main.episodes)?;
-    write_figures(&args.out, &r, &main, &base)?;
+    super::eval_figures::write_csv(&args.out.join("episodes.csv"), &main.episodes)?;
+    let named: Vec<(String, &Evaluation)> = base
+        .iter()
+        .map(|(b, e)| (format!("{b:?}").to_lowercase(), e))
+        .collect();
+    super::eval_figures::write_figures(&args.out, &r, &main, &named, &media)?;
+    let figures = ["returns.svg", "traces.svg", "controller_time.svg"];
+    let title = format!("{}/{}", r.description.robot, r.description.task.name);
+    let html =
+        umwelt_runtime::offline::report_html::report_html(&title, s, &media.videos, &figures);
+    write(&args.out.join("report.html"), html.as_bytes())?;
     if args.json {
         outln!("{json}");
         return Ok(());
@@ -459,6 +505,21 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             }
         }
     }
+    for v in &media.videos {
+        writeln!(
+            out,
+            "  video ({}, seed {}, return {:.1}): {} ({} frames at {:.0}/s, {} KB; drawn at {:.0} frames/s, encoded at {:.0} frames/s, one thread)",
+            v.label,
+            v.seed,
+            v.sum_reward,
+            args.out.join(&v.path).display(),
+            v.frames,
+            v.fps,
+            v.bytes / 1024,
+            v.frames as f64 / v.render_s.max(1e-9),
+            v.frames as f64 / v.encode_s.max(1e-9),
+        )?;
+    }
     writeln!(out, "report: {}", args.out.join("eval.json").display())?;
     Ok(())
 }
@@ -483,102 +544,5 @@ fn print_summary(out: &mut impl Write, name: &str, s: &EvalSummary) -> anyhow::R
         s.jobs,
         s.realtime_factor
     )?;
-    Ok(())
-}
-
-fn write_csv(path: &Path, rows: &[EpisodeReport]) -> anyhow::Result<()> {
-    let mut csv = String::from(
-        "index,seed,return,length,success,max_reward,controller_p50_us,controller_p99_us,deadline_misses,safe_ticks,clamped,slew_limited\n",
-    );
-    for e in rows {
-        csv.push_str(&format!(
-            "{},{},{:.3},{},{},{:.4},{:.1},{:.1},{},{},{},{}\n",
-            e.index,
-            e.seed,
-            e.ret,
-            e.length,
-            e.success,
-            e.max_reward,
-            e.controller_p50_us,
-            e.controller_p99_us,
-            e.deadline_misses,
-            e.safe_ticks,
-            e.interventions.clamped,
-            e.interventions.slew_limited
-        ));
-    }
-    write(path, csv.as_bytes())
-}
-
-fn write_figures(
-    dir: &Path,
-    r: &Resolved,
-    main: &Evaluation,
-    base: &[(Baseline, Evaluation)],
-) -> anyhow::Result<()> {
-    let name = format!("{}/{}", r.description.robot, r.description.task.name);
-    let mut groups = vec![(
-        main.summary.controller.clone(),
-        main.episodes.iter().map(|e| e.ret).collect::<Vec<f64>>(),
-    )];
-    for (b, e) in base {
-        groups.push((
-            format!("{b:?}").to_lowercase(),
-            e.episodes.iter().map(|e| e.ret).collect(),
-        ));
-    }
-    let svg = plot::returns_histogram_svg(&format!("{name}: episode returns"), &groups)
-        .map_err(anyhow::Error::msg)?;
-    write(&dir.join("returns.svg"), svg.as_bytes())?;
-    // Best, median and worst episode of the configured controller.
-    let mut order: Vec<usize> = (0..main.runs.len()).collect();
-    order.sort_by(|a, b| main.runs[*b].ret.total_cmp(&main.runs[*a].ret));
-    let picks = [
-        ("best", order.first()),
-        ("median", order.get(order.len() / 2)),
-        ("worst", order.last()),
-    ];
-    let traces: Vec<(String, &[f32], &[f32])> = picks
-        .iter()
-        .filter_map(|(label, i)| {
-            i.map(|&i| {
-                let run = &main.runs[i];
-                (
-                    format!("{label}: seed {} return {:.0}", run.seed, run.ret),
-                    run.rewards.as_slice(),
-                    run.actions.as_slice(),
-                )
-            })
-        })
-        .collect();
-    let act = r.description.action_spec();
-    let action_name = act
-        .first()
-        .map(|e| format!("{} ({})", e.name, e.unit))
-        .unwrap_or_default();
-    let svg = plot::traces_svg(
-        &format!("{name}: best, median and worst episode"),
-        r.period,
-        act.len(),
-        &action_name,
-        &traces,
-    )
-    .map_err(anyhow::Error::msg)?;
-    write(&dir.join("traces.svg"), svg.as_bytes())?;
-    let times: Vec<f32> = main
-        .runs
-        .iter()
-        .flat_map(|r| r.controller_us.iter().copied())
-        .collect();
-    let svg = plot::controller_time_svg(
-        &format!(
-            "{name}: controller time per tick ({})",
-            main.summary.controller
-        ),
-        &times,
-        r.period * 1e6,
-    )
-    .map_err(anyhow::Error::msg)?;
-    write(&dir.join("controller_time.svg"), svg.as_bytes())?;
     Ok(())
 }

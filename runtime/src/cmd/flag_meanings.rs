@@ -111,6 +111,7 @@ const MEANINGS: &[(&str, &str)] = &[
     ("val-batches", "held-out"),
     ("val-fraction", "held out"),
     ("value-coef", "weight"),
+    ("video", "videos"),
     ("wait", "seconds to wait"),
     ("workers", "workers"),
     ("zenoh-config", "zenoh json5 config"),

@@ -24,6 +24,7 @@ pub mod dataset;
 pub mod deprecated;
 pub mod envs;
 pub mod eval;
+mod eval_figures;
 pub mod keys;
 pub mod launch;
 pub mod learn;

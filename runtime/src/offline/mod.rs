@@ -4,17 +4,22 @@
 //! datasets ([`collect`]), one controller episode exactly as the loop ticks
 //! ([`episode`]), headless evaluation ([`eval`]), training world models
 //! ([`train`]), the learning loop that alternates planning, collection and
-//! training ([`learn`]), learning recipes ([`recipe`]) and figures
-//! ([`plot`]).
+//! training ([`learn`]), learning recipes ([`recipe`]), figures
+//! ([`plot`]), and episodes replayed ([`replay`]) for their state traces
+//! and videos ([`media`]).
 
 pub mod collect;
 pub mod episode;
 pub mod eval;
+pub mod eval_info;
 pub mod explore;
 pub mod learn;
 pub mod lerobot;
+pub mod media;
 pub mod plant;
 pub mod plot;
 pub mod recipe;
+pub mod replay;
+pub mod report_html;
 pub mod rollout;
 pub mod train;

@@ -182,61 +182,175 @@ pub fn returns_histogram_svg(title: &str, groups: &[(String, Vec<f64>)]) -> Plot
     Ok(svg)
 }
 
-/// One trace per labelled episode: reward per step of all of them (top),
-/// then the first action component of each in its own panel below (so
-/// chattering actions of one episode do not hide another's).
+/// One episode as [`traces_svg`] draws it.
+#[derive(Clone, Copy, Debug)]
+pub struct Trace<'a> {
+    /// Legend label.
+    pub label: &'a str,
+    /// Reward of each step.
+    pub rewards: &'a [f32],
+    /// Commands, step-major (`steps x action dims`).
+    pub actions: &'a [f32],
+    /// State variables, one value per state from the reset on (one more
+    /// than there are steps), in the order of the state names; empty when
+    /// the state is unknown.
+    pub states: &'a [Vec<f32>],
+}
+
+/// Panel height of one action component, pixels.
+const ACTION_PANEL: u32 = 120;
+
+/// Every episode's reward per step (top), then each state variable with
+/// the episodes overlaid, then every action component, one row per
+/// component and one column per episode (so that chattering actions of
+/// one episode do not hide another's), all against time.
 pub fn traces_svg(
     title: &str,
     period: f64,
-    act_dim: usize,
-    action_name: &str,
-    episodes: &[(String, &[f32], &[f32])],
+    state_names: &[String],
+    action_names: &[String],
+    episodes: &[Trace<'_>],
 ) -> PlotResult<String> {
+    let act_dim = action_names.len().max(1);
+    let states: Vec<usize> = (0..state_names.len())
+        .filter(|k| {
+            episodes
+                .iter()
+                .any(|e| e.states.get(*k).is_some_and(|v| !v.is_empty()))
+        })
+        .collect();
+    let cols = episodes.len().max(1);
     let mut svg = String::new();
     {
-        let rows = episodes.len().max(1);
-        let height = 300 + 170 * rows as u32;
-        let root = SVGBackend::with_string(&mut svg, (900, height)).into_drawing_area();
+        let height = 40 + 260 + 200 * states.len() as u32 + ACTION_PANEL * act_dim as u32 + 30;
+        let root = SVGBackend::with_string(&mut svg, (300 * cols.max(3) as u32, height))
+            .into_drawing_area();
         root.fill(&WHITE).map_err(err)?;
         let root = root.titled(title, ("sans-serif", 22)).map_err(err)?;
-        let (top, bottom) = root.split_vertically(280);
         let t_max = episodes
             .iter()
-            .map(|(_, r, _)| r.len())
+            .map(|e| e.rewards.len())
             .max()
             .unwrap_or(1)
             .max(1) as f64
             * period;
+        let (top, rest) = root.split_vertically(260);
         let (r_lo, r_hi) = padded_range(
             episodes
                 .iter()
-                .flat_map(|(_, r, _)| r.iter().map(|v| *v as f64)),
+                .flat_map(|e| e.rewards.iter().map(|v| *v as f64)),
         );
-        let mut chart = ChartBuilder::on(&top)
-            .margin(10)
-            .x_label_area_size(30)
-            .y_label_area_size(50)
-            .build_cartesian_2d(0.0..t_max, r_lo.min(0.0)..r_hi)
-            .map_err(err)?;
-        chart
-            .configure_mesh()
-            .y_desc("reward")
-            .draw()
-            .map_err(err)?;
-        for (g, (label, rewards, _)) in episodes.iter().enumerate() {
+        let series: Vec<(&str, Vec<(f64, f64)>)> = episodes
+            .iter()
+            .map(|e| {
+                let pts = e.rewards.iter().enumerate();
+                // A step's reward is drawn at the end of the step.
+                (
+                    e.label,
+                    pts.map(|(i, v)| ((i + 1) as f64 * period, *v as f64))
+                        .collect(),
+                )
+            })
+            .collect();
+        overlaid_panel(&top, "reward", t_max, (r_lo.min(0.0), r_hi), &series, true)?;
+        let (middle, bottom) = rest.split_vertically(200 * states.len() as u32);
+        let state_panels = if states.is_empty() {
+            Vec::new()
+        } else {
+            middle.split_evenly((states.len(), 1))
+        };
+        for (k, panel) in states.iter().zip(&state_panels) {
+            let series: Vec<(&str, Vec<(f64, f64)>)> = episodes
+                .iter()
+                .map(|e| {
+                    let v = e.states.get(*k).map(Vec::as_slice).unwrap_or(&[]);
+                    let pts = v.iter().enumerate();
+                    (
+                        e.label,
+                        pts.map(|(i, v)| (i as f64 * period, *v as f64)).collect(),
+                    )
+                })
+                .collect();
+            let (lo, hi) = padded_range(series.iter().flat_map(|(_, p)| p.iter().map(|x| x.1)));
+            overlaid_panel(panel, &state_names[*k], t_max, (lo, hi), &series, false)?;
+        }
+        let cells = bottom.split_evenly((act_dim, cols));
+        for (c, cell) in cells.iter().enumerate() {
+            let (a, g) = (c / cols, c % cols);
+            let Some(e) = episodes.get(g) else { continue };
+            let values: Vec<(f64, f64)> = e
+                .actions
+                .chunks_exact(act_dim)
+                .enumerate()
+                .map(|(i, row)| (i as f64 * period, row.get(a).copied().unwrap_or(0.0) as f64))
+                .collect();
+            let (lo, hi) = padded_range(episodes.iter().flat_map(|e| {
+                e.actions
+                    .chunks_exact(act_dim)
+                    .map(move |row| row.get(a).copied().unwrap_or(0.0) as f64)
+            }));
             let color = PALETTE[g % PALETTE.len()];
+            let mut chart = ChartBuilder::on(cell)
+                .margin(6)
+                .caption(
+                    if a == 0 {
+                        e.label.to_string()
+                    } else {
+                        String::new()
+                    },
+                    ("sans-serif", 13),
+                )
+                .x_label_area_size(if a + 1 == act_dim { 30 } else { 14 })
+                .y_label_area_size(50)
+                .build_cartesian_2d(0.0..t_max, lo..hi)
+                .map_err(err)?;
+            let mut mesh = chart.configure_mesh();
+            mesh.y_labels(4).x_labels(5);
+            if g == 0 {
+                mesh.y_desc(action_names.get(a).map(String::as_str).unwrap_or("action"));
+            }
+            if a + 1 == act_dim {
+                mesh.x_desc("time (s)");
+            }
+            mesh.draw().map_err(err)?;
             chart
-                .draw_series(LineSeries::new(
-                    rewards
-                        .iter()
-                        .enumerate()
-                        .map(|(i, v)| (i as f64 * period, *v as f64)),
-                    color.stroke_width(2),
-                ))
-                .map_err(err)?
-                .label(label.as_str())
+                .draw_series(LineSeries::new(values, color))
+                .map_err(err)?;
+        }
+        root.present().map_err(err)?;
+    }
+    Ok(svg)
+}
+
+/// One full-width panel with every episode's series overlaid.
+fn overlaid_panel<DB: DrawingBackend>(
+    area: &DrawingArea<DB, plotters::coord::Shift>,
+    y_desc: &str,
+    t_max: f64,
+    (lo, hi): (f64, f64),
+    series: &[(&str, Vec<(f64, f64)>)],
+    legend: bool,
+) -> PlotResult<()> {
+    let mut chart = ChartBuilder::on(area)
+        .margin(10)
+        .x_label_area_size(30)
+        .y_label_area_size(60)
+        .build_cartesian_2d(0.0..t_max, lo..hi)
+        .map_err(err)?;
+    let mut mesh = chart.configure_mesh();
+    mesh.y_desc(y_desc);
+    mesh.draw().map_err(err)?;
+    for (g, (label, pts)) in series.iter().enumerate() {
+        let color = PALETTE[g % PALETTE.len()];
+        let s = chart
+            .draw_series(LineSeries::new(pts.iter().copied(), color.stroke_width(2)))
+            .map_err(err)?;
+        if legend {
+            s.label(*label)
                 .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color));
         }
+    }
+    if legend {
         chart
             .configure_series_labels()
             .position(SeriesLabelPosition::LowerRight)
@@ -244,41 +358,8 @@ pub fn traces_svg(
             .border_style(BLACK)
             .draw()
             .map_err(err)?;
-        let first = |a: &[f32]| -> Vec<f64> {
-            a.chunks_exact(act_dim.max(1))
-                .map(|c| c[0] as f64)
-                .collect()
-        };
-        let (a_lo, a_hi) = padded_range(episodes.iter().flat_map(|(_, _, a)| first(a)));
-        let panels = bottom.split_evenly((rows, 1));
-        for (g, ((label, _, actions), panel)) in episodes.iter().zip(&panels).enumerate() {
-            let color = PALETTE[g % PALETTE.len()];
-            let mut chart = ChartBuilder::on(panel)
-                .margin(8)
-                .caption(label.as_str(), ("sans-serif", 14))
-                .x_label_area_size(if g + 1 == rows { 35 } else { 20 })
-                .y_label_area_size(50)
-                .build_cartesian_2d(0.0..t_max, a_lo..a_hi)
-                .map_err(err)?;
-            let mut mesh = chart.configure_mesh();
-            mesh.y_desc(action_name.to_string()).y_labels(5);
-            if g + 1 == rows {
-                mesh.x_desc("time (s)");
-            }
-            mesh.draw().map_err(err)?;
-            chart
-                .draw_series(LineSeries::new(
-                    first(actions)
-                        .into_iter()
-                        .enumerate()
-                        .map(|(i, v)| (i as f64 * period, v)),
-                    color,
-                ))
-                .map_err(err)?;
-        }
-        root.present().map_err(err)?;
     }
-    Ok(svg)
+    Ok(())
 }
 
 /// Histogram of controller time per tick (log-spaced bins), with the

@@ -305,6 +305,10 @@ const BAD_FLAGS_CHECKED_LATER: &[(&[&str], &str)] = &[
         &["run", "--config", "configs/cartpole_zero.toml", "--explore"],
         "--explore",
     ),
+    (
+        &["record", "--out", "x.mcap", "--robot", "no_such_robot"],
+        "--robot",
+    ),
 ];
 
 /// The runtime crate's directory, where `configs/` and `launch/` resolve

@@ -23,6 +23,7 @@ pub mod collect;
 pub mod deprecated;
 pub mod envs;
 pub mod eval;
+pub mod eval_record;
 pub mod keys;
 pub mod launch;
 pub mod learn;

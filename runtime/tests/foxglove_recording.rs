@@ -32,6 +32,16 @@ fn free_endpoint(offset: u16) -> String {
         .expect("a free port in 27500..27600")
 }
 
+/// `umwelt ARGS` run to completion in the repository root (where the
+/// configs' relative paths resolve).
+fn umwelt_in_root(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_umwelt"))
+        .args(args)
+        .current_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join(".."))
+        .output()
+        .expect("run umwelt")
+}
+
 fn checker() -> std::path::PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/foxglove/check_recording.py")
 }
@@ -190,7 +200,11 @@ fn a_recording_of_the_cartpole_demo_decodes_in_an_independent_reader() {
         "--zenoh-endpoint",
         &e2,
     ]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let deadline = Instant::now() + Duration::from_secs(10);
     let mut got = Vec::new();
     while got.len() < recorded.len() && Instant::now() < deadline {
@@ -240,7 +254,7 @@ fn a_recording_of_the_cartpole_demo_decodes_in_an_independent_reader() {
 fn eval_record_writes_the_episodes_with_the_same_decoded_channels() {
     let dir = common::fresh_dir("foxglove-eval");
     let file = dir.join("episodes.mcap");
-    let out = common::umwelt(&[
+    let out = umwelt_in_root(&[
         "eval",
         "--config",
         "configs/cartpole_swingup.toml",
@@ -290,9 +304,13 @@ fn eval_record_writes_the_episodes_with_the_same_decoded_channels() {
         "--json",
     ]);
     assert_eq!(imported["episodes"], 2, "{imported}");
-    assert_eq!(imported["transitions"], lengths.iter().sum::<u64>(), "{imported}");
+    assert_eq!(
+        imported["transitions"],
+        lengths.iter().sum::<u64>(),
+        "{imported}"
+    );
     // Never replaced.
-    let again = common::umwelt(&[
+    let again = umwelt_in_root(&[
         "eval",
         "--config",
         "configs/cartpole_swingup.toml",

@@ -8,7 +8,7 @@ last `foxglove.SceneUpdate` (entities in body frames) and the
 cube, cylinder and sphere in the world by its body's transform, and draws
 them orthographically with matplotlib.
 
-    python3 render_scene.py FILE.mcap OUT.png [--robot cartpole] [--panels 4]
+    python3 render_scene.py FILE.mcap OUT.png [--robot cartpole] [--panels 4 | --times 0,0.5,1]
 
 Needs: pip install mcap matplotlib
 """
@@ -145,13 +145,19 @@ def main():
     ap.add_argument("file")
     ap.add_argument("out")
     ap.add_argument("--robot", default="cartpole")
-    ap.add_argument("--panels", type=int, default=4)
+    ap.add_argument("--panels", type=int, default=4, help="instants, evenly spread")
+    ap.add_argument("--times", help="instants instead, seconds after the first /tf, e.g. 0,0.5,1")
     a = ap.parse_args()
     scene, tf, joints = read(a.file, a.robot)
     if not tf:
         raise SystemExit("no /tf messages")
-    picks = [tf[round(i * (len(tf) - 1) / max(a.panels - 1, 1))] for i in range(a.panels)]
     t0 = tf[0][0]
+    if a.times:
+        want = [float(x) for x in a.times.split(",")]
+        picks = [min(tf, key=lambda m: abs((m[0] - t0) / 1e9 - w)) for w in want]
+        a.panels = len(picks)
+    else:
+        picks = [tf[round(i * (len(tf) - 1) / max(a.panels - 1, 1))] for i in range(a.panels)]
     fig, axes = plt.subplots(1, a.panels, figsize=(3.2 * a.panels, 3.4), squeeze=False)
     for ax, (t, frames) in zip(axes[0], picks):
         draw(ax, scene, frames)
@@ -159,7 +165,7 @@ def main():
         label = ", ".join(f"{k} {v:+.2f}" for k, v in q.items())
         ax.set_title(f"t = {(t - t0) / 1e9:.2f} s\n{label}", fontsize=8)
         ax.set_aspect("equal")
-        ax.set_xlim(-2.0, 2.0)
+        ax.set_xlim(-2.5, 2.5)
         ax.set_ylim(-1.4, 1.4)
         ax.axhline(0.0, color="0.8", lw=0.8, zorder=-1)
         ax.set_xlabel("x (m)", fontsize=8)

@@ -179,7 +179,11 @@ pub fn run(mut args: Args) -> anyhow::Result<()> {
             break;
         }
         // Once per robot: what the decoded channels can show of it.
-        for note in recorder.decoder().map(Decoder::take_notes).unwrap_or_default() {
+        for note in recorder
+            .decoder()
+            .map(Decoder::take_notes)
+            .unwrap_or_default()
+        {
             bar.suspend(|| eprintln!("note: {note}"));
         }
         // Nobody to record after a while: say so once, and go on (a driver

@@ -11,7 +11,8 @@ use mcap::{Compression, WriteOptions};
 
 use super::foxglove::{DECODED_METADATA, Decoder, JSON_ENCODING, SCHEMA_ENCODING, Schema};
 use super::{
-    FLUSH_EVERY, FOXGLOVE_METADATA_NAME, MESSAGE_ENCODING, METADATA_NAME, PROFILE, RecordingError, RecordingSummary,
+    FLUSH_EVERY, FOXGLOVE_METADATA_NAME, MESSAGE_ENCODING, METADATA_NAME, PROFILE, RecordingError,
+    RecordingSummary,
 };
 use crate::wire;
 

@@ -22,7 +22,7 @@ def wrap(a):
 
 def main(path):
     channels = {}
-    joint_states = {}  # (robot, stamp) -> message
+    joint_states = []  # (robot, stamp, message), every message
     transforms = {}  # stamp -> {child_frame_id: transform}
     scenes = {}  # topic -> list of entity ids of the last update
     with open(path, "rb") as f:
@@ -52,7 +52,7 @@ def main(path):
                 t = doc.get("timestamp")
                 stamp = (t["sec"], t["nsec"]) if isinstance(t, dict) else None
                 if channel.topic.endswith("/joint_states"):
-                    joint_states[(doc["robot"], stamp)] = doc
+                    joint_states.append((doc["robot"], stamp, doc))
                 elif channel.topic == "/tf":
                     for tr in doc["transforms"]:
                         ts = (tr["timestamp"]["sec"], tr["timestamp"]["nsec"])
@@ -62,7 +62,7 @@ def main(path):
     pairs = 0
     cart_err = 0.0
     pole_err = 0.0
-    for (robot, stamp), js in joint_states.items():
+    for robot, stamp, js in joint_states:
         frames = transforms.get(stamp)
         if not frames or f"{robot}/slider" not in frames:
             continue

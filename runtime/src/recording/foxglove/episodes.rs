@@ -51,8 +51,14 @@ pub fn record_episodes(
         ("source".to_string(), "umwelt eval".to_string()),
         ("robot".to_string(), r.wire_name.clone()),
         ("task".to_string(), r.description.task.name.clone()),
-        ("umwelt_version".to_string(), env!("CARGO_PKG_VERSION").to_string()),
-        ("time".to_string(), "episode time, episodes one after another".to_string()),
+        (
+            "umwelt_version".to_string(),
+            env!("CARGO_PKG_VERSION").to_string(),
+        ),
+        (
+            "time".to_string(),
+            "episode time, episodes one after another".to_string(),
+        ),
     ]);
     let mut rec = Recorder::create(path, &metadata)?
         .with_foxglove(Decoder::new(vec![(r.wire_name.clone(), robot)]));
@@ -61,17 +67,19 @@ pub fn record_episodes(
     let names: Vec<String> = env.channel_names().to_vec();
     let sensors = wire::key_expr(&r.wire_name, wire::MessageKind::SensorFrame);
     let cmd = wire::key_expr(&r.wire_name, wire::MessageKind::MotorCommand);
-    let (mut t, mut seq, mut buf) = (0u64, 0u64, Vec::new());
+    let mut buf = Vec::new();
+    // Episode time; each kind of message counts its own seq, as a driver's
+    // frames and a controller's commands do.
+    let (mut t, mut frame_seq, mut cmd_seq) = (0u64, 0u64, 0u64);
     let mut put = |rec: &mut Recorder, key: &str, msg: &Message, t: u64| {
         buf.clear();
         wire::encode_into(msg, &mut buf);
         rec.write(key, &buf, t)
     };
     for (k, run) in runs.iter().enumerate() {
-        seq += 1;
-        let reset_seq = seq;
+        let reset_seq = k as u64 + 1;
         let reset = Message::Reset(Reset {
-            seq,
+            seq: reset_seq,
             stamp_ns: t,
             seed: Some(run.seed),
         });
@@ -81,7 +89,7 @@ pub fn record_episodes(
             .map_err(|e| fail(format!("episode {k}: {e}")))?;
         let (mut reward, mut success, mut applied) = (0.0f32, false, Applied::Reset(reset_seq));
         for i in 0..=run.length as usize {
-            seq += 1;
+            frame_seq += 1;
             let mut ch: Vec<(String, f32)> = names
                 .iter()
                 .cloned()
@@ -91,7 +99,7 @@ pub fn record_episodes(
             ch.push((channels::SUCCESS.into(), f32::from(u8::from(success))));
             ch.push((channels::EPISODE.into(), k as f32));
             let frame = Message::SensorFrame(SensorFrame {
-                seq,
+                seq: frame_seq,
                 stamp_ns: t,
                 robot: r.wire_name.clone(),
                 applied,
@@ -105,10 +113,9 @@ pub fn record_episodes(
             let Some(action) = run.actions.get(i * n_act..(i + 1) * n_act) else {
                 break;
             };
-            let frame_seq = seq;
-            seq += 1;
+            cmd_seq += 1;
             let command = Message::MotorCommand(MotorCommand {
-                seq,
+                seq: cmd_seq,
                 stamp_ns: t,
                 answers_seq: frame_seq,
                 deadline_ns: t + period_ns,
@@ -116,7 +123,7 @@ pub fn record_episodes(
                 values: action.to_vec(),
             });
             put(&mut rec, &cmd, &command, t)?;
-            applied = Applied::Command(seq);
+            applied = Applied::Command(cmd_seq);
             let step = env
                 .step(action)
                 .map_err(|e| fail(format!("episode {k}, step {i}: {e}")))?;

@@ -39,8 +39,8 @@ use umwelt_sim::scene::Scene;
 
 use crate::robot::{LoadedRobot, load_robot};
 use crate::wire::{self, Message};
-use messages::{Level, Log, RawImage, Time};
 pub use episodes::record_episodes;
+use messages::{Level, Log, RawImage, Time};
 pub use scene::{RobotModel, WORLD_FRAME, frame_id};
 
 /// Channel metadata key marking a decoded channel (its value: the wire

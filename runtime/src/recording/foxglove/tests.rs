@@ -102,7 +102,7 @@ fn a_cartpole_frame_decodes_to_named_joints_body_frames_and_a_scene() {
     );
     assert_eq!(by_topic(&out, "/umwelt/cartpole/scene").len(), 1);
     assert_eq!(d.stats().skipped, 0);
-    assert_eq!(d.stats().robots["cartpole"], true);
+    assert!(d.stats().robots["cartpole"]);
     assert!(d.take_notes().is_empty());
 }
 
@@ -157,7 +157,7 @@ fn a_robot_known_only_by_its_frames_gets_generic_names_and_no_scene() {
     let notes = d.take_notes();
     assert_eq!(notes.len(), 1, "said once: {notes:?}");
     assert!(notes[0].contains("without a 3D scene"), "{notes:?}");
-    assert_eq!(d.stats().robots["rover"], false);
+    assert!(!d.stats().robots["rover"]);
 }
 
 #[test]
@@ -188,7 +188,10 @@ fn a_reacher_scene_shows_its_target_where_the_channels_put_it() {
     let p = &target["spheres"][0]["pose"]["position"];
     let want = truth.markers[0].position;
     for (axis, w) in ["x", "y", "z"].into_iter().zip(want) {
-        assert!((p[axis].as_f64().unwrap() as f32 - w).abs() < 1e-3, "{p} vs {want:?}");
+        assert!(
+            (p[axis].as_f64().unwrap() as f32 - w).abs() < 1e-3,
+            "{p} vs {want:?}"
+        );
     }
 }
 
@@ -278,7 +281,9 @@ fn a_recording_with_decoded_channels_keeps_the_wire_channels_byte_exact() {
     let meta = mcap::read::LinearReader::new(&bytes)
         .unwrap()
         .filter_map(|r| match r.unwrap() {
-            mcap::records::Record::Metadata(m) if m.name == crate::recording::FOXGLOVE_METADATA_NAME => {
+            mcap::records::Record::Metadata(m)
+                if m.name == crate::recording::FOXGLOVE_METADATA_NAME =>
+            {
                 Some(m.metadata)
             }
             _ => None,

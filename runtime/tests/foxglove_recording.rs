@@ -50,7 +50,14 @@ fn checker() -> std::path::PathBuf {
 fn python_missing() -> Option<String> {
     match Command::new("python3").args(["-c", "import mcap"]).output() {
         Ok(o) if o.status.success() => None,
-        Ok(o) => Some(String::from_utf8_lossy(&o.stderr).trim().to_string()),
+        // The last line of a traceback says what is missing.
+        Ok(o) => Some(
+            String::from_utf8_lossy(&o.stderr)
+                .lines()
+                .last()
+                .unwrap_or("")
+                .to_string(),
+        ),
         Err(e) => Some(format!("python3: {e}")),
     }
 }

@@ -164,6 +164,7 @@ fn a_recording_of_the_cartpole_demo_decodes_in_an_independent_reader() {
     // The recorder's own account: decoded channels, nothing skipped.
     let fx = &report["foxglove"];
     assert_eq!(fx["skipped"], 0, "{report}");
+    assert_eq!(fx["scene_skipped"], 0, "{report}");
     assert_eq!(fx["robots"]["cartpole"], true, "{report}");
     let frames = report["keys"]["umwelt/cartpole/sensors"]["messages"]
         .as_u64()

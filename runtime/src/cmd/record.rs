@@ -254,6 +254,12 @@ pub fn run(mut args: Args) -> anyhow::Result<()> {
             d.skipped
         );
     }
+    if let Some(d) = decoded.as_ref().filter(|d| d.scene_skipped > 0) {
+        eprintln!(
+            "  {} frames without a 3D scene (their robot's simulator could not take them; their joint states are there)",
+            d.scene_skipped
+        );
+    }
     Ok(())
 }
 

@@ -233,6 +233,7 @@ impl Recorder {
             let stats = f.decoder.stats();
             let metadata = BTreeMap::from([
                 ("skipped".to_string(), stats.skipped.to_string()),
+                ("scene_skipped".to_string(), stats.scene_skipped.to_string()),
                 (
                     "topics".to_string(),
                     serde_json::to_string(&stats.topics).unwrap_or_default(),

@@ -129,6 +129,9 @@ pub struct DecodeStats {
     pub skipped: u64,
     /// Robots seen, and whether each has a 3D scene.
     pub robots: BTreeMap<String, bool>,
+    /// Frames of a simulated robot written without `/tf` and scene: the
+    /// simulator could not take them (a task channel missing, say).
+    pub scene_skipped: u64,
 }
 
 /// A robot's decoding state.
@@ -202,7 +205,8 @@ impl Decoder {
                 decode_message(state, &robot, &msg, log_time_ns)
             });
         match out {
-            Ok(out) => {
+            Ok((out, scene_failed)) => {
+                self.stats.scene_skipped += u64::from(scene_failed);
                 for d in &out {
                     match self.stats.topics.get_mut(&d.topic) {
                         Some(n) => *n += 1,
@@ -300,7 +304,7 @@ fn decode_message(
     robot: &str,
     msg: &Message,
     log_time_ns: u64,
-) -> Result<Vec<Decoded>, String> {
+) -> Result<(Vec<Decoded>, bool), String> {
     let base = format!("/umwelt/{robot}");
     let t = Time::from_ns(msg.stamp_ns());
     let log = |level, node: &str, text: String| {
@@ -311,6 +315,7 @@ fn decode_message(
         )
     };
     let mut out = Vec::new();
+    let mut scene_failed = false;
     match msg {
         Message::SensorFrame(f) => {
             let n = f.positions.len();
@@ -356,29 +361,29 @@ fn decode_message(
                     &RawImage::of(t, &frame, im),
                 )?);
             }
-            if let Some(scene) = state.model.scene(&f.positions, &f.velocities, &f.channels) {
-                // A frame the simulator cannot take still has its joints.
-                if let Ok(scene) = scene {
-                    out.push(json(
-                        TF_TOPIC.to_string(),
-                        Schema::FrameTransforms,
-                        &scene::transforms(robot, &scene, t),
-                    )?);
-                    let shapes = scene::shapes(&scene);
-                    let due = match &state.last_scene {
-                        None => true,
-                        Some((s, at)) => {
-                            *s != shapes || log_time_ns.saturating_sub(*at) >= SCENE_EVERY_NS
-                        }
-                    };
-                    if due {
-                        out.push(json(
-                            format!("{base}/scene"),
-                            Schema::SceneUpdate,
-                            &scene::scene_update(robot, &scene, t),
-                        )?);
-                        state.last_scene = Some((shapes, log_time_ns));
+            // A frame the simulator cannot take still has its joints.
+            let scene = state.model.scene(&f.positions, &f.velocities, &f.channels);
+            scene_failed = matches!(scene, Some(Err(_)));
+            if let Some(Ok(scene)) = scene {
+                out.push(json(
+                    TF_TOPIC.to_string(),
+                    Schema::FrameTransforms,
+                    &scene::transforms(robot, &scene, t),
+                )?);
+                let shapes = scene::shapes(&scene);
+                let due = match &state.last_scene {
+                    None => true,
+                    Some((s, at)) => {
+                        *s != shapes || log_time_ns.saturating_sub(*at) >= SCENE_EVERY_NS
                     }
+                };
+                if due {
+                    out.push(json(
+                        format!("{base}/scene"),
+                        Schema::SceneUpdate,
+                        &scene::scene_update(robot, &scene, t),
+                    )?);
+                    state.last_scene = Some((shapes, log_time_ns));
                 }
             }
         }
@@ -477,7 +482,7 @@ fn decode_message(
             )?);
         }
     }
-    Ok(out)
+    Ok((out, scene_failed))
 }
 
 #[cfg(test)]

@@ -129,6 +129,21 @@ fn malformed_and_unfitting_messages_are_skipped_and_counted() {
 }
 
 #[test]
+fn a_frame_the_simulator_cannot_take_keeps_its_joints_and_is_counted() {
+    // The reacher's scene needs its target channels.
+    let mut d = Decoder::new(vec![]);
+    let out = d.decode(
+        "umwelt/reacher/sensors",
+        &frame("reacher", 1, vec![0.1, 0.2], vec![]),
+        1,
+    );
+    assert_eq!(by_topic(&out, "/umwelt/reacher/joint_states").len(), 1);
+    assert!(by_topic(&out, TF_TOPIC).is_empty());
+    assert_eq!(d.stats().scene_skipped, 1);
+    assert_eq!(d.stats().skipped, 0);
+}
+
+#[test]
 fn a_robot_known_only_by_its_frames_gets_generic_names_and_no_scene() {
     let mut d = Decoder::new(vec![]);
     let out = d.decode(

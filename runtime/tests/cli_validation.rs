@@ -324,6 +324,10 @@ const BAD_FLAGS_CHECKED_LATER: &[(&[&str], &str)] = &[
         ],
         "unixsock-stream needs a socket path",
     ),
+    (
+        &["record", "--out", "x.mcap", "--robot", "no_such_robot"],
+        "--robot",
+    ),
 ];
 
 /// The runtime crate's directory, where `configs/` and `launch/` resolve

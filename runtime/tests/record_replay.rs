@@ -538,11 +538,20 @@ fn bench_record_reports_the_writer_beside_a_plain_file() {
         "raw_mb_per_s",
         "record_vs_raw",
         "read_msgs_per_s",
+        "foxglove_msgs_per_s",
+        "foxglove_mb_per_s",
+        "foxglove_vs_record",
     ] {
         let v = r[key].as_f64().unwrap();
         assert!(v.is_finite() && v > 0.0, "{key}: {r}");
     }
     let size = r["file_vs_payload"].as_f64().unwrap();
     assert!(size > 0.0 && size < 1.5, "{r}");
+    // The decoded channels add JSON beside the same bytes: a larger file.
+    assert!(
+        r["foxglove_file_vs_payload"].as_f64().unwrap() > size,
+        "{r}"
+    );
+    assert_eq!(r["rounds"], 3);
     assert!(!dir.exists(), "the benchmark removes its files");
 }

@@ -82,6 +82,11 @@ pub struct Args {
     /// Seconds to wait for a driver's first frame after a Reset (--remote).
     #[arg(long, default_value_t = 10.0, value_name = "SECONDS", value_parser = umwelt_runtime::cli::args::flag(umwelt_runtime::cli::args::seconds))]
     remote_timeout: f64,
+    /// Also write every episode to this MCAP file, with the channels
+    /// Foxglove decodes (joint states, commands, the 3D scene), in episode
+    /// time, one after another; never replaced if it exists.
+    #[arg(long, value_name = "FILE", conflicts_with = "remote")]
+    record: Option<PathBuf>,
     #[command(flatten)]
     zenoh: ZenohArgs,
 }
@@ -390,7 +395,13 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let stop = super::stop_flag()?;
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("creating {}", args.out.display()))?;
+    if let Some(path) = &args.record {
+        super::eval_record::prepare(path)?;
+    }
     let (main, remote) = run_one(&r, "config", &args, args.sil, &stop)?;
+    if let Some(path) = &args.record {
+        super::eval_record::write(path, &r, &main.runs)?;
+    }
     let sil = if args.sil {
         Some(run_sil(&args, &r, &main, &stop)?)
     } else {

@@ -25,6 +25,7 @@ pub mod deprecated;
 pub mod envs;
 pub mod eval;
 mod eval_figures;
+pub mod eval_record;
 pub mod keys;
 pub mod launch;
 pub mod learn;

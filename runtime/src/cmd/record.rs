@@ -9,7 +9,9 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use serde::Serialize;
 use umwelt_runtime::nodes::transport::{ZenohArgs, wait_for_peer};
+use umwelt_runtime::recording::foxglove::{DecodeStats, Decoder};
 use umwelt_runtime::recording::{Recorder, RecordingSummary};
+use umwelt_runtime::robot::load_robot;
 use umwelt_runtime::wire;
 use zenoh::Wait;
 
@@ -45,6 +47,22 @@ pub struct Args {
     /// no progress spinner).
     #[arg(long)]
     json: bool,
+    /// Write only the byte-exact `umwelt/2` channels, without the decoded
+    /// channels Foxglove reads (joint states with names, commands,
+    /// telemetry, status, images, `/tf` and the 3D scene).
+    #[arg(long)]
+    no_foxglove: bool,
+    /// A robot whose frames are recorded, for the decoded channels' joint
+    /// names and 3D scene: a built-in name, a simulator config or a
+    /// description file (its frames arrive on `umwelt/<its name>/...`).
+    /// Repeatable. Built-in robots are known without it; a robot known by
+    /// neither gets joints `joint_0`, ... and no scene.
+    #[arg(long, value_name = "R")]
+    robot: Vec<String>,
+    /// The task of the robots of --robot (default: a description's own,
+    /// or a built-in robot's first).
+    #[arg(long, value_name = "T", default_value = "")]
+    task: String,
     #[command(flatten)]
     zenoh: ZenohArgs,
 }
@@ -58,9 +76,22 @@ struct Report<'a> {
     dropped: u64,
     #[serde(flatten)]
     summary: &'a RecordingSummary,
+    /// The decoded channels: messages by topic, skipped messages, robots
+    /// (with a scene or not); absent with --no-foxglove.
+    foxglove: Option<&'a DecodeStats>,
 }
 
 pub fn run(mut args: Args) -> anyhow::Result<()> {
+    // Before any file or folder is made: a robot that does not load is a
+    // mistake on the command line.
+    let robots = args
+        .robot
+        .iter()
+        .map(|r| {
+            let robot = load_robot(r, None, &args.task).with_context(|| format!("--robot {r}"))?;
+            Ok((robot.description.robot.clone(), robot))
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
     if args.out.is_dir() || args.out.as_os_str().to_string_lossy().ends_with('/') {
         args.out = args
             .out
@@ -90,6 +121,9 @@ pub fn run(mut args: Args) -> anyhow::Result<()> {
         }
         e => e.into(),
     })?;
+    if !args.no_foxglove {
+        recorder = recorder.with_foxglove(Decoder::new(robots));
+    }
     let stop = super::stop_flag()?;
     let session = args.zenoh.open()?;
     let (tx, rx) = crossbeam::channel::bounded::<(String, Vec<u8>, u64)>(QUEUE);
@@ -144,6 +178,14 @@ pub fn run(mut args: Args) -> anyhow::Result<()> {
             failure = Some(e);
             break;
         }
+        // Once per robot: what the decoded channels can show of it.
+        for note in recorder
+            .decoder()
+            .map(Decoder::take_notes)
+            .unwrap_or_default()
+        {
+            bar.suspend(|| eprintln!("note: {note}"));
+        }
         // Nobody to record after a while: say so once, and go on (a driver
         // may start later).
         if !peer_checked && start.elapsed() >= Duration::from_secs(2) {
@@ -184,6 +226,7 @@ pub fn run(mut args: Args) -> anyhow::Result<()> {
     }
     bar.finish_and_clear();
     let written = recorder.summary().messages;
+    let decoded = recorder.decoder().map(|d| d.stats().clone());
     let summary = recorder.finish();
     if let Some(e) = failure {
         return Err(anyhow::Error::new(e).context(format!(
@@ -201,9 +244,22 @@ pub fn run(mut args: Args) -> anyhow::Result<()> {
             key: &args.key,
             dropped,
             summary: &summary,
+            foxglove: decoded.as_ref(),
         });
     }
     eprint!("{}: {}", args.out.display(), summary.to_text());
+    if let Some(d) = decoded.as_ref().filter(|d| d.skipped > 0) {
+        eprintln!(
+            "  {} messages not decoded for Foxglove (malformed or not fitting their robot; the byte-exact channels hold them)",
+            d.skipped
+        );
+    }
+    if let Some(d) = decoded.as_ref().filter(|d| d.scene_skipped > 0) {
+        eprintln!(
+            "  {} frames without a 3D scene (their robot's simulator could not take them; their joint states are there)",
+            d.scene_skipped
+        );
+    }
     Ok(())
 }
 

@@ -37,6 +37,7 @@
 //! ```
 
 mod episodes;
+pub mod foxglove;
 #[cfg(test)]
 mod import_tests;
 mod pairing;
@@ -64,6 +65,9 @@ pub const MESSAGE_ENCODING: &str = "umwelt/2";
 pub const PROFILE: &str = "umwelt";
 /// Name of the MCAP metadata record that says how a recording was made.
 pub const METADATA_NAME: &str = "umwelt";
+/// Name of the MCAP metadata record, written at the end, that says what
+/// the decoded channels hold and how many messages they skipped.
+pub const FOXGLOVE_METADATA_NAME: &str = "umwelt.foxglove";
 /// Longest time the recorder keeps messages in an unfinished chunk.
 pub const FLUSH_EVERY: Duration = Duration::from_secs(1);
 
@@ -115,6 +119,14 @@ pub enum RecordingError {
     /// The recording cannot be turned into episodes of the robot and task.
     #[error("{}: {message}", path.display())]
     Import {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        message: String,
+    },
+    /// Evaluation episodes could not be replayed into a recording.
+    #[error("{}: {message}", path.display())]
+    Replay {
         /// The file.
         path: PathBuf,
         /// Why.

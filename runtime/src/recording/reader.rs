@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 
 use mcap::records::Record;
 
+use super::foxglove::DECODED_METADATA;
 use super::{MESSAGE_ENCODING, METADATA_NAME, RecordingError, RecordingSummary};
 
 /// Bytes at the start of a file searched for the metadata record.
@@ -91,8 +92,10 @@ impl Recording {
         BTreeMap::new()
     }
 
-    /// The messages in the order they were recorded. A channel that does
-    /// not hold umwelt wire messages is an error at its first message; a
+    /// The messages in the order they were recorded, on the byte-exact
+    /// channels: the decoded channels ([`super::foxglove`]) are skipped. A
+    /// channel that does not hold umwelt wire messages is an error at its
+    /// first message; a
     /// file that ends early (a killed recorder) yields every message before
     /// the damage, then the error.
     pub fn messages(&self) -> Messages {
@@ -112,6 +115,7 @@ impl Recording {
             pending,
             check_encoding: true,
             done: false,
+            decoded: BTreeMap::new(),
         }
     }
 
@@ -143,11 +147,11 @@ impl Recording {
     /// other encodings are counted (all their messages as invalid).
     pub fn summary(&self) -> RecordingSummary {
         let mut summary = RecordingSummary::default();
-        let all = Messages {
+        let mut all = Messages {
             check_encoding: false,
             ..self.messages()
         };
-        for m in all {
+        for m in all.by_ref() {
             match m {
                 Ok(m) => summary.add(&m.key, &m.payload, m.log_time_ns),
                 Err(e) => {
@@ -156,6 +160,7 @@ impl Recording {
                 }
             }
         }
+        summary.decoded = all.decoded;
         summary
     }
 }
@@ -176,6 +181,8 @@ pub struct Messages {
     pending: Option<RecordingError>,
     check_encoding: bool,
     done: bool,
+    /// Messages skipped on decoded channels, by topic.
+    decoded: BTreeMap<String, u64>,
 }
 
 impl Iterator for Messages {
@@ -189,7 +196,16 @@ impl Iterator for Messages {
             self.done = true;
             return Some(Err(e));
         }
-        let item = match self.reader.as_mut()?.next()? {
+        let reader = self.reader.as_mut()?;
+        let next = loop {
+            match reader.next()? {
+                Ok(m) if m.channel.metadata.contains_key(DECODED_METADATA) => {
+                    *self.decoded.entry(m.channel.topic.clone()).or_default() += 1;
+                }
+                other => break other,
+            }
+        };
+        let item = match next {
             Ok(m) if self.check_encoding && m.channel.message_encoding != MESSAGE_ENCODING => {
                 Err(RecordingError::Encoding {
                     path: self.path.clone(),

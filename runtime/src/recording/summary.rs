@@ -24,6 +24,10 @@ pub struct RecordingSummary {
     /// Why the file ends before its MCAP footer (a recorder that was
     /// killed); the messages before that point are all there.
     pub incomplete: Option<String>,
+    /// Messages on the decoded channels (Foxglove's, see
+    /// [`super::foxglove`]), by topic; not counted in `messages`.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub decoded: BTreeMap<String, u64>,
 }
 
 /// One key's share of a recording.
@@ -131,6 +135,14 @@ impl RecordingSummary {
                 } else {
                     String::new()
                 },
+            ));
+        }
+        if !self.decoded.is_empty() {
+            s.push_str(&format!(
+                "  and {} decoded messages on {} Foxglove topics ({})\n",
+                self.decoded.values().sum::<u64>(),
+                self.decoded.len(),
+                self.decoded.keys().cloned().collect::<Vec<_>>().join(", ")
             ));
         }
         if let Some(why) = &self.incomplete {

@@ -9,8 +9,10 @@ use std::time::Instant;
 use mcap::records::{MessageHeader, Metadata};
 use mcap::{Compression, WriteOptions};
 
+use super::foxglove::{DECODED_METADATA, Decoder, JSON_ENCODING, SCHEMA_ENCODING, Schema};
 use super::{
-    FLUSH_EVERY, MESSAGE_ENCODING, METADATA_NAME, PROFILE, RecordingError, RecordingSummary,
+    FLUSH_EVERY, FOXGLOVE_METADATA_NAME, MESSAGE_ENCODING, METADATA_NAME, PROFILE, RecordingError,
+    RecordingSummary,
 };
 use crate::wire;
 
@@ -26,6 +28,16 @@ pub struct Recorder {
     channels: HashMap<String, (u16, u32)>,
     summary: RecordingSummary,
     last_flush: Instant,
+    /// Decoded channels beside the byte-exact ones, when asked for.
+    foxglove: Option<Foxglove>,
+}
+
+/// The decoded channels' state: the decoder and the ids of what it wrote.
+struct Foxglove {
+    decoder: Decoder,
+    schemas: HashMap<Schema, u16>,
+    /// Channel id and messages so far, by topic.
+    channels: HashMap<String, (u16, u32)>,
 }
 
 impl std::fmt::Debug for Recorder {
@@ -84,7 +96,24 @@ impl Recorder {
             channels: HashMap::new(),
             summary: RecordingSummary::default(),
             last_flush: Instant::now(),
+            foxglove: None,
         })
+    }
+
+    /// Also writes decoded channels that Foxglove reads (see
+    /// [`super::foxglove`]), made by `decoder`, beside the byte-exact ones.
+    pub fn with_foxglove(mut self, decoder: Decoder) -> Self {
+        self.foxglove = Some(Foxglove {
+            decoder,
+            schemas: HashMap::new(),
+            channels: HashMap::new(),
+        });
+        self
+    }
+
+    /// The decoder of the decoded channels, if they are on.
+    pub fn decoder(&mut self) -> Option<&mut Decoder> {
+        self.foxglove.as_mut().map(|f| &mut f.decoder)
     }
 
     /// The file being written.
@@ -132,6 +161,48 @@ impl Recorder {
             .write_to_known_channel(&header, payload)
             .map_err(mcap_err)?;
         self.summary.add(key, payload, log_time_ns);
+        if let Some(f) = self.foxglove.as_mut() {
+            for d in f.decoder.decode(key, payload, log_time_ns) {
+                let schema_id = match f.schemas.get(&d.schema) {
+                    Some(id) => *id,
+                    None => {
+                        let id = self
+                            .writer
+                            .add_schema(
+                                d.schema.name(),
+                                SCHEMA_ENCODING,
+                                d.schema.text().as_bytes(),
+                            )
+                            .map_err(mcap_err)?;
+                        *f.schemas.entry(d.schema).or_insert(id)
+                    }
+                };
+                let (id, n) = match f.channels.get_mut(&d.topic) {
+                    Some(c) => c,
+                    None => {
+                        let meta = BTreeMap::from([(
+                            DECODED_METADATA.to_string(),
+                            MESSAGE_ENCODING.to_string(),
+                        )]);
+                        let id = self
+                            .writer
+                            .add_channel(schema_id, &d.topic, JSON_ENCODING, &meta)
+                            .map_err(mcap_err)?;
+                        f.channels.entry(d.topic.clone()).or_insert((id, 0))
+                    }
+                };
+                let header = MessageHeader {
+                    channel_id: *id,
+                    sequence: *n,
+                    log_time: log_time_ns,
+                    publish_time,
+                };
+                *n = n.wrapping_add(1);
+                self.writer
+                    .write_to_known_channel(&header, &d.json)
+                    .map_err(mcap_err)?;
+            }
+        }
         if self.last_flush.elapsed() >= FLUSH_EVERY {
             self.flush()?;
         }
@@ -157,13 +228,41 @@ impl Recorder {
     /// returns what it holds.
     pub fn finish(mut self) -> Result<RecordingSummary, RecordingError> {
         let path = self.path.clone();
+        if let Some(f) = &self.foxglove {
+            // What the decoded channels hold and skipped, for readers.
+            let stats = f.decoder.stats();
+            let metadata = BTreeMap::from([
+                ("skipped".to_string(), stats.skipped.to_string()),
+                ("scene_skipped".to_string(), stats.scene_skipped.to_string()),
+                (
+                    "topics".to_string(),
+                    serde_json::to_string(&stats.topics).unwrap_or_default(),
+                ),
+                (
+                    "robots_with_scene".to_string(),
+                    serde_json::to_string(&stats.robots).unwrap_or_default(),
+                ),
+            ]);
+            self.writer
+                .write_metadata(&Metadata {
+                    name: FOXGLOVE_METADATA_NAME.to_string(),
+                    metadata,
+                })
+                .map_err(|source| RecordingError::Mcap {
+                    path: path.clone(),
+                    source,
+                })?;
+        }
         self.writer
             .finish()
             .map_err(|source| RecordingError::Mcap {
                 path: path.clone(),
                 source,
             })?;
-        let summary = std::mem::take(&mut self.summary);
+        let mut summary = std::mem::take(&mut self.summary);
+        if let Some(f) = &self.foxglove {
+            summary.decoded = f.decoder.stats().topics.clone();
+        }
         let io = |source| RecordingError::Io {
             path: path.clone(),
             source,

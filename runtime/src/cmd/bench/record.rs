@@ -1,5 +1,6 @@
-//! `umwelt bench record`: the recorder's write speed beside a plain file's,
-//! and reading the recording back.
+//! `umwelt bench record`: the recorder's write speed, byte-exact only and
+//! with the decoded Foxglove channels, beside a plain file's, and reading
+//! the recording back.
 
 use umwelt_runtime::bench::{RecordBenchOptions, bench_record};
 
@@ -50,9 +51,10 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         return crate::cmd::print_json(&r);
     }
     outln!(
-        "{} arm sensor frames of {} B (recorded, closed and synced):",
+        "{} arm sensor frames of {} B (recorded, closed and synced; median of {} rounds):",
         r.messages,
-        r.frame_bytes
+        r.frame_bytes,
+        r.rounds
     );
     outln!(
         "  umwelt record's writer  {:>10.0} frames/s  {:>8.1} MB/s  = {:.2} of a plain file's {:.1} MB/s",
@@ -60,6 +62,14 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         r.record_mb_per_s,
         r.record_vs_raw,
         r.raw_mb_per_s
+    );
+    outln!(
+        "  with Foxglove channels  {:>10.0} frames/s  {:>8.1} MB/s  = {:.2} of byte-exact only; file {:.2} of the payload; keeps up with {:.0} robots at 100 Hz",
+        r.foxglove_msgs_per_s,
+        r.foxglove_mb_per_s,
+        r.foxglove_vs_record,
+        r.foxglove_file_vs_payload,
+        r.foxglove_vs_100hz
     );
     outln!(
         "  file size {:.2} of the payload (zstd); read back {:.0} frames/s; the writer keeps up with {:.0} robots at 100 Hz",

@@ -48,4 +48,4 @@ pub use nn::{Dense, Mlp, simnorm};
 pub use normalize::{MIN_SCALE, Normalization};
 pub use prediction::{HorizonError, PredictionReport, evaluate_prediction};
 pub use record::{LossTerms, OptimizerState, TrainSummary, ValidationLosses};
-pub use train::{Batch, Trainer, WindowSampler};
+pub use train::{Batch, StepTimes, Trainer, UpdateFlops, WindowSampler, update_flops};

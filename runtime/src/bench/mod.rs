@@ -8,7 +8,9 @@
 //! - [`record`]: the recorder's write speed, beside a plain file's;
 //! - [`plan`]: the planner's time per decision, beside the sgemm peak and
 //!   a fixed reference job;
-//! - [`model`]: world-model rollouts and training, beside the sgemm peak.
+//! - [`model`]: world-model rollouts and training, beside the sgemm peak;
+//! - [`train`]: one optimiser step of each shipped model, phase by phase,
+//!   beside the sgemm peak.
 //!
 //! This module holds what they share: the error type and timing
 //! statistics; [`sgemm`] is the arithmetic baseline of `plan` and `model`.
@@ -19,6 +21,7 @@ pub mod plan;
 pub mod record;
 pub mod sgemm;
 pub mod sim;
+pub mod train;
 pub mod wire;
 pub mod wire_secure;
 
@@ -32,6 +35,10 @@ pub use plan::{PacedPlans, PlanBench, PlanBenchOptions, ReferenceJob, bench_plan
 pub use record::{RecordBench, RecordBenchOptions, bench_record};
 pub use sgemm::sgemm_gflops;
 pub use sim::{SimBench, bench_sim};
+pub use train::{
+    ModelTrainBench, PhaseBench, TrainBenchOptions, TrainBenchReport, bench_train,
+    shipped_checkpoints,
+};
 pub use wire::{WireBench, bench_wire};
 pub use wire_secure::{TransportBench, bench_wire_secure, bench_wire_transports};
 

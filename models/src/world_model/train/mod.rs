@@ -3,11 +3,14 @@
 //! holds the [`Trainer`] and its step; the objective, the data sampler,
 //! the optimiser and the parameter copies live in the modules below.
 
+mod flops;
 mod objective;
 mod optimizer;
+mod parallel;
 mod params;
 mod sampler;
 
+pub use flops::{UpdateFlops, update_flops};
 pub use sampler::{Batch, WindowSampler};
 
 use burn::module::Module;
@@ -28,6 +31,37 @@ use objective::{losses, target_pair};
 use optimizer::adam;
 use params::{copy_weights, ema};
 
+/// Wall time of the phases of one optimiser step ([`Trainer::step_timed`]),
+/// seconds.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct StepTimes {
+    /// Drawing the batch of windows.
+    pub sample_s: f64,
+    /// The objective's forward pass (every loss term).
+    pub forward_s: f64,
+    /// Back-propagation to every parameter's gradient.
+    pub backward_s: f64,
+    /// Forward and backward together, when they ran on several threads
+    /// ([`Trainer::set_threads`]; `forward_s` and `backward_s` are then 0).
+    pub gradient_s: f64,
+    /// Adam with gradient clipping.
+    pub optimizer_s: f64,
+    /// The target Q heads' Polyak update.
+    pub target_s: f64,
+}
+
+impl StepTimes {
+    /// All phases together.
+    pub fn total_s(&self) -> f64 {
+        self.sample_s
+            + self.forward_s
+            + self.backward_s
+            + self.gradient_s
+            + self.optimizer_s
+            + self.target_s
+    }
+}
+
 /// Trains a [`WorldModel`] on episodes.
 pub struct Trainer {
     model: WorldModel,
@@ -39,6 +73,7 @@ pub struct Trainer {
     rng: ChaCha8Rng,
     device: Device,
     summary: TrainSummary,
+    threads: usize,
 }
 
 impl Trainer {
@@ -136,7 +171,21 @@ impl Trainer {
             rng,
             device,
             summary,
+            threads: 1,
         })
+    }
+
+    /// Computes each step's gradient on `threads` threads (at least 1), the
+    /// batch split between them ([`parallel`]): the same step up to the
+    /// order of floating-point sums, deterministic for a thread count; 1
+    /// (the default) is the one-thread computation, bit for bit as before.
+    pub fn set_threads(&mut self, threads: usize) {
+        self.threads = threads.max(1);
+    }
+
+    /// Threads each step's gradient is computed on.
+    pub fn threads(&self) -> usize {
+        self.threads
     }
 
     /// The model being trained (on the autodiff device).
@@ -213,30 +262,68 @@ impl Trainer {
 
     /// One optimiser step on a fresh batch; returns its loss terms (before the step).
     pub fn step(&mut self) -> LossTerms {
+        self.step_timed().0
+    }
+
+    /// [`Self::step`], with the wall time of each of its phases. burn's CPU
+    /// backend runs every operation when it is called, so each phase's
+    /// time is its own work (on a GPU backend, work queued in one phase
+    /// may be waited for in a later one).
+    pub fn step_timed(&mut self) -> (LossTerms, StepTimes) {
         let t0 = Instant::now();
         let batch = self.sample_batch();
-        self.apply(&batch, t0)
+        let sample_s = t0.elapsed().as_secs_f64();
+        let (terms, mut times) = self.apply(&batch, t0);
+        times.sample_s = sample_s;
+        (terms, times)
     }
 
     /// One optimiser step on `batch`; returns its loss terms (before the step).
     pub fn step_on(&mut self, batch: &Batch) -> LossTerms {
-        self.apply(batch, Instant::now())
+        self.apply(batch, Instant::now()).0
     }
 
     /// The step itself; its time since `t0` counts as training time.
-    fn apply(&mut self, batch: &Batch, t0: Instant) -> LossTerms {
-        let (loss, terms) = losses(
-            &self.model,
-            &self.target_q,
-            self.target_pair(),
-            &self.config,
-            batch,
-            &self.device,
-        );
-        let grads = GradientsParams::from_grads(loss.backward(), &self.model);
+    fn apply(&mut self, batch: &Batch, t0: Instant) -> (LossTerms, StepTimes) {
+        let mut times = StepTimes::default();
+        let mut lap = Instant::now();
+        let mut split = |into: &mut f64| {
+            let now = Instant::now();
+            *into = (now - lap).as_secs_f64();
+            lap = now;
+        };
+        let (grads, terms) = if self.threads > 1 {
+            // Forward and backward run together on every thread.
+            let r = parallel::gradients(
+                &self.model,
+                &self.target_q,
+                self.target_pair(),
+                &self.config,
+                batch,
+                &self.device,
+                self.threads,
+            );
+            split(&mut times.gradient_s);
+            r
+        } else {
+            let (loss, terms) = losses(
+                &self.model,
+                &self.target_q,
+                self.target_pair(),
+                &self.config,
+                batch,
+                &self.device,
+            );
+            split(&mut times.forward_s);
+            let grads = GradientsParams::from_grads(loss.backward(), &self.model);
+            split(&mut times.backward_s);
+            (grads, terms)
+        };
         let model = self.model.clone();
         self.model = self.optim.step(self.config.learning_rate, model, grads);
+        split(&mut times.optimizer_s);
         self.target_q = ema(self.target_q.clone(), &self.model.q, self.config.target_tau);
+        split(&mut times.target_s);
         self.summary.steps += 1;
         if self.summary.first_losses.is_none() {
             self.summary.first_losses = Some(terms);
@@ -244,7 +331,7 @@ impl Trainer {
         self.summary.last_losses = Some(terms);
         let total = self.summary.train_seconds + t0.elapsed().as_secs_f64();
         self.summary.train_seconds = (total * 1e6).round() / 1e6;
-        terms
+        (terms, times)
     }
 
     /// The loss terms of `batch` under the current parameters, without

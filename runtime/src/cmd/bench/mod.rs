@@ -7,6 +7,7 @@ mod model;
 mod plan;
 mod record;
 mod sim;
+mod train;
 mod wire;
 
 /// Arguments of `umwelt bench`.
@@ -43,6 +44,12 @@ enum What {
     /// hand-written inference engine (samples x horizon latent steps, as a
     /// planner runs them) beside burn's, and training steps per second.
     Model(model::Args),
+    /// Training speed: one optimiser step of each shipped model (its sizes,
+    /// batch and horizon), phase by phase (batch, forward, backward, Adam,
+    /// target heads), and the passes' matrix-product GFLOP/s beside the
+    /// sgemm peak of the step's widest layer on one thread and on every
+    /// core, measured in the same run.
+    Train(train::Args),
 }
 
 /// The most planner samples `--samples` takes (as `controller.planner.samples`).
@@ -61,5 +68,6 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         What::Record(a) => record::run(a),
         What::Plan(a) => plan::run(a),
         What::Model(a) => model::run(a),
+        What::Train(a) => train::run(a),
     }
 }

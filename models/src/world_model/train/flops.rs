@@ -1,0 +1,148 @@
+//! The arithmetic of one optimiser step, counted from the objective's
+//! structure ([`super::objective::losses`]): what a training benchmark
+//! divides its time by.
+//!
+//! Only the dense layers' matrix products are counted, at 2 FLOPs per
+//! multiply-add; biases, LayerNorm, SimNorm, activations and Adam are left
+//! out (they are a few percent of the products at the shipped sizes, and
+//! leaving them out keeps the count comparable with an sgemm peak).
+
+use crate::world_model::config::WorldModelConfig;
+
+/// Matrix-product FLOPs of one optimiser step, forward and backward apart.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct UpdateFlops {
+    /// The forward pass: every network application of the objective,
+    /// detached targets included.
+    pub forward: f64,
+    /// The backward pass: for every layer that carries a gradient, the
+    /// weight gradient (when its parameters train) and the input gradient
+    /// (when what feeds it needs one), each as many FLOPs as its forward.
+    pub backward: f64,
+}
+
+impl UpdateFlops {
+    /// Forward and backward together.
+    pub fn total(&self) -> f64 {
+        self.forward + self.backward
+    }
+
+    /// One application of an MLP to `rows` rows: its forward FLOPs, and
+    /// its backward FLOPs given whether its parameters train and whether
+    /// its input needs a gradient (then every layer passes one back;
+    /// otherwise all but the first, whose input is a leaf).
+    fn apply(&mut self, rows: usize, widths: &[usize], params: bool, input: bool) {
+        for (i, w) in widths.windows(2).enumerate() {
+            let f = 2.0 * rows as f64 * w[0] as f64 * w[1] as f64;
+            self.forward += f;
+            if params {
+                self.backward += f;
+            }
+            // Hidden activations need a gradient whenever anything before
+            // them does, i.e. the parameters of earlier layers or the input.
+            let feeds_grad = input || (params && i > 0);
+            if feeds_grad {
+                self.backward += f;
+            }
+        }
+    }
+}
+
+/// The layer widths of an MLP `d_in -> hidden x layers -> d_out`.
+fn widths(d_in: usize, hidden: usize, layers: usize, d_out: usize) -> Vec<usize> {
+    let mut w = vec![d_in];
+    w.extend(std::iter::repeat_n(hidden, layers));
+    w.push(d_out);
+    w
+}
+
+/// Matrix-product FLOPs of one optimiser step of a model of sizes `m` on
+/// `batch` windows of `horizon` steps, following the objective term by
+/// term: the encoder on the true next observations (no gradient), the
+/// latent rollout, reward, the TD target (policy sample and two target
+/// heads, no gradient), every Q head, the policy prior scored by two
+/// target heads (gradient into the action only), inverse dynamics and the
+/// decoder on all `horizon + 1` latents.
+pub fn update_flops(m: &WorldModelConfig, batch: usize, horizon: usize) -> UpdateFlops {
+    let (o, a, l, h) = (m.obs_dim, m.act_dim, m.latent_dim, m.hidden);
+    let (n, k) = (m.hidden_layers, m.head_layers);
+    let hb = horizon * batch;
+    let encoder = widths(o, h, k, l);
+    let dynamics = widths(l + a, h, n, l);
+    let reward = widths(l + a, h, n, 1);
+    let q = widths(l + a, h, k, 1);
+    let policy = widths(l, h, k, 2 * a);
+    let inverse = widths(2 * l, h, n, a);
+    let decoder = widths(l, h, n, o);
+    let mut f = UpdateFlops::default();
+    // Targets: latents of the true next observations, detached.
+    f.apply(hb, &encoder, false, false);
+    // The rollout: the first latent, then `horizon` dynamics steps.
+    f.apply(batch, &encoder, true, false);
+    for _ in 0..horizon {
+        f.apply(batch, &dynamics, true, true);
+    }
+    f.apply(hb, &reward, true, true);
+    // TD target: detached.
+    f.apply(hb, &policy, false, false);
+    f.apply(hb, &q, false, false);
+    f.apply(hb, &q, false, false);
+    for _ in 0..m.num_q {
+        f.apply(hb, &q, true, true);
+    }
+    // Policy prior on detached latents, scored by two target heads whose
+    // parameters do not train but which pass the action's gradient back.
+    f.apply(hb, &policy, true, false);
+    f.apply(hb, &q, false, true);
+    f.apply(hb, &q, false, true);
+    f.apply(hb, &inverse, true, true);
+    f.apply((horizon + 1) * batch, &decoder, true, true);
+    f
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_layer_counts_by_hand() {
+        // 10 rows through 3 -> 4 -> 2: forward 2*10*(3*4 + 4*2) = 400.
+        let w = [3, 4, 2];
+        let mut f = UpdateFlops::default();
+        f.apply(10, &w, false, false);
+        assert_eq!(
+            f,
+            UpdateFlops {
+                forward: 400.0,
+                backward: 0.0
+            }
+        );
+        // Training parameters on a leaf input: both weight gradients (400)
+        // and the hidden layer's input gradient (160), not the leaf's (240).
+        let mut f = UpdateFlops::default();
+        f.apply(10, &w, true, false);
+        assert_eq!(f.backward, 400.0 + 160.0);
+        // Frozen parameters, input needing a gradient: input gradients only.
+        let mut f = UpdateFlops::default();
+        f.apply(10, &w, false, true);
+        assert_eq!(f.backward, 400.0);
+        let mut f = UpdateFlops::default();
+        f.apply(10, &w, true, true);
+        assert_eq!(f.backward, 800.0);
+    }
+
+    #[test]
+    fn the_default_model_is_about_half_a_gigaflop_per_step() {
+        let m = WorldModelConfig::new(5, 1);
+        let f = update_flops(&m, 256, 3);
+        // Backward is a bit under twice forward: detached targets have none.
+        assert!(
+            f.backward > f.forward && f.backward < 2.0 * f.forward,
+            "{f:?}"
+        );
+        assert!((0.3e9..0.8e9).contains(&f.total()), "{f:?}");
+        // Linear in the batch.
+        let g = update_flops(&m, 512, 3);
+        assert!((g.total() / f.total() - 2.0).abs() < 1e-12);
+    }
+}

@@ -66,12 +66,15 @@ struct ShardDoc {
     remote: Option<RemoteStats>,
 }
 
-/// One shard, read and checked.
+/// One shard, read and checked (its runs are kept apart, to be moved
+/// into the merged evaluation).
 struct Shard {
     dir: String,
     info: ShardInfo,
     remote: Option<RemoteStats>,
-    groups: Vec<RunGroup>,
+    /// Wall time and parallel episodes of its configured controller.
+    eval_s: f64,
+    jobs: usize,
 }
 
 /// Reads a shard's eval.json.
@@ -147,19 +150,22 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         );
     }
     let mut shards = Vec::with_capacity(order.len());
+    let mut groups = Vec::with_capacity(order.len());
     for k in order {
         let (dir, info, remote) = found[k].clone();
-        let groups = read_runs(Path::new(&dir), &info)?;
+        let runs = read_runs(Path::new(&dir), &info)?;
+        let main = runs.iter().find(|g| g.label == "config");
         shards.push(Shard {
+            eval_s: main.map(|g| g.eval_s).unwrap_or(0.0),
+            jobs: main.map(|g| g.jobs).unwrap_or(0),
             dir,
             info,
             remote,
-            groups,
         });
+        groups.push(runs);
     }
     let dirs: Vec<String> = shards.iter().map(|s| s.dir.clone()).collect();
     let infos: Vec<&ShardInfo> = shards.iter().map(|s| &s.info).collect();
-    let groups: Vec<Vec<RunGroup>> = shards.iter().map(|s| s.groups.clone()).collect();
     check_runs(&dirs, &infos, &groups)?;
     let identity = &shards[0].info.evaluation;
     let config = args
@@ -193,7 +199,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         .collect::<anyhow::Result<_>>()?;
     let mut labels = vec!["config".to_string()];
     labels.extend(baselines.iter().map(|b| b.label()));
-    let mut merged = merge_groups(&dirs, &groups, &labels, r.period)?.into_iter();
+    let mut merged = merge_groups(&dirs, groups, &labels, r.period)?.into_iter();
     let main: Evaluation = merged
         .next()
         .map(|(_, e)| e)
@@ -258,19 +264,16 @@ pub fn run(args: Args) -> anyhow::Result<()> {
 fn merge_info(shards: &[Shard]) -> MergeInfo {
     let list: Vec<MergedShard> = shards
         .iter()
-        .map(|s| {
-            let main = s.groups.iter().find(|g| g.label == "config");
-            MergedShard {
-                dir: s.dir.clone(),
-                index: s.info.index,
-                episodes: [
-                    s.info.episodes.first().copied().unwrap_or(0),
-                    s.info.episodes.last().copied().unwrap_or(0),
-                ],
-                eval_s: main.map(|g| g.eval_s).unwrap_or(0.0),
-                jobs: main.map(|g| g.jobs).unwrap_or(0),
-                started_unix_s: s.info.started_unix_s,
-            }
+        .map(|s| MergedShard {
+            dir: s.dir.clone(),
+            index: s.info.index,
+            episodes: [
+                s.info.episodes.first().copied().unwrap_or(0),
+                s.info.episodes.last().copied().unwrap_or(0),
+            ],
+            eval_s: s.eval_s,
+            jobs: s.jobs,
+            started_unix_s: s.info.started_unix_s,
         })
         .collect();
     let machine_s = list.iter().map(|s| s.eval_s).sum();

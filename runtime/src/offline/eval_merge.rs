@@ -201,38 +201,39 @@ fn describe(episodes: &[usize]) -> String {
 /// shards' (see [`MergeInfo`]). `dirs[k]` names shard `k + 1` in errors.
 pub fn merge_groups(
     dirs: &[String],
-    groups: &[Vec<RunGroup>],
+    mut groups: Vec<Vec<RunGroup>>,
     labels: &[String],
     period: f64,
 ) -> Result<Vec<(String, Evaluation)>, MergeError> {
     let mut out = Vec::new();
     for label in labels {
-        let mut controller: Option<&str> = None;
+        let mut controller: Option<String> = None;
         let (mut eval_s, mut jobs) = (0.0f64, 0usize);
         let mut runs = Vec::new();
-        for (dir, shard) in dirs.iter().zip(groups) {
+        for (dir, shard) in dirs.iter().zip(groups.iter_mut()) {
             let bad = |what: String| MergeError::Runs {
                 dir: dir.clone(),
                 what,
             };
             let g = shard
-                .iter()
+                .iter_mut()
                 .find(|g| &g.label == label)
                 .ok_or_else(|| bad(format!("no runs of `{label}`")))?;
-            match controller {
-                Some(c) if c != g.controller => {
+            match &controller {
+                Some(c) if *c != g.controller => {
                     return Err(bad(format!(
                         "`{label}` is controller {} here, {c} in the first shard",
                         g.controller
                     )));
                 }
-                _ => controller = Some(&g.controller),
+                _ => controller = Some(g.controller.clone()),
             }
             eval_s = eval_s.max(g.eval_s);
             jobs += g.jobs;
-            runs.extend(g.runs.iter().cloned());
+            // Moved, not copied: a large evaluation's runs are held once.
+            runs.append(&mut g.runs);
         }
-        let name = controller.unwrap_or_default().to_string();
+        let name = controller.unwrap_or_default();
         out.push((label.clone(), from_runs(name, runs, eval_s, jobs, period)));
     }
     Ok(out)
@@ -272,6 +273,7 @@ pub fn check_runs(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::offline::episode::EpisodeRun;
     use crate::offline::eval_shard::EvalIdentity;
 
     fn identity() -> EvalIdentity {
@@ -342,6 +344,87 @@ mod tests {
         assert!(
             e.to_string()
                 .contains("must hold episodes 3..5, it holds 3 episodes, 2 to 4"),
+            "{e}"
+        );
+    }
+
+    /// A run of `seed` whose numbers differ from seed to seed.
+    fn run(seed: u64) -> EpisodeRun {
+        let rewards: Vec<f32> = (0..7).map(|k| ((seed * 7 + k) as f32).sin()).collect();
+        EpisodeRun {
+            seed,
+            ret: rewards.iter().map(|r| *r as f64).sum(),
+            length: 7,
+            success: seed.is_multiple_of(3),
+            max_reward: rewards.iter().copied().fold(f32::MIN, f32::max),
+            actions: rewards.clone(),
+            controller_us: (0..7).map(|k| (seed + k) as f32).collect(),
+            rewards,
+            ..EpisodeRun::default()
+        }
+    }
+
+    fn group(label: &str, indices: std::ops::Range<usize>, eval_s: f64) -> RunGroup {
+        RunGroup {
+            label: label.into(),
+            controller: "mpc".into(),
+            jobs: 2,
+            eval_s,
+            runs: indices.map(|i| (i, run(100 + i as u64))).collect(),
+        }
+    }
+
+    #[test]
+    fn merged_runs_give_one_runs_numbers_to_the_bit() {
+        let dirs = vec!["s1".to_string(), "s2".to_string()];
+        let groups = vec![
+            vec![group("config", 0..3, 2.5), group("random", 0..3, 0.5)],
+            vec![group("config", 3..5, 4.0), group("random", 3..5, 0.25)],
+        ];
+        let (a, b) = (shard(1, 2).1, shard(2, 2).1);
+        assert_eq!(check_runs(&dirs, &[&a, &b], &groups), Ok(()));
+        let labels = vec!["config".to_string(), "random".to_string()];
+        let merged = merge_groups(&dirs, groups, &labels, 0.01).unwrap();
+        let whole = from_runs(
+            "mpc".into(),
+            (0..5).map(|i| (i, run(100 + i as u64))).collect(),
+            4.0,
+            4,
+            0.01,
+        );
+        let (label, m) = &merged[0];
+        assert_eq!(label, "config");
+        let rows = |e: &Evaluation| format!("{:?}", e.episodes);
+        assert_eq!(rows(m), rows(&whole));
+        // Debug prints floats exactly (shortest round trip): equal text,
+        // equal bits.
+        assert_eq!(format!("{:?}", m.summary), format!("{:?}", whole.summary));
+        assert_eq!((m.summary.eval_s, m.summary.jobs), (4.0, 4));
+        assert_eq!(merged[1].1.summary.eval_s, 0.5);
+    }
+
+    #[test]
+    fn runs_that_are_not_the_shards_episodes_are_refused() {
+        let dirs = vec!["s1".to_string(), "s2".to_string()];
+        let (a, b) = (shard(1, 2).1, shard(2, 2).1);
+        let mut wrong_seed = group("config", 3..5, 1.0);
+        wrong_seed.runs[1].1.seed = 7;
+        let groups = vec![vec![group("config", 0..3, 1.0)], vec![wrong_seed]];
+        let e = check_runs(&dirs, &[&a, &b], &groups).unwrap_err();
+        assert!(e.to_string().starts_with("s2: the runs of `config`"), "{e}");
+        let missing = vec![
+            vec![group("config", 0..3, 1.0)],
+            vec![group("config", 3..4, 1.0)],
+        ];
+        assert!(check_runs(&dirs, &[&a, &b], &missing).is_err());
+        let mut other = group("config", 3..5, 1.0);
+        other.controller = "random".into();
+        let groups = vec![vec![group("config", 0..3, 1.0)], vec![other]];
+        let e = merge_groups(&dirs, groups, &["config".to_string()], 0.01)
+            .err()
+            .expect("refused");
+        assert!(
+            e.to_string().contains("is controller random here, mpc"),
             "{e}"
         );
     }

@@ -630,6 +630,7 @@ fn readme_commands_run() {
         "runs/drive.mcap",
         "runs/eval-sil/eval.json",
         "runs/eval-cartpole/eval.json",
+        "runs/eval-merged/eval.json",
         "runs/reacher_easy/model.uwwm",
         "runs/keys/monitor.json5",
     ] {

@@ -1,10 +1,10 @@
-//! `umwelt eval`: headless policy evaluation with a report and figures.
+//! `umwelt eval`: headless policy evaluation with a report and figures,
+//! on one machine or as shards of one evaluation on several
+//! (`--shard K/N`, then `umwelt eval merge`).
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
-use serde::Serialize;
 use umwelt_runtime::control::Controller;
 use umwelt_runtime::control::config::{ControllerConfig, RunConfig};
 use umwelt_runtime::control::mpc::{MpcConfig, MpcModel, Objective};
@@ -12,21 +12,64 @@ use umwelt_runtime::control::resolve::Resolved;
 use umwelt_runtime::control::{self, ControllerError};
 use umwelt_runtime::nodes::remote_robot::{RemoteRobot, RemoteStats};
 use umwelt_runtime::nodes::transport::ZenohArgs;
-use umwelt_runtime::offline::eval::evaluate_on;
 use umwelt_runtime::offline::eval::{
-    Divergence, EpisodeReport, EvalOptions, EvalSummary, Evaluation, evaluate, first_divergence,
+    EpisodeReport, EvalOptions, Evaluation, evaluate, evaluate_on,
 };
-use umwelt_runtime::offline::eval_info::{LeRobotInfo, lerobot_info};
-use umwelt_runtime::offline::media::{EpisodeVideo, EvalMedia, evaluation_media};
+use umwelt_runtime::offline::eval_runs;
+use umwelt_runtime::offline::eval_shard::{EvalIdentity, ShardInfo, ShardSpec, fingerprint};
+use umwelt_runtime::offline::media::{EvalMedia, evaluation_media};
 use umwelt_runtime::plan::presets::oracle_planner;
 
-/// Arguments of `umwelt eval`.
+use super::eval_report::{Baseline, ReportInput, write_report};
+use super::eval_sil::{SilRun, run_sil};
+
+/// Arguments of `umwelt eval`: an evaluation's flags, or `merge`.
 #[derive(clap::Args, Debug)]
+#[command(
+    args_conflicts_with_subcommands = true,
+    subcommand_negates_reqs = true,
+    after_help = "Two forms:\n  \
+        umwelt eval --config FILE [--episodes E --seed S] [--shard K/N] [OPTIONS]   \
+        evaluate (all episodes, or shard K of N of them)\n  \
+        umwelt eval merge --out DIR SHARD_DIR...   \
+        the report of the whole evaluation from its N shards' folders\n\n\
+        A shard runs the K-th of N contiguous blocks of the E episodes (seeds S+i as in \
+        one run of all); the merged report has the same episodes and numbers as one run \
+        of all. See `umwelt eval merge --help`."
+)]
 pub struct Args {
+    #[command(subcommand)]
+    command: Option<EvalCommand>,
+    #[command(flatten)]
+    eval: EvalArgs,
+}
+
+/// `umwelt eval`'s subcommands.
+#[derive(clap::Subcommand, Debug)]
+enum EvalCommand {
+    /// Merge the report folders of `umwelt eval --shard K/N` into the
+    /// report of the whole evaluation.
+    ///
+    /// Every K of 1..N must be given once, all shards of one evaluation
+    /// (the same config files, seed, episodes, N, flags). The report is
+    /// the one a run of all episodes writes: the same eval.json (LeRobot's
+    /// layout too), episodes.csv, figures and report.html, every episode's
+    /// and every aggregate's numbers identical to the bit. Wall times:
+    /// `eval_s` is the slowest shard's (shards run at once),
+    /// `merged.machine_s` their sum, `merged.span_s` from the first start
+    /// to the last end.
+    Merge(super::eval_merge::Args),
+}
+
+/// The flags of one evaluation (or of one shard of it).
+#[derive(clap::Args, Debug)]
+struct EvalArgs {
     /// Controller config (as for `umwelt run`), e.g. configs/mpc_cartpole_swingup.toml.
-    #[arg(long, value_name = "FILE")]
-    config: PathBuf,
-    /// Episodes to run.
+    // An Option only so that `umwelt eval merge` can go without it: clap
+    // still requires it of an evaluation.
+    #[arg(long, value_name = "FILE", required = true)]
+    config: Option<PathBuf>,
+    /// Episodes to run (of the whole evaluation, with --shard).
     #[arg(long, default_value_t = 20, value_parser = umwelt_runtime::cli::args::count::<usize>(1, 1_000_000))]
     episodes: usize,
     /// Seed of episode 0; episode k uses seed + k (its start state, target
@@ -45,6 +88,14 @@ pub struct Args {
     /// simulator), comma-separated.
     #[arg(long, value_delimiter = ',')]
     baselines: Vec<Baseline>,
+    /// Run only shard K of N (1 <= K <= N) of the evaluation that
+    /// --episodes and --seed describe: the K-th of N contiguous blocks of
+    /// its episodes, each with its own seed as in one run of all. The
+    /// report folder is marked as a shard and holds its runs (runs.bin)
+    /// for `umwelt eval merge`, which writes the report of the whole
+    /// evaluation. Not with --sil or --video (give --video to the merge).
+    #[arg(long, value_name = "K/N")]
+    shard: Option<ShardSpec>,
     /// Print eval.json on stdout too (and no progress bar).
     #[arg(long)]
     json: bool,
@@ -91,217 +142,15 @@ pub struct Args {
     zenoh: ZenohArgs,
 }
 
-/// The simulator-in-the-loop part of the report.
-#[derive(Serialize)]
-struct SilReport {
-    /// Episodes the simulator recorded.
-    episodes: usize,
-    /// Every action, reward and observation equal to the in-process run.
-    identical: bool,
-    /// Episodes that differ somewhere.
-    episodes_diverging: usize,
-    /// The first difference of each diverging episode.
-    divergences: Vec<Divergence>,
-    /// Returns seen in the simulator-in-the-loop run.
-    returns: Vec<f64>,
-    /// Wall time of the simulator-in-the-loop run, seconds.
-    wall_s: f64,
-    /// The control loop's summary (timing, interventions).
-    run_summary: serde_json::Value,
+/// Runs `umwelt eval` or `umwelt eval merge`.
+pub fn run(args: Args) -> anyhow::Result<()> {
+    match args.command {
+        Some(EvalCommand::Merge(m)) => super::eval_merge::run(m),
+        None => run_eval(args.eval),
+    }
 }
 
-/// Starts `umwelt sim --lockstep --record` and `umwelt run --trigger lockstep
-/// --seed` as child processes on a free loopback endpoint, waits for
-/// the simulator to finish the episodes, stops the loop, and compares the
-/// recorded episodes with `main`'s.
-fn run_sil(
-    args: &Args,
-    r: &Resolved,
-    main: &Evaluation,
-    stop: &std::sync::atomic::AtomicBool,
-) -> anyhow::Result<SilReport> {
-    use std::process::{Command, Stdio};
-    use std::sync::atomic::Ordering;
-    use std::time::{Duration, Instant};
-
-    let exe = std::env::current_exe().context("finding the umwelt executable")?;
-    let endpoint = umwelt_runtime::nodes::transport::free_loopback_endpoint()
-        .context("finding a free loopback port")?;
-    let record = args.out.join("sil_episodes");
-    if record.exists() {
-        // Our own output from an earlier run: replaced, never appended to.
-        std::fs::remove_dir_all(&record)
-            .with_context(|| format!("removing {}", record.display()))?;
-    }
-    let seed = args.seed.to_string();
-    let episodes = args.episodes.to_string();
-    let mut sim_args: Vec<String> = vec![
-        "sim".into(),
-        "--robot".into(),
-        r.config.robot.clone(),
-        "--task".into(),
-        r.config.task.clone(),
-        "--lockstep".into(),
-        // The first frame goes out before the controller has connected:
-        // resend it soon.
-        "--lockstep-timeout".into(),
-        "0.5".into(),
-        "--seed".into(),
-        seed.clone(),
-        "--episodes".into(),
-        episodes,
-        "--record".into(),
-        record.display().to_string(),
-        "--zenoh-endpoint".into(),
-        endpoint.clone(),
-    ];
-    if let Some(rc) = &r.config.robot_config {
-        sim_args.push("--robot-config".into());
-        sim_args.push(rc.display().to_string());
-    }
-    let bar = super::progress::Progress::spinner(
-        "simulator-in-the-loop: umwelt sim --lockstep + umwelt run over zenoh",
-        args.json,
-    );
-    let t0 = Instant::now();
-    let mut sim = Command::new(&exe)
-        .args(&sim_args)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .context("starting umwelt sim")?;
-    let run = Command::new(&exe)
-        .args([
-            "run",
-            "--config",
-            &args.config.display().to_string(),
-            "--trigger",
-            "lockstep",
-            "--seed",
-            &seed,
-            "--zenoh-endpoint",
-            &endpoint,
-            "--json",
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .context("starting umwelt run")?;
-    let deadline = t0 + super::duration("--sil-timeout", args.sil_timeout)?;
-    let sim_status = loop {
-        if let Some(st) = sim.try_wait()? {
-            break Some(st);
-        }
-        if stop.load(Ordering::SeqCst) || Instant::now() > deadline {
-            let _ = sim.kill();
-            let _ = sim.wait();
-            break None;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    // SIGINT: the loop sends a final safe command and prints its summary.
-    let pid = i32::try_from(run.id()).context("process id")?;
-    // SAFETY: kill(2) on the pid of our own child, which we have not yet
-    // waited for, so the pid cannot have been reused.
-    unsafe {
-        libc::kill(pid, libc::SIGINT);
-    }
-    let out = run.wait_with_output().context("waiting for umwelt run")?;
-    bar.finish_and_clear();
-    let wall_s = t0.elapsed().as_secs_f64();
-    match sim_status {
-        Some(st) if st.success() => {}
-        Some(st) => anyhow::bail!("umwelt sim {sim_args:?} failed ({st})"),
-        None => anyhow::bail!(
-            "simulator-in-the-loop run did not finish within --sil-timeout {} s",
-            args.sil_timeout
-        ),
-    }
-    let run_summary: serde_json::Value =
-        serde_json::from_slice(&out.stdout).unwrap_or(serde_json::Value::Null);
-    let data = umwelt_models::dataset::Dataset::open(&record)?;
-    let recorded = data.load_all()?;
-    let mut divergences = Vec::new();
-    for (i, run) in main.runs.iter().enumerate() {
-        let Some(local) = run.record.as_ref() else {
-            continue;
-        };
-        match recorded.get(i) {
-            Some(remote) => {
-                if let Some(d) = first_divergence(i, local, remote) {
-                    divergences.push(d);
-                }
-            }
-            None => divergences.push(Divergence {
-                episode: i,
-                step: 0,
-                what: "missing from the simulator-in-the-loop recording".into(),
-                in_process: local.len() as f64,
-                sil: 0.0,
-            }),
-        }
-    }
-    Ok(SilReport {
-        episodes: recorded.len(),
-        identical: divergences.is_empty() && recorded.len() == main.runs.len(),
-        episodes_diverging: divergences.len(),
-        divergences,
-        returns: recorded.iter().map(|e| e.episode_return()).collect(),
-        wall_s,
-        run_summary,
-    })
-}
-
-/// A reference controller evaluated beside the one configured.
-#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Baseline {
-    /// Uniform random actions within the limits.
-    Random,
-    /// The sampling planner over the true simulator (an upper bound).
-    Oracle,
-}
-
-#[derive(Serialize)]
-struct Report<'a> {
-    config: String,
-    robot: &'a str,
-    task: &'a str,
-    seed: u64,
-    /// Every planner iteration ran (`--full-budget`).
-    full_budget: bool,
-    /// LeRobot-compatible top-level fields, of the configured controller.
-    pc_success: f64,
-    avg_sum_reward: f64,
-    avg_max_reward: f64,
-    eval_s: f64,
-    eval_ep_s: f64,
-    summary: &'a EvalSummary,
-    baselines: Vec<BaselineReport<'a>>,
-    /// With `--sil`: the simulator-in-the-loop run against the in-process one.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    sil: Option<&'a SilReport>,
-    /// With `--remote`: what happened on the wire (frames missed, cuts,
-    /// safe steps, lockstep).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    remote: Option<&'a RemoteStats>,
-    episodes: &'a [EpisodeReport],
-    /// With `--video`: each video, its episode and what it cost.
-    videos: &'a [EpisodeVideo],
-    /// LeRobot's `eval_info.json` keys (`per_episode`, `aggregated`,
-    /// `per_task`, `per_group`, `overall`, `video_paths`).
-    #[serde(flatten)]
-    lerobot: LeRobotInfo,
-}
-
-#[derive(Serialize)]
-struct BaselineReport<'a> {
-    baseline: Baseline,
-    summary: &'a EvalSummary,
-    /// The configured controller's mean return over this one's.
-    return_ratio: f64,
-}
-
+/// The config of `r` with the baseline `b` as its controller.
 fn baseline_resolved(r: &Resolved, b: Baseline) -> anyhow::Result<Resolved> {
     let controller = match b {
         Baseline::Random => ControllerConfig::Random { seed: 0 },
@@ -323,15 +172,19 @@ fn baseline_resolved(r: &Resolved, b: Baseline) -> anyhow::Result<Resolved> {
     Ok(cfg.resolve(&format!("baseline {b:?}"))?)
 }
 
+/// Runs the episodes `block` of the evaluation of `r` (labelled `label`
+/// on the progress bar), in-process or, with --remote, on the robot
+/// behind its driver; `record` keeps each episode's dataset record.
 fn run_one(
     r: &Resolved,
     label: &str,
-    args: &Args,
+    args: &EvalArgs,
+    block: &std::ops::Range<usize>,
     record: bool,
     stop: &std::sync::atomic::AtomicBool,
 ) -> anyhow::Result<(Evaluation, Option<RemoteStats>)> {
     let bar = super::progress::Progress::bar(
-        args.episodes as u64,
+        block.len() as u64,
         "episodes",
         "{prefix:>8} [{bar:30}] {pos}/{len} episodes ({elapsed} / ~{eta} left) {msg}",
         args.json,
@@ -346,7 +199,8 @@ fn run_one(
         ));
     };
     let o = EvalOptions {
-        episodes: args.episodes,
+        episodes: block.len(),
+        first: block.start,
         seed: args.seed,
         jobs: args.jobs,
         record,
@@ -366,7 +220,7 @@ fn run_one(
 }
 
 /// The robot of `r` behind its driver, for `--remote`.
-fn connect(r: &Resolved, args: &Args) -> anyhow::Result<RemoteRobot> {
+fn connect(r: &Resolved, args: &EvalArgs) -> anyhow::Result<RemoteRobot> {
     let deadline = std::time::Duration::from_secs_f64(
         (r.period * r.config.safety.deadline_periods).clamp(1e-3, 1.0),
     );
@@ -379,14 +233,77 @@ fn connect(r: &Resolved, args: &Args) -> anyhow::Result<RemoteRobot> {
     )
 }
 
-fn write(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
-    std::fs::write(path, bytes).with_context(|| format!("writing {}", path.display()))
+/// The episodes this run evaluates: all, or a shard's block, which
+/// `--shard` refuses with --sil and --video (they need every episode).
+fn episodes_of(args: &EvalArgs) -> anyhow::Result<std::ops::Range<usize>> {
+    let Some(shard) = args.shard else {
+        return Ok(0..args.episodes);
+    };
+    anyhow::ensure!(
+        !args.sil,
+        "--sil with --shard: the simulator-in-the-loop check compares a whole run on one machine; run it without --shard"
+    );
+    anyhow::ensure!(
+        args.video == 0,
+        "--video with --shard: videos show episodes by rank over the whole evaluation, which no shard knows; pass --video to `umwelt eval merge`"
+    );
+    Ok(shard.episodes(args.episodes)?)
 }
 
-/// Runs `umwelt eval`.
-pub fn run(args: Args) -> anyhow::Result<()> {
-    anyhow::ensure!(args.episodes > 0, "--episodes must be at least 1");
-    let mut r = RunConfig::load(&args.config)?;
+/// Seconds since the Unix epoch now (0 if the clock is before it).
+fn unix_now() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0)
+}
+
+/// Writes a shard's runs to `out/runs.bin` and returns its `shard`
+/// section.
+fn write_shard(
+    args: &EvalArgs,
+    config: &Path,
+    r: &Resolved,
+    spec: ShardSpec,
+    started_unix_s: f64,
+    main: &Evaluation,
+    base: &[(Baseline, Evaluation)],
+) -> anyhow::Result<ShardInfo> {
+    let mut groups: Vec<(String, &Evaluation)> = vec![("config".into(), main)];
+    groups.extend(base.iter().map(|(b, e)| (b.label(), e)));
+    let refs: Vec<(&str, &Evaluation)> = groups.iter().map(|(l, e)| (l.as_str(), *e)).collect();
+    let bytes = eval_runs::encode(&refs);
+    let runs_file = "runs.bin";
+    let path = args.out.join(runs_file);
+    std::fs::write(&path, &bytes).with_context(|| format!("writing {}", path.display()))?;
+    Ok(ShardInfo {
+        index: spec.index,
+        count: spec.count,
+        episodes: main.episodes.iter().map(|e| e.index).collect(),
+        evaluation: EvalIdentity {
+            config: config.display().to_string(),
+            fingerprint: fingerprint(config, r)?,
+            robot: r.config.robot.clone(),
+            task: r.config.task.clone(),
+            seed: args.seed,
+            episodes: args.episodes,
+            full_budget: args.full_budget,
+            remote: args.remote,
+            baselines: args.baselines.iter().map(|b| b.label()).collect(),
+            umwelt_version: env!("CARGO_PKG_VERSION").to_string(),
+        },
+        runs_file: runs_file.into(),
+        runs_xxh3: eval_runs::digest(&bytes),
+        started_unix_s,
+    })
+}
+
+/// Runs one evaluation (or one shard of it) and writes its report.
+fn run_eval(args: EvalArgs) -> anyhow::Result<()> {
+    // clap requires --config without a subcommand; this is its guard.
+    let config = args.config.clone().context("--config FILE is required")?;
+    let block = episodes_of(&args)?;
+    let mut r = RunConfig::load(&config)?;
     if args.full_budget
         && let ControllerConfig::Mpc(m) = &mut r.config.controller
     {
@@ -398,21 +315,41 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     if let Some(path) = &args.record {
         super::eval_record::prepare(path)?;
     }
-    let (main, remote) = run_one(&r, "config", &args, args.sil, &stop)?;
+    let started_unix_s = unix_now();
+    let (main, remote) = run_one(&r, "config", &args, &block, args.sil, &stop)?;
     if let Some(path) = &args.record {
         super::eval_record::write(path, &r, &main.runs)?;
     }
     let sil = if args.sil {
-        Some(run_sil(&args, &r, &main, &stop)?)
+        let what = SilRun {
+            config: &config,
+            out: &args.out,
+            seed: args.seed,
+            episodes: args.episodes,
+            timeout: args.sil_timeout,
+            json: args.json,
+        };
+        Some(run_sil(&what, &r, &main, &stop)?)
     } else {
         None
     };
     let mut base = Vec::new();
     for b in &args.baselines {
         let rb = baseline_resolved(&r, *b)?;
-        let label = format!("{b:?}").to_lowercase();
-        base.push((*b, run_one(&rb, &label, &args, false, &stop)?.0));
+        base.push((*b, run_one(&rb, &b.label(), &args, &block, false, &stop)?.0));
     }
+    let shard = match args.shard {
+        Some(spec) => Some(write_shard(
+            &args,
+            &config,
+            &r,
+            spec,
+            started_unix_s,
+            &main,
+            &base,
+        )?),
+        None => None,
+    };
     // Replays for the state traces and the videos (not of a robot behind a
     // driver: only the simulator's own episodes replay exactly).
     let media = if args.remote {
@@ -427,133 +364,30 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             &args.out,
         )?
     };
-    let s = &main.summary;
-    let video_paths: Vec<String> = media.videos.iter().map(|v| v.path.clone()).collect();
-    let report = Report {
-        config: args.config.display().to_string(),
-        robot: &r.config.robot,
-        task: &r.config.task,
+    let heading = match args.shard {
+        Some(spec) => format!(
+            "shard {spec}: episodes {} to {} of {} from seed {}",
+            block.start,
+            block.end - 1,
+            args.episodes,
+            args.seed
+        ),
+        None => format!("{} episodes from seed {}", args.episodes, args.seed),
+    };
+    write_report(&ReportInput {
+        config: &config.display().to_string(),
+        r: &r,
         seed: args.seed,
         full_budget: args.full_budget,
-        pc_success: s.pc_success,
-        avg_sum_reward: s.avg_sum_reward,
-        avg_max_reward: s.avg_max_reward,
-        eval_s: s.eval_s,
-        eval_ep_s: s.eval_ep_s,
-        summary: s,
-        baselines: base
-            .iter()
-            .map(|(b, e)| BaselineReport {
-                baseline: *b,
-                summary: &e.summary,
-                return_ratio: s.avg_sum_reward / e.summary.avg_sum_reward,
-            })
-            .collect(),
+        main: &main,
+        base: &base,
         sil: sil.as_ref(),
         remote: remote.as_ref(),
-        episodes: &main.episodes,
-        videos: &media.videos,
-        lerobot: lerobot_info(
-            &format!("{}_{}", r.config.robot, r.config.task),
-            s,
-            &main.episodes,
-            video_paths,
-        ),
-    };
-    let json = serde_json::to_string_pretty(&report)?;
-    write(&args.out.join("eval.json"), json.as_bytes())?;
-    super::eval_figures::write_csv(&args.out.join("episodes.csv"), &main.episodes)?;
-    let named: Vec<(String, &Evaluation)> = base
-        .iter()
-        .map(|(b, e)| (format!("{b:?}").to_lowercase(), e))
-        .collect();
-    super::eval_figures::write_figures(&args.out, &r, &main, &named, &media)?;
-    let figures = ["returns.svg", "traces.svg", "controller_time.svg"];
-    let title = format!("{}/{}", r.description.robot, r.description.task.name);
-    let html =
-        umwelt_runtime::offline::report_html::report_html(&title, s, &media.videos, &figures);
-    write(&args.out.join("report.html"), html.as_bytes())?;
-    if args.json {
-        outln!("{json}");
-        return Ok(());
-    }
-    let mut out = std::io::stdout().lock();
-    writeln!(
-        out,
-        "{}/{}: {} episodes from seed {}",
-        r.description.robot, r.description.task.name, args.episodes, args.seed
-    )?;
-    print_summary(&mut out, &s.controller, s)?;
-    for (b, e) in &base {
-        print_summary(&mut out, &format!("{b:?}").to_lowercase(), &e.summary)?;
-        writeln!(
-            out,
-            "  {} / {:?}: return ratio {:.2}",
-            s.controller,
-            b,
-            s.avg_sum_reward / e.summary.avg_sum_reward
-        )?;
-    }
-    if let Some(sil) = &sil {
-        if sil.identical {
-            writeln!(
-                out,
-                "  simulator-in-the-loop ({:.1} s): {} episodes, every action, reward and observation identical to in-process",
-                sil.wall_s, sil.episodes
-            )?;
-        } else {
-            writeln!(
-                out,
-                "  simulator-in-the-loop ({:.1} s): {} of {} episodes diverge from in-process:",
-                sil.wall_s, sil.episodes_diverging, args.episodes
-            )?;
-            for d in &sil.divergences {
-                writeln!(
-                    out,
-                    "    episode {} step {}: {} in-process {} vs sil {}",
-                    d.episode, d.step, d.what, d.in_process, d.sil
-                )?;
-            }
-        }
-    }
-    for v in &media.videos {
-        writeln!(
-            out,
-            "  video ({}, seed {}, return {:.1}): {} ({} frames at {:.0}/s, {} KB; drawn at {:.0} frames/s, encoded at {:.0} frames/s, one thread)",
-            v.label,
-            v.seed,
-            v.sum_reward,
-            args.out.join(&v.path).display(),
-            v.frames,
-            v.fps,
-            v.bytes / 1024,
-            v.frames as f64 / v.render_s.max(1e-9),
-            v.frames as f64 / v.encode_s.max(1e-9),
-        )?;
-    }
-    writeln!(out, "report: {}", args.out.join("eval.json").display())?;
-    Ok(())
-}
-
-fn print_summary(out: &mut impl Write, name: &str, s: &EvalSummary) -> anyhow::Result<()> {
-    writeln!(
-        out,
-        "  {name:>8}: return {:.1} (95% CI {:.1}-{:.1}), success {:.0}% (95% CI {:.0}-{:.0}%), \
-         controller p50 {:.1} us p99 {:.1} us, {} deadline misses, {} safe ticks; \
-         {:.1} episodes/min ({} jobs, {:.0}x real time)",
-        s.avg_sum_reward,
-        s.avg_sum_reward_ci95[0],
-        s.avg_sum_reward_ci95[1],
-        s.pc_success,
-        s.pc_success_ci95[0],
-        s.pc_success_ci95[1],
-        s.controller_p50_us,
-        s.controller_p99_us,
-        s.deadline_misses,
-        s.safe_ticks,
-        s.episodes_per_minute,
-        s.jobs,
-        s.realtime_factor
-    )?;
-    Ok(())
+        media: &media,
+        shard: shard.as_ref(),
+        merged: None,
+        out: &args.out,
+        heading,
+        json: args.json,
+    })
 }

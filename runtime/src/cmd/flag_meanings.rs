@@ -96,6 +96,7 @@ const MEANINGS: &[(&str, &str)] = &[
     ("seed", "seed"),
     ("seed-episodes", "model-free episodes"),
     ("seed-policy", "policy of the seed episodes"),
+    ("shard", "shard"),
     ("sil", "simulator-in-the-loop"),
     ("sil-timeout", "seconds"),
     ("speed", "speed"),

@@ -17,7 +17,7 @@ use std::sync::atomic::{AtomicU8, Ordering};
 use std::time::{Duration, Instant};
 
 use crossbeam::channel::{Receiver, bounded};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use umwelt_sim::{Measurement, Observation, ObservationMap, SpecEntry, Step, StepInfo};
 use zenoh::Session;
 use zenoh::Wait;
@@ -56,7 +56,7 @@ impl Default for RemoteTimeouts {
 }
 
 /// What happened on the wire, over every episode so far.
-#[derive(Clone, Debug, Default, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct RemoteStats {
     /// Whether the driver stepped in lockstep (from its Status).
     pub lockstep: bool,
@@ -75,6 +75,27 @@ pub struct RemoteStats {
     pub resent_frames: u64,
     /// Invalid or stale messages dropped, by class.
     pub dropped: Vec<(String, u64)>,
+}
+
+impl RemoteStats {
+    /// Adds the counts of `other` (another part of one evaluation, on
+    /// another robot or driver): counts sum, drops by class, and
+    /// `lockstep` holds only if it held for both.
+    pub fn absorb(&mut self, other: &RemoteStats) {
+        self.lockstep &= other.lockstep;
+        self.frames += other.frames;
+        self.frames_missed += other.frames_missed;
+        self.late_commands += other.late_commands;
+        self.safe_steps += other.safe_steps;
+        self.cuts += other.cuts;
+        self.resent_frames += other.resent_frames;
+        for (class, n) in &other.dropped {
+            match self.dropped.iter_mut().find(|(c, _)| c == class) {
+                Some((_, m)) => *m += n,
+                None => self.dropped.push((class.clone(), *n)),
+            }
+        }
+    }
 }
 
 /// A robot behind its driver, as a [`Plant`]. See the module documentation.
@@ -420,5 +441,35 @@ impl Drop for RemoteRobot {
             self.send_command(&f, &safe);
         }
         let _ = self.session.close().wait();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stats_of_two_parts_add_up() {
+        let mut a = RemoteStats {
+            lockstep: true,
+            frames: 10,
+            cuts: 1,
+            dropped: vec![("stale".into(), 2)],
+            ..RemoteStats::default()
+        };
+        let b = RemoteStats {
+            lockstep: false,
+            frames: 5,
+            frames_missed: 3,
+            dropped: vec![("stale".into(), 1), ("malformed".into(), 4)],
+            ..RemoteStats::default()
+        };
+        a.absorb(&b);
+        assert!(!a.lockstep);
+        assert_eq!((a.frames, a.frames_missed, a.cuts), (15, 3, 1));
+        assert_eq!(
+            a.dropped,
+            [("stale".to_string(), 3), ("malformed".to_string(), 4)]
+        );
     }
 }

@@ -190,7 +190,11 @@ fn report(index: usize, run: &EpisodeRun) -> EpisodeReport {
 pub struct EvalOptions {
     /// Episodes to run.
     pub episodes: usize,
-    /// Seed of episode 0; episode k uses `seed + k`.
+    /// Index of the first of them in the whole evaluation (0 unless this
+    /// is one shard of it, `umwelt eval --shard`): they are episodes
+    /// `first .. first + episodes`, and their rows carry those indices.
+    pub first: usize,
+    /// Seed of the whole evaluation's episode 0; episode k uses `seed + k`.
     pub seed: u64,
     /// Episodes in parallel.
     pub jobs: usize,
@@ -198,9 +202,10 @@ pub struct EvalOptions {
     pub record: bool,
 }
 
-/// Runs `o.episodes` episodes (seeds `seed`, `seed + 1`, ...) of the
-/// controller `make` builds, `o.jobs` in parallel, each worker with its own
-/// simulator and controller. `on_done` is called after each episode.
+/// Runs `o.episodes` episodes (indices `first`, `first + 1`, ..., seeds
+/// `seed + first`, `seed + first + 1`, ...) of the controller `make`
+/// builds, `o.jobs` in parallel, each worker with its own simulator and
+/// controller. `on_done` is called after each episode.
 /// Results do not depend on `jobs`: every episode reseeds its controller.
 pub fn evaluate(
     r: &Resolved,
@@ -211,6 +216,7 @@ pub fn evaluate(
 ) -> Result<Evaluation, EvalError> {
     let EvalOptions {
         episodes,
+        first,
         seed,
         jobs,
         record,
@@ -242,17 +248,18 @@ pub fn evaluate(
                     if stop.load(Ordering::SeqCst) || lock(&failure).is_some() {
                         break;
                     }
-                    let i = next.fetch_add(1, Ordering::SeqCst);
-                    if i >= episodes {
+                    let k = next.fetch_add(1, Ordering::SeqCst);
+                    if k >= episodes {
                         break;
                     }
+                    let i = first + k;
                     let s = seed.wrapping_add(i as u64);
                     controller.reseed(s);
                     match run_controller_episode(r, &mut env, controller.as_mut(), s, record, None) {
                         Ok(run) => {
                             let row = report(i, &run);
                             on_done(&row);
-                            lock(&slots)[i] = Some((row, run));
+                            lock(&slots)[k] = Some((row, run));
                         }
                         Err(source) => {
                             *lock(&failure) = Some(EvalError::Plant {
@@ -318,13 +325,14 @@ pub fn evaluate_on(
     let t0 = Instant::now();
     let mut rows = Vec::with_capacity(o.episodes);
     let mut runs = Vec::with_capacity(o.episodes);
-    for i in 0..o.episodes {
+    for k in 0..o.episodes {
         if stop.load(Ordering::SeqCst) {
             return Err(EvalError::Stopped {
-                done: i,
+                done: k,
                 total: o.episodes,
             });
         }
+        let i = o.first + k;
         let s = o.seed.wrapping_add(i as u64);
         controller.reseed(s);
         // A robot's episode stops at once: on hardware an episode may be
@@ -337,7 +345,7 @@ pub fn evaluate_on(
             })?;
         if run.stopped {
             return Err(EvalError::Stopped {
-                done: i,
+                done: k,
                 total: o.episodes,
             });
         }
@@ -359,6 +367,29 @@ pub fn evaluate_on(
         episodes: rows,
         runs,
     })
+}
+
+/// The evaluation of episodes that ran elsewhere (the shards of
+/// `umwelt eval --shard`, merged): `runs` are `(index, run)` in index
+/// order, `controller` the controller's name, `eval_s` the wall time to
+/// report, `jobs` the parallel episodes, `period` the control period (s).
+/// Rows and aggregates come from the same code as [`evaluate`]'s, so the
+/// same runs give the same numbers to the bit.
+pub fn from_runs(
+    controller: String,
+    runs: Vec<(usize, EpisodeRun)>,
+    eval_s: f64,
+    jobs: usize,
+    period: f64,
+) -> Evaluation {
+    let rows: Vec<EpisodeReport> = runs.iter().map(|(i, run)| report(*i, run)).collect();
+    let runs: Vec<EpisodeRun> = runs.into_iter().map(|(_, run)| run).collect();
+    let summary = summarize(controller, &rows, &runs, eval_s, jobs, period);
+    Evaluation {
+        summary,
+        episodes: rows,
+        runs,
+    }
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {

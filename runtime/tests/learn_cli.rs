@@ -32,6 +32,7 @@ fn a_tiny_run_learns_checkpoints_and_resumes() {
     for f in [
         "model.uwwm",
         "best.uwwm",
+        "final.uwwm",
         "learn.json",
         "curve.csv",
         "curve.svg",
@@ -95,6 +96,7 @@ fn check_time_split(s: &serde_json::Value) {
         "plan_s",
         "train_s",
         "eval_s",
+        "select_s",
         "save_s",
     ] {
         assert!(part(k) > 0.0, "time.{k} = {}: {t}", part(k));
@@ -106,6 +108,7 @@ fn check_time_split(s: &serde_json::Value) {
         "plan_s",
         "train_s",
         "eval_s",
+        "select_s",
         "save_s",
         "other_s",
     ]

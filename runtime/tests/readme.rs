@@ -371,6 +371,7 @@ fn shortened(bin: &str, args: &[String], background: bool, quic: &str) -> (Vec<S
                 ("--eval-episodes", "1"),
                 ("--samples", "32"),
                 ("--iterations", "1"),
+                ("--select-episodes", "1"),
             ] {
                 set_flag(&mut a, flag, value);
             }

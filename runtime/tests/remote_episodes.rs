@@ -114,13 +114,16 @@ fn remote_learning_against_a_lockstep_simulator_equals_the_in_process_run() {
         remote["curve"],
         local["curve"].clone().with_wall_time_of(&remote["curve"])
     );
+    // The held-out selection too: the same episodes through the driver.
+    assert!(remote["selection"]["chosen"].is_u64(), "{remote}");
+    assert_eq!(remote["selection"], local["selection"]);
     // The checkpoints: equal but for their path and training wall time.
     let info = |d: &std::path::Path| {
         let mut v = json(&[
             "model",
             "info",
             "--json",
-            d.join("model.uwwm").to_str().unwrap(),
+            d.join("final.uwwm").to_str().unwrap(),
         ]);
         v["path"] = serde_json::Value::Null;
         v["train"]["train_seconds"] = serde_json::Value::Null;
@@ -364,4 +367,70 @@ fn the_wire_comparisons_checkpoints_give_their_recorded_first_episodes() {
         // little: a step or two of reward, never more.
         assert!((got - want).abs() <= 2.0, "{run}: {got} against {want}");
     }
+}
+
+/// Ctrl-C during the held-out selection of a `--remote` run: the episode in
+/// progress through the driver is abandoned at once (the run exits cleanly
+/// within the interrupt's 10 s, far short of its 1000 held-out episodes),
+/// nothing is chosen (no `final.uwwm`, no `selection`), and the run says
+/// that `--resume` selects.
+#[test]
+fn ctrl_c_during_a_remote_held_out_selection_chooses_nothing() {
+    use std::time::{Duration, Instant};
+
+    let endpoint = umwelt_runtime::nodes::transport::free_loopback_endpoint().unwrap();
+    let _sim = start_sim(&endpoint, "balance", "cart_5");
+    let dir = fresh_dir("learn-select-stop");
+    let d = dir.to_str().unwrap();
+    let remote = [
+        "--remote",
+        "--name",
+        "cart_5",
+        "--zenoh-endpoint",
+        &endpoint,
+    ];
+    let mut args = common::tiny_run(d, &remote);
+    // TINY's --select-episodes: enough held-out episodes that the
+    // selection is still running when the interrupt comes.
+    let n = args.len();
+    assert_eq!(args[n - 2], "--select-episodes");
+    args[n - 1] = "1000";
+    let mut node = common::process::spawn(&args);
+    // The budget is spent when learn.json has its evaluation at 2000
+    // steps; the selection begins right after that save.
+    let until = Instant::now() + Duration::from_secs(120);
+    loop {
+        let text = std::fs::read_to_string(dir.join("learn.json")).unwrap_or_default();
+        let state: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
+        if state["curve"].as_array().is_some_and(|c| !c.is_empty()) {
+            break;
+        }
+        assert!(Instant::now() < until, "the run never reached its end");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    let status = common::process::interrupt(&mut node);
+    assert!(status.success(), "{status:?}");
+    let mut out = String::new();
+    std::io::Read::read_to_string(node.0.stdout.as_mut().unwrap(), &mut out).unwrap();
+    let mut err = String::new();
+    std::io::Read::read_to_string(node.0.stderr.as_mut().unwrap(), &mut err).unwrap();
+    let s: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(s["env_steps"], 2000, "{s}");
+    assert!(s["selection"].is_null(), "{s}");
+    assert!(
+        s["time"]["select_s"].as_f64().is_some_and(|t| t > 0.0),
+        "{s}"
+    );
+    assert!(
+        err.contains("stopped before the held-out selection"),
+        "{err}"
+    );
+    assert!(!dir.join("final.uwwm").exists());
+    // learn.json on disk says the same.
+    let on_disk: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("learn.json")).unwrap()).unwrap();
+    assert!(on_disk["selection"].is_null());
+    assert_eq!(on_disk["candidates"].as_array().map(Vec::len), Some(1));
+    std::fs::remove_dir_all(dir).ok();
 }

@@ -197,8 +197,13 @@ fn a_driver_robot_with_a_description_reward_is_learned_over_zenoh() {
         "3",
         "--hidden",
         "64",
+        "--select-episodes",
+        "3",
     ]);
     assert_eq!(num(&s, "/env_steps").to_string(), LEARN_STEPS);
+    // The held-out selection ran through the driver too.
+    assert!(s["selection"]["chosen"].is_u64(), "{}", s["selection"]);
+    assert!(run.join("final.uwwm").is_file());
 
     // Every transition paired with its command, in lockstep.
     let remote: serde_json::Value =

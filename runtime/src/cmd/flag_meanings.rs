@@ -96,6 +96,8 @@ const MEANINGS: &[(&str, &str)] = &[
     ("seed", "seed"),
     ("seed-episodes", "model-free episodes"),
     ("seed-policy", "policy of the seed episodes"),
+    ("select-candidates", "held-out selection"),
+    ("select-episodes", "held-out episodes per candidate"),
     ("shard", "shard"),
     ("sil", "simulator-in-the-loop"),
     ("sil-timeout", "seconds"),

@@ -25,11 +25,15 @@ pub struct Args {
     /// The run's options.
     #[command(flatten)]
     options: LearnRecipe,
-    /// Run directory: dataset, checkpoint, learn.json, curve.csv, curve.svg.
+    /// Run directory: final.uwwm (what the run ships: the checkpoint best on
+    /// held-out seeds at its end, see --select-episodes), model.uwwm (the
+    /// last), best.uwwm (the best curve evaluation, on few episodes),
+    /// candidates/, dataset, learn.json, curve.csv, curve.svg.
     #[arg(long, value_name = "DIR")]
     out: PathBuf,
     /// Continue the run in --out (its own options are kept; only a larger
-    /// --steps, given or in the recipe, extends it).
+    /// --steps, given or in the recipe, extends it, and the run selects
+    /// final.uwwm again at its new end).
     #[arg(long)]
     resume: bool,
     /// No progress bar; print one JSON document at the end.
@@ -112,6 +116,31 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 100.0 * p.eval_success
             ));
         }
+        LearnEvent::Selecting {
+            candidate,
+            of,
+            env_steps,
+        } => {
+            bar.set_message(format!(
+                "held-out selection: candidate {candidate} of {of} ({env_steps} steps)"
+            ));
+        }
+        LearnEvent::Selected(sel) => {
+            for c in &sel.candidates {
+                bar.println(format!(
+                    "held-out {} episodes from seed {}: {} steps {:.1} ± {:.1}, success {:.0}% (curve {})",
+                    sel.episodes,
+                    sel.seeds_from,
+                    c.env_steps,
+                    c.held_out_return,
+                    c.held_out_std,
+                    100.0 * c.held_out_success,
+                    c.curve_return
+                        .map(|r| format!("{r:.1}"))
+                        .unwrap_or_else(|| "none".into())
+                ));
+            }
+        }
     };
     let mut robot = match args.remote {
         true => Some(connect(&o, &args)?),
@@ -140,6 +169,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         std::fs::write(args.out.join("remote.json"), json)
             .map_err(|e| anyhow::anyhow!("{}: {e}", args.out.join("remote.json").display()))?;
     }
+    let unselected = state.options.select_episodes > 0
+        && state.selection.as_ref().map(|s| s.env_steps) != Some(state.env_steps);
     if state.env_steps < state.options.env_steps {
         // On stderr in every mode: a --json run's reader learns it from
         // learn.json's env_steps.
@@ -149,8 +180,21 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             state.options.env_steps,
             args.out.display()
         );
+    } else if unselected {
+        eprintln!(
+            "stopped before the held-out selection of final.uwwm; it runs with --resume --out {}",
+            args.out.display()
+        );
     }
+    let selection = state
+        .selection
+        .as_ref()
+        .filter(|s| s.env_steps == state.env_steps);
     if args.json {
+        if let Some(sel) = selection {
+            // stdout holds the one JSON document; the choice, on stderr.
+            eprintln!("{}", sel.summary());
+        }
         super::print_json(&state)?;
     } else {
         let last = state.curve.last();
@@ -165,6 +209,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             last.map(|p| format!("{:.1} ± {:.1}", p.eval_return, p.eval_return_std))
                 .unwrap_or_else(|| "none".into())
         );
+        if let Some(sel) = selection {
+            outln!("{}", sel.summary());
+        }
         outln!("where the time went: {}", state.time.line(state.wall_s));
         outln!(
             "run directory {}: {}",
@@ -186,7 +233,10 @@ fn connect(o: &LearnOptions, args: &Args) -> anyhow::Result<RemoteRobot> {
 
 /// What a learning run's directory may hold, in the order to list it.
 const RUN_FILES: &[&str] = &[
+    "final.uwwm",
     "model.uwwm",
+    "best.uwwm",
+    "candidates/",
     "curve.csv",
     "curve.svg",
     "learn.json",
@@ -229,6 +279,8 @@ mod tests {
             existing(&dir, RUN_FILES),
             ["model.uwwm", "curve.csv", "learn.json", "data/"]
         );
+        std::fs::write(dir.join("final.uwwm"), b"x").expect("temp file");
+        assert_eq!(existing(&dir, RUN_FILES)[0], "final.uwwm");
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -83,7 +83,7 @@ pub struct LearnRecipe {
     #[arg(long, value_parser = args::count::<usize>(1, 1_000_000))]
     pub eval_every: Option<usize>,
     /// Noise-free episodes per evaluation [default: 3].
-    #[arg(long, value_parser = args::count::<usize>(1, 10_000))]
+    #[arg(long, value_parser = args::count::<usize>(1, crate::offline::learn::MAX_EVAL_EPISODES as u64))]
     pub eval_episodes: Option<usize>,
     /// Planner samples per iteration (TD-MPC2: 512).
     #[arg(long, value_parser = args::count::<usize>(1, crate::plan::MAX_SAMPLES as u64))]
@@ -125,6 +125,17 @@ pub struct LearnRecipe {
     /// relabelled; the copies are never written to the dataset [default: 0].
     #[arg(long)]
     pub relabel: Option<usize>,
+    /// Candidates for the held-out selection at the run's end besides the
+    /// last checkpoint: the checkpoints of this many best curve evaluations
+    /// are kept in `candidates/` (at most this many + 1 files) [default: 3].
+    #[arg(long, value_name = "K", value_parser = args::count::<usize>(0, crate::offline::learn::MAX_SELECT_CANDIDATES as u64))]
+    pub select_candidates: Option<usize>,
+    /// Held-out episodes per candidate when the budget is spent (seeds from
+    /// 3,000,000, disjoint from the curve's, the training episodes' and the
+    /// reporting seeds 100-119 and 2000-2019); the best becomes
+    /// `final.uwwm`, what a run ships. 0: no selection [default: 10].
+    #[arg(long, value_name = "M", value_parser = args::count::<usize>(0, crate::offline::learn::MAX_SELECT_EPISODES as u64))]
+    pub select_episodes: Option<usize>,
 }
 
 impl LearnRecipe {
@@ -171,6 +182,8 @@ impl LearnRecipe {
             value_coef: self.value_coef.or(fallback.value_coef),
             q_heads: self.q_heads.or(fallback.q_heads),
             relabel: self.relabel.or(fallback.relabel),
+            select_candidates: self.select_candidates.or(fallback.select_candidates),
+            select_episodes: self.select_episodes.or(fallback.select_episodes),
         }
     }
 
@@ -238,6 +251,12 @@ impl LearnRecipe {
         }
         if let Some(v) = self.relabel {
             o.relabel = v;
+        }
+        if let Some(v) = self.select_candidates {
+            o.select_candidates = v;
+        }
+        if let Some(v) = self.select_episodes {
+            o.select_episodes = v;
         }
         Ok(o)
     }

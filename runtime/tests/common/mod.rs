@@ -51,9 +51,11 @@ pub fn num(v: &serde_json::Value, path: &str) -> f64 {
 }
 
 /// The flags of a tiny learning run of the cart-pole (one seed episode,
-/// an evaluation after each episode, a small planner and model).
+/// an evaluation after each episode, a small planner and model, 2
+/// held-out episodes per candidate at the end; the robot and task first,
+/// the selection last).
 #[allow(dead_code)] // not every test binary that shares this module needs it
-pub const TINY: [&str; 20] = [
+pub const TINY: [&str; 22] = [
     "--robot",
     "cartpole",
     "--task",
@@ -74,6 +76,8 @@ pub const TINY: [&str; 20] = [
     "16",
     "--updates-per-step",
     "0.01",
+    "--select-episodes",
+    "2",
 ];
 
 /// `umwelt learn --json` of 2000 steps into `out`: `extra`, then [`TINY`].

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use umwelt_models::world_model::{TrainConfig, WorldModelConfig};
 
 use super::LearnError;
+use super::select::{MAX_SELECT_CANDIDATES, MAX_SELECT_EPISODES};
 use crate::offline::explore::{DEFAULT_EXPLORE_TIME_S, Exploration, SimplePolicy};
 use crate::plan::PlannerConfig;
 
@@ -62,7 +63,35 @@ pub struct LearnOptions {
     /// derived from the dataset, never written to it.
     #[serde(default)]
     pub relabel: usize,
+    /// Candidates for the held-out selection besides the last checkpoint:
+    /// the checkpoints of this many best curve evaluations are kept in
+    /// `candidates/` (with the last, at most this many + 1 files).
+    #[serde(default = "select_candidates")]
+    pub select_candidates: usize,
+    /// Held-out episodes per candidate when the budget is spent (0: no
+    /// selection, no `final.uwwm`).
+    #[serde(default = "select_episodes")]
+    pub select_episodes: usize,
 }
+
+/// The default of [`LearnOptions::select_candidates`] (older `learn.json`
+/// too: a resumed run selects among what it keeps from then on).
+fn select_candidates() -> usize {
+    DEFAULT_SELECT_CANDIDATES
+}
+
+/// The default of [`LearnOptions::select_episodes`] (older `learn.json` too).
+fn select_episodes() -> usize {
+    DEFAULT_SELECT_EPISODES
+}
+
+/// Default of `--select-candidates`: a few, since each costs
+/// `--select-episodes` episodes at the end.
+pub const DEFAULT_SELECT_CANDIDATES: usize = 3;
+
+/// Default of `--select-episodes`: enough that the choice is not the
+/// luckiest of 3 episodes, few enough to cost well under the learning.
+pub const DEFAULT_SELECT_EPISODES: usize = 10;
 
 /// The serde default of [`LearnOptions::action_repeat`] (older `learn.json`).
 fn one() -> usize {
@@ -104,6 +133,8 @@ impl LearnOptions {
             planner: PlannerConfig::default(),
             action_repeat: 1,
             relabel: 0,
+            select_candidates: DEFAULT_SELECT_CANDIDATES,
+            select_episodes: DEFAULT_SELECT_EPISODES,
         }
     }
 
@@ -115,6 +146,10 @@ impl LearnOptions {
         }
     }
 }
+
+/// Most curve evaluation episodes (`--eval-episodes`): their seeds, from
+/// 1,000,000, stay clear of the held-out selection's (from 3,000,000).
+pub const MAX_EVAL_EPISODES: usize = 10_000;
 
 /// Most hindsight copies per episode: beyond a few, the copies crowd the
 /// episodes' own rewards out of the batches.
@@ -142,6 +177,24 @@ pub(super) fn check_options(
         return Err(LearnError::Setup(format!(
             "--relabel {}: at most {MAX_RELABEL} hindsight copies of an episode",
             opts.relabel
+        )));
+    }
+    if opts.select_candidates > MAX_SELECT_CANDIDATES {
+        return Err(LearnError::Setup(format!(
+            "--select-candidates {}: at most {MAX_SELECT_CANDIDATES}",
+            opts.select_candidates
+        )));
+    }
+    if opts.select_episodes > MAX_SELECT_EPISODES {
+        return Err(LearnError::Setup(format!(
+            "--select-episodes {}: at most {MAX_SELECT_EPISODES}",
+            opts.select_episodes
+        )));
+    }
+    if opts.eval_episodes == 0 || opts.eval_episodes > MAX_EVAL_EPISODES {
+        return Err(LearnError::Setup(format!(
+            "--eval-episodes {}: must be from 1 to {MAX_EVAL_EPISODES}",
+            opts.eval_episodes
         )));
     }
     opts.seed_exploration()

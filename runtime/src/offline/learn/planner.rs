@@ -1,12 +1,17 @@
 //! The glue between the learning options and the control config: the MPC
-//! planner that collects and evaluates over the model being trained.
+//! planner that collects and evaluates over the model being trained, and
+//! its noise-free evaluation episodes (the curve's, the selection's).
+
+use std::sync::atomic::AtomicBool;
 
 use umwelt_models::world_model::{Normalization, Precision, WorldModel};
 
 use super::{LearnError, LearnOptions};
-use crate::control::Resolved;
 use crate::control::config::{ControllerConfig, RunConfig};
 use crate::control::mpc::{Mpc, MpcConfig, MpcModel, Objective};
+use crate::control::{Controller, Resolved};
+use crate::offline::episode::run_controller_episode;
+use crate::offline::plant::Plant;
 use crate::plan::{LearnedModel, PlannerConfig};
 
 /// The control config of the run's planner over the learned model:
@@ -70,4 +75,37 @@ pub(super) fn planner_for(
     )
     .map_err(|e| LearnError::Setup(e.to_string()))?;
     Mpc::new(c.planner.clone(), Box::new(learned)).map_err(|e| LearnError::Setup(e.to_string()))
+}
+
+/// Noise-free episodes of `model` on `seeds` (the first seed and how many;
+/// fixed seeds, so that evaluations compare like with like), the planner's
+/// noise reseeded with `planner_seed` plus each episode's seed: their
+/// returns, and how many met the task's success rule; `None` when `stop`
+/// ended them.
+#[allow(clippy::too_many_arguments)] // the planner, its model and the episodes, each needed
+pub(super) fn evaluate(
+    eval_cfg: &Resolved,
+    env: &mut dyn Plant,
+    model: &WorldModel,
+    norm: &Normalization,
+    gamma: f32,
+    seeds: (u64, usize),
+    planner_seed: u64,
+    stop: &AtomicBool,
+) -> Result<Option<(Vec<f64>, usize)>, LearnError> {
+    let (first, n) = seeds;
+    let mut returns = Vec::with_capacity(n);
+    let mut successes = 0usize;
+    for i in 0..n as u64 {
+        let seed = first.wrapping_add(i);
+        let mut mpc = planner_for(eval_cfg, model, norm, gamma)?;
+        mpc.reseed(planner_seed.wrapping_add(seed));
+        let r = run_controller_episode(eval_cfg, env, &mut mpc, seed, false, Some(stop))?;
+        if r.stopped {
+            return Ok(None);
+        }
+        returns.push(r.ret);
+        successes += usize::from(r.success);
+    }
+    Ok(Some((returns, successes)))
 }

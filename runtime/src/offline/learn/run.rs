@@ -13,11 +13,11 @@ use super::curve::{mean_std, write_curve};
 use super::error::io;
 use super::hindsight::{Hindsight, TrainingSet};
 use super::options::check_options;
-use super::planner::{planner_for, resolved};
+use super::planner::{evaluate, planner_for, resolved};
+use super::select::{self, CURVE_SEED_BASE, Candidate};
 use super::state::TimeSplit;
 use super::{CurvePoint, LearnError, LearnEvent, LearnOptions, LearnState, RunDir, write_atomic};
 use crate::control::Controller;
-use crate::control::Resolved;
 use crate::offline::collect::record_held_episode;
 use crate::offline::episode::run_controller_episode;
 use crate::offline::plant::Plant;
@@ -70,8 +70,15 @@ pub fn learn(
             best_eval_return: None,
             dropped_blocks: 0,
             time: TimeSplit::default(),
+            candidates: Vec::new(),
+            selection: None,
         }
     };
+    if resume {
+        // A stop or crash between pruning the candidates and saving
+        // learn.json leaves the two to agree again.
+        select::reconcile(&run, &mut state)?;
+    }
     let opts = state.options.clone();
     let repeat = opts.action_repeat;
     let robot = load_robot(&opts.robot, opts.robot_config.as_deref(), &opts.task)
@@ -290,7 +297,16 @@ pub fn learn(
         if since_eval >= opts.eval_every || done {
             since_eval = 0;
             let t = Instant::now();
-            let evaluated = evaluate(&eval_cfg, env, &trainer, gamma, &opts, stop)?;
+            let evaluated = evaluate(
+                &eval_cfg,
+                env,
+                &trainer.inference_model(),
+                trainer.normalization(),
+                gamma,
+                (CURVE_SEED_BASE, opts.eval_episodes),
+                opts.seed,
+                stop,
+            )?;
             state.time.eval_s += t.elapsed().as_secs_f64();
             let Some((returns, successes)) = evaluated else {
                 // Stopped: the episode and its updates are kept, the
@@ -320,12 +336,20 @@ pub fn learn(
             state.time.save_s += t.elapsed().as_secs_f64();
             state.wall_s = wall(&session);
             save(&trainer, &mut state)?;
+            let t = Instant::now();
             if improved {
-                let t = Instant::now();
                 let bytes = std::fs::read(run.model()).map_err(io(&run.model()))?;
                 write_atomic(&run.best(), &bytes)?;
-                state.time.save_s += t.elapsed().as_secs_f64();
             }
+            if opts.select_episodes > 0 {
+                let new = Candidate {
+                    env_steps: state.env_steps,
+                    curve_return: Some(mean),
+                };
+                select::keep(&run, &mut state, new, opts.select_candidates)?;
+            }
+            state.time.save_s += t.elapsed().as_secs_f64();
+            save_state(&run, &mut state)?;
             continue;
         }
         state.wall_s = wall(&session);
@@ -333,6 +357,32 @@ pub fn learn(
     }
     state.wall_s = wall(&session);
     save(&trainer, &mut state)?;
+    let selected = state.selection.as_ref().map(|s| s.env_steps);
+    if state.env_steps >= opts.env_steps
+        && opts.select_episodes > 0
+        && selected != Some(state.env_steps)
+        && !stop.load(Ordering::SeqCst)
+    {
+        // The budget is spent: choose what ships on seeds nothing else
+        // used. A run stopped before its end selects nothing; one resumed
+        // with a larger budget selects again at its new end.
+        let selector = select::Selector {
+            run: &run,
+            spec: &spec,
+            device: &device,
+            eval_cfg: &eval_cfg,
+            gamma,
+            dataset_len: writer.next_index(),
+            stop,
+        };
+        let chosen = select::select(&selector, &mut state, env, on_event)?;
+        if let Some(sel) = chosen {
+            on_event(LearnEvent::Selected(&sel));
+            state.selection = Some(sel);
+        }
+        state.wall_s = wall(&session);
+        save_state(&run, &mut state)?;
+    }
     Ok(state)
 }
 
@@ -379,31 +429,3 @@ fn store(
 /// Seed episodes in a row that may end before their first step before the
 /// run gives up on the robot.
 const MAX_EMPTY_EPISODES: usize = 10;
-
-/// The noise-free evaluation episodes of the model as `trainer` has it now,
-/// on fixed seeds (so the curve compares like with like): their returns,
-/// and how many met the task's success rule; `None` when `stop` ended them.
-fn evaluate(
-    eval_cfg: &Resolved,
-    env: &mut dyn Plant,
-    trainer: &Trainer,
-    gamma: f32,
-    opts: &LearnOptions,
-    stop: &AtomicBool,
-) -> Result<Option<(Vec<f64>, usize)>, LearnError> {
-    let model = trainer.inference_model();
-    let mut returns = Vec::new();
-    let mut successes = 0usize;
-    for i in 0..opts.eval_episodes {
-        let mut mpc = planner_for(eval_cfg, &model, trainer.normalization(), gamma)?;
-        mpc.reseed(opts.seed.wrapping_add(1_000_000 + i as u64));
-        let seed = 1_000_000 + i as u64;
-        let r = run_controller_episode(eval_cfg, env, &mut mpc, seed, false, Some(stop))?;
-        if r.stopped {
-            return Ok(None);
-        }
-        returns.push(r.ret);
-        successes += usize::from(r.success);
-    }
-    Ok(Some((returns, successes)))
-}

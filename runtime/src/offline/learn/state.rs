@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use umwelt_models::world_model::LossTerms;
 
 use super::LearnOptions;
+use super::select::{Candidate, Selection};
 
 /// One evaluation on the learning curve.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -44,7 +45,8 @@ pub struct LearnState {
     pub wall_s: f64,
     /// The evaluations.
     pub curve: Vec<CurvePoint>,
-    /// Highest evaluation return so far (its checkpoint is `best.uwwm`).
+    /// Highest curve evaluation return so far (its checkpoint is
+    /// `best.uwwm`; judged on few episodes, so not what ships).
     #[serde(default)]
     pub best_eval_return: Option<f64>,
     /// Blocks of `action_repeat` steps not trained on because the robot's
@@ -55,6 +57,15 @@ pub struct LearnState {
     /// all zero).
     #[serde(default)]
     pub time: TimeSplit,
+    /// The checkpoints kept for the held-out selection (`candidates/`), in
+    /// order of environment steps: the best few curve points and the last.
+    #[serde(default)]
+    pub candidates: Vec<Candidate>,
+    /// The last held-out selection, made at the end of the budget it
+    /// names; its choice is `final.uwwm` (`None` before a run's end, with
+    /// `--select-episodes 0`, and in runs from before the selection).
+    #[serde(default)]
+    pub selection: Option<Selection>,
 }
 
 /// Where a run's wall time went, in seconds over all its sessions. The
@@ -71,8 +82,12 @@ pub struct TimeSplit {
     pub plan_s: f64,
     /// Gradient updates, the pre-training on seed data included.
     pub train_s: f64,
-    /// Evaluation episodes, robot and planner.
+    /// Evaluation episodes of the curve, robot and planner.
     pub eval_s: f64,
+    /// Held-out episodes of the selection at the run's end, robot and
+    /// planner (0 in runs from before the selection).
+    #[serde(default)]
+    pub select_s: f64,
     /// Writing checkpoints and the learning curve.
     pub save_s: f64,
     /// The rest: loading, building trainers and planners, storing episodes,
@@ -88,18 +103,20 @@ impl TimeSplit {
             + self.plan_s
             + self.train_s
             + self.eval_s
+            + self.select_s
             + self.save_s;
         self.other_s = (wall_s - known).max(0.0);
     }
 
     /// The parts with their names, in a fixed order.
-    pub fn parts(&self) -> [(&'static str, f64); 7] {
+    pub fn parts(&self) -> [(&'static str, f64); 8] {
         [
             ("seed episodes", self.seed_episodes_s),
             ("robot", self.robot_s),
             ("planning", self.plan_s),
             ("training", self.train_s),
             ("evaluation", self.eval_s),
+            ("selection", self.select_s),
             ("saving", self.save_s),
             ("other", self.other_s),
         ]
@@ -143,6 +160,17 @@ pub enum LearnEvent<'a> {
     },
     /// An evaluation finished.
     Evaluated(&'a CurvePoint),
+    /// The held-out selection begins on a candidate.
+    Selecting {
+        /// Which (from 1).
+        candidate: usize,
+        /// Of how many.
+        of: usize,
+        /// Its environment steps.
+        env_steps: u64,
+    },
+    /// The held-out selection chose `final.uwwm`.
+    Selected(&'a Selection),
 }
 
 /// The paths of a run directory.
@@ -167,6 +195,19 @@ impl RunDir {
     /// The checkpoint of the best evaluation so far.
     pub fn best(&self) -> PathBuf {
         self.root.join("best.uwwm")
+    }
+    /// The directory of the checkpoints kept for the held-out selection.
+    pub fn candidates(&self) -> PathBuf {
+        self.root.join("candidates")
+    }
+    /// The candidate checkpoint saved at `env_steps`
+    /// (`candidates/steps_<env_steps>.uwwm`).
+    pub fn candidate(&self, env_steps: u64) -> PathBuf {
+        self.candidates().join(format!("steps_{env_steps}.uwwm"))
+    }
+    /// The checkpoint the held-out selection chose: what a run ships.
+    pub fn final_model(&self) -> PathBuf {
+        self.root.join("final.uwwm")
     }
     /// The learning curve as CSV.
     pub fn curve_csv(&self) -> PathBuf {

@@ -79,6 +79,17 @@ fn a_tiny_run_learns_checkpoints_and_resumes() {
     assert_eq!(s["updates"], 30);
     assert_eq!(s["curve"].as_array().unwrap().len(), 2);
     check_time_split(&s);
+    // New runs compute each step's gradient on two threads.
+    assert_eq!(s["options"]["train_threads"], 2);
+
+    // Resumed without --steps: its own budget holds (it is spent), not the
+    // default's 100,000 steps.
+    let mut args: Vec<&str> = vec!["learn", "--json", "--resume", "--out", out];
+    args.extend(TINY);
+    let s = json(&args);
+    assert_eq!(s["env_steps"], 3000);
+    assert_eq!(s["options"]["env_steps"], 3000);
+    assert_eq!(s["episodes"], 3);
     std::fs::remove_dir_all(dir).ok();
 }
 
@@ -262,6 +273,8 @@ fn bad_options_are_refused_before_anything_is_written() {
         // Cart-pole has no goal to relabel.
         (["--relabel=1"], "goal radius"),
         (["--relabel=17"], "at most 16"),
+        (["--train-threads=0"], "--train-threads"),
+        (["--train-threads=65"], "--train-threads"),
     ] {
         let args = tiny_run(out.to_str().unwrap(), &flags);
         let o = umwelt(&args);

@@ -8,7 +8,7 @@ use std::time::Instant;
 use super::progress::{PhaseEta, Progress, short_span};
 use umwelt_runtime::nodes::remote_robot::RemoteRobot;
 use umwelt_runtime::nodes::transport::ZenohArgs;
-use umwelt_runtime::offline::learn::{LearnEvent, LearnOptions, learn};
+use umwelt_runtime::offline::learn::{LearnEvent, LearnOptions, LearnState, RunDir, learn};
 use umwelt_runtime::offline::plant::Plant;
 use umwelt_runtime::offline::recipe::LearnRecipe;
 use umwelt_runtime::robot::load_robot;
@@ -65,13 +65,29 @@ pub struct Args {
     zenoh: ZenohArgs,
 }
 
+/// The step budget of the run in `out` (its learn.json), if readable.
+fn resumed_budget(out: &Path) -> Option<u64> {
+    let run = RunDir {
+        root: out.to_path_buf(),
+    };
+    let text = std::fs::read_to_string(run.state()).ok()?;
+    let state: LearnState = serde_json::from_str(&text).ok()?;
+    Some(state.options.env_steps)
+}
+
 /// Runs `umwelt learn`.
 pub fn run(args: Args) -> anyhow::Result<()> {
     let recipe = match &args.recipe {
         Some(path) => args.options.clone().or(LearnRecipe::load(path)?),
         None => args.options.clone(),
     };
-    let o = recipe.options()?;
+    let mut o = recipe.options()?;
+    if args.resume && recipe.steps.is_none() {
+        // Without --steps a resumed run keeps its own budget: the default
+        // would otherwise extend any run to 100,000 steps. (An unreadable
+        // learn.json is `learn`'s error to report.)
+        o.env_steps = resumed_budget(&args.out).unwrap_or(0);
+    }
     let steps = o.env_steps;
     let stop = super::stop_flag()?;
     // The time left is our own, per phase: indicatif's `{eta}` divides by

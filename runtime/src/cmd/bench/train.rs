@@ -24,7 +24,7 @@ pub struct Args {
     /// process may run on).
     #[arg(long, value_parser = umwelt_runtime::cli::args::count::<usize>(1, umwelt_runtime::cli::args::MAX_THREADS))]
     threads: Option<usize>,
-    /// Thread counts to time each model's step on, comma-separated
+    /// Training threads to time each model's step on, comma-separated
     /// (default: 1 and the cores this process may run on).
     #[arg(long, value_delimiter = ',', value_parser = umwelt_runtime::cli::args::count::<usize>(1, umwelt_runtime::cli::args::MAX_THREADS))]
     train_threads: Vec<usize>,

@@ -36,7 +36,8 @@ mod state;
 pub use curve::mean_std;
 pub use error::{LearnError, write_atomic};
 pub use options::{
-    DEFAULT_SELECT_CANDIDATES, DEFAULT_SELECT_EPISODES, LearnOptions, MAX_EVAL_EPISODES,
+    DEFAULT_SELECT_CANDIDATES, DEFAULT_SELECT_EPISODES, DEFAULT_TRAIN_THREADS, LearnOptions,
+    MAX_EVAL_EPISODES, MAX_TRAIN_THREADS,
 };
 pub use run::learn;
 pub use select::{

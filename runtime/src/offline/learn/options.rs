@@ -72,7 +72,25 @@ pub struct LearnOptions {
     /// selection, no `final.uwwm`).
     #[serde(default = "select_episodes")]
     pub select_episodes: usize,
+    /// Threads each training step's gradient is computed on, the batch
+    /// split between them ([`umwelt_models::world_model::Trainer::set_threads`]).
+    /// A fixed number, not the machine's core count, so that a run is the
+    /// same on every machine; runs from before the field read as 1 (their
+    /// one-thread steps, bit for bit).
+    #[serde(default = "one_train_thread")]
+    pub train_threads: usize,
 }
+
+/// The serde default of [`LearnOptions::train_threads`] (older `learn.json`).
+fn one_train_thread() -> usize {
+    1
+}
+
+/// Training threads of a new run: the two cores umwelt is built to learn on.
+pub const DEFAULT_TRAIN_THREADS: usize = 2;
+
+/// Most training threads (`--train-threads`).
+pub const MAX_TRAIN_THREADS: usize = 64;
 
 /// The default of [`LearnOptions::select_candidates`] (older `learn.json`
 /// too: a resumed run selects among what it keeps from then on).
@@ -135,6 +153,7 @@ impl LearnOptions {
             relabel: 0,
             select_candidates: DEFAULT_SELECT_CANDIDATES,
             select_episodes: DEFAULT_SELECT_EPISODES,
+            train_threads: DEFAULT_TRAIN_THREADS,
         }
     }
 
@@ -189,6 +208,12 @@ pub(super) fn check_options(
         return Err(LearnError::Setup(format!(
             "--select-episodes {}: at most {MAX_SELECT_EPISODES}",
             opts.select_episodes
+        )));
+    }
+    if opts.train_threads == 0 || opts.train_threads > MAX_TRAIN_THREADS {
+        return Err(LearnError::Setup(format!(
+            "--train-threads {}: must be from 1 to {MAX_TRAIN_THREADS}",
+            opts.train_threads
         )));
     }
     if opts.eval_episodes == 0 || opts.eval_episodes > MAX_EVAL_EPISODES {

@@ -11,23 +11,7 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::umwelt;
-
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_path_buf()
-}
-
-fn config(name: &str) -> String {
-    repo().join("configs").join(name).display().to_string()
-}
-
-fn read_json(path: &Path) -> serde_json::Value {
-    let text = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    serde_json::from_slice(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-}
+use common::{config, read_json, repo, umwelt};
 
 /// A folder of stand-ins on PATH: `umwelt` as the real binary or a
 /// recorder of its arguments, and `sbatch` recording its arguments and

@@ -20,7 +20,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
-use common::{json, num};
+use common::{json, num, repo};
 use umwelt_models::dataset::Dataset;
 
 /// The wire name the driver serves (not the description's kind, to
@@ -29,10 +29,6 @@ const WIRE_NAME: &str = "di_test";
 
 /// Ports this test may use (loopback only).
 const PORTS: std::ops::Range<u16> = 17900..18000;
-
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
 
 /// Why the Python side cannot run here, if it cannot.
 fn python_missing() -> Option<String> {

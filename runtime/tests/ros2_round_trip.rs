@@ -16,19 +16,14 @@
 mod common;
 
 use std::io::Read;
-use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use common::num;
 use common::process::{Node, interrupt, spawn, wait_exit};
+use common::{num, repo};
 
 /// Ports this test may use (loopback only).
 const PORTS: std::ops::Range<u16> = 27700..27800;
-
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
 
 fn python_missing() -> Option<String> {
     let out = Command::new("python3")

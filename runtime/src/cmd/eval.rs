@@ -17,7 +17,6 @@ use umwelt_runtime::offline::eval::{
 };
 use umwelt_runtime::offline::eval_runs;
 use umwelt_runtime::offline::eval_shard::{EvalIdentity, ShardInfo, ShardSpec, fingerprint};
-use umwelt_runtime::offline::media::{EvalMedia, evaluation_media};
 use umwelt_runtime::plan::presets::oracle_planner;
 
 use super::eval_report::{Baseline, ReportInput, write_report};
@@ -350,20 +349,7 @@ fn run_eval(args: EvalArgs) -> anyhow::Result<()> {
         )?),
         None => None,
     };
-    // Replays for the state traces and the videos (not of a robot behind a
-    // driver: only the simulator's own episodes replay exactly).
-    let media = if args.remote {
-        EvalMedia::default()
-    } else {
-        evaluation_media(
-            r.sim.as_ref(),
-            &r.config.task,
-            r.period,
-            &main,
-            args.video,
-            &args.out,
-        )?
-    };
+    let media = super::eval_report::media(&r, &main, args.remote, args.video, &args.out)?;
     let heading = match args.shard {
         Some(spec) => format!(
             "shard {spec}: episodes {} to {} of {} from seed {}",

@@ -23,7 +23,6 @@ use umwelt_runtime::offline::eval_merge::{
 };
 use umwelt_runtime::offline::eval_runs::{self, RunGroup};
 use umwelt_runtime::offline::eval_shard::{ShardInfo, fingerprint};
-use umwelt_runtime::offline::media::{EvalMedia, evaluation_media};
 
 use super::eval_report::{Baseline, ReportInput, write_report};
 
@@ -226,18 +225,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         super::eval_record::prepare(path)?;
         super::eval_record::write(path, &r, &main.runs)?;
     }
-    let media = if identity.remote {
-        EvalMedia::default()
-    } else {
-        evaluation_media(
-            r.sim.as_ref(),
-            &r.config.task,
-            r.period,
-            &main,
-            args.video,
-            &args.out,
-        )?
-    };
+    let media = super::eval_report::media(&r, &main, identity.remote, args.video, &args.out)?;
     write_report(&ReportInput {
         config: &identity.config,
         r: &r,

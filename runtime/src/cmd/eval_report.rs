@@ -15,7 +15,7 @@ use umwelt_runtime::offline::eval::{EpisodeReport, EvalSummary, Evaluation};
 use umwelt_runtime::offline::eval_info::{LeRobotInfo, lerobot_info};
 use umwelt_runtime::offline::eval_merge::MergeInfo;
 use umwelt_runtime::offline::eval_shard::ShardInfo;
-use umwelt_runtime::offline::media::{EpisodeVideo, EvalMedia};
+use umwelt_runtime::offline::media::{EpisodeVideo, EvalMedia, evaluation_media};
 
 use super::eval_sil::SilReport;
 
@@ -117,6 +117,29 @@ pub(super) struct ReportInput<'a> {
 
 fn write(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     std::fs::write(path, bytes).with_context(|| format!("writing {}", path.display()))
+}
+
+/// The replays behind the state traces and `video` videos of `main`'s
+/// episodes, in `out`; none for episodes of a robot behind a driver
+/// (`remote`): only the simulator's own episodes replay exactly.
+pub(super) fn media(
+    r: &Resolved,
+    main: &Evaluation,
+    remote: bool,
+    video: usize,
+    out: &Path,
+) -> anyhow::Result<EvalMedia> {
+    if remote {
+        return Ok(EvalMedia::default());
+    }
+    Ok(evaluation_media(
+        r.sim.as_ref(),
+        &r.config.task,
+        r.period,
+        main,
+        video,
+        out,
+    )?)
 }
 
 /// Writes the report folder `i.out` (eval.json, episodes.csv, the

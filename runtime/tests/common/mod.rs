@@ -88,3 +88,23 @@ pub fn tiny_run<'a>(out: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
     args.extend(TINY);
     args
 }
+
+/// The repository's root.
+#[allow(dead_code)] // not every test binary that shares this module needs it
+pub fn repo() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// The path of `configs/NAME`, as a string for a command line.
+#[allow(dead_code)] // not every test binary that shares this module needs it
+pub fn config(name: &str) -> String {
+    repo().join("configs").join(name).display().to_string()
+}
+
+/// The JSON document in the file at `path`; panics, naming it, if it cannot
+/// be read or parsed.
+#[allow(dead_code)] // not every test binary that shares this module needs it
+pub fn read_json(path: &std::path::Path) -> serde_json::Value {
+    let text = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    serde_json::from_slice(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::camera::{self, CameraConfig};
 use crate::error::{Result, SimError};
 use crate::spec::ActuationMode;
 
@@ -189,6 +190,10 @@ pub struct RobotConfig {
     /// Realism settings.
     #[serde(default)]
     pub realism: Realism,
+    /// Cameras (`[[camera]]` entries, see [`crate::camera`]); none means the
+    /// robot's default camera ([`crate::camera::default_camera`]).
+    #[serde(default, rename = "camera", skip_serializing_if = "Vec::is_empty")]
+    pub cameras: Vec<CameraConfig>,
 }
 
 impl RobotConfig {
@@ -366,6 +371,9 @@ impl RobotConfig {
                 return bad(format!("realism.randomize.{name} = {v}: must be in [0, 1)"));
             }
         }
+        if let Err(message) = camera::validate_all(&self.cameras) {
+            return bad(message);
+        }
         if self.robot != RobotKind::Arm && self.urdf.is_some() {
             return bad(format!(
                 "urdf: robot `{}` is built in code and takes no URDF",
@@ -375,7 +383,8 @@ impl RobotConfig {
         Ok(())
     }
 
-    /// The default configuration of a built-in robot.
+    /// The default configuration of a built-in robot, with its default
+    /// camera listed.
     pub fn builtin(kind: RobotKind) -> Self {
         let joint = |name: &str, effort: f32, vel: f32, damping: f32, limits: Option<[f32; 2]>| {
             JointConfig {
@@ -404,6 +413,7 @@ impl RobotConfig {
                     joint("hinge", 0.0, 50.0, 2e-6, None),
                 ],
                 realism: Realism::default(),
+                cameras: vec![camera::default_camera(kind)],
             },
             // dm_control pendulum.xml: damping 0.1, torque +-1 N*m; timestep 0.02.
             RobotKind::Pendulum => RobotConfig {
@@ -414,6 +424,7 @@ impl RobotConfig {
                 urdf: None,
                 joints: vec![joint("hinge", 1.0, 50.0, 0.1, None)],
                 realism: Realism::default(),
+                cameras: vec![camera::default_camera(kind)],
             },
             // dm_control suite/reacher.xml: `<option timestep="0.02">`; `<joint type="hinge"
             // axis="0 0 1" damping="0.01"/>`; `<motor gear=".05" ctrlrange="-1 1"/>` as the default
@@ -435,6 +446,7 @@ impl RobotConfig {
                     ),
                 ],
                 realism: Realism::default(),
+                cameras: vec![camera::default_camera(kind)],
             },
             RobotKind::Arm => {
                 // Armature: reflected rotor inertia of geared joint motors; it
@@ -460,6 +472,7 @@ impl RobotConfig {
                         arm_joint("flange", 3.0, 4.0, 0.005),
                     ],
                     realism: Realism::default(),
+                    cameras: vec![camera::default_camera(kind)],
                 }
             }
         }

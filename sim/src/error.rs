@@ -97,6 +97,18 @@ pub enum SimError {
         /// Why not.
         reason: String,
     },
+    /// A camera index past the robot's cameras.
+    #[error("robot `{robot}` has {count} camera(s) ({names}); there is no camera {index}")]
+    NoCamera {
+        /// Robot name.
+        robot: String,
+        /// The index asked for.
+        index: usize,
+        /// How many cameras the robot has.
+        count: usize,
+        /// Their names, comma separated.
+        names: String,
+    },
     /// `step` was called before the first `reset`.
     #[error("step called before reset: call Env::reset(seed) first")]
     NotReset,

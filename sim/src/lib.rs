@@ -13,23 +13,27 @@
 //!
 //! Robots (see [`RobotKind`]): `cartpole`, `pendulum`, `reacher` (built in
 //! code after the DeepMind Control Suite models) and `arm` (6-DoF, from URDF).
-//! Every random draw is seeded by [`Env::reset`]; the crate knows nothing of
+//! Cameras ([`camera`], [`Env::render_rgb`]) render the scene by ray casting
+//! ([`render`]). Every random draw is seeded by [`Env::reset`]; the crate knows nothing of
 //! zenoh or of learned models.
 
 #![warn(missing_docs)]
 
+pub mod camera;
 pub mod config;
 pub mod env;
 pub mod error;
 pub mod observation;
 pub mod physics;
 pub mod relabel;
+pub mod render;
 pub mod rewards;
 mod robots;
 pub mod scene;
 pub mod spec;
 pub mod task;
 
+pub use camera::CameraConfig;
 pub use config::{JointConfig, Randomize, Realism, RobotConfig, RobotKind};
 pub use env::{Env, EpisodeState};
 pub use error::{Result, SimError};

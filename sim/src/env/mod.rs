@@ -5,6 +5,7 @@
 //! lifecycle (reset and sensing), the saving and moving of its state, and
 //! the control step live in the modules below.
 
+mod camera;
 mod episode;
 mod scene;
 mod state;
@@ -12,6 +13,7 @@ mod step;
 
 pub use state::EpisodeState;
 
+use crate::camera::{CameraConfig, default_camera};
 use crate::config::{RobotConfig, RobotKind};
 use crate::error::{Result, SimError};
 use crate::observation::{FeatureKind, ObservationMap};
@@ -40,6 +42,8 @@ pub struct Env {
     action_spec: ActionSpec,
     /// Joint index of each actuator.
     actuated: Vec<usize>,
+    /// The config's cameras, or the robot's default one.
+    cameras: Vec<CameraConfig>,
     episode: Option<Episode>,
 }
 
@@ -129,7 +133,12 @@ impl Env {
                 })
                 .collect(),
         };
-        Ok(Self {
+        let cameras = if cfg.cameras.is_empty() {
+            vec![default_camera(cfg.robot)]
+        } else {
+            cfg.cameras.clone()
+        };
+        let env = Self {
             cfg,
             task_name: task.to_string(),
             task: task_logic,
@@ -141,8 +150,11 @@ impl Env {
             obs_spec,
             action_spec,
             actuated,
+            cameras,
             episode: None,
-        })
+        };
+        env.check_camera_frames(&probe)?;
+        Ok(env)
     }
 
     /// The robot's config.

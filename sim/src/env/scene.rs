@@ -4,6 +4,7 @@ use rapier3d::prelude::{Rotation, TypedShape, Vector};
 
 use super::Env;
 use crate::error::{Result, SimError};
+use crate::robots::Model;
 use crate::scene::{Body, Geometry, Pose, Scene, Solid};
 
 /// Colours of the bodies, in order (fixed bases are grey).
@@ -21,7 +22,12 @@ impl Env {
     /// only through frames with [`Env::sync_to_measurement`] first.
     pub fn scene(&self) -> Result<Scene> {
         let ep = self.episode.as_ref().ok_or(SimError::NotReset)?;
-        let art = &ep.model.art;
+        Ok(self.scene_of(&ep.model))
+    }
+
+    /// The scene of `model` (the episode's, or a probe built before any).
+    pub(super) fn scene_of(&self, model: &Model) -> Scene {
+        let art = &model.art;
         let world = art.world();
         let joint_bodies: Vec<_> = (0..art.len()).map(|i| art.joint_body(i)).collect();
         let mut named = Vec::new();
@@ -62,10 +68,10 @@ impl Env {
                     .collect(),
             })
             .collect();
-        Ok(Scene {
+        Scene {
             bodies,
-            markers: self.task.markers(&ep.model),
-        })
+            markers: self.task.markers(model),
+        }
     }
 }
 

@@ -58,6 +58,7 @@ pub fn bench_loop(
         duration: Some(Duration::from_secs_f64(seconds + 2.0)),
         episodes: None,
         record: None,
+        cameras: Vec::new(),
         zenoh: zenoh.clone(),
     };
     let cfg = RunConfig {

@@ -2,6 +2,8 @@
 //! run (`umwelt bench`), one module per benchmark:
 //!
 //! - [`sim`]: physics steps per second of each robot, beside real time;
+//! - [`render`]: camera frames per second, beside env steps per second
+//!   and the control rate;
 //! - [`control_loop`]: control-loop jitter and latency, beside the period;
 //! - [`wire`]: sensor-frame latency over zenoh, beside raw zenoh;
 //! - [`wire_secure`]: the same over the secure profile, beside plain TCP;
@@ -19,6 +21,7 @@ pub mod control_loop;
 pub mod model;
 pub mod plan;
 pub mod record;
+pub mod render;
 pub mod sgemm;
 pub mod sim;
 pub mod train;
@@ -33,6 +36,7 @@ pub use control_loop::{LoopBench, bench_loop};
 pub use model::{ModelBench, ModelBenchOptions, RolloutBench, SgemmBench, TrainBench, bench_model};
 pub use plan::{PacedPlans, PlanBench, PlanBenchOptions, ReferenceJob, bench_plan};
 pub use record::{RecordBench, RecordBenchOptions, bench_record};
+pub use render::{RenderBench, bench_render};
 pub use sgemm::sgemm_gflops;
 pub use sim::{SimBench, bench_sim};
 pub use train::{

@@ -43,6 +43,7 @@ pub mod rollout;
 pub mod run;
 pub mod sim;
 pub mod topic;
+mod topic_images;
 pub mod train;
 
 #[cfg(test)]

@@ -33,7 +33,9 @@ enum What {
         #[arg(long)]
         json: bool,
     },
-    /// Print each message on a key, decoded; invalid ones say why.
+    /// Print each message on a key, decoded; invalid ones say why. Camera
+    /// images are summarised (name, width x height, encoding, bytes), not
+    /// printed.
     Echo {
         /// Key expression, e.g. umwelt/cartpole/sensors.
         key: String,
@@ -46,6 +48,11 @@ enum What {
         /// One JSON document per line instead of indented JSON.
         #[arg(long)]
         json: bool,
+        /// Write each received camera image into this folder as a PNG file,
+        /// `<robot>_<seq>_<camera>_<encoding>.png` (depth drawn in grey, near
+        /// bright).
+        #[arg(long, value_name = "DIR")]
+        save: Option<std::path::PathBuf>,
     },
     /// Publish a message given as JSON (docs/PROTOCOL.md, "JSON") on a
     /// robot's key, for testing: checked like a received one, refused on a
@@ -180,7 +187,12 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             count,
             duration,
             json,
+            save,
         } => {
+            if let Some(dir) = &save {
+                std::fs::create_dir_all(dir)
+                    .map_err(|e| anyhow::anyhow!("--save {}: {e}", dir.display()))?;
+            }
             let (tx, rx) = crossbeam::channel::bounded::<(String, Vec<u8>)>(1024);
             let _sub = session
                 .declare_subscriber(&key)
@@ -200,9 +212,13 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                     continue;
                 };
                 n += 1;
-                match wire::decode(&bytes) {
-                    Ok(msg) if json => outln!("{}", wire::to_json(&msg)),
-                    Ok(msg) => outln!("--- {k}\n{}", wire::to_json_pretty(&msg)),
+                let decoded = wire::decode(&bytes);
+                if let (Ok(msg), Some(dir)) = (&decoded, &save) {
+                    super::topic_images::save(msg, dir)?;
+                }
+                match decoded {
+                    Ok(msg) if json => outln!("{}", super::topic_images::to_json(&msg, false)),
+                    Ok(msg) => outln!("--- {k}\n{}", super::topic_images::to_json(&msg, true)),
                     Err(e) => outln!("--- {k}: invalid message ({} bytes): {e}", bytes.len()),
                 }
             }

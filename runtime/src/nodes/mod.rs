@@ -6,5 +6,6 @@
 pub mod node;
 pub mod operator;
 pub mod remote_robot;
+pub mod sim_images;
 pub mod sim_node;
 pub mod transport;

@@ -23,6 +23,7 @@ use zenoh::Wait;
 use zenoh::pubsub::Publisher;
 
 use crate::nodes::node::{self, DropLog};
+use crate::nodes::sim_images::FrameImages;
 use crate::nodes::transport::{TransportError, ZenohArgs};
 use crate::wire::driver::{Accepted, Decision, DriverInbox, InboxKey};
 use crate::wire::{
@@ -57,6 +58,9 @@ pub struct SimNodeOptions {
     /// Append every finished episode (observation vectors, the actions
     /// applied, rewards, end flags) to this dataset directory.
     pub record: Option<std::path::PathBuf>,
+    /// Cameras whose images every frame carries, by name (`all`: every
+    /// one of the robot's cameras); empty: none, the cheap default.
+    pub cameras: Vec<String>,
     /// zenoh settings.
     pub zenoh: ZenohArgs,
 }
@@ -73,6 +77,9 @@ pub enum SimNodeError {
     /// The recording could not be written.
     #[error(transparent)]
     Record(#[from] umwelt_models::dataset::DatasetError),
+    /// `cameras` names a camera the robot does not have.
+    #[error("{0}")]
+    Cameras(String),
     /// A zenoh callback panicked while holding the inbox.
     #[error("the message inbox was poisoned by a panic in a zenoh callback")]
     Poisoned,
@@ -148,6 +155,7 @@ pub fn run_sim_node(
         .name
         .clone()
         .unwrap_or_else(|| env.robot_name().to_string());
+    let images = FrameImages::select(&env, &opts.cameras).map_err(SimNodeError::Cameras)?;
     let spec = node::wire_spec(&env, &robot);
     let mode = node::command_mode(env.action_spec().mode);
     let session = opts.zenoh.open()?;
@@ -188,6 +196,7 @@ pub fn run_sim_node(
         buf: Vec::with_capacity(1024),
         episode: 0,
         summary: SimNodeSummary::default(),
+        images,
         state: NodeState::Starting,
         stepping: if opts.lockstep {
             Stepping::Lockstep
@@ -420,6 +429,8 @@ struct Node {
     buf: Vec<u8>,
     episode: u32,
     summary: SimNodeSummary,
+    /// The camera images each frame carries.
+    images: FrameImages,
     state: NodeState,
     stepping: Stepping,
 }
@@ -460,7 +471,7 @@ impl Node {
             velocities: obs.sensors.velocities.clone(),
             efforts: obs.sensors.efforts.clone(),
             channels,
-            images: Vec::new(),
+            images: self.images.render(env)?,
         });
         // The inbox learns of the frame before anyone can answer it.
         inbox.lock()?.frame_sent(self.frame_seq, stamp_ns);

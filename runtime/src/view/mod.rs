@@ -5,13 +5,16 @@
 //! It lives in the runtime, beside the reports it illustrates, not in the
 //! simulator: it is a diagram for reports, not a sensor. Cameras that a
 //! controller sees through belong to the simulator and will be rendered
-//! there, physically.
+//! there, physically (`umwelt_sim::render`); [`png`] writes their images
+//! as PNG files.
 
 pub mod camera;
 mod font;
+pub mod png;
 pub mod render;
 mod shapes;
 
 pub use camera::{Camera, View};
+pub use png::{PngError, write_png};
 pub use render::{Ground, Overlay, RenderError, Renderer};
 pub use shapes::scene_points;

@@ -15,6 +15,7 @@ fn held_episode(len: usize, hold: usize) -> Episode {
         terminated: true,
         truncated: false,
         success: true,
+        frames: None,
     }
 }
 

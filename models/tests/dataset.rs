@@ -70,6 +70,7 @@ fn episode(seed: u64, len: usize) -> Episode {
         terminated: seed.is_multiple_of(2),
         truncated: seed % 2 == 1,
         success: seed.is_multiple_of(3),
+        frames: None,
     }
 }
 
@@ -585,6 +586,7 @@ fn doc_example() -> (DatasetSpec, Episode) {
         terminated: false,
         truncated: true,
         success: true,
+        frames: None,
     };
     (spec, episode)
 }

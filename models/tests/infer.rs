@@ -71,6 +71,7 @@ fn trained_model(c: &WorldModelConfig) -> WorldModel {
                 terminated: false,
                 truncated: true,
                 success: false,
+                frames: None,
             };
             for _ in 0..len {
                 let u: Vec<f32> = (0..a).map(|_| rng.random_range(-1.0..1.0)).collect();

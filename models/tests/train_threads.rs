@@ -27,6 +27,7 @@ fn episodes() -> Vec<Episode> {
                 terminated: i == 3,
                 truncated: i != 3,
                 success: false,
+                frames: None,
             }
         })
         .collect()

@@ -59,6 +59,7 @@ fn episodes(n: usize, len: usize, seed: u64) -> Vec<Episode> {
                 terminated: false,
                 truncated: true,
                 success: false,
+                frames: None,
             };
             for _ in 0..len {
                 let u: Vec<f32> = (0..ACT).map(|_| rng.random_range(-1.0..1.0)).collect();

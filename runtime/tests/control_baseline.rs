@@ -32,6 +32,7 @@ fn baseline_swings_up_and_balances_the_simulated_cartpole() {
             let input = ControlInput {
                 observation: &obs.vector,
                 sensors: &obs.sensors,
+                images: &[],
                 deadline: Instant::now(),
             };
             ctl.act(&input, &mut action).unwrap();

@@ -40,6 +40,7 @@ fn begin(m: &mut LearnedModel, obs: &[f32]) {
     let input = PlanState {
         observation: obs,
         sensors: &o.sensors,
+        images: &[],
     };
     m.begin(&input).unwrap();
 }
@@ -139,6 +140,7 @@ fn task_and_goal_values_match_the_burn_model() {
     let input = PlanState {
         observation: &env_obs,
         sensors: &o.sensors,
+        images: &[],
     };
     assert!(task.begin(&input).is_err());
     let nan = [f32::NAN; OBS];
@@ -186,6 +188,7 @@ fn planning_over_the_learned_model_is_seeded_and_bounded() {
             let input = ControlInput {
                 observation: &obs.vector,
                 sensors: &obs.sensors,
+                images: &[],
                 deadline: Instant::now(),
             };
             mpc.act(&input, &mut out).unwrap();

@@ -44,6 +44,7 @@ fn play(mpc: &mut Mpc, robot: &str, task: &str, seed: u64, steps: u32) -> Episod
         let input = ControlInput {
             observation: &obs.vector,
             sensors: &obs.sensors,
+            images: &[],
             deadline: Instant::now() + Duration::from_millis(10),
         };
         mpc.act(&input, &mut out).unwrap();
@@ -156,6 +157,7 @@ fn oracle_rollouts_do_not_depend_on_what_its_simulator_ran_before() {
         let input = PlanState {
             observation: &frame.vector,
             sensors: &frame.sensors,
+            images: &[],
         };
         oracle.begin(&input).unwrap();
         let mut v = vec![0.0f32; n];
@@ -181,6 +183,7 @@ fn oracle_rollouts_do_not_depend_on_what_its_simulator_ran_before() {
         let wander = PlanState {
             observation: &frames[(k * 7) % frames.len()].vector,
             sensors: &frames[(k * 7) % frames.len()].sensors,
+            images: &[],
         };
         oracle.begin(&wander).unwrap();
         let push: Vec<f32> = (0..40)

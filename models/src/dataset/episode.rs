@@ -1,8 +1,9 @@
 //! One episode, and its binary file: a 36-byte header, then `f32` data.
 
 use std::path::Path;
+use std::sync::Arc;
 
-use super::{DatasetError, FORMAT_VERSION, Result};
+use super::{DatasetError, FORMAT_VERSION, Frames, Result};
 
 /// The first four bytes of every episode file.
 pub const MAGIC: [u8; 4] = *b"UWEP";
@@ -39,6 +40,10 @@ pub struct Episode {
     pub truncated: bool,
     /// The task's success at the last step.
     pub success: bool,
+    /// Camera frames, one per observation (`len + 1`), for pixel models;
+    /// shared, so that copies of an episode (a sampler's normalised one, a
+    /// piece) do not copy its images. Stored beside the episode's file.
+    pub frames: Option<Arc<Frames>>,
 }
 
 impl Episode {
@@ -58,7 +63,36 @@ impl Episode {
             terminated: false,
             truncated: false,
             success: false,
+            frames: None,
         }
+    }
+
+    /// Records the camera frame of the latest observation (call after
+    /// [`Episode::begin`] and after each [`Episode::push_step`]); the first
+    /// call fixes the frames' size, a frame of another size is an error.
+    pub fn push_frame(
+        &mut self,
+        width: u16,
+        height: u16,
+        channels: u8,
+        frame: &[u8],
+    ) -> Result<()> {
+        let frames = match &mut self.frames {
+            Some(f) => f,
+            None => self
+                .frames
+                .insert(Arc::new(Frames::new(width, height, channels)?)),
+        };
+        let f = Arc::make_mut(frames);
+        if (f.width(), f.height(), f.channels()) != (width, height, channels) {
+            return Err(DatasetError::InvalidFrames(format!(
+                "a {width}x{height}x{channels} frame in an episode of {}x{}x{} frames",
+                f.width(),
+                f.height(),
+                f.channels()
+            )));
+        }
+        f.push(frame)
     }
 
     /// Records one step: `action` applied at the latest observation earned
@@ -151,6 +185,10 @@ impl Episode {
             terminated: self.terminated && blocks * repeat == self.len(),
             truncated: self.truncated,
             success: self.success,
+            frames: self
+                .frames
+                .as_ref()
+                .map(|f| Arc::new(f.select((0..=blocks).map(|b| (b * repeat).min(f.len() - 1))))),
         };
         for b in 0..blocks {
             let t0 = b * repeat;
@@ -225,6 +263,10 @@ impl Episode {
             terminated: last && self.terminated,
             truncated: !last || self.truncated,
             success: last && self.success,
+            frames: self
+                .frames
+                .as_ref()
+                .map(|f| Arc::new(f.select(start..=end))),
         }
     }
 
@@ -276,6 +318,15 @@ impl Episode {
                     i % dim.max(1)
                 )));
             }
+        }
+        if let Some(f) = &self.frames
+            && f.len() != len + 1
+        {
+            return Err(bad(format!(
+                "{} camera frames for {} observations",
+                f.len(),
+                len + 1
+            )));
         }
         Ok(())
     }
@@ -497,11 +548,28 @@ pub fn decode_episode(
         terminated: header.flags & FLAG_TERMINATED != 0,
         truncated: header.flags & FLAG_TRUNCATED != 0,
         success: header.flags & FLAG_SUCCESS != 0,
+        frames: None,
     })
 }
 
 /// Reads and validates the episode file at `path` (see [`decode_episode`]).
+/// Its camera frames are read too when its frames file
+/// ([`super::frames_path`]) exists, and must number one per observation.
 pub fn read_episode_file(path: &Path, obs_dim: usize, act_dim: usize) -> Result<Episode> {
     let bytes = std::fs::read(path).map_err(|e| DatasetError::io(path, e))?;
-    decode_episode(&bytes, path, obs_dim, act_dim)
+    let mut episode = decode_episode(&bytes, path, obs_dim, act_dim)?;
+    let fp = super::frames_path(path);
+    if fp.exists() {
+        let frames = Frames::read(&fp)?;
+        if frames.len() != episode.len() + 1 {
+            return Err(DatasetError::InvalidFrames(format!(
+                "{}: {} frames for an episode of {} observations",
+                fp.display(),
+                frames.len(),
+                episode.len() + 1
+            )));
+        }
+        episode.frames = Some(Arc::new(frames));
+    }
+    Ok(episode)
 }

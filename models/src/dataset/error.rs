@@ -181,6 +181,9 @@ pub enum DatasetError {
         /// What is wrong.
         message: String,
     },
+    /// Camera frames of the wrong size, or an unreadable frames file.
+    #[error("episode frames: {0}")]
+    InvalidFrames(String),
     /// An episode index beyond the dataset.
     #[error("{}: episode {index} out of range: the dataset has {len}", path.display())]
     OutOfRange {

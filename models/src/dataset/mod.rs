@@ -35,6 +35,7 @@
 
 mod episode;
 mod error;
+mod frames;
 pub(crate) mod fs;
 mod reader;
 mod spec;
@@ -46,6 +47,7 @@ pub use episode::{
     decode_episode, encode_episode, read_episode_file,
 };
 pub use error::DatasetError;
+pub use frames::{FRAMES_MAGIC, Frames, MAX_FRAME_SIDE, frames_path};
 pub use reader::Dataset;
 pub use spec::{DatasetSpec, FORMAT_VERSION, FieldSpec};
 pub use split::split_indices;

@@ -166,12 +166,21 @@ impl DatasetWriter {
     /// the next episode file. Returns its file index.
     pub fn write(&mut self, episode: &Episode) -> Result<u64> {
         let bytes = encode_episode(episode, self.spec.obs_dim(), self.spec.act_dim())?;
+        let frames = episode.frames.as_ref().map(|f| f.to_bytes()).transpose()?;
         for _ in 0..MAX_INDEX_RETRIES {
             let index = self.next_index;
             self.next_index += 1;
             let dest = self.episodes_dir.join(fs::episode_file_name(index));
             if dest.exists() {
                 continue;
+            }
+            // The frames go first, so that a published episode file always
+            // has its frames beside it (a reader takes them when present).
+            if let Some(frames) = &frames {
+                let ftmp = self.episodes_dir.join(format!(".{index:06}.frames.tmp"));
+                fs::write_synced(&ftmp, frames)?;
+                std::fs::rename(&ftmp, super::frames_path(&dest))
+                    .map_err(|e| DatasetError::io(&ftmp, e))?;
             }
             let tmp = self.episodes_dir.join(fs::temp_file_name(index));
             fs::write_synced(&tmp, &bytes)?;

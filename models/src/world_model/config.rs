@@ -2,6 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::pixels::PixelConfig;
+
 /// The largest observation, action, latent or hidden size a model may have
 /// (checked before anything is allocated, e.g. for a checkpoint's sizes).
 pub const MAX_MODEL_WIDTH: usize = 65_536;
@@ -41,6 +43,9 @@ pub struct WorldModelConfig {
     pub log_std_min: f32,
     /// Upper bound of the policy's log standard deviation.
     pub log_std_max: f32,
+    /// Camera images in front of the encoder ([`super::PixelEncoder`]);
+    /// `None` for a model of the observation vector alone.
+    pub pixels: Option<PixelConfig>,
 }
 
 impl Default for WorldModelConfig {
@@ -60,6 +65,7 @@ impl Default for WorldModelConfig {
             num_q: 2,
             log_std_min: -10.0,
             log_std_max: 2.0,
+            pixels: None,
         }
     }
 }
@@ -81,6 +87,16 @@ impl WorldModelConfig {
         self.head_layers = self.hidden_layers;
         self.layer_norm = false;
         self
+    }
+
+    /// Length of the encoder MLP's input: the observation vector, or a
+    /// pixel model's convolution features (followed by the observation
+    /// vector when it reads both).
+    pub fn encoder_input_dim(&self) -> usize {
+        match &self.pixels {
+            None => self.obs_dim,
+            Some(p) => p.feature_len() + if p.state { self.obs_dim } else { 0 },
+        }
     }
 
     /// Checks the sizes, each against its limit (`hidden = 50000000
@@ -114,6 +130,9 @@ impl WorldModelConfig {
                 "latent_dim {} is not a multiple of simnorm_group {}",
                 self.latent_dim, self.simnorm_group
             ));
+        }
+        if let Some(p) = &self.pixels {
+            p.validate()?;
         }
         if self.num_q < 2 {
             return Err(format!("num_q {} must be at least 2", self.num_q));
@@ -155,7 +174,8 @@ impl WorldModelConfig {
         let (n, k) = (self.hidden_layers, self.head_layers);
         let q = mlp(l.checked_add(a)?, k, 1)?.checked_mul(u(self.num_q)?)?;
         [
-            mlp(o, k, l)?,                 // encoder
+            mlp(u(self.encoder_input_dim())?, k, l)?, // encoder
+            self.pixels.as_ref().map_or(0, |p| p.parameter_count()),
             mlp(l.checked_add(a)?, n, l)?, // dynamics
             mlp(l.checked_add(a)?, n, 1)?, // reward
             q,                             // Q ensemble

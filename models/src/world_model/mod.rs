@@ -27,6 +27,7 @@ mod infer;
 mod model;
 mod nn;
 mod normalize;
+mod pixels;
 pub mod prediction;
 mod record;
 mod train;
@@ -46,6 +47,10 @@ pub use infer::{
 pub use model::{PolicySample, Rollout, WorldModel, tensor_from_rows, tensor_to_vec};
 pub use nn::{Dense, Mlp, simnorm};
 pub use normalize::{MIN_SCALE, Normalization};
+pub use pixels::{
+    Conv, MAX_IMAGE_SIDE, MIN_IMAGE_SIDE, PixelConfig, PixelEncoder, pixels_tensor, stack_at,
+    stack_frames,
+};
 pub use prediction::{HorizonError, PredictionReport, evaluate_prediction};
 pub use record::{LossTerms, OptimizerState, TrainSummary, ValidationLosses};
 pub use train::{Batch, StepTimes, Trainer, UpdateFlops, WindowSampler, update_flops};

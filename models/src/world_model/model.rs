@@ -9,6 +9,7 @@ use rand_chacha::ChaCha8Rng;
 
 use super::config::{ModelError, WorldModelConfig};
 use super::nn::{Mlp, simnorm};
+use super::pixels::PixelEncoder;
 
 /// All networks of the world model. Observations and actions are the
 /// *normalised* ones (see [`super::Normalization`]): actions in `[-1, 1]`.
@@ -32,6 +33,9 @@ pub struct WorldModel {
     /// `z` -> normalised observation: makes the latent's predictions
     /// measurable in observation space (see [`super::prediction`]).
     pub decoder: Mlp,
+    /// The convolutions of a pixel model (`config.pixels`), in front of
+    /// `encoder`.
+    pub pixel: Option<PixelEncoder>,
     /// The sizes this model was built with.
     #[module(skip)]
     pub config: WorldModelConfig,
@@ -94,7 +98,7 @@ impl WorldModel {
             c.head_layers,
             c.layer_norm,
         );
-        let encoder = Mlp::new(o, h, k, l, false, ln, &mut rng, device);
+        let encoder = Mlp::new(c.encoder_input_dim(), h, k, l, false, ln, &mut rng, device);
         let dynamics = Mlp::new(l + a, h, n, l, false, ln, &mut rng, device);
         let reward = Mlp::new(l + a, h, n, 1, true, ln, &mut rng, device);
         let q = (0..c.num_q)
@@ -105,6 +109,10 @@ impl WorldModel {
         // Initialised last, so the other networks of a seed are the same as
         // in models without a decoder.
         let decoder = Mlp::new(l, h, n, o, false, ln, &mut rng, device);
+        let pixel = c
+            .pixels
+            .as_ref()
+            .map(|p| PixelEncoder::new(p, &mut rng, device));
         Ok(Self {
             encoder,
             dynamics,
@@ -113,6 +121,7 @@ impl WorldModel {
             policy,
             inverse,
             decoder,
+            pixel,
             config: config.clone(),
         })
     }
@@ -122,9 +131,37 @@ impl WorldModel {
         self.encoder.layers[0].weight.val().device()
     }
 
-    /// Normalised observations `[B, obs_dim]` -> latents `[B, latent_dim]`.
+    /// Normalised observations `[B, obs_dim]` -> latents `[B, latent_dim]`
+    /// (a model of the observation vector; see [`Self::encode_input`]).
     pub fn encode(&self, obs: Tensor<2>) -> Tensor<2> {
         simnorm(self.encoder.forward(obs), self.config.simnorm_group)
+    }
+
+    /// The encoder MLP's input of a batch: the observations of a state
+    /// model, a pixel model's convolution features of `pixels` (stacked
+    /// inputs from [`super::pixels_tensor`]) followed by the observations
+    /// when it reads both. A pixel model given no pixels sees blank
+    /// (mid-grey) images: callers always pass them.
+    pub fn encoder_input(&self, obs: Tensor<2>, pixels: Option<Tensor<4>>) -> Tensor<2> {
+        let (Some(conv), Some(pc)) = (&self.pixel, &self.config.pixels) else {
+            return obs;
+        };
+        let [b, _] = obs.dims();
+        let px = pixels.unwrap_or_else(|| {
+            Tensor::zeros([b, pc.input_channels(), pc.height, pc.width], &obs.device())
+        });
+        let features = conv.forward(px);
+        if pc.state {
+            Tensor::cat(vec![features, obs], 1)
+        } else {
+            features
+        }
+    }
+
+    /// Latents of a batch of observations and (for a pixel model) their
+    /// stacked images: [`Self::encoder_input`] through the encoder MLP.
+    pub fn encode_input(&self, obs: Tensor<2>, pixels: Option<Tensor<4>>) -> Tensor<2> {
+        self.encode(self.encoder_input(obs, pixels))
     }
 
     /// `(z, a)` -> next latent.

@@ -19,6 +19,7 @@ use serde::{Deserialize, Serialize};
 use super::config::ModelError;
 use super::model::{WorldModel, tensor_from_rows, tensor_to_vec};
 use super::normalize::Normalization;
+use super::pixels::{pixels_tensor, stack_at};
 use crate::dataset::Episode;
 
 /// Starts rolled out together: bounds memory on long data sets.
@@ -109,6 +110,14 @@ pub fn evaluate_prediction(
                 e.act_dim()
             )));
         }
+        if let Some(p) = &model.config.pixels
+            && e.frames.as_ref().is_none_or(|f| f.len() != e.len() + 1)
+        {
+            return Err(ModelError::Data(format!(
+                "episode {i} lacks a frame per observation of camera `{}`",
+                p.camera
+            )));
+        }
         let mut n = e.clone();
         norm.normalize_obs(&mut n.observations);
         norm.normalize_action(&mut n.actions);
@@ -136,7 +145,20 @@ pub fn evaluate_prediction(
             chunk.iter().flat_map(|&(e, t)| f(&data[e], t)).collect()
         };
         let o0 = rows(&|e, t| e.obs(t).to_vec());
-        let mut z = model.encode(tensor_from_rows(o0.clone(), n, od, &device));
+        let px0 = match &model.config.pixels {
+            Some(p) => {
+                let mut bytes = Vec::with_capacity(n * p.input_len());
+                for &(e, t) in chunk {
+                    if let Some(f) = &data[e].frames {
+                        stack_at(p, f, t, (p.shift, p.shift), &mut bytes)
+                            .map_err(|m| ModelError::Data(format!("episode {e}: {m}")))?;
+                    }
+                }
+                Some(pixels_tensor(&bytes, n, p, &device))
+            }
+            None => None,
+        };
+        let mut z = model.encode_input(tensor_from_rows(o0.clone(), n, od, &device), px0);
         for k in 1..=kmax {
             let a = rows(&|e, t| e.action(t + k - 1).to_vec());
             let a = tensor_from_rows(a, n, ad, &device);

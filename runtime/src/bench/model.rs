@@ -307,6 +307,7 @@ pub fn bench_model(o: &ModelBenchOptions) -> Result<ModelBench, BenchError> {
                 terminated: false,
                 truncated: true,
                 success: false,
+                frames: None,
             }
         })
         .collect();

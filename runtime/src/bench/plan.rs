@@ -10,6 +10,8 @@ use umwelt_sim::{Env, RobotKind, tasks_of};
 use super::sgemm::sgemm_operands;
 use super::{BenchError, quantile, sgemm_gflops};
 use crate::offline::explore::uniform_action;
+use crate::offline::plant::Plant;
+use umwelt_models::world_model::{pixels_tensor, stack_frames, tensor_to_vec};
 
 /// Options of [`bench_plan`].
 #[derive(Clone, Debug)]
@@ -32,6 +34,10 @@ pub struct PlanBenchOptions {
     pub workers: umwelt_models::world_model::WorkerPlacement,
     /// How the model multiplies its wide layers.
     pub precision: umwelt_models::world_model::Precision,
+    /// What a random model sees (a checkpoint's own config wins): with
+    /// pixels, the robot's first camera's images are rendered every plan
+    /// and the encoder's convolutions run in it.
+    pub obs: crate::offline::learn::ObsMode,
 }
 
 /// What `umwelt bench plan` measures.
@@ -94,6 +100,29 @@ pub struct PlanBench {
     /// Plans paced at a control period (`umwelt bench plan --period-ms`),
     /// if asked for.
     pub paced: Option<PacedPlans>,
+    /// A pixel model's convolution pass over one stacked input, timed on
+    /// its own after each back-to-back plan (whose times include it);
+    /// absent for a state model.
+    pub encoder: Option<EncoderTimes>,
+}
+
+/// The time of a pixel model's convolutions for one decision.
+#[derive(Clone, Debug, Serialize)]
+pub struct EncoderTimes {
+    /// Camera and size.
+    pub camera: String,
+    /// Image width x height, pixels.
+    pub image: [usize; 2],
+    /// Frames stacked.
+    pub frames: usize,
+    /// Multiply-adds of one pass.
+    pub macs: f64,
+    /// Percentiles, milliseconds.
+    pub ms_p50: f64,
+    /// 99th percentile.
+    pub ms_p99: f64,
+    /// Largest.
+    pub ms_max: f64,
 }
 
 /// Plan times when one plan starts every control period, as `umwelt run`
@@ -166,11 +195,21 @@ pub fn bench_plan(o: &PlanBenchOptions) -> Result<PlanBench, BenchError> {
             )
         }
         None => {
-            let cfg = umwelt_models::world_model::WorldModelConfig {
+            let mut cfg = umwelt_models::world_model::WorldModelConfig {
                 obs_dim: od,
                 act_dim: ad,
                 ..o.model.clone()
             };
+            if o.obs != crate::offline::learn::ObsMode::State {
+                let cam = env.cameras().first().ok_or("the robot has no camera")?;
+                let mut p = umwelt_models::world_model::PixelConfig::new(
+                    &cam.name,
+                    cam.width as usize,
+                    cam.height as usize,
+                );
+                p.state = o.obs == crate::offline::learn::ObsMode::Both;
+                cfg.pixels = Some(p);
+            }
             (
                 WorldModel::new(&cfg, 0, &device)?,
                 Normalization::identity(od, ad),
@@ -188,6 +227,7 @@ pub fn bench_plan(o: &PlanBenchOptions) -> Result<PlanBench, BenchError> {
         ..o.planner.clone()
     };
     let flops_model = InferenceModel::from_model(&model)?;
+    let eyes = model.pixel.clone().zip(model.config.pixels.clone());
     let mut learned = LearnedModel::from_model(
         &model,
         norm,
@@ -217,19 +257,37 @@ pub fn bench_plan(o: &PlanBenchOptions) -> Result<PlanBench, BenchError> {
     let mut mpc = crate::control::mpc::Mpc::new(p.clone(), Box::new(learned))?;
     mpc.reset();
     let mut obs = env.reset(0)?;
+    let cameras = mpc.cameras();
+    let mut images = Vec::new();
+    let mut stacked = Vec::new();
+    let mut encoder_times = Vec::new();
     let mut out = vec![0.0; ad];
     let mut rng = <rand_chacha::ChaCha8Rng as rand::SeedableRng>::seed_from_u64(1);
     let spec = env.action_spec().clone();
     // The deadline is far away in every plan: the full budget is timed.
-    let mut plan = |i: usize| -> Result<f64, BenchError> {
+    let mut plan = |i: usize, time_encoder: bool| -> Result<f64, BenchError> {
+        if !cameras.is_empty() {
+            Plant::images(&mut env, &cameras, &mut images)?;
+        }
         let input = ControlInput {
             observation: &obs.vector,
             sensors: &obs.sensors,
+            images: &images,
             deadline: Instant::now() + Duration::from_secs(10),
         };
         let t = Instant::now();
         mpc.act(&input, &mut out)?;
         let took = t.elapsed().as_secs_f64();
+        if let (true, Some((conv, pc))) = (time_encoder, &eyes) {
+            // The same work as the plan's encoder step: stack, scale, convolve.
+            let t = Instant::now();
+            let frames: Vec<&[u8]> = (0..pc.frames).map(|_| images[0].data.as_slice()).collect();
+            stacked.clear();
+            stack_frames(pc, &frames, (pc.shift, pc.shift), &mut stacked);
+            let f = tensor_to_vec(conv.forward(pixels_tensor(&stacked, 1, pc, &device)));
+            std::hint::black_box(f);
+            encoder_times.push(t.elapsed().as_secs_f64());
+        }
         // Move on with random actions: plans from varied states.
         let mut a = Vec::new();
         uniform_action(&spec.entries, &mut rng, &mut a);
@@ -242,7 +300,7 @@ pub fn bench_plan(o: &PlanBenchOptions) -> Result<PlanBench, BenchError> {
         Ok(took)
     };
     for i in 0..5 {
-        plan(i)?;
+        plan(i, false)?;
     }
     let mut reference = Reference::new(o.threads);
     // Back to back, in blocks of plans and of reference jobs in turn: both
@@ -254,7 +312,7 @@ pub fn bench_plan(o: &PlanBenchOptions) -> Result<PlanBench, BenchError> {
     while times.len() < o.plans {
         let block = (o.plans - times.len()).min(Reference::BLOCK);
         for _ in 0..block {
-            times.push(plan(i)?);
+            times.push(plan(i, true)?);
             i += 1;
         }
         if job_times.is_empty() {
@@ -276,7 +334,7 @@ pub fn bench_plan(o: &PlanBenchOptions) -> Result<PlanBench, BenchError> {
         for _ in 0..o.plans {
             std::thread::sleep(next.saturating_duration_since(Instant::now()));
             next = Instant::now().max(next) + period;
-            paced.push(plan(i)?);
+            paced.push(plan(i, false)?);
             i += 1;
         }
     }
@@ -302,11 +360,22 @@ pub fn bench_plan(o: &PlanBenchOptions) -> Result<PlanBench, BenchError> {
         ms_p99: ms(0.99, &paced),
         ms_max: paced.last().copied().unwrap_or(f64::NAN) * 1e3,
     });
+    encoder_times.sort_by(f64::total_cmp);
+    let encoder = eyes.as_ref().map(|(_, pc)| EncoderTimes {
+        camera: pc.camera.clone(),
+        image: [pc.width, pc.height],
+        frames: pc.frames,
+        macs: pc.forward_macs(),
+        ms_p50: ms(0.5, &encoder_times),
+        ms_p99: ms(0.99, &encoder_times),
+        ms_max: encoder_times.last().copied().unwrap_or(f64::NAN) * 1e3,
+    });
     Ok(PlanBench {
+        encoder,
         robot: o.robot.clone(),
         task,
         model_source: source,
-        model: flops_model.config().clone(),
+        model: model.config.clone(),
         planner: p.clone(),
         precision: o.precision,
         bf16_native: umwelt_models::world_model::Precision::bf16_native(),

@@ -236,6 +236,7 @@ fn synthetic_episodes(m: &WorldModelConfig, horizon: usize) -> Vec<Episode> {
                 terminated: false,
                 truncated: true,
                 success: false,
+                frames: None,
             }
         })
         .collect()

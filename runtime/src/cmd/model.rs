@@ -100,6 +100,10 @@ fn info(args: InfoArgs) -> anyhow::Result<()> {
     let meta = ckpt.meta;
     let m = &ckpt.model;
     let mut per_network = vec![
+        (
+            "pixel encoder",
+            m.pixel.as_ref().map_or(0, |p| p.num_params()),
+        ),
         ("encoder", m.encoder.num_params()),
         ("dynamics", m.dynamics.num_params()),
         ("reward", m.reward.num_params()),
@@ -197,6 +201,27 @@ fn print_info(i: &Info) -> anyhow::Result<()> {
             .collect::<Vec<_>>()
             .join(", ")
     );
+    if let Some(p) = &m.pixels {
+        let (h, w) = p.conv_sides()[3];
+        outln!(
+            "sees: camera `{}`, {}x{} {} images, the latest {} stacked; 4 convolutions of {} filters (3x3, strides 2, 2, 2, 1) to {}x{}x{} features{}; random shift of {} px in training",
+            p.camera,
+            p.width,
+            p.height,
+            if p.channels == 3 { "RGB" } else { "grey" },
+            p.frames,
+            p.conv_channels,
+            p.conv_channels,
+            h,
+            w,
+            if p.state {
+                ", then the observation vector"
+            } else {
+                " (pixels only: the observation below is decoded from the latent, never read)"
+            },
+            p.shift
+        );
+    }
     outln!("observation (normalised as (x - mean) / std):");
     for o in &i.normalization.observation {
         outln!(

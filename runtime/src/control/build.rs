@@ -35,6 +35,7 @@ pub fn check_rate(
         let input = ControlInput {
             observation: &observation,
             sensors: &sensors,
+            images: &[],
             deadline: Instant::now(),
         };
         let t0 = Instant::now();

@@ -3,6 +3,7 @@
 
 use std::time::Instant;
 
+use crate::wire::Image;
 use umwelt_sim::Measurement;
 
 /// What a controller sees each tick.
@@ -11,6 +12,9 @@ pub struct ControlInput<'a> {
     pub observation: &'a [f32],
     /// The raw sensor values, joints in the robot's declared order.
     pub sensors: &'a Measurement,
+    /// The frame's camera images (as received: a controller checks the
+    /// ones it reads); only those of [`Controller::cameras`] need be here.
+    pub images: &'a [Image],
     /// When the command must be ready: an anytime controller returns its
     /// best answer before this.
     pub deadline: Instant,
@@ -37,6 +41,11 @@ pub trait Controller: Send {
     /// each episode the same draws whichever worker runs it. Deterministic
     /// controllers ignore it.
     fn reseed(&mut self, _seed: u64) {}
+    /// The cameras whose images this controller reads from every frame
+    /// ([`ControlInput::images`]); none by default.
+    fn cameras(&self) -> Vec<String> {
+        Vec::new()
+    }
     /// Writes one value per actuator into `out` (pre-filled with zeros).
     fn act(&mut self, input: &ControlInput<'_>, out: &mut [f32]) -> Result<(), ControllerError>;
 }

@@ -158,6 +158,10 @@ impl Controller for Mpc {
         self.planner.reset(seed);
     }
 
+    fn cameras(&self) -> Vec<String> {
+        self.model.cameras()
+    }
+
     fn act(&mut self, input: &ControlInput<'_>, out: &mut [f32]) -> Result<(), ControllerError> {
         let fail = |e: crate::plan::PlanError| ControllerError::Failed(e.to_string());
         if out.len() != self.action.len() {
@@ -173,6 +177,7 @@ impl Controller for Mpc {
             let state = PlanState {
                 observation: input.observation,
                 sensors: input.sensors,
+                images: input.images,
             };
             self.model.begin(&state).map_err(fail)?;
         }

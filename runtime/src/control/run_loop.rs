@@ -261,6 +261,8 @@ fn control(
         channels: Vec::with_capacity(channel_names.len()),
     };
     let mut obs = Vec::with_capacity(r.observation.len());
+    let cameras = controller.cameras();
+    let mut images: Vec<crate::wire::Image> = Vec::with_capacity(cameras.len());
     let mut action = vec![0.0f32; n_act];
     // One command message, updated in place each tick: no allocation.
     let mut cmd_msg = Message::MotorCommand(MotorCommand {
@@ -350,6 +352,19 @@ fn control(
             meas.channels.clear();
             meas.channels
                 .extend(channel_names.iter().map(|c| f.channel(c).unwrap_or(0.0)));
+            // Only the images the controller reads are copied, into
+            // buffers kept from tick to tick.
+            images.truncate(cameras.len());
+            let mut kept = 0;
+            for im in f.images.iter().filter(|im| cameras.contains(&im.name)) {
+                if kept == images.len() {
+                    images.push(im.clone());
+                } else {
+                    images[kept].clone_from(im);
+                }
+                kept += 1;
+            }
+            images.truncate(kept);
             frame_seq = f.seq;
             frame_stamp = f.stamp_ns;
             frame_episode = f.channel(EPISODE);
@@ -381,6 +396,7 @@ fn control(
                 let input = ControlInput {
                     observation: &obs,
                     sensors: &meas,
+                    images: &images,
                     deadline: target + period,
                 };
                 let d = tick::decide(controller, &mut safety, &input, &mut action, period);

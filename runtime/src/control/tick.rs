@@ -137,6 +137,7 @@ mod tests {
         let input = ControlInput {
             observation: &[],
             sensors: &sensors,
+            images: &[],
             deadline: Instant::now() + PERIOD,
         };
         let mut action = [7.0, 7.0];
@@ -232,6 +233,7 @@ mod tests {
         let input = ControlInput {
             observation: &[],
             sensors: &sensors,
+            images: &[],
             deadline: Instant::now() + PERIOD,
         };
         let mut c = Scripted::Values(vec![1.0, 1.0]);

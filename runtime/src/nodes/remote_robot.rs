@@ -307,6 +307,34 @@ impl RemoteRobot {
 }
 
 impl Plant for RemoteRobot {
+    fn images(
+        &mut self,
+        cameras: &[String],
+        out: &mut Vec<crate::wire::Image>,
+    ) -> Result<(), PlantError> {
+        let Some(f) = &self.current else {
+            return Err(PlantError::Remote("images before reset".into()));
+        };
+        crate::offline::plant::resize_images(out, cameras.len());
+        for (name, im) in cameras.iter().zip(out.iter_mut()) {
+            let Some(got) = f.images.iter().find(|i| &i.name == name) else {
+                let have: Vec<&str> = f.images.iter().map(|i| i.name.as_str()).collect();
+                return Err(PlantError::Remote(format!(
+                    "frame {} of {} has no image from camera `{name}` (it has: {})",
+                    f.seq,
+                    self.wire_name,
+                    if have.is_empty() {
+                        "none".to_string()
+                    } else {
+                        have.join(", ")
+                    }
+                )));
+            };
+            im.clone_from(got);
+        }
+        Ok(())
+    }
+
     fn action_entries(&self) -> &[SpecEntry] {
         &self.actions
     }

@@ -42,7 +42,7 @@ pub fn record_episode(
     seed: u64,
     stop: &AtomicBool,
 ) -> Result<Option<Episode>, PlantError> {
-    record_held_episode(env, Exploration::new(policy), seed, 1, stop)
+    record_held_episode(env, Exploration::new(policy), seed, 1, None, stop)
 }
 
 /// [`record_episode`] with any [`Exploration`], the policy choosing only
@@ -58,15 +58,34 @@ pub fn record_held_episode(
     exploration: Exploration,
     seed: u64,
     hold: usize,
+    frames: Option<&str>,
     stop: &AtomicBool,
 ) -> Result<Option<Episode>, PlantError> {
     let hold = hold.max(1);
+    let cameras: Vec<String> = frames.map(str::to_string).into_iter().collect();
+    let mut images = Vec::with_capacity(1);
+    let mut see = |env: &mut dyn Plant, episode: &mut Episode| -> Result<(), PlantError> {
+        if cameras.is_empty() {
+            return Ok(());
+        }
+        env.images(&cameras, &mut images)?;
+        let im = &images[0];
+        episode
+            .push_frame(
+                im.width,
+                im.height,
+                im.encoding.bytes_per_pixel() as u8,
+                &im.data,
+            )
+            .map_err(|e| PlantError::Remote(format!("camera `{}`: {e}", im.name)))
+    };
     // The policy's own stream, as in rollout::run_episode.
     let mut explorer = Explorer::new(exploration, seed, env.control_period() * hold as f64);
     let spec = env.action_entries().to_vec();
     let steps = env.episode_steps();
     let obs = env.reset(seed)?;
     let mut episode = Episode::begin(seed, &obs.vector, spec.len(), steps);
+    see(env, &mut episode)?;
     let mut action = Vec::with_capacity(spec.len());
     let mut t = 0usize;
     loop {
@@ -86,6 +105,7 @@ pub fn record_held_episode(
         }
         let done = applied.as_deref().unwrap_or(&action);
         episode.push_step(done, step.reward, &step.observation.vector);
+        see(env, &mut episode)?;
         if step.terminated || step.truncated {
             episode.end(step.terminated, step.truncated, step.info.success);
             return Ok(Some(episode));
@@ -182,7 +202,7 @@ pub fn collect(
         }
         let seed = options.seed.wrapping_add(writer.next_index());
         let Some(episode) =
-            record_held_episode(env, options.exploration, seed, options.hold, stop)?
+            record_held_episode(env, options.exploration, seed, options.hold, None, stop)?
         else {
             if stop.load(Ordering::SeqCst) {
                 stopped = true;

@@ -54,7 +54,8 @@ pub struct EpisodeRun {
 
 /// Runs `controller` on `env` (a simulator, or a robot behind its driver)
 /// for one episode from `seed`. `record` keeps the trajectory for a
-/// dataset, with the actions the robot really applied. Plant errors end the
+/// dataset, with the actions the robot really applied, and with the images
+/// of camera `frames` when given (what a pixel model learns from). Plant errors end the
 /// run with the error; controller failures never do (the safe action is
 /// commanded and counted). A cut (an unknown transition) ends the episode,
 /// truncated, before that step. `stop`, checked before every step, ends
@@ -66,6 +67,7 @@ pub fn run_controller_episode(
     controller: &mut dyn Controller,
     seed: u64,
     record: bool,
+    frames: Option<&str>,
     stop: Option<&AtomicBool>,
 ) -> Result<EpisodeRun, PlantError> {
     let period = Duration::from_secs_f64(r.period);
@@ -78,10 +80,36 @@ pub fn run_controller_episode(
         max_reward: f32::NEG_INFINITY,
         ..EpisodeRun::default()
     };
+    // The cameras the controller reads, then the one the record keeps.
+    let mut cameras = controller.cameras();
+    let kept = frames.filter(|_| record).map(|name| {
+        cameras.iter().position(|c| c == name).unwrap_or_else(|| {
+            cameras.push(name.to_string());
+            cameras.len() - 1
+        })
+    });
+    let mut images = Vec::with_capacity(cameras.len());
     controller.reset();
     let mut obs = env.reset(seed)?;
     r.observation.fill(&obs.sensors, &mut obs_vec);
     let mut ep = record.then(|| Episode::begin(seed, &obs_vec, n_act, 0));
+    let see = |env: &mut dyn Plant,
+               images: &mut Vec<crate::wire::Image>,
+               ep: Option<&mut Episode>|
+     -> Result<(), PlantError> {
+        if cameras.is_empty() {
+            return Ok(());
+        }
+        env.images(&cameras, images)?;
+        if let (Some(k), Some(ep)) = (kept, ep) {
+            let im = &images[k];
+            let channels = im.encoding.bytes_per_pixel() as u8;
+            ep.push_frame(im.width, im.height, channels, &im.data)
+                .map_err(|e| PlantError::Remote(format!("camera `{}`: {e}", im.name)))?;
+        }
+        Ok(())
+    };
+    see(env, &mut images, ep.as_mut())?;
     loop {
         if stop.is_some_and(|s| s.load(Ordering::SeqCst)) {
             run.stopped = true;
@@ -90,6 +118,7 @@ pub fn run_controller_episode(
         let input = ControlInput {
             observation: &obs_vec,
             sensors: &obs.sensors,
+            images: &images,
             deadline: Instant::now() + period,
         };
         let d = tick::decide(controller, &mut safety, &input, &mut action, period);
@@ -119,6 +148,7 @@ pub fn run_controller_episode(
         if let Some(e) = ep.as_mut() {
             e.push_step(&action, step.reward, &obs_vec);
         }
+        see(env, &mut images, ep.as_mut())?;
         if step.terminated || step.truncated {
             if let Some(e) = ep.as_mut() {
                 e.end(step.terminated, step.truncated, step.info.success);

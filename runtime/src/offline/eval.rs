@@ -255,7 +255,7 @@ pub fn evaluate(
                     let i = first + k;
                     let s = seed.wrapping_add(i as u64);
                     controller.reseed(s);
-                    match run_controller_episode(r, &mut env, controller.as_mut(), s, record, None) {
+                    match run_controller_episode(r, &mut env, controller.as_mut(), s, record, None, None) {
                         Ok(run) => {
                             let row = report(i, &run);
                             on_done(&row);
@@ -337,12 +337,13 @@ pub fn evaluate_on(
         controller.reseed(s);
         // A robot's episode stops at once: on hardware an episode may be
         // long, and the operator wants the robot at rest now.
-        let run = run_controller_episode(r, plant, controller.as_mut(), s, o.record, Some(stop))
-            .map_err(|source| EvalError::Plant {
-                index: i,
-                seed: s,
-                source,
-            })?;
+        let run =
+            run_controller_episode(r, plant, controller.as_mut(), s, o.record, None, Some(stop))
+                .map_err(|source| EvalError::Plant {
+                    index: i,
+                    seed: s,
+                    source,
+                })?;
         if run.stopped {
             return Err(EvalError::Stopped {
                 done: k,

@@ -3,6 +3,8 @@
 
 use umwelt_sim::{Env, Observation, SimError, SpecEntry, Step};
 
+use crate::wire::{Image, ImageEncoding};
+
 /// Why a plant could not be reset or stepped.
 #[derive(Debug, thiserror::Error)]
 pub enum PlantError {
@@ -40,6 +42,25 @@ pub trait Plant {
     fn reset(&mut self, seed: u64) -> Result<Observation, PlantError>;
     /// Applies `action` for one control period.
     fn step(&mut self, action: &[f32]) -> Result<PlantStep, PlantError>;
+    /// The images of `cameras` at the latest observation (after the last
+    /// reset or step), in that order, written into `out` (its buffers are
+    /// reused). A camera the robot does not have is an error that says
+    /// which it has.
+    fn images(&mut self, cameras: &[String], out: &mut Vec<Image>) -> Result<(), PlantError>;
+}
+
+/// Keeps `out` at `n` images, reusing the ones already there.
+pub(crate) fn resize_images(out: &mut Vec<Image>, n: usize) {
+    out.truncate(n);
+    while out.len() < n {
+        out.push(Image {
+            name: String::new(),
+            width: 0,
+            height: 0,
+            encoding: ImageEncoding::Rgb8,
+            data: Vec::new(),
+        });
+    }
 }
 
 impl Plant for Env {
@@ -61,5 +82,25 @@ impl Plant for Env {
             applied: None,
             cut: false,
         })
+    }
+    fn images(&mut self, cameras: &[String], out: &mut Vec<Image>) -> Result<(), PlantError> {
+        resize_images(out, cameras.len());
+        for (name, im) in cameras.iter().zip(out.iter_mut()) {
+            let Some(i) = self.cameras().iter().position(|c| &c.name == name) else {
+                let have: Vec<&str> = self.cameras().iter().map(|c| c.name.as_str()).collect();
+                return Err(PlantError::Remote(format!(
+                    "the simulated robot has no camera `{name}` (it has: {})",
+                    have.join(", ")
+                )));
+            };
+            let c = &self.cameras()[i];
+            let (width, height) = (c.width, c.height);
+            self.render_rgb(i, &mut im.data)?;
+            im.name.clone_from(name);
+            im.width = width;
+            im.height = height;
+            im.encoding = ImageEncoding::Rgb8;
+        }
+        Ok(())
     }
 }

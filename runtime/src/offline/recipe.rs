@@ -142,6 +142,21 @@ pub struct LearnRecipe {
     /// `final.uwwm`, what a run ships. 0: no selection [default: 10].
     #[arg(long, value_name = "M", value_parser = args::count::<usize>(0, crate::offline::learn::MAX_SELECT_EPISODES as u64))]
     pub select_episodes: Option<usize>,
+    /// What the model learns from: `state` (joint readings and task
+    /// channels), `pixels` (the latest 3 images of a camera, through a
+    /// convolutional encoder) or `both`. Pixel runs record every episode's
+    /// frames beside it in the dataset [default: state].
+    #[arg(long, value_enum)]
+    pub obs: Option<crate::offline::learn::ObsMode>,
+    /// The camera a pixel model sees (a `[[camera]]` of the robot config,
+    /// or a built-in robot's default) [default: the robot's first camera].
+    #[arg(long, value_name = "NAME")]
+    pub camera: Option<String>,
+    /// Training sequences per batch. Pixel models cost about a
+    /// convolution pass per image of a batch, so CPU runs use fewer than a
+    /// state model's [default: 256].
+    #[arg(long, value_name = "B", value_parser = args::count::<usize>(1, 4096))]
+    pub batch_size: Option<usize>,
 }
 
 impl LearnRecipe {
@@ -191,6 +206,9 @@ impl LearnRecipe {
             select_candidates: self.select_candidates.or(fallback.select_candidates),
             select_episodes: self.select_episodes.or(fallback.select_episodes),
             train_threads: self.train_threads.or(fallback.train_threads),
+            obs: self.obs.or(fallback.obs),
+            camera: self.camera.or(fallback.camera),
+            batch_size: self.batch_size.or(fallback.batch_size),
         }
     }
 
@@ -267,6 +285,13 @@ impl LearnRecipe {
         }
         if let Some(v) = self.train_threads {
             o.train_threads = v;
+        }
+        if let Some(v) = self.obs {
+            o.obs = v;
+        }
+        o.camera.clone_from(&self.camera);
+        if let Some(v) = self.batch_size {
+            o.train.batch_size = v;
         }
         Ok(o)
     }

@@ -7,14 +7,82 @@ use std::sync::Arc;
 
 use burn::tensor::Device;
 use umwelt_models::world_model::{
-    Checkpoint, InferenceModel, Normalization, Precision, RolloutEngine, RolloutOutput,
-    WorkerPlacement, WorldModel,
+    Checkpoint, InferenceModel, Normalization, PixelConfig, PixelEncoder, Precision, RolloutEngine,
+    RolloutOutput, WorkerPlacement, WorldModel, pixels_tensor, stack_frames, tensor_to_vec,
 };
 
 use umwelt_models::dataset::DatasetSpec;
 use umwelt_sim::ObservationMap;
 
 use super::model::{PlanError, PlanModel, PlanState};
+use crate::wire::{Image, ImageEncoding};
+
+/// A pixel model's eyes: its convolutions (run by burn on the CPU, once
+/// per model step) and the latest frames of its camera.
+struct Eyes {
+    config: PixelConfig,
+    conv: PixelEncoder,
+    device: Device,
+    /// The latest `config.frames` images, oldest first; empty at an
+    /// episode's start (the first image then fills the stack).
+    history: std::collections::VecDeque<Vec<u8>>,
+    /// The stacked input, reused.
+    stacked: Vec<u8>,
+}
+
+impl Eyes {
+    /// Takes this step's image of the model's camera from `images` and
+    /// returns the convolution features of the latest stack.
+    fn see(&mut self, images: &[Image]) -> Result<Vec<f32>, PlanError> {
+        let c = &self.config;
+        let Some(im) = images.iter().find(|i| i.name == c.camera) else {
+            let have: Vec<&str> = images.iter().map(|i| i.name.as_str()).collect();
+            return Err(PlanError::Input(format!(
+                "no image from camera `{}` in the frame (it has: {}); the model sees through it",
+                c.camera,
+                if have.is_empty() {
+                    "none".to_string()
+                } else {
+                    have.join(", ")
+                }
+            )));
+        };
+        let encoding = if c.channels == 3 {
+            ImageEncoding::Rgb8
+        } else {
+            ImageEncoding::Mono8
+        };
+        if (im.width as usize, im.height as usize, im.encoding) != (c.width, c.height, encoding)
+            || im.data.len() != c.image_len()
+        {
+            return Err(PlanError::Input(format!(
+                "camera `{}` sent a {}x{} {:?} image of {} bytes; the model sees {}x{} {encoding:?}",
+                c.camera,
+                im.width,
+                im.height,
+                im.encoding,
+                im.data.len(),
+                c.width,
+                c.height
+            )));
+        }
+        if self.history.is_empty() {
+            for _ in 0..c.frames {
+                self.history.push_back(im.data.clone());
+            }
+        } else {
+            let mut oldest = self.history.pop_front().unwrap_or_default();
+            oldest.clone_from(&im.data);
+            self.history.push_back(oldest);
+        }
+        let frames: Vec<&[u8]> = self.history.iter().map(Vec::as_slice).collect();
+        self.stacked.clear();
+        // No shift: augmentation is for training only.
+        stack_frames(c, &frames, (c.shift, c.shift), &mut self.stacked);
+        let x = pixels_tensor(&self.stacked, 1, c, &self.device);
+        Ok(tensor_to_vec(self.conv.forward(x)))
+    }
+}
 use super::objective::Objective;
 
 /// A checkpoint's world model, planning for the task (predicted rewards and
@@ -27,6 +95,11 @@ pub struct LearnedModel {
     action_repeat: usize,
     /// The goal's latent in goal mode.
     goal: Option<Vec<f32>>,
+    /// A pixel model's convolutions and frame history.
+    eyes: Option<Eyes>,
+    /// The encoder MLP's input: the normalised observation, or a pixel
+    /// model's features (and observation).
+    input: Vec<f32>,
     obs: Vec<f32>,
     z0: Vec<f32>,
     out: RolloutOutput,
@@ -104,10 +177,27 @@ impl LearnedModel {
         max_samples: usize,
         max_horizon: usize,
     ) -> Result<Self, PlanError> {
+        let eyes = match (&model.config.pixels, &model.pixel) {
+            (Some(config), Some(conv)) => Some(Eyes {
+                config: config.clone(),
+                conv: conv.clone(),
+                device: Device::flex(),
+                history: Default::default(),
+                stacked: Vec::with_capacity(config.input_len()),
+            }),
+            (None, None) => None,
+            _ => {
+                return Err(PlanError::Config(
+                    "the model's pixel config and convolutions disagree".into(),
+                ));
+            }
+        };
+        let obs_dim = model.config.obs_dim;
         let model = InferenceModel::from_model(model)
             .map_err(|e| PlanError::Config(e.to_string()))?
             .with_precision(precision);
-        let (latent, obs_dim) = (model.config().latent_dim, model.config().obs_dim);
+        let latent = model.config().latent_dim;
+        let input_dim = model.config().obs_dim;
         if norm.obs_dim() != obs_dim || norm.act_dim() != model.config().act_dim {
             return Err(PlanError::Config(format!(
                 "normalisation of {} observations and {} actions, the model takes {} and {}",
@@ -128,12 +218,19 @@ impl LearnedModel {
             gamma,
             action_repeat,
             goal: None,
+            eyes,
+            input: vec![0.0; input_dim],
             obs: vec![0.0; obs_dim],
             z0: vec![0.0; latent],
             out: RolloutOutput::default(),
         };
         if let Objective::Goal { observation } = objective {
-            m.encode(observation)?;
+            if m.eyes.is_some() {
+                return Err(PlanError::Config(
+                    "goal mode of a pixel model needs a goal image, not a goal observation".into(),
+                ));
+            }
+            m.encode(observation, &[])?;
             m.goal = Some(m.z0.clone());
         }
         Ok(m)
@@ -163,9 +260,9 @@ impl LearnedModel {
         self.engine.model()
     }
 
-    /// Encodes one physical observation into `self.z0` (reused buffers:
-    /// this runs every control tick).
-    fn encode(&mut self, observation: &[f32]) -> Result<(), PlanError> {
+    /// Encodes one physical observation (and a pixel model's image from
+    /// `images`) into `self.z0` (reused buffers: this runs every model step).
+    fn encode(&mut self, observation: &[f32], images: &[Image]) -> Result<(), PlanError> {
         if observation.len() != self.obs.len() {
             return Err(PlanError::Input(format!(
                 "observation of {} values, the model takes {}",
@@ -181,8 +278,19 @@ impl LearnedModel {
         }
         self.obs.copy_from_slice(observation);
         self.norm.normalize_obs(&mut self.obs);
+        match &mut self.eyes {
+            None => self.input.copy_from_slice(&self.obs),
+            Some(eyes) => {
+                let features = eyes.see(images)?;
+                self.input.clear();
+                self.input.extend_from_slice(&features);
+                if eyes.config.state {
+                    self.input.extend_from_slice(&self.obs);
+                }
+            }
+        }
         self.engine
-            .encode(&self.obs, 1, &mut self.z0)
+            .encode(&self.input, 1, &mut self.z0)
             .map_err(|e| PlanError::Model(e.to_string()))
     }
 }
@@ -200,8 +308,18 @@ impl PlanModel for LearnedModel {
         (&self.norm.act_center, &self.norm.act_half_range)
     }
 
+    fn cameras(&self) -> Vec<String> {
+        self.eyes.iter().map(|e| e.config.camera.clone()).collect()
+    }
+
+    fn reset(&mut self) {
+        if let Some(e) = &mut self.eyes {
+            e.history.clear();
+        }
+    }
+
     fn begin(&mut self, state: &PlanState<'_>) -> Result<(), PlanError> {
-        self.encode(state.observation)
+        self.encode(state.observation, state.images)
     }
 
     fn evaluate(

@@ -1,6 +1,7 @@
 //! What the planner rolls out: the interface both the learned world model
 //! and the oracle simulator implement.
 
+use crate::wire::Image;
 use umwelt_sim::Measurement;
 
 /// The state a plan starts from: the controller's observation vector (in
@@ -11,6 +12,8 @@ pub struct PlanState<'a> {
     pub observation: &'a [f32],
     /// The raw joint readings and channels (what the oracle syncs to).
     pub sensors: &'a Measurement,
+    /// The frame's camera images (a pixel model reads its camera's).
+    pub images: &'a [Image],
 }
 
 /// Why a plan could not be made.
@@ -37,6 +40,11 @@ pub trait PlanModel: Send {
     fn act_dim(&self) -> usize;
     /// Per component `(center, half_range)`: physical = center + a * half_range.
     fn action_scale(&self) -> (&[f32], &[f32]);
+    /// The cameras whose images the model reads (a pixel model's); none by
+    /// default.
+    fn cameras(&self) -> Vec<String> {
+        Vec::new()
+    }
     /// Starts a new episode (forget any per-episode state).
     fn reset(&mut self) {}
     /// Takes the state to plan from.

@@ -32,9 +32,18 @@ impl InferenceModel {
     /// Copies the weights out of `model` (on any device, autodiff or not).
     /// Fails if the networks do not have the shapes of `model.config`, or a
     /// weight is not a finite `f32`.
+    ///
+    /// Of a pixel model it holds the networks after the convolutions: its
+    /// config's `obs_dim` is the encoder MLP's input (convolution features,
+    /// then the observation vector when the model reads both) and its
+    /// `pixels` is `None`; the caller runs the convolutions
+    /// ([`WorldModel::encoder_input`]) and encodes their output here.
     pub fn from_model(model: &WorldModel) -> Result<Self, ModelError> {
-        let c = &model.config;
-        c.validate().map_err(ModelError::Config)?;
+        model.config.validate().map_err(ModelError::Config)?;
+        let mut flat = model.config.clone();
+        flat.obs_dim = flat.encoder_input_dim();
+        flat.pixels = None;
+        let c = &flat;
         let (o, a, l) = (c.obs_dim, c.act_dim, c.latent_dim);
         let (n, k) = (c.hidden_layers, c.head_layers);
         if model.q.len() < 2 {

@@ -146,7 +146,12 @@ impl Trainer {
                 norm.act_dim()
             )));
         }
-        let sampler = WindowSampler::new(&norm, episodes, config.horizon)?;
+        let sampler = WindowSampler::with_pixels(
+            &norm,
+            episodes,
+            config.horizon,
+            model.config.pixels.as_ref(),
+        )?;
         // Detached copies (as every EMA update makes them): a plain
         // `no_grad` clone would share the online heads' tensors.
         let target_q = ema(model.q.clone(), &model.q, 1.0);
@@ -217,7 +222,7 @@ impl Trainer {
     /// dataset of a learning loop; model, optimiser and step count stay.
     /// They count as recorded episodes until [`Self::set_hindsight_episodes`].
     pub fn set_episodes(&mut self, episodes: &[Episode]) -> Result<(), ModelError> {
-        self.sampler = WindowSampler::new(&self.norm, episodes, self.config.horizon)?;
+        self.sampler = self.sampler_for(episodes)?;
         self.summary.episodes = episodes.len();
         self.summary.transitions = episodes.iter().map(|e| e.len() as u64).sum();
         self.summary.hindsight_episodes = 0;
@@ -234,7 +239,12 @@ impl Trainer {
     /// Windows of `episodes` (physical units) under this trainer's
     /// normalisation and horizon, e.g. held-out episodes for validation.
     pub fn sampler_for(&self, episodes: &[Episode]) -> Result<WindowSampler, ModelError> {
-        WindowSampler::new(&self.norm, episodes, self.config.horizon)
+        WindowSampler::with_pixels(
+            &self.norm,
+            episodes,
+            self.config.horizon,
+            self.model.config.pixels.as_ref(),
+        )
     }
 
     /// Records validation losses at the current step in the summary, and

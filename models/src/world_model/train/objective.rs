@@ -7,6 +7,7 @@ use super::sampler::Batch;
 use crate::world_model::config::TrainConfig;
 use crate::world_model::model::{WorldModel, min_of_heads, tensor_from_rows};
 use crate::world_model::nn::Mlp;
+use crate::world_model::pixels::pixels_tensor;
 use crate::world_model::record::LossTerms;
 
 /// The two target Q heads whose minimum is the TD target of optimiser
@@ -74,11 +75,25 @@ pub(super) fn losses(
     let w = step_weights(h);
     let weighted = |per_row: Tensor<2>, w: &Tensor<2>| per_row.mul(w.clone()).sum();
 
+    // A pixel model's stacked images: the first observation's, and the
+    // next ones' (`H x B`, t-major like the rows above).
+    let (px0, px_next) = match &model.config.pixels {
+        Some(p) if batch.pixels.len() == h + 1 => (
+            Some(pixels_tensor(&batch.pixels[0], b, p, device)),
+            Some(pixels_tensor(&batch.pixels[1..].concat(), h * b, p, device)),
+        ),
+        _ => (None, None),
+    };
+    // Only a pixel model that sees no observation vector keeps the decoder
+    // from shaping its latent: the decoder then probes what the images
+    // told the latent about the state, and teaches it nothing.
+    let pixels_only = model.config.pixels.as_ref().is_some_and(|p| !p.state);
+
     // Targets: the encoder's latents of the true next observations, no gradient.
-    let next_z = model.encode(obs_next).detach();
+    let next_z = model.encode_input(obs_next, px_next).detach();
 
     // Latent rollout from the first observation.
-    let mut zs = vec![model.encode(obs0)];
+    let mut zs = vec![model.encode_input(obs0, px0)];
     for t in 0..h {
         let a_t = act.clone().narrow(0, t * b, b);
         let z = model.next(zs[t].clone(), a_t);
@@ -127,6 +142,7 @@ pub(super) fn losses(
     // gradients into the encoder and the dynamics: it ties every predicted
     // latent to an observation, so multi-step predictions can be measured.
     let all_z = Tensor::cat(zs, 0);
+    let all_z = if pixels_only { all_z.detach() } else { all_z };
     let all_obs = rows(&batch.obs, od);
     let decoder = weighted(
         (model.decode(all_z) - all_obs).powi_scalar(2).mean_dim(1),

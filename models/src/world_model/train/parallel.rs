@@ -48,6 +48,14 @@ pub(super) fn split(batch: &Batch, parts: usize) -> Vec<Batch> {
                 terminal: rows(&batch.terminal, lo, hi),
                 eps_policy: rows(&batch.eps_policy, lo, hi),
                 eps_target: rows(&batch.eps_target, lo, hi),
+                pixels: batch
+                    .pixels
+                    .iter()
+                    .map(|block| {
+                        let cols = block.len() / b.max(1);
+                        block[lo * cols..hi * cols].to_vec()
+                    })
+                    .collect(),
             }
         })
         .collect()
@@ -171,6 +179,7 @@ mod tests {
             terminal: vec![block(1, 0.0), block(1, 0.0)],
             eps_policy: vec![block(2, 700.0), block(2, 800.0)],
             eps_target: vec![block(2, 900.0), block(2, 1000.0)],
+            pixels: Vec::new(),
         }
     }
 

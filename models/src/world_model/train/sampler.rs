@@ -9,6 +9,7 @@ use rand_distr::{Distribution, StandardNormal};
 use crate::dataset::Episode;
 use crate::world_model::config::ModelError;
 use crate::world_model::normalize::Normalization;
+use crate::world_model::pixels::{PixelConfig, stack_at};
 
 /// A batch of `B` windows of `H + 1` normalised observations; plain data,
 /// turned into tensors on whichever device evaluates it.
@@ -30,6 +31,10 @@ pub struct Batch {
     pub eps_policy: Vec<Vec<f32>>,
     /// `H` blocks of `B x act_dim` standard-normal noise for the policy at `z_{t+1}` (TD target).
     pub eps_target: Vec<Vec<f32>>,
+    /// A pixel model's stacked camera inputs: `H + 1` blocks of `B x
+    /// PixelConfig::input_len` bytes, randomly shifted; empty for a state
+    /// model.
+    pub pixels: Vec<Vec<u8>>,
 }
 
 /// Windows of `H + 1` observations from a set of episodes, normalised
@@ -43,6 +48,7 @@ pub struct WindowSampler {
     horizon: usize,
     obs_dim: usize,
     act_dim: usize,
+    pixels: Option<PixelConfig>,
 }
 
 impl WindowSampler {
@@ -54,7 +60,38 @@ impl WindowSampler {
         episodes: &[Episode],
         horizon: usize,
     ) -> Result<Self, ModelError> {
+        Self::with_pixels(norm, episodes, horizon, None)
+    }
+
+    /// [`Self::new`] for a pixel model seeing `pixels`' camera (none: a
+    /// state model): every episode must carry its frames, of that size.
+    pub fn with_pixels(
+        norm: &Normalization,
+        episodes: &[Episode],
+        horizon: usize,
+        pixels: Option<&PixelConfig>,
+    ) -> Result<Self, ModelError> {
         let (od, ad) = (norm.obs_dim(), norm.act_dim());
+        if let Some(p) = pixels {
+            for (i, e) in episodes.iter().enumerate() {
+                let Some(f) = &e.frames else {
+                    return Err(ModelError::Data(format!(
+                        "episode {i} has no camera frames; the model sees camera `{}`",
+                        p.camera
+                    )));
+                };
+                if f.len() != e.len() + 1 {
+                    return Err(ModelError::Data(format!(
+                        "episode {i} has {} frames for {} observations",
+                        f.len(),
+                        e.len() + 1
+                    )));
+                }
+                let mut probe = Vec::new();
+                stack_at(p, f, 0, (p.shift, p.shift), &mut probe)
+                    .map_err(|m| ModelError::Data(format!("episode {i}: {m}")))?;
+            }
+        }
         let mut normalized = Vec::with_capacity(episodes.len());
         let mut windows = Vec::with_capacity(episodes.len());
         let mut total = 0u64;
@@ -84,6 +121,7 @@ impl WindowSampler {
             horizon,
             obs_dim: od,
             act_dim: ad,
+            pixels: pixels.cloned(),
         })
     }
 
@@ -113,11 +151,14 @@ impl WindowSampler {
             terminal: vec![Vec::with_capacity(bsz); h],
             eps_policy: vec![Vec::with_capacity(bsz * ad); h],
             eps_target: vec![Vec::with_capacity(bsz * ad); h],
+            pixels: Vec::new(),
         };
+        let mut windows = Vec::with_capacity(bsz);
         for _ in 0..bsz {
             let w = rng.random_range(0..total);
             let ei = self.windows.partition_point(|&c| c <= w);
             let start = (w - if ei == 0 { 0 } else { self.windows[ei - 1] }) as usize;
+            windows.push((ei, start));
             let e = &self.episodes[ei];
             for t in 0..=h {
                 batch.obs[t].extend_from_slice(e.obs(start + t));
@@ -133,6 +174,25 @@ impl WindowSampler {
             for _ in 0..bsz * ad {
                 batch.eps_policy[t].push(StandardNormal.sample(rng));
                 batch.eps_target[t].push(StandardNormal.sample(rng));
+            }
+        }
+        // Drawn last, so that a state model's batches are what they were
+        // before pixel models existed.
+        if let Some(p) = &self.pixels {
+            batch.pixels = (0..=h)
+                .map(|_| Vec::with_capacity(bsz * p.input_len()))
+                .collect();
+            for t in 0..=h {
+                for &(ei, start) in &windows {
+                    let shift = (
+                        rng.random_range(0..=2 * p.shift),
+                        rng.random_range(0..=2 * p.shift),
+                    );
+                    if let Some(f) = &self.episodes[ei].frames {
+                        // `with_pixels` checked every episode's frames.
+                        let _ = stack_at(p, f, start + t, shift, &mut batch.pixels[t]);
+                    }
+                }
             }
         }
         batch

@@ -48,6 +48,12 @@ pub struct Args {
     /// instruction where the CPU has AVX512-BF16) or `f32`.
     #[arg(long, default_value = "bf16")]
     precision: umwelt_models::world_model::Precision,
+    /// What the random model sees: `pixels` or `both` put the
+    /// convolutional encoder of the robot's first camera (64x64 RGB, 3
+    /// frames) in every plan, its images rendered each time; a
+    /// checkpoint's own config wins [default: state].
+    #[arg(long, value_enum, default_value = "state")]
+    obs: umwelt_runtime::offline::learn::ObsMode,
     /// Print one JSON document on stdout.
     #[arg(long)]
     json: bool,
@@ -68,6 +74,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         period_ms,
         workers,
         precision,
+        obs,
         json,
     } = args;
     let mut planner = umwelt_runtime::plan::PlannerConfig::default();
@@ -99,6 +106,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             .transpose()?,
         workers,
         precision,
+        obs,
     })
     .map_err(|e| anyhow::anyhow!("bench plan: {e}"))?;
     if json {
@@ -154,6 +162,19 @@ fn print(r: &PlanBench) -> anyhow::Result<()> {
             .map(|c| c.map_or("floating".to_string(), |c| format!("CPU {c}")))
             .collect();
         outln!("rollout workers: {}", at.join(", "));
+    }
+    if let Some(e) = &r.encoder {
+        outln!(
+            "pixel encoder (camera `{}`, {}x{}, {} frames, {:.1} M multiply-adds), timed on its own: p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms; the plan times below include it",
+            e.camera,
+            e.image[0],
+            e.image[1],
+            e.frames,
+            e.macs / 1e6,
+            e.ms_p50,
+            e.ms_p99,
+            e.ms_max
+        );
     }
     outln!(
         "plan time over {} plans: p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms ({:.0} plans/s)",

@@ -85,9 +85,16 @@ mod tests {
 
     fn random_reacher_episode(env: &mut Env, seed: u64) -> Episode {
         let stop = AtomicBool::new(false);
-        record_held_episode(env, Exploration::new(SimplePolicy::Random), seed, 2, &stop)
-            .unwrap()
-            .unwrap()
+        record_held_episode(
+            env,
+            Exploration::new(SimplePolicy::Random),
+            seed,
+            2,
+            None,
+            &stop,
+        )
+        .unwrap()
+        .unwrap()
     }
 
     #[test]

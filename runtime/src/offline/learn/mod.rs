@@ -28,6 +28,7 @@ mod curve;
 mod error;
 mod hindsight;
 mod options;
+mod pixels;
 mod planner;
 mod run;
 mod select;
@@ -37,7 +38,7 @@ pub use curve::mean_std;
 pub use error::{LearnError, write_atomic};
 pub use options::{
     DEFAULT_SELECT_CANDIDATES, DEFAULT_SELECT_EPISODES, DEFAULT_TRAIN_THREADS, LearnOptions,
-    MAX_EVAL_EPISODES, MAX_TRAIN_THREADS,
+    MAX_EVAL_EPISODES, MAX_TRAIN_THREADS, ObsMode,
 };
 pub use run::learn;
 pub use select::{

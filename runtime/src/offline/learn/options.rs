@@ -79,6 +79,36 @@ pub struct LearnOptions {
     /// one-thread steps, bit for bit).
     #[serde(default = "one_train_thread")]
     pub train_threads: usize,
+    /// What the model sees (older `learn.json`: the observation vector).
+    #[serde(default)]
+    pub obs: ObsMode,
+    /// The camera a pixel model sees; `None`: the robot's first.
+    #[serde(default)]
+    pub camera: Option<String>,
+}
+
+/// What a model learns from.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "snake_case")]
+pub enum ObsMode {
+    /// The observation vector: joint readings and task channels.
+    #[default]
+    State,
+    /// Camera images only (a stack of the latest frames).
+    Pixels,
+    /// Camera images and the observation vector.
+    Both,
+}
+
+impl ObsMode {
+    /// The name on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            ObsMode::State => "state",
+            ObsMode::Pixels => "pixels",
+            ObsMode::Both => "both",
+        }
+    }
 }
 
 /// The serde default of [`LearnOptions::train_threads`] (older `learn.json`).
@@ -154,6 +184,8 @@ impl LearnOptions {
             select_candidates: DEFAULT_SELECT_CANDIDATES,
             select_episodes: DEFAULT_SELECT_EPISODES,
             train_threads: DEFAULT_TRAIN_THREADS,
+            obs: ObsMode::State,
+            camera: None,
         }
     }
 
@@ -190,6 +222,13 @@ pub(super) fn check_options(
         return Err(LearnError::Setup(format!(
             "--updates-per-step {}: must be a finite number >= 0",
             opts.updates_per_step
+        )));
+    }
+    if opts.relabel > 0 && opts.obs != ObsMode::State {
+        return Err(LearnError::Setup(format!(
+            "--relabel moves the goal in the observation vector, but the camera images would \
+             still show it where it was: not with --obs {}",
+            opts.obs.name()
         )));
     }
     if opts.relabel > MAX_RELABEL {

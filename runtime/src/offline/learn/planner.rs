@@ -100,7 +100,7 @@ pub(super) fn evaluate(
         let seed = first.wrapping_add(i);
         let mut mpc = planner_for(eval_cfg, model, norm, gamma)?;
         mpc.reseed(planner_seed.wrapping_add(seed));
-        let r = run_controller_episode(eval_cfg, env, &mut mpc, seed, false, Some(stop))?;
+        let r = run_controller_episode(eval_cfg, env, &mut mpc, seed, false, None, Some(stop))?;
         if r.stopped {
             return Ok(None);
         }

@@ -96,6 +96,9 @@ pub fn learn(
         act_dim: spec.act_dim(),
         ..opts.model.clone()
     };
+    if model_cfg.pixels.is_none() {
+        model_cfg.pixels = super::pixels::pixel_config(&opts, &robot)?;
+    }
     // Every option is checked before anything is written or collected: a
     // bad value is an error at once, not after the seed episodes.
     check_options(&opts, &model_cfg)?;
@@ -123,6 +126,8 @@ pub fn learn(
         None
     };
     let hindsight = hindsight.as_ref();
+    // The camera whose frames every recorded episode keeps (a pixel model's).
+    let camera = model_cfg.pixels.as_ref().map(|p| p.camera.clone());
     let env: &mut dyn Plant = match (remote, sim_env.as_mut()) {
         (Some(p), _) => p,
         (None, Some(e)) => e,
@@ -155,7 +160,14 @@ pub fn learn(
     while state.episodes < opts.seed_episodes && !stop.load(Ordering::SeqCst) && !spent(collected) {
         let seed = opts.seed.wrapping_add(writer.next_index());
         let t = Instant::now();
-        let held = record_held_episode(env, opts.seed_exploration(), seed, repeat, stop)?;
+        let held = record_held_episode(
+            env,
+            opts.seed_exploration(),
+            seed,
+            repeat,
+            camera.as_deref(),
+            stop,
+        )?;
         state.time.seed_episodes_s += t.elapsed().as_secs_f64();
         let Some(e) = held else {
             // Stopped, or cut before its first step: then try again, but
@@ -261,7 +273,15 @@ pub fn learn(
         mpc.reseed(opts.seed.wrapping_add(state.episodes as u64));
         let seed = opts.seed.wrapping_add(writer.next_index());
         let t = Instant::now();
-        let ran = run_controller_episode(&collect_cfg, env, &mut mpc, seed, true, Some(stop))?;
+        let ran = run_controller_episode(
+            &collect_cfg,
+            env,
+            &mut mpc,
+            seed,
+            true,
+            camera.as_deref(),
+            Some(stop),
+        )?;
         let plan_s = ran.controller_us.iter().map(|&us| us as f64).sum::<f64>() * 1e-6;
         state.time.plan_s += plan_s;
         state.time.robot_s += (t.elapsed().as_secs_f64() - plan_s).max(0.0);

@@ -277,6 +277,7 @@ fn convert(
         terminated,
         truncated,
         success,
+        frames: None,
     };
     episode.validate(od, ad)?;
     Ok(Some(episode))

@@ -25,7 +25,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::config::RobotKind;
+use crate::kind::RobotKind;
 
 /// Most cameras one robot may have: each can publish two images, and a
 /// sensor frame carries at most 32 (`umwelt_protocol::MAX_IMAGES`).

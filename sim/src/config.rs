@@ -11,55 +11,11 @@ use serde::{Deserialize, Serialize};
 
 use crate::camera::{self, CameraConfig};
 use crate::error::{Result, SimError};
+pub use crate::kind::RobotKind;
 use crate::spec::ActuationMode;
 
 /// The longest `control_period` a robot config may have, in seconds.
 pub const MAX_CONTROL_PERIOD_S: f64 = 10.0;
-
-/// The built-in robots.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum RobotKind {
-    /// A cart on a rail, driven by a force, with a hinged pole.
-    Cartpole,
-    /// A torque-limited pendulum.
-    Pendulum,
-    /// A planar two-link arm driven by joint torques.
-    Reacher,
-    /// A 6-DoF serial arm loaded from URDF.
-    Arm,
-}
-
-impl RobotKind {
-    /// Every robot, in display order.
-    pub const ALL: [RobotKind; 4] = [
-        RobotKind::Cartpole,
-        RobotKind::Pendulum,
-        RobotKind::Reacher,
-        RobotKind::Arm,
-    ];
-
-    /// The robot's name.
-    pub fn name(self) -> &'static str {
-        match self {
-            RobotKind::Cartpole => "cartpole",
-            RobotKind::Pendulum => "pendulum",
-            RobotKind::Reacher => "reacher",
-            RobotKind::Arm => "arm",
-        }
-    }
-
-    /// Looks a robot up by name.
-    pub fn from_name(name: &str) -> Result<Self> {
-        Self::ALL
-            .into_iter()
-            .find(|k| k.name() == name)
-            .ok_or_else(|| SimError::UnknownRobot {
-                name: name.to_string(),
-                available: Self::ALL.map(|k| k.name()).join(", "),
-            })
-    }
-}
 
 /// One joint of the robot, in the order sensor frames and actions use.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -23,6 +23,7 @@ pub mod camera;
 pub mod config;
 pub mod env;
 pub mod error;
+mod kind;
 pub mod observation;
 pub mod physics;
 pub mod relabel;

@@ -35,7 +35,7 @@ mod view;
 
 pub use view::View;
 
-use crate::config::RobotKind;
+use crate::kind::RobotKind;
 use crate::scene::{Pose, Scene};
 use solid::{Prepared, Shape, dot};
 

@@ -49,3 +49,49 @@ pub trait Controller: Send {
     /// Writes one value per actuator into `out` (pre-filled with zeros).
     fn act(&mut self, input: &ControlInput<'_>, out: &mut [f32]) -> Result<(), ControllerError>;
 }
+
+/// Copies the images of `cameras` among a frame's `images` into `kept`,
+/// reusing its buffers from tick to tick (the control loop keeps only what
+/// its controller reads).
+pub(crate) fn keep_images(images: &[Image], cameras: &[String], kept: &mut Vec<Image>) {
+    let mut n = 0;
+    for im in images.iter().filter(|im| cameras.contains(&im.name)) {
+        if n == kept.len() {
+            kept.push(im.clone());
+        } else {
+            kept[n].clone_from(im);
+        }
+        n += 1;
+    }
+    kept.truncate(n);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wire::ImageEncoding;
+
+    fn image(name: &str, v: u8) -> Image {
+        Image {
+            name: name.into(),
+            width: 1,
+            height: 1,
+            encoding: ImageEncoding::Mono8,
+            data: vec![v],
+        }
+    }
+
+    #[test]
+    fn only_the_controllers_cameras_are_kept_in_frame_order() {
+        let cams = vec!["side".to_string(), "top".to_string()];
+        let mut kept = vec![image("old", 0); 3];
+        keep_images(
+            &[image("top", 1), image("wrist", 2), image("side", 3)],
+            &cams,
+            &mut kept,
+        );
+        assert_eq!(kept, vec![image("top", 1), image("side", 3)]);
+        keep_images(&[image("wrist", 2)], &cams, &mut kept);
+        assert!(kept.is_empty());
+    }
+}

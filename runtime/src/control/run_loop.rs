@@ -13,7 +13,7 @@ use umwelt_sim::Measurement;
 use zenoh::Wait;
 use zenoh::pubsub::Publisher;
 
-use super::controller::{ControlInput, Controller};
+use super::controller::{ControlInput, Controller, keep_images};
 pub use super::loop_inbox::EpisodeSeen;
 use super::loop_inbox::Shared;
 use super::resolve::Resolved;
@@ -352,19 +352,7 @@ fn control(
             meas.channels.clear();
             meas.channels
                 .extend(channel_names.iter().map(|c| f.channel(c).unwrap_or(0.0)));
-            // Only the images the controller reads are copied, into
-            // buffers kept from tick to tick.
-            images.truncate(cameras.len());
-            let mut kept = 0;
-            for im in f.images.iter().filter(|im| cameras.contains(&im.name)) {
-                if kept == images.len() {
-                    images.push(im.clone());
-                } else {
-                    images[kept].clone_from(im);
-                }
-                kept += 1;
-            }
-            images.truncate(kept);
+            keep_images(&f.images, &cameras, &mut images);
             frame_seq = f.seq;
             frame_stamp = f.stamp_ns;
             frame_episode = f.channel(EPISODE);

@@ -319,7 +319,7 @@ impl Plant for RemoteRobot {
         for (name, im) in cameras.iter().zip(out.iter_mut()) {
             let Some(got) = f.images.iter().find(|i| &i.name == name) else {
                 let have: Vec<&str> = f.images.iter().map(|i| i.name.as_str()).collect();
-                return Err(PlantError::Remote(format!(
+                return Err(PlantError::Camera(format!(
                     "frame {} of {} has no image from camera `{name}` (it has: {})",
                     f.seq,
                     self.wire_name,

@@ -77,7 +77,7 @@ pub fn record_held_episode(
                 im.encoding.bytes_per_pixel() as u8,
                 &im.data,
             )
-            .map_err(|e| PlantError::Remote(format!("camera `{}`: {e}", im.name)))
+            .map_err(|e| PlantError::Camera(format!("`{}`: {e}", im.name)))
     };
     // The policy's own stream, as in rollout::run_episode.
     let mut explorer = Explorer::new(exploration, seed, env.control_period() * hold as f64);

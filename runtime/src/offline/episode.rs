@@ -105,7 +105,7 @@ pub fn run_controller_episode(
             let im = &images[k];
             let channels = im.encoding.bytes_per_pixel() as u8;
             ep.push_frame(im.width, im.height, channels, &im.data)
-                .map_err(|e| PlantError::Remote(format!("camera `{}`: {e}", im.name)))?;
+                .map_err(|e| PlantError::Camera(format!("`{}`: {e}", im.name)))?;
         }
         Ok(())
     };

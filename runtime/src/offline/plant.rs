@@ -14,6 +14,9 @@ pub enum PlantError {
     /// The robot behind the wire did not answer, or answered wrongly.
     #[error("{0}")]
     Remote(String),
+    /// A camera the run needs is missing, or its images do not fit.
+    #[error("camera: {0}")]
+    Camera(String),
 }
 
 /// One step of a plant.
@@ -88,7 +91,7 @@ impl Plant for Env {
         for (name, im) in cameras.iter().zip(out.iter_mut()) {
             let Some(i) = self.cameras().iter().position(|c| &c.name == name) else {
                 let have: Vec<&str> = self.cameras().iter().map(|c| c.name.as_str()).collect();
-                return Err(PlantError::Remote(format!(
+                return Err(PlantError::Camera(format!(
                     "the simulated robot has no camera `{name}` (it has: {})",
                     have.join(", ")
                 )));

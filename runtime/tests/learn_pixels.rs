@@ -140,3 +140,172 @@ fn a_pixel_model_learns_from_the_side_camera_and_beats_random() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The shipped pixel model's first two episodes of its evaluation
+/// (`docs/results/cartpole_swingup_pixels/eval`, `--full-budget`) come
+/// out again to the bit: the renderer, the convolutions and the plan are
+/// what they were when the figure was made.
+#[test]
+fn the_shipped_pixel_models_first_episodes_repeat_its_evaluation() {
+    let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let dir = common::fresh_dir("pixels-shipped");
+    let v = json(&[
+        "eval",
+        "--json",
+        "--config",
+        repo.join("configs/mpc_cartpole_swingup_pixels.toml")
+            .to_str()
+            .unwrap(),
+        "--episodes",
+        "2",
+        "--seed",
+        "100",
+        "--full-budget",
+        "--out",
+        dir.to_str().unwrap(),
+    ]);
+    let got = std::fs::read_to_string(dir.join("episodes.csv")).unwrap();
+    let shipped = std::fs::read_to_string(
+        repo.join("docs/results/cartpole_swingup_pixels/eval/episodes.csv"),
+    )
+    .unwrap();
+    let rows = |csv: &str| -> Vec<String> {
+        csv.lines()
+            .take(3)
+            .map(|l| l.split(',').take(3).collect::<Vec<_>>().join(","))
+            .collect()
+    };
+    assert_eq!(rows(&got), rows(&shipped), "{v}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The offline path of a pixel model: `umwelt collect --camera` keeps the
+/// rendered frames of every observation, `umwelt train --obs pixels
+/// --camera` trains a model that sees that camera at the frames' size, and
+/// the flags that cannot work are refused with what to do instead.
+#[test]
+fn collect_keeps_a_cameras_frames_and_train_learns_a_pixel_model_from_them() {
+    let dir = common::fresh_dir("train-pixels");
+    let data = dir.join("data");
+    let c = json(&[
+        "collect",
+        "--json",
+        "--robot",
+        "cartpole",
+        "--task",
+        "swingup",
+        "--camera",
+        "side",
+        "--episodes",
+        "3",
+        "--hold",
+        "2",
+        "--out",
+        data.to_str().unwrap(),
+    ]);
+    assert_eq!(num(&c, "/episodes_written"), 3.0, "{c}");
+    // Each episode's frames: one 64x64 RGB image per observation, the
+    // first the render of the seeded start.
+    let mut env = umwelt_sim::Env::new("cartpole", "swingup").unwrap();
+    let episodes = umwelt_models::dataset::Dataset::open(&data)
+        .unwrap()
+        .load_all()
+        .unwrap();
+    assert_eq!(episodes.len(), 3);
+    for (k, ep) in episodes.iter().enumerate() {
+        let frames = ep.frames.as_ref().expect("frames");
+        assert_eq!(
+            (frames.width(), frames.height(), frames.channels()),
+            (64, 64, 3)
+        );
+        assert_eq!(frames.len(), ep.len() + 1);
+        env.reset(ep.seed).unwrap();
+        let mut rgb = Vec::new();
+        assert_eq!(env.cameras()[0].name, "side");
+        env.render_rgb(0, &mut rgb).unwrap();
+        assert_eq!(frames.frame(0), rgb.as_slice(), "episode {k}'s first frame");
+    }
+    let model = dir.join("m.uwwm");
+    let train = |extra: &[&str]| {
+        let mut a = vec![
+            "train",
+            "--data",
+            data.to_str().unwrap(),
+            "--out",
+            model.to_str().unwrap(),
+            "--force",
+            "--steps",
+            "6",
+            "--batch-size",
+            "4",
+            "--action-repeat",
+            "2",
+            "--eval-every",
+            "0",
+            "--save-every",
+            "0",
+            "--eval-stride",
+            "50",
+        ];
+        a.extend_from_slice(extra);
+        umwelt(&a)
+    };
+    let out = train(&["--obs", "pixels", "--camera", "side", "--json"]);
+    let t = common::json_of(&out, "umwelt train --obs pixels");
+    assert_eq!(num(&t, "/steps"), 6.0, "{t}");
+    let info = json(&["model", "info", "--json", model.to_str().unwrap()]);
+    let pixels = &info["model"]["pixels"];
+    assert_eq!(pixels["camera"], "side", "{info}");
+    assert_eq!(
+        (num(pixels, "/width"), num(pixels, "/channels")),
+        (64.0, 3.0)
+    );
+    assert_eq!(pixels["state"], false);
+    // What cannot work is refused, saying what to do.
+    let err = |o: std::process::Output| String::from_utf8_lossy(&o.stderr).to_string();
+    let e = err(train(&["--obs", "pixels"]));
+    assert!(e.contains("--camera NAME"), "{e}");
+    let e = err(train(&["--camera", "side"]));
+    assert!(e.contains("only with --obs"), "{e}");
+    let plain = dir.join("plain");
+    json(&[
+        "collect",
+        "--json",
+        "--robot",
+        "cartpole",
+        "--task",
+        "swingup",
+        "--episodes",
+        "2",
+        "--out",
+        plain.to_str().unwrap(),
+    ]);
+    let o = umwelt(&[
+        "train",
+        "--data",
+        plain.to_str().unwrap(),
+        "--out",
+        dir.join("p.uwwm").to_str().unwrap(),
+        "--steps",
+        "2",
+        "--obs",
+        "both",
+        "--camera",
+        "side",
+    ]);
+    assert!(err(o).contains("holds no camera frames"));
+    let o = umwelt(&[
+        "collect",
+        "--robot",
+        "cartpole",
+        "--task",
+        "swingup",
+        "--camera",
+        "nope",
+        "--out",
+        dir.join("nope").to_str().unwrap(),
+    ]);
+    let e = err(o);
+    assert!(e.contains("no camera `nope`") && e.contains("side"), "{e}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

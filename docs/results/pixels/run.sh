@@ -6,10 +6,10 @@
 set -euo pipefail
 out=docs/results/pixels
 umwelt learn --recipe configs/learn/cartpole_swingup_pixels.toml --out runs/cartpole_pixels
-cp runs/cartpole_pixels/{learn.json,curve.csv,curve.svg} "$out/cartpole_swingup/"
+cp runs/cartpole_pixels/{learn.json,curve.csv,curve.svg} docs/results/cartpole_swingup_pixels/learn/
 cp runs/cartpole_pixels/final.uwwm models/checkpoints/cartpole_swingup_pixels.uwwm
 umwelt eval --config configs/mpc_cartpole_swingup_pixels.toml --episodes 20 --seed 100 \
-  --full-budget --baselines random --out "$out/cartpole_swingup/eval"
+  --full-budget --baselines random --out docs/results/cartpole_swingup_pixels/eval
 # Per-decision cost, the pixel model beside the state model in the same run.
 umwelt bench plan --robot cartpole --checkpoint models/checkpoints/cartpole_swingup_pixels.uwwm \
   --plans 300 --json > "$out/bench_plan_pixels.json"

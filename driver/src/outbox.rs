@@ -94,7 +94,7 @@ impl<'s> Outbox<'s> {
             velocities: m.velocities.clone(),
             efforts: m.efforts.clone(),
             channels: self.channel_names.iter().cloned().zip(values).collect(),
-            images: Vec::new(),
+            images: m.images.clone(),
         };
         shared.frame_sent(frame.seq, frame.stamp_ns)?;
         let msg = Message::SensorFrame(frame);

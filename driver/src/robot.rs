@@ -3,6 +3,8 @@
 
 use std::fmt;
 
+use umwelt_protocol::{Image, MAX_IMAGES};
+
 /// One reading of the robot's state, taken right after a reset or a step.
 ///
 /// Its dimensions must match the [`crate::DriverConfig`] (`joints` values
@@ -30,6 +32,11 @@ pub struct Measurement {
     /// state): the driver starts the next one with [`Robot::reset`].
     /// Hardware leaves it `false`.
     pub done: bool,
+    /// Camera images taken with this reading, sent in the frame (at most
+    /// [`MAX_IMAGES`], each with a unique name and exactly
+    /// `width * height * bytes_per_pixel` bytes). A camera a controller
+    /// plans from must be in every frame, under the same name and size.
+    pub images: Vec<Image>,
 }
 
 impl Measurement {
@@ -60,6 +67,32 @@ impl Measurement {
                 "measurement reward is not finite ({})",
                 self.reward
             )));
+        }
+        if self.images.len() > MAX_IMAGES {
+            return Err(RobotError::new(format!(
+                "measurement has {} images, a frame carries at most {MAX_IMAGES}",
+                self.images.len()
+            )));
+        }
+        for (i, im) in self.images.iter().enumerate() {
+            if self.images[..i].iter().any(|o| o.name == im.name) {
+                return Err(RobotError::new(format!(
+                    "measurement has two images named `{}`",
+                    im.name
+                )));
+            }
+            let expected = im.width as usize * im.height as usize * im.encoding.bytes_per_pixel();
+            if im.data.len() != expected || im.width == 0 || im.height == 0 {
+                return Err(RobotError::new(format!(
+                    "measurement image `{}`: {} bytes for {}x{} {:?}, which needs {expected} \
+                     (and no side may be 0)",
+                    im.name,
+                    im.data.len(),
+                    im.width,
+                    im.height,
+                    im.encoding
+                )));
+            }
         }
         Ok(())
     }
@@ -105,6 +138,7 @@ pub trait Robot {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use umwelt_protocol::ImageEncoding;
 
     #[test]
     fn a_measurement_must_fit_the_config_and_be_finite() {
@@ -130,8 +164,51 @@ mod tests {
         );
         let inf = Measurement {
             reward: f32::INFINITY,
-            ..m
+            ..m.clone()
         };
         assert!(inf.check(1, 2).is_err());
+    }
+
+    #[test]
+    fn a_measurements_images_must_be_whole_and_named_once() {
+        let image = |name: &str, bytes: usize| Image {
+            name: name.into(),
+            width: 2,
+            height: 2,
+            encoding: ImageEncoding::Rgb8,
+            data: vec![7; bytes],
+        };
+        let m = Measurement {
+            positions: vec![0.5],
+            velocities: vec![0.0],
+            efforts: vec![0.0],
+            images: vec![image("front", 12)],
+            ..Measurement::default()
+        };
+        assert_eq!(m.check(1, 0), Ok(()));
+        let short = Measurement {
+            images: vec![image("front", 11)],
+            ..m.clone()
+        };
+        let e = short.check(1, 0).unwrap_err().message;
+        assert!(e.contains("`front`") && e.contains("needs 12"), "{e}");
+        let twice = Measurement {
+            images: vec![image("front", 12), image("front", 12)],
+            ..m.clone()
+        };
+        assert!(
+            twice
+                .check(1, 0)
+                .unwrap_err()
+                .message
+                .contains("two images")
+        );
+        let many = Measurement {
+            images: (0..=MAX_IMAGES)
+                .map(|i| image(&format!("c{i}"), 12))
+                .collect(),
+            ..m
+        };
+        assert!(many.check(1, 0).unwrap_err().message.contains("at most"));
     }
 }

@@ -4,12 +4,12 @@
 
 mod common;
 
-use common::{Client, NODE, endpoint, pendulum::Pendulum, serve, value};
-use umwelt_driver::Robot;
+use common::{Client, NODE, endpoint, pendulum::Pendulum, serve, serve_robot, value};
 use umwelt_driver::umwelt_protocol::{
-    self as wire, Applied, CommandMode, ErrorClass, Message, MotorCommand, NodeState, Reset,
-    SensorFrame, Stepping, channels,
+    self as wire, Applied, CommandMode, ErrorClass, Image, ImageEncoding, Message, MotorCommand,
+    NodeState, Reset, SensorFrame, Stepping, channels,
 };
+use umwelt_driver::{Measurement, Robot, RobotError};
 
 /// A fixed, varied command stream.
 fn torque(k: usize) -> f32 {
@@ -366,4 +366,72 @@ fn real_time_applies_fresh_answers_and_the_safe_action_otherwise() {
     let summary = served.stop();
     assert!(summary.dropped_as("expired") >= 5, "{summary}");
     assert!(summary.commands_applied >= 1 && summary.safe_steps >= 5);
+}
+
+/// The pendulum with a camera: a 4x3 grey image whose every pixel is the
+/// step count, and a 2x1 depth image of the angle, taken with each reading.
+#[derive(Default)]
+struct PendulumWithCamera {
+    pendulum: Pendulum,
+    steps: u8,
+}
+
+impl PendulumWithCamera {
+    fn see(&self, mut m: Measurement) -> Measurement {
+        let angle = m.positions[0].to_le_bytes();
+        m.images = vec![
+            Image {
+                name: "front".into(),
+                width: 4,
+                height: 3,
+                encoding: ImageEncoding::Mono8,
+                data: vec![self.steps; 12],
+            },
+            Image {
+                name: "depth".into(),
+                width: 2,
+                height: 1,
+                encoding: ImageEncoding::DepthF32,
+                data: [angle, angle].concat(),
+            },
+        ];
+        m
+    }
+}
+
+impl Robot for PendulumWithCamera {
+    fn reset(&mut self, seed: u64) -> Result<Measurement, RobotError> {
+        self.steps = 0;
+        let m = self.pendulum.reset(seed)?;
+        Ok(self.see(m))
+    }
+    fn step(&mut self, action: &[f32]) -> Result<Measurement, RobotError> {
+        self.steps = self.steps.wrapping_add(1);
+        let m = self.pendulum.step(action)?;
+        Ok(self.see(m))
+    }
+}
+
+#[test]
+fn a_robots_camera_images_travel_in_each_frame_it_takes_them_with() {
+    let ep = endpoint(17660);
+    let mut client = Client::new(&ep);
+    let served = serve_robot(&ep, true, 5, PendulumWithCamera::default());
+    client.linked();
+    let mut frame = client.frame();
+    for k in 0..6u8 {
+        assert_eq!(frame.images.len(), 2, "frame {}", frame.seq);
+        let (grey, depth) = (&frame.images[0], &frame.images[1]);
+        assert_eq!(
+            (grey.name.as_str(), grey.width, grey.height),
+            ("front", 4, 3)
+        );
+        assert_eq!(grey.encoding, ImageEncoding::Mono8);
+        assert_eq!(grey.data, vec![k; 12], "the image of step {k}");
+        assert_eq!(depth.encoding, ImageEncoding::DepthF32);
+        let d = f32::from_le_bytes(depth.data[..4].try_into().expect("4 bytes"));
+        assert_eq!(d.to_bits(), frame.positions[0].to_bits());
+        frame = client.step(&frame, &[torque(k as usize)]);
+    }
+    served.stop();
 }

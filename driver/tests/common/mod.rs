@@ -57,6 +57,17 @@ impl Drop for Served {
 /// The example pendulum served on `endpoint`, in lockstep or real time,
 /// first episode seeded with `seed`.
 pub fn serve(endpoint: &str, lockstep: bool, seed: u64) -> Served {
+    serve_robot(endpoint, lockstep, seed, pendulum::Pendulum::default())
+}
+
+/// `robot` (a one-joint torque robot) served as [`serve`] serves the
+/// pendulum.
+pub fn serve_robot<R: umwelt_driver::Robot + Send + 'static>(
+    endpoint: &str,
+    lockstep: bool,
+    seed: u64,
+    mut robot: R,
+) -> Served {
     let mut cfg = DriverConfig::new(ROBOT, 1, CommandMode::Torque, vec![0.0]);
     cfg.node = NODE.into();
     cfg.task_channels = true;
@@ -69,10 +80,7 @@ pub fn serve(endpoint: &str, lockstep: bool, seed: u64) -> Served {
     let driver = Driver::new(cfg).expect("valid config");
     let stop = Arc::new(AtomicBool::new(false));
     let flag = stop.clone();
-    let thread = std::thread::spawn(move || {
-        let mut robot = pendulum::Pendulum::default();
-        driver.run(&mut robot, &flag)
-    });
+    let thread = std::thread::spawn(move || driver.run(&mut robot, &flag));
     Served {
         stop,
         thread: Some(thread),

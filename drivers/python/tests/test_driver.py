@@ -15,9 +15,11 @@ from umwelt_driver import (
     CommandMode,
     Driver,
     DriverError,
+    ImageEncoding,
     NodeState,
     Stepping,
     encode,
+    image,
     MotorCommand,
     now_ns,
 )
@@ -49,7 +51,7 @@ def served(endpoint):
     started = []
 
     def start(**kwargs):
-        robot = Integrator()
+        robot = kwargs.pop("robot_object", None) or Integrator()
         client = Client(endpoint, "integ")
         opts = dict(
             robot="integ",
@@ -210,3 +212,71 @@ def test_bad_settings_are_refused_before_opening_zenoh():
         opts.update(kwargs)
         with pytest.raises(DriverError):
             Driver(**opts)
+
+
+class IntegratorWithCamera(Integrator):
+    """The integrator with a 3x2 RGB camera whose red channel is the
+    position (rounded) and a 2x2 depth camera of the position."""
+
+    def cameras(self):
+        rgb = np.zeros((2, 3, 3), dtype=np.uint8)
+        rgb[..., 0] = int(round(self.x)) % 256
+        return [image("front", rgb), image("range", np.full((2, 2), self.x, dtype=np.float32))]
+
+
+def test_a_robots_cameras_travel_in_the_frame_of_each_reading(served):
+    robot = IntegratorWithCamera()
+    driver, c, _, out = served(lockstep=True, robot_object=robot, cameras=robot.cameras, seed=3)
+    f = c.wait_for(c.frames)
+    for _ in range(4):
+        front, rng = f.images
+        assert (front.name, front.width, front.height) == ("front", 3, 2)
+        assert front.encoding == ImageEncoding.RGB8
+        px = np.frombuffer(front.data, dtype=np.uint8).reshape(2, 3, 3)
+        assert (px[..., 0] == round(f.positions[0])).all() and (px[..., 1:] == 0).all()
+        assert rng.encoding == ImageEncoding.DEPTH_F32
+        depth = np.frombuffer(rng.data, dtype="<f4")
+        assert (depth == np.float32(f.positions[0])).all()
+        c.answer(f, [1.0])
+        f = c.wait_for(c.frames, lambda m, s=f.seq: m.seq > s)
+
+
+def test_images_from_arrays_are_checked_before_they_are_sent():
+    from umwelt_driver import ImageError, check_images
+
+    assert image("g", np.zeros((4, 5), dtype=np.uint8)).encoding == ImageEncoding.MONO8
+    im = image("c", np.arange(24, dtype=np.uint8).reshape(2, 4, 3))
+    assert (im.width, im.height, im.data) == (4, 2, bytes(range(24)))
+    for bad in [
+        np.zeros((2, 2), dtype=np.float64),
+        np.zeros((2, 2, 4), dtype=np.uint8),
+        np.zeros((0, 3), dtype=np.uint8),
+        np.zeros(5, dtype=np.uint8),
+    ]:
+        with pytest.raises(ImageError):
+            image("x", bad)
+    with pytest.raises(ImageError):
+        image("", np.zeros((1, 1), dtype=np.uint8))
+    short = image("s", np.zeros((2, 2), dtype=np.uint8))
+    short.data = short.data[:3]
+    for images in [[short], [im, im], ["not an image"]]:
+        with pytest.raises(ImageError):
+            check_images(images)
+
+
+def test_a_camera_function_that_returns_a_bad_image_stops_the_driver(endpoint):
+    driver = Driver(
+        robot="integ",
+        joints=1,
+        mode=CommandMode.TORQUE,
+        safe_action=[0.0],
+        rate_hz=50.0,
+        endpoint=endpoint,
+        cameras=lambda: [np.zeros((2, 2))],
+    )
+    robot = Integrator()
+    try:
+        with pytest.raises(DriverError, match="cameras"):
+            driver.run(robot.step, robot.reset, duration=1.0)
+    finally:
+        driver.close()

@@ -6,7 +6,8 @@
 - :mod:`~umwelt_driver.fresh` and :mod:`~umwelt_driver.inbox`: the freshness
   rules and a driver's receiving rules (mirrors of the Rust crate's);
 - :mod:`~umwelt_driver.driver`: :class:`Driver`, a robot served over zenoh
-  from two Python functions.
+  from two Python functions (and a third for its cameras);
+- :mod:`~umwelt_driver.images`: camera images from numpy arrays.
 """
 
 from .codec import (
@@ -24,6 +25,7 @@ from .codec import (
 from .driver import Driver, DriverError, DriverSummary
 from .errors import DecodeError, EncodeError, ErrorClass, ProtocolError, Refused
 from .fresh import now_ns
+from .images import ImageError, check_images, image
 from .messages import (
     APPLIED_NONE,
     APPLIED_SAFE,
@@ -66,6 +68,7 @@ __all__ = [
     "Header",
     "Image",
     "ImageEncoding",
+    "ImageError",
     "Message",
     "MessageKind",
     "MotorCommand",
@@ -84,7 +87,9 @@ __all__ = [
     "decode_sensor_frame",
     "decode_status",
     "decode_telemetry",
+    "check_images",
     "encode",
+    "image",
     "now_ns",
     "open_session",
     "peek_header",

@@ -14,7 +14,10 @@ can crash the driver. The robot author supplies two functions::
 
 ``action`` is a float32 numpy array (the command's values or the safe
 action), ``channels`` a dict or list of ``(name, value)`` pairs (the driver
-adds ``episode``), ``done`` ends the episode.
+adds ``episode``), ``done`` ends the episode. A robot with cameras also
+passes ``cameras=fn``: ``fn()`` is called right after each reset and step and
+returns the images taken with that reading (:func:`~umwelt_driver.images.image`
+makes one from a numpy array), sent in the same frame.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from .codec import encode
 from .drops import DropLog
 from .errors import EncodeError
 from .fresh import now_ns
+from .images import ImageError, check_images
 from .inbox import Accepted, AcceptedKind, DriverInbox, Dropped, InboxKey, RobotWireSpec
 from .messages import (
     APPLIED_NONE,
@@ -40,6 +44,7 @@ from .messages import (
     MAX_NAME_LEN,
     Applied,
     CommandMode,
+    Image,
     MotorCommand,
     NodeState,
     SensorFrame,
@@ -53,6 +58,7 @@ log = logging.getLogger("umwelt_driver")
 
 StepFn = Callable[[np.ndarray], tuple]
 ResetFn = Callable[[int], tuple]
+CamerasFn = Callable[[], Sequence[Image]]
 
 
 class DriverError(RuntimeError):
@@ -93,7 +99,8 @@ class Driver:
     that frame (same ``seq``, new stamp) every ``lockstep_timeout`` s.
     ``node`` names this node in Status. Episode ``i`` starts with seed
     ``seed + i`` unless a Reset names one; ``episode_steps`` ends episodes
-    after that many steps. Opens the zenoh session at once (see
+    after that many steps. ``cameras``: a function returning the images
+    taken with the latest reading (see the module docs). Opens the zenoh session at once (see
     :func:`~umwelt_driver.transport.open_session`); close it with
     :meth:`close` or a ``with`` block. Raises :class:`DriverError` on bad
     settings."""
@@ -113,6 +120,7 @@ class Driver:
         seed: int = 0,
         lockstep_timeout: float = 2.0,
         episode_steps: Optional[int] = None,
+        cameras: Optional[CamerasFn] = None,
     ) -> None:
         try:
             keys.check_robot(robot)
@@ -131,6 +139,7 @@ class Driver:
             (0 <= seed < 1 << 64, f"seed: {seed} not a u64"),
             (episode_steps is None or episode_steps >= 1, "episode_steps: at least 1"),
             (0 < len(node.encode()) <= MAX_NAME_LEN, "node: 1 to 255 bytes of UTF-8"),
+            (cameras is None or callable(cameras), "cameras: a function returning images"),
         ]
         for ok, why in checks:
             if not ok:
@@ -141,6 +150,7 @@ class Driver:
         self.seed = seed
         self.lockstep_timeout = lockstep_timeout
         self.episode_steps = episode_steps
+        self.cameras = cameras
         self.stepping = Stepping.LOCKSTEP if lockstep else Stepping.REAL_TIME
         spec = RobotWireSpec(robot, self.joints, int(self.safe_action.size))
         self.inbox = DriverInbox(spec, self.mode, lockstep)
@@ -386,6 +396,12 @@ class Driver:
             )
         if not any(n == keys.EPISODE for n, _ in channels):
             channels = channels + [(keys.EPISODE, float(self._episode))]
+        images = []
+        if self.cameras is not None:
+            try:
+                images = check_images(self.cameras())
+            except ImageError as e:
+                raise DriverError(f"{self.robot}: the robot's cameras: {e}") from e
         self._frame_seq += 1
         frame = SensorFrame(
             self._frame_seq,
@@ -395,6 +411,7 @@ class Driver:
             velocities,
             efforts,
             channels,
+            images,
             applied=applied,
         )
         self._publish_frame(frame)

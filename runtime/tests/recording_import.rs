@@ -43,8 +43,9 @@ fn endpoint() -> String {
 }
 
 /// Records `seconds` of a real-time cart-pole swing-up driven by `umwelt
-/// run --trigger TRIGGER` into `file`.
-fn record_run(file: &Path, trigger: &str, seconds: &str) {
+/// run --trigger TRIGGER` into `file`; `sim_extra` are more flags of the
+/// simulator.
+fn record_run(file: &Path, trigger: &str, seconds: &str, sim_extra: &[&str]) {
     let e = endpoint();
     // The recorder first, so that it hears the first frames.
     let mut rec = spawn(&[
@@ -64,7 +65,7 @@ fn record_run(file: &Path, trigger: &str, seconds: &str) {
         .find(|l| !l.contains("unauthenticated zenoh session"))
         .expect("the recorder says it is recording");
     assert!(ready.starts_with("recording"), "{ready}");
-    let mut sim = spawn(&[
+    let mut sim_args = vec![
         "sim",
         "--robot",
         "cartpole",
@@ -74,7 +75,9 @@ fn record_run(file: &Path, trigger: &str, seconds: &str) {
         seconds,
         "--zenoh-endpoint",
         &e,
-    ]);
+    ];
+    sim_args.extend_from_slice(sim_extra);
+    let mut sim = spawn(&sim_args);
     let mut controller = spawn(&[
         "run",
         "--config",
@@ -111,10 +114,10 @@ fn frames_of(file: &Path) -> Vec<SensorFrame> {
     out
 }
 
-/// Imports `file` and checks the accounting and every imported action;
-/// returns the import's JSON summary.
-fn import_and_check(file: &Path, out: &Path) -> serde_json::Value {
-    let output = common::umwelt(&[
+/// Imports `file` (with `extra` flags of `collect`) and checks the
+/// accounting and every imported action; returns the import's JSON summary.
+fn import_and_check(file: &Path, out: &Path, extra: &[&str]) -> serde_json::Value {
+    let mut args = vec![
         "collect",
         "--robot",
         "cartpole",
@@ -125,7 +128,9 @@ fn import_and_check(file: &Path, out: &Path) -> serde_json::Value {
         "--out",
         out.to_str().unwrap(),
         "--json",
-    ]);
+    ];
+    args.extend_from_slice(extra);
+    let output = common::umwelt(&args);
     let r = common::json_of(&output, "umwelt collect --from-recording");
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
@@ -203,8 +208,8 @@ fn a_frame_triggered_real_time_run_imports_every_step_it_recorded() {
     let dir = common::fresh_dir("import-frame");
     std::fs::create_dir_all(&dir).unwrap();
     let file = dir.join("frame.mcap");
-    record_run(&file, "frame", "3");
-    let r = import_and_check(&file, &dir.join("data"));
+    record_run(&file, "frame", "3", &[]);
+    let r = import_and_check(&file, &dir.join("data"), &[]);
     // A frame-triggered controller answers each frame within microseconds
     // of it; what a loaded machine still loses shows up as cuts, counted.
     eprintln!(
@@ -225,8 +230,8 @@ fn a_timer_triggered_real_time_run_reports_its_late_commands() {
     let dir = common::fresh_dir("import-timer");
     std::fs::create_dir_all(&dir).unwrap();
     let file = dir.join("timer.mcap");
-    record_run(&file, "timer", "3");
-    let r = import_and_check(&file, &dir.join("data"));
+    record_run(&file, "timer", "3", &[]);
+    let r = import_and_check(&file, &dir.join("data"), &[]);
     let late = r["late_commands"].as_u64().unwrap();
     eprintln!(
         "timer-triggered: {} transitions, {} answered, {} held, {} safe, {late} late commands, cuts {}",
@@ -241,5 +246,77 @@ fn a_timer_triggered_real_time_run_reports_its_late_commands() {
              recording::pairing's unit tests cover late commands deterministically"
         );
     }
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn a_recording_with_camera_images_imports_each_observations_image() {
+    let dir = common::fresh_dir("import-camera");
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("camera.mcap");
+    record_run(&file, "frame", "2", &["--cameras", "side"]);
+    let data = dir.join("data");
+    let r = import_and_check(&file, &data, &["--camera", "side"]);
+    assert!(r["transitions"].as_u64().unwrap() > 0, "{r}");
+    // Every imported observation's image is the one its recorded frame
+    // carried, byte for byte.
+    let frames = frames_of(&file);
+    let image_of = |f: &SensorFrame| -> Vec<u8> {
+        let im = f
+            .images
+            .iter()
+            .find(|im| im.name == "side")
+            .expect("side image");
+        assert_eq!((im.width, im.height), (64, 64));
+        im.data.clone()
+    };
+    let env = umwelt_sim::Env::new("cartpole", "swingup").unwrap();
+    let bits = |f: &SensorFrame| -> Vec<u32> {
+        let m = umwelt_sim::Measurement {
+            positions: f.positions.clone(),
+            velocities: f.velocities.clone(),
+            efforts: f.efforts.clone(),
+            channels: Vec::new(),
+        };
+        let v = env.observation_map().vector(&m);
+        v.iter().map(|x| x.to_bits()).collect()
+    };
+    let by_obs: HashMap<Vec<u32>, usize> = frames
+        .iter()
+        .enumerate()
+        .map(|(i, f)| (bits(f), i))
+        .collect();
+    let dim = env.observation_spec().len();
+    let mut seen = 0;
+    for ep in Dataset::open(&data).unwrap().load_all().unwrap() {
+        let kept = ep.frames.as_ref().expect("each episode keeps its frames");
+        assert_eq!(kept.len(), ep.len() + 1);
+        for t in 0..kept.len() {
+            let obs: Vec<u32> = ep.observations[t * dim..(t + 1) * dim]
+                .iter()
+                .map(|x| x.to_bits())
+                .collect();
+            let i = by_obs[&obs];
+            assert_eq!(image_of(&frames[i]).as_slice(), kept.frame(t), "step {t}");
+            seen += 1;
+        }
+    }
+    assert!(seen > 0);
+    // A camera no frame carries is refused, naming it.
+    let o = common::umwelt(&[
+        "collect",
+        "--robot",
+        "cartpole",
+        "--task",
+        "swingup",
+        "--from-recording",
+        file.to_str().unwrap(),
+        "--camera",
+        "wrist",
+        "--out",
+        dir.join("none").to_str().unwrap(),
+    ]);
+    let e = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success() && e.contains("camera `wrist`"), "{e}");
     std::fs::remove_dir_all(&dir).ok();
 }

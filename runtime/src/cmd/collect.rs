@@ -96,6 +96,14 @@ pub struct Args {
     /// applied to the observations (docs/DATASET.md).
     #[arg(long, value_name = "DIR", conflicts_with_all = ["policy", "episodes", "seed", "hold", "max_steps", "explore_time", "from_recording", "remote"])]
     from_lerobot: Option<PathBuf>,
+    /// Keep this camera's image of every observation in the dataset (one
+    /// zstd frames file beside each episode), for `umwelt train --obs
+    /// pixels --camera NAME`: rendered by umwelt's simulator (`umwelt envs`
+    /// lists each robot's cameras), or taken from the frames of a driver
+    /// (--remote) or a recording (--from-recording; a step whose frames
+    /// lack the image is cut and counted). RGB or grey cameras only.
+    #[arg(long, value_name = "NAME", conflicts_with = "from_lerobot")]
+    camera: Option<String>,
     /// With --from-recording: frames need no reward or success channel;
     /// rewards are stored as 0 (for a model that plans towards goal
     /// observations).
@@ -209,6 +217,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         max_steps: args.max_steps,
         seed: args.seed,
         hold: args.hold,
+        camera: args.camera.clone(),
     };
     let summary = collect(plant, &spec, &mut writer, options, &stop, |e| {
         bar.inc(format!("last return {:.1}", e.episode_return));
@@ -298,7 +307,13 @@ fn import(
     let d = &robot.description;
     // The recording first: a bad one leaves no dataset folder behind.
     let recording = Recording::open(file)?;
-    let (eps, import) = episodes(&recording, wire_name, d, args.zero_rewards)?;
+    let (eps, import) = episodes(
+        &recording,
+        wire_name,
+        d,
+        args.zero_rewards,
+        args.camera.as_deref(),
+    )?;
     // The accounting goes to stderr in every mode, so a --json run still
     // shows people what was cut and what came late.
     for line in import.to_text().lines() {

@@ -95,6 +95,16 @@ pub struct Args {
     /// Latent size, a multiple of 8 [default: 64]; new models only.
     #[arg(long, value_parser = umwelt_runtime::cli::args::count::<usize>(1, umwelt_runtime::cli::args::MAX_CLI_WIDTH))]
     latent: Option<usize>,
+    /// What a new model learns from: `state` (the observation vector),
+    /// `pixels` (the latest 3 frames of --camera, through a convolutional
+    /// encoder) or `both` [default: state; on --resume, the checkpoint's].
+    /// Pixel models need the dataset's frames (`umwelt collect --camera`).
+    #[arg(long, value_enum)]
+    obs: Option<umwelt_runtime::offline::learn::ObsMode>,
+    /// With --obs pixels|both: the camera whose frames the dataset holds;
+    /// a controller running the model reads that camera's images.
+    #[arg(long, value_name = "NAME")]
+    camera: Option<String>,
     /// Print one JSON summary on stdout instead of a table (and no progress bar).
     #[arg(long)]
     json: bool,
@@ -137,6 +147,8 @@ impl Args {
             head_layers: self.head_layers,
             no_layer_norm: self.no_layer_norm,
             latent: self.latent,
+            obs: self.obs,
+            camera: self.camera.clone(),
         }
     }
 }

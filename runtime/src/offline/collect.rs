@@ -115,7 +115,7 @@ pub fn record_held_episode(
 }
 
 /// What [`collect`] does.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub struct CollectOptions {
     /// The policy choosing the actions, and its time scale.
     pub exploration: Exploration,
@@ -131,6 +131,9 @@ pub struct CollectOptions {
     /// this action repeat can train on the episodes
     /// ([`Episode::with_action_repeat`]).
     pub hold: usize,
+    /// Keep this camera's image of every observation (the dataset's frames
+    /// files), for a pixel model; `None`: no images.
+    pub camera: Option<String>,
 }
 
 /// One episode written by [`collect`].
@@ -201,8 +204,14 @@ pub fn collect(
             break;
         }
         let seed = options.seed.wrapping_add(writer.next_index());
-        let Some(episode) =
-            record_held_episode(env, options.exploration, seed, options.hold, None, stop)?
+        let Some(episode) = record_held_episode(
+            env,
+            options.exploration,
+            seed,
+            options.hold,
+            options.camera.as_deref(),
+            stop,
+        )?
         else {
             if stop.load(Ordering::SeqCst) {
                 stopped = true;

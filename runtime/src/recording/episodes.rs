@@ -16,6 +16,11 @@
 //! command that reached the driver after the step it answered is counted
 //! as late and not imported as if it had been on time.
 //!
+//! With a camera named, each episode also keeps that camera's image of
+//! every one of its frames (RGB or grey; the dataset's frames file beside
+//! the episode), for a pixel model; a step whose frames lack the image is
+//! cut, like a step whose action is unknown.
+//!
 //! An episode runs while the frames' `episode` channel (if any) stays the
 //! same. It is cut only where the action is truly unknown (frames lost, a
 //! restarted driver, a frame that does not say what was applied, a command
@@ -35,7 +40,7 @@ use super::pairing::{self, CommandRef, CutReason, FrameRef, Link, StepAction};
 use super::{Recording, RecordingError};
 use crate::robot::{RobotDescription, TaskJudge};
 use crate::wire::channels::EPISODE;
-use crate::wire::{self, DecodeError, Message, MessageKind, SensorFrame};
+use crate::wire::{self, DecodeError, ImageEncoding, Message, MessageKind, SensorFrame};
 
 /// What [`episodes`] found and made. Every pair of consecutive frames is
 /// exactly one of: an episode boundary, an imported transition, or a cut,
@@ -136,7 +141,9 @@ impl ImportReport {
 /// channels, actuators and mode, reward and success rule). With
 /// `zero_rewards`, frames need no reward channel and rewards are stored as
 /// 0 (a model trained on them can plan towards goal observations, not for
-/// the task's reward).
+/// the task's reward). With `camera`, every episode keeps that camera's
+/// images (see the module docs); a camera whose first image is depth, or
+/// that no frame carries, is an error.
 ///
 /// Frames that lack a channel the description lists (bar `episode` and the
 /// success channel, read where present), or the reward channel without
@@ -146,6 +153,7 @@ pub fn episodes(
     robot: &str,
     description: &RobotDescription,
     zero_rewards: bool,
+    camera: Option<&str>,
 ) -> Result<(Vec<Episode>, ImportReport), RecordingError> {
     let path = recording.path().to_path_buf();
     let refuse = |message: String| RecordingError::Import {
@@ -197,6 +205,10 @@ pub fn episodes(
                     ))
                 })?;
                 report.frames += 1;
+                let mut f = f;
+                // Only the imported camera's image is kept: a long
+                // recording's other images would fill the memory.
+                f.images.retain(|im| Some(im.name.as_str()) == camera);
                 match refs.last_mut() {
                     Some(last) if last.seq == f.seq => {
                         report.repeated_frames += 1;
@@ -258,6 +270,10 @@ pub fn episodes(
             }
         )));
     }
+    let eye = match camera {
+        Some(name) => Some(Eye::of(name, &frames).map_err(refuse)?),
+        None => None,
+    };
     let map = d
         .observation_map()
         .map_err(|e| refuse(format!("robot description: {e}")))?;
@@ -283,6 +299,11 @@ pub fn episodes(
                 None
             }
             Link::Cut(why) => {
+                *report.cuts.entry(why.key().to_string()).or_default() += 1;
+                None
+            }
+            Link::Step { .. } if eye.as_ref().is_some_and(|e| !e.sees(f) || !e.sees(next)) => {
+                let why = CutReason::ImageMissing;
                 *report.cuts.entry(why.key().to_string()).or_default() += 1;
                 None
             }
@@ -317,17 +338,26 @@ pub fn episodes(
             }
             continue;
         };
-        let ep = current.get_or_insert_with(|| {
+        if current.is_none() {
             judge.reset();
             let seed = f.channel(EPISODE).map_or(i as u64, |e| e as u64);
             let mut ep = Episode::begin(seed, &observe(f), 0, 0);
             ep.end(false, true, false);
-            ep
-        });
+            if let Some(eye) = &eye {
+                eye.keep(f, &mut ep).map_err(refuse)?;
+            }
+            current = Some(ep);
+        }
+        let Some(ep) = current.as_mut() else {
+            continue;
+        };
         let m = measure(next);
         let task_reward = judge.reward(&m);
         let reward = if zero_rewards { 0.0 } else { task_reward };
         ep.push_step(action, reward, &map.vector(&m));
+        if let Some(eye) = &eye {
+            eye.keep(next, ep).map_err(refuse)?;
+        }
         ep.success = judge.step(&m, task_reward);
     }
     if let Some(done) = current.take()
@@ -338,4 +368,62 @@ pub fn episodes(
     report.episodes = out.len();
     report.transitions = out.iter().map(|e| e.rewards.len() as u64).sum();
     Ok((out, report))
+}
+
+/// The camera whose images an import keeps, at the size and encoding of
+/// its first image in the recording.
+struct Eye {
+    name: String,
+    width: u16,
+    height: u16,
+    encoding: ImageEncoding,
+}
+
+impl Eye {
+    /// The camera `name` as the first frame carrying it shows it; an error
+    /// if no frame does, or if it is a depth camera.
+    fn of(name: &str, frames: &[SensorFrame]) -> Result<Self, String> {
+        let first = frames
+            .iter()
+            .find_map(|f| f.images.iter().find(|im| im.name == name))
+            .ok_or_else(|| {
+                format!(
+                    "no frame carries an image of the camera `{name}`: is it the camera's name?"
+                )
+            })?;
+        if !matches!(first.encoding, ImageEncoding::Rgb8 | ImageEncoding::Mono8) {
+            return Err(format!(
+                "camera `{name}` sends {:?} images; a pixel model learns from RGB or grey ones",
+                first.encoding
+            ));
+        }
+        Ok(Self {
+            name: name.to_string(),
+            width: first.width,
+            height: first.height,
+            encoding: first.encoding,
+        })
+    }
+
+    /// The camera's image in `f`, if it has the camera's size and encoding.
+    fn image<'f>(&self, f: &'f SensorFrame) -> Option<&'f wire::Image> {
+        f.images.iter().find(|im| {
+            im.name == self.name
+                && (im.width, im.height, im.encoding) == (self.width, self.height, self.encoding)
+        })
+    }
+
+    fn sees(&self, f: &SensorFrame) -> bool {
+        self.image(f).is_some()
+    }
+
+    /// Appends `f`'s image to the episode's frames.
+    fn keep(&self, f: &SensorFrame, ep: &mut Episode) -> Result<(), String> {
+        let im = self
+            .image(f)
+            .ok_or_else(|| format!("frame {} lacks the camera `{}`", f.seq, self.name))?;
+        let channels = im.encoding.bytes_per_pixel() as u8;
+        ep.push_frame(im.width, im.height, channels, &im.data)
+            .map_err(|e| format!("camera `{}`, frame {}: {e}", self.name, f.seq))
+    }
 }

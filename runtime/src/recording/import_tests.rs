@@ -5,7 +5,9 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use super::*;
-use crate::wire::{self, Applied, CommandMode, Message, MotorCommand, SensorFrame};
+use crate::wire::{
+    self, Applied, CommandMode, Image, ImageEncoding, Message, MotorCommand, SensorFrame,
+};
 
 const SENSORS: &str = "umwelt/reacher/sensors";
 const CMD: &str = "umwelt/reacher/cmd";
@@ -122,7 +124,7 @@ fn traffic() -> Vec<(&'static str, Vec<u8>, u64)> {
 fn each_step_takes_the_action_its_next_frame_says_was_applied() {
     let tmp = Tmp::new("cases");
     let env = crate::robot::describe(&umwelt_sim::Env::new("reacher", "easy").unwrap());
-    let (eps, r) = episodes(&tmp.record(&traffic()), "reacher", &env, false).unwrap();
+    let (eps, r) = episodes(&tmp.record(&traffic()), "reacher", &env, false, None).unwrap();
     assert_eq!((r.frames, r.repeated_frames), (14, 1), "{r:?}");
     assert_eq!((r.commands, r.invalid, r.other_version), (8, 3, 1));
     assert_eq!(
@@ -198,12 +200,12 @@ fn recordings_that_cannot_give_episodes_are_refused_saying_why() {
         (SENSORS, frame(2, 0.0, Command(1), false), 20 * MS),
     ];
     let recording = tmp.record(&no_reward);
-    let e = episodes(&recording, "reacher", &env, false).unwrap_err();
+    let e = episodes(&recording, "reacher", &env, false, None).unwrap_err();
     assert!(
         e.to_string().contains("no `reward` channel") && e.to_string().contains("--zero-rewards"),
         "{e}"
     );
-    let (eps, _) = episodes(&recording, "reacher", &env, true).unwrap();
+    let (eps, _) = episodes(&recording, "reacher", &env, true, None).unwrap();
     assert_eq!(
         (eps[0].rewards.as_slice(), eps[0].actions.as_slice()),
         (&[0.0][..], &[0.1, -0.01][..])
@@ -211,7 +213,7 @@ fn recordings_that_cannot_give_episodes_are_refused_saying_why() {
 
     // Frames that do not fit the task (the pendulum has one joint): refused.
     let pendulum = crate::robot::describe(&umwelt_sim::Env::new("pendulum", "swingup").unwrap());
-    let e = episodes(&recording, "pendulum", &pendulum, true).unwrap_err();
+    let e = episodes(&recording, "pendulum", &pendulum, true, None).unwrap_err();
     assert!(
         e.to_string().contains("no sensor frames of `pendulum`"),
         "{e}"
@@ -220,7 +222,14 @@ fn recordings_that_cannot_give_episodes_are_refused_saying_why() {
     // Only frames of protocol version 1: they do not say what was applied.
     let mut old = frame(1, 0.0, NotSaid, true);
     old[2] = 1;
-    let e = episodes(&tmp.record(&[(SENSORS, old, 1)]), "reacher", &env, false).unwrap_err();
+    let e = episodes(
+        &tmp.record(&[(SENSORS, old, 1)]),
+        "reacher",
+        &env,
+        false,
+        None,
+    )
+    .unwrap_err();
     assert!(e.to_string().contains("another version"), "{e}");
 }
 
@@ -256,10 +265,90 @@ fn a_description_that_defines_its_reward_needs_no_reward_channel() {
         (CMD, command(2, 2, 0.2), 21 * MS),
         (SENSORS, frame(3, 0.0, Command(2), false), 30 * MS),
     ]);
-    let (eps, r) = episodes(&recording, "reacher", &d, false).unwrap();
+    let (eps, r) = episodes(&recording, "reacher", &d, false, None).unwrap();
     assert_eq!((eps.len(), r.transitions), (1, 2), "{r:?}");
     // to_target_x is 0.1 * seq: 0.2 after the first step, 0.3 after the second.
     assert_eq!(eps[0].rewards, [0.0, 1.0]);
     assert!(eps[0].success);
     assert_eq!(eps[0].actions, [0.1, -0.01, 0.2, -0.01]);
+}
+
+/// `frame` with camera images: `cam` a 2x2 RGB image whose bytes are the
+/// seq, unless `None`; a 1x1 grey `other` camera always.
+fn frame_seeing(seq: u64, applied: Applied, cam: Option<(u16, ImageEncoding)>) -> Vec<u8> {
+    let Ok(Message::SensorFrame(mut f)) = wire::decode(&frame(seq, 0.0, applied, true)) else {
+        unreachable!("a frame")
+    };
+    if let Some((side, encoding)) = cam {
+        let n = side as usize * side as usize * encoding.bytes_per_pixel();
+        f.images.push(Image {
+            name: "cam".into(),
+            width: side,
+            height: side,
+            encoding,
+            data: vec![seq as u8; n],
+        });
+    }
+    f.images.push(Image {
+        name: "other".into(),
+        width: 1,
+        height: 1,
+        encoding: ImageEncoding::Mono8,
+        data: vec![200],
+    });
+    wire::encode(&Message::SensorFrame(f))
+}
+
+#[test]
+fn a_cameras_images_are_kept_per_observation_and_a_step_without_one_is_cut() {
+    let tmp = Tmp::new("images");
+    let env = crate::robot::describe(&umwelt_sim::Env::new("reacher", "easy").unwrap());
+    let rgb = Some((2, ImageEncoding::Rgb8));
+    let f = |seq, a, cam| (SENSORS, frame_seeing(seq, a, cam), seq * 10 * MS);
+    let c = |seq, answers| (CMD, command(seq, answers, 0.1), answers * 10 * MS + MS);
+    let recording = tmp.record(&[
+        f(1, NotSaid, rgb),
+        c(1, 1),
+        f(2, Command(1), rgb), // 1→2 imported
+        c(2, 2),
+        f(3, Command(2), None), // 2→3 cut: no image in 3
+        c(3, 3),
+        f(4, Command(3), rgb), // 3→4 cut: no image in 3
+        c(4, 4),
+        f(5, Command(4), Some((3, ImageEncoding::Rgb8))), // 4→5 cut: another size
+        c(5, 5),
+        f(6, Command(5), rgb), // 5→6 cut: frame 5's size
+        c(6, 6),
+        f(7, Command(6), rgb), // 6→7 imported
+        c(7, 7),
+        f(8, Command(7), rgb), // 7→8 imported
+    ]);
+    let (eps, r) = episodes(&recording, "reacher", &env, false, Some("cam")).unwrap();
+    assert_eq!(r.cuts.get("image_missing"), Some(&4), "{r:?}");
+    assert_eq!(r.transitions, 3);
+    assert_eq!(eps.len(), 2);
+    let kept: Vec<Vec<u8>> = eps
+        .iter()
+        .map(|e| {
+            let f = e.frames.as_ref().expect("frames");
+            assert_eq!(
+                (f.width(), f.height(), f.channels(), f.len()),
+                (2, 2, 3, e.len() + 1)
+            );
+            (0..f.len()).map(|t| f.frame(t)[0]).collect()
+        })
+        .collect();
+    assert_eq!(kept, vec![vec![1, 2], vec![6, 7, 8]]);
+    // Without a camera, nothing is cut for images and no frames are kept.
+    let (eps, r) = episodes(&recording, "reacher", &env, false, None).unwrap();
+    assert!(
+        r.cuts.is_empty() && eps.iter().all(|e| e.frames.is_none()),
+        "{r:?}"
+    );
+    // A camera no frame carries, and a depth camera, are refused.
+    let e = episodes(&recording, "reacher", &env, false, Some("wrist")).unwrap_err();
+    assert!(e.to_string().contains("camera `wrist`"), "{e}");
+    let depth = tmp.record(&[f(1, NotSaid, Some((1, ImageEncoding::DepthF32)))]);
+    let e = episodes(&depth, "reacher", &env, false, Some("cam")).unwrap_err();
+    assert!(e.to_string().contains("RGB or grey"), "{e}");
 }

@@ -72,16 +72,21 @@ pub enum CutReason {
     /// Two recorded commands fit the applied `seq` equally well but carry
     /// different values (two controllers at once?).
     AmbiguousCommand,
+    /// Images are imported and a frame of the step lacks the camera's
+    /// image, or has it at another size or encoding than the recording's
+    /// first (decided by the importer, not by the pairing).
+    ImageMissing,
 }
 
 impl CutReason {
     /// Every reason, in report order.
-    pub const ALL: [CutReason; 5] = [
+    pub const ALL: [CutReason; 6] = [
         CutReason::FramesLost,
         CutReason::DriverRestarted,
         CutReason::AppliedNotSaid,
         CutReason::CommandNotRecorded,
         CutReason::AmbiguousCommand,
+        CutReason::ImageMissing,
     ];
 
     /// The reason's key in the import report (stable, snake_case).
@@ -92,6 +97,7 @@ impl CutReason {
             CutReason::AppliedNotSaid => "applied_not_said",
             CutReason::CommandNotRecorded => "command_not_recorded",
             CutReason::AmbiguousCommand => "ambiguous_command",
+            CutReason::ImageMissing => "image_missing",
         }
     }
 
@@ -106,6 +112,9 @@ impl CutReason {
             CutReason::CommandNotRecorded => "the applied command is not in the recording",
             CutReason::AmbiguousCommand => {
                 "two recorded commands with the applied seq and different values"
+            }
+            CutReason::ImageMissing => {
+                "a frame lacks the camera's image (or has it at another size or encoding)"
             }
         }
     }

@@ -2,6 +2,8 @@
 
 use std::path::PathBuf;
 
+use crate::offline::learn::ObsMode;
+
 /// The options of one training run ([`super::Training::prepare`]). A
 /// hyper-parameter or model size left `None` keeps the resumed
 /// checkpoint's value, or for a new model the default; the messages name
@@ -58,4 +60,12 @@ pub struct TrainOptions {
     pub no_layer_norm: bool,
     /// Latent size, a multiple of 8; new models only.
     pub latent: Option<usize>,
+    /// What a new model learns from [default: state; on resume, the
+    /// checkpoint's, which cannot change]: `pixels` and `both` need the
+    /// dataset's camera frames (`umwelt collect --camera`).
+    pub obs: Option<ObsMode>,
+    /// The camera whose frames the dataset holds (its name in sensor
+    /// frames, which a controller using the model reads); with `obs`
+    /// pixels or both.
+    pub camera: Option<String>,
 }

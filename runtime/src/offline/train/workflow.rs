@@ -12,8 +12,11 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use umwelt_models::dataset::{Dataset, DatasetSpec, Episode};
 use umwelt_models::world_model::{
-    Backend, Batch, Checkpoint, PredictionReport, Trainer, WorldModelConfig, evaluate_prediction,
+    Backend, Batch, Checkpoint, PixelConfig, PredictionReport, Trainer, WorldModelConfig,
+    evaluate_prediction,
 };
+
+use crate::offline::learn::ObsMode;
 
 use super::session::{self, CheckpointOrigin};
 use super::{TrainError, TrainEvent, TrainOptions, TrainReport};
@@ -170,6 +173,30 @@ impl Training {
                             .into(),
                     ));
                 }
+                let had = m.pixels.as_ref();
+                let has = match had {
+                    None => ObsMode::State,
+                    Some(p) if p.state => ObsMode::Both,
+                    Some(_) => ObsMode::Pixels,
+                };
+                if let Some(o) = args.obs.filter(|&o| o != has) {
+                    return Err(TrainError::Setup(format!(
+                        "--obs {}: the resumed checkpoint's model learns from `{}`; it cannot change on --resume",
+                        o.name(),
+                        has.name()
+                    )));
+                }
+                if let Some(c) = &args.camera
+                    && had.is_none_or(|p| c != &p.camera)
+                {
+                    return Err(TrainError::Setup(format!(
+                        "--camera {c}: the resumed checkpoint's model sees {}; it cannot change on --resume",
+                        had.map_or("no camera".to_string(), |p| format!(
+                            "camera `{}`",
+                            p.camera
+                        ))
+                    )));
+                }
                 let mut t = Trainer::resume(ckpt, config.clone(), &train_eps, &device)?;
                 let path = args.resume.as_deref().unwrap_or(Path::new(""));
                 let adam = match session::restore_adam(&mut t, path) {
@@ -190,7 +217,9 @@ impl Training {
             }
             None => {
                 let defaults = WorldModelConfig::new(spec.obs_dim(), spec.act_dim());
+                let pixels = pixel_config(args, &train_eps)?;
                 let model = WorldModelConfig {
+                    pixels,
                     hidden: args.hidden.unwrap_or(defaults.hidden),
                     hidden_layers: args.hidden_layers.unwrap_or(defaults.hidden_layers),
                     head_layers: args.head_layers.unwrap_or(defaults.head_layers),
@@ -409,4 +438,54 @@ fn check_out(args: &TrainOptions) -> Result<(), TrainError> {
         }
     }
     Ok(())
+}
+
+/// A new model's pixel config from `--obs` and `--camera`: `None` for the
+/// state; else the named camera at the size of the training episodes'
+/// frames, which every one of them must hold.
+fn pixel_config(
+    args: &TrainOptions,
+    episodes: &[Episode],
+) -> Result<Option<PixelConfig>, TrainError> {
+    let obs = args.obs.unwrap_or_default();
+    if obs == ObsMode::State {
+        if args.camera.is_some() {
+            return Err(TrainError::Setup(
+                "--camera: only with --obs pixels or both".into(),
+            ));
+        }
+        return Ok(None);
+    }
+    let camera = args.camera.as_deref().ok_or_else(|| {
+        TrainError::Setup(format!(
+            "--obs {} needs --camera NAME: the camera whose frames the dataset holds \
+             (`umwelt collect --camera NAME`)",
+            obs.name()
+        ))
+    })?;
+    let Some(first) = episodes.iter().find_map(|e| e.frames.as_ref()) else {
+        return Err(TrainError::Setup(format!(
+            "--obs {}: {} holds no camera frames; collect them with `umwelt collect --camera {camera}`",
+            obs.name(),
+            args.data.display()
+        )));
+    };
+    let (w, h, c) = (first.width(), first.height(), first.channels());
+    if let Some(i) = episodes.iter().position(|e| {
+        e.frames.as_ref().is_none_or(|f| {
+            (f.width(), f.height(), f.channels()) != (w, h, c) || f.len() != e.len() + 1
+        })
+    }) {
+        return Err(TrainError::Setup(format!(
+            "--obs {}: training episode {i} of {} lacks frames of {w}x{h}x{c}, one per observation",
+            obs.name(),
+            args.data.display()
+        )));
+    }
+    let mut p = PixelConfig::new(camera, usize::from(w), usize::from(h));
+    p.channels = usize::from(c);
+    p.state = obs == ObsMode::Both;
+    p.validate()
+        .map_err(|e| TrainError::Setup(format!("--camera {camera}: {e}")))?;
+    Ok(Some(p))
 }

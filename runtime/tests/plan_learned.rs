@@ -1,17 +1,21 @@
 //! The planner's learned model: its task and goal objectives agree with the
 //! burn model they were copied from (closely in bfloat16), and planning over
 //! it is deterministic for a seed, whatever the thread count, and stays
-//! within the action bounds.
+//! within the action bounds. A goal image is planned towards as its
+//! encoding.
 
 use std::time::Instant;
 
 use burn::tensor::Device;
 use umwelt_models::world_model::{
-    Normalization, Precision, WorldModel, WorldModelConfig, tensor_from_rows, tensor_to_vec,
+    Normalization, PixelConfig, Precision, WorldModel, WorldModelConfig, pixels_tensor,
+    stack_frames, tensor_from_rows, tensor_to_vec,
 };
 use umwelt_runtime::control::mpc::{Mpc, Objective};
 use umwelt_runtime::control::{ControlInput, Controller};
 use umwelt_runtime::plan::{LearnedModel, PlanModel, PlanState, PlannerConfig};
+use umwelt_runtime::view::png::write_png;
+use umwelt_runtime::wire::{Image, ImageEncoding};
 use umwelt_sim::Env;
 
 const OBS: usize = 5;
@@ -211,4 +215,140 @@ fn planning_over_the_learned_model_is_seeded_and_bounded() {
     assert_eq!(bf16, run_with(4, Precision::Bf16, 1));
     assert_eq!(bf16, run_with(4, Precision::Bf16, 2));
     assert_ne!(bf16, run(4));
+}
+
+/// A tiny pixels-only model of a 32x32 RGB camera `cam`.
+fn pixel_model() -> WorldModel {
+    let mut cfg = WorldModelConfig {
+        hidden: 32,
+        latent_dim: 16,
+        simnorm_group: 4,
+        ..WorldModelConfig::new(OBS, ACT)
+    };
+    let mut p = PixelConfig::new("cam", 32, 32);
+    p.conv_channels = 4;
+    cfg.pixels = Some(p);
+    WorldModel::new(&cfg, 5, &Device::flex()).unwrap()
+}
+
+/// A 32x32 RGB image of camera `cam` with a pattern set by `k`.
+fn picture(k: u8) -> Image {
+    Image {
+        name: "cam".into(),
+        width: 32,
+        height: 32,
+        encoding: ImageEncoding::Rgb8,
+        data: (0..32 * 32 * 3)
+            .map(|i| ((i * 7 + usize::from(k) * 31) % 251) as u8)
+            .collect(),
+    }
+}
+
+#[test]
+fn a_goal_image_is_planned_towards_as_the_encoding_of_the_image_held_still() {
+    let wm = pixel_model();
+    let pc = wm.config.pixels.clone().unwrap();
+    let device = Device::flex();
+    let dir = std::env::temp_dir().join(format!("umwelt-goal-image-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (goal, start) = (picture(1), picture(2));
+    let path = dir.join("goal.png");
+    write_png(&goal, 1, &path).unwrap();
+    let (n, h) = (5, 3);
+    let acts = actions(n, h);
+    let load = |objective: &Objective| {
+        LearnedModel::from_model(
+            &wm,
+            Normalization::identity(OBS, ACT),
+            0.9,
+            1,
+            objective,
+            Precision::F32,
+            1,
+            n,
+            h,
+        )
+    };
+    let mut m = load(&Objective::GoalImage {
+        image: path.clone(),
+    })
+    .unwrap();
+    let mut e = Env::new("cartpole", "swingup").unwrap();
+    let o = e.reset(0).unwrap();
+    m.begin(&PlanState {
+        observation: &o.vector,
+        sensors: &o.sensors,
+        images: std::slice::from_ref(&start),
+    })
+    .unwrap();
+    let mut values = vec![0.0; n];
+    m.evaluate(&acts, n, h, 1, &mut values).unwrap();
+    // What burn says: the goal is the encoding of the goal image filling
+    // the frame stack, the start the encoding of the start image likewise.
+    let encode = |im: &Image, rows: usize| {
+        let frames = vec![im.data.as_slice(); pc.frames];
+        let mut stacked = Vec::new();
+        for _ in 0..rows {
+            stack_frames(&pc, &frames, (pc.shift, pc.shift), &mut stacked);
+        }
+        let px = pixels_tensor(&stacked, rows, &pc, &device);
+        wm.encode_input(
+            tensor_from_rows(vec![0.0; rows * OBS], rows, OBS, &device),
+            Some(px),
+        )
+    };
+    let mut z = encode(&start, n);
+    for t in 0..h {
+        let a: Vec<f32> = (0..n).map(|i| acts[i * h + t]).collect();
+        z = wm.next(z, tensor_from_rows(a, n, ACT, &device));
+    }
+    let (zh, zg) = (tensor_to_vec(z), tensor_to_vec(encode(&goal, 1)));
+    let l = zg.len();
+    for (i, v) in values.iter().enumerate() {
+        let d: f32 = zh[i * l..(i + 1) * l]
+            .iter()
+            .zip(&zg)
+            .map(|(a, b)| (a - b) * (a - b))
+            .sum();
+        assert!((v + d).abs() < 1e-4, "goal image {v} vs -{d}");
+    }
+    // What cannot work is refused, saying why.
+    let err = |o: &Objective, w: &WorldModel| {
+        LearnedModel::from_model(
+            w,
+            Normalization::identity(OBS, ACT),
+            0.9,
+            1,
+            o,
+            Precision::F32,
+            1,
+            n,
+            h,
+        )
+        .err()
+        .expect("refused")
+        .to_string()
+    };
+    let by_image = Objective::GoalImage {
+        image: path.clone(),
+    };
+    assert!(err(&by_image, &model()).contains("needs a pixel model"));
+    let by_state = Objective::Goal {
+        observation: vec![0.0; OBS],
+    };
+    assert!(err(&by_state, &wm).contains("goal_image"));
+    let small = Image {
+        width: 16,
+        height: 16,
+        data: vec![9; 16 * 16 * 3],
+        ..goal
+    };
+    write_png(&small, 1, &path).unwrap();
+    let e = err(&by_image, &wm);
+    assert!(e.contains("16x16") && e.contains("32x32"), "{e}");
+    let missing = Objective::GoalImage {
+        image: dir.join("missing.png"),
+    };
+    assert!(err(&missing, &wm).contains("missing.png"));
+    std::fs::remove_dir_all(&dir).ok();
 }

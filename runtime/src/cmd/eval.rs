@@ -137,8 +137,24 @@ struct EvalArgs {
     /// time, one after another; never replaced if it exists.
     #[arg(long, value_name = "FILE", conflicts_with = "remote")]
     record: Option<PathBuf>,
+    /// Goal reaching instead of the task: for each seed the demonstrator
+    /// (`oracle`: the planner over the true simulator) plays the task, and
+    /// where it ends is the goal, the image the model's camera saw there
+    /// (a pixel model; saved as DIR/goals/goal_<seed>.png) or the
+    /// observation vector (a state model). The config's learned model then
+    /// plans towards that goal alone from the same start; the task's
+    /// success rule judges its end. Writes DIR/goals.json and goals.csv.
+    #[arg(long, value_enum, value_name = "DEMONSTRATOR", conflicts_with_all = ["remote", "sil", "shard", "baselines", "record", "video"])]
+    goals_from: Option<GoalsFrom>,
     #[command(flatten)]
     zenoh: ZenohArgs,
+}
+
+/// `--goals-from`: whose episodes' ends are the goals.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum GoalsFrom {
+    /// The sampling planner over the true simulator.
+    Oracle,
 }
 
 /// Runs `umwelt eval` or `umwelt eval merge`.
@@ -311,6 +327,26 @@ fn run_eval(args: EvalArgs) -> anyhow::Result<()> {
     let stop = super::stop_flag()?;
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("creating {}", args.out.display()))?;
+    if let Some(GoalsFrom::Oracle) = args.goals_from {
+        let mut demo = baseline_resolved(&r, Baseline::Oracle)?;
+        if args.full_budget
+            && let ControllerConfig::Mpc(m) = &mut demo.config.controller
+        {
+            m.planner.min_iterations = m.planner.iterations;
+        }
+        let g = super::eval_goals::GoalRun {
+            config: &config,
+            r: &r,
+            demo: &demo,
+            demo_name: "oracle",
+            episodes: args.episodes,
+            seed: args.seed,
+            out: &args.out,
+            full_budget: args.full_budget,
+            json: args.json,
+        };
+        return super::eval_goals::run(&g, &stop);
+    }
     if let Some(path) = &args.record {
         super::eval_record::prepare(path)?;
     }

@@ -50,6 +50,7 @@ const MEANINGS: &[(&str, &str)] = &[
     ("from-recording", "recording"),
     ("full-budget", "every planner iteration"),
     ("gamma", "discount"),
+    ("goals-from", "goal"),
     ("head-layers", "hidden layers"),
     ("hidden", "width"),
     ("hidden-layers", "hidden layers"),

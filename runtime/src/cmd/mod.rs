@@ -25,6 +25,7 @@ pub mod deprecated;
 pub mod envs;
 pub mod eval;
 mod eval_figures;
+mod eval_goals;
 mod eval_merge;
 pub mod eval_record;
 mod eval_report;

@@ -6,6 +6,7 @@ use std::path::Path;
 
 use umwelt_sim::RobotConfig;
 
+use crate::plan::Objective;
 use crate::robot::{RobotDescription, is_file, load_robot};
 
 use super::config::{ConfigError, ControllerConfig, RunConfig};
@@ -54,11 +55,17 @@ impl RunConfig {
         if is_file(&cfg.robot) && Path::new(&cfg.robot).is_relative() {
             cfg.robot = base.join(&cfg.robot).display().to_string();
         }
-        if let ControllerConfig::Mpc(m) = &mut cfg.controller
-            && let Some(ck) = &m.checkpoint
-            && ck.is_relative()
-        {
-            m.checkpoint = Some(path.parent().unwrap_or_else(|| Path::new(".")).join(ck));
+        if let ControllerConfig::Mpc(m) = &mut cfg.controller {
+            if let Some(ck) = &m.checkpoint
+                && ck.is_relative()
+            {
+                m.checkpoint = Some(base.join(ck));
+            }
+            if let Objective::GoalImage { image } = &mut m.objective
+                && image.is_relative()
+            {
+                *image = base.join(&*image);
+            }
         }
         cfg.resolve(&origin)
     }

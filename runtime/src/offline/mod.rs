@@ -17,6 +17,7 @@ pub mod eval_merge;
 pub mod eval_runs;
 pub mod eval_shard;
 pub mod explore;
+pub mod goals;
 pub mod learn;
 pub mod lerobot;
 pub mod media;

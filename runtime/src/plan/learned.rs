@@ -224,14 +224,39 @@ impl LearnedModel {
             z0: vec![0.0; latent],
             out: RolloutOutput::default(),
         };
-        if let Objective::Goal { observation } = objective {
-            if m.eyes.is_some() {
-                return Err(PlanError::Config(
-                    "goal mode of a pixel model needs a goal image, not a goal observation".into(),
-                ));
+        match objective {
+            Objective::Task => {}
+            Objective::Goal { observation } => {
+                if m.eyes.is_some() {
+                    return Err(PlanError::Config(
+                        "goal mode of a pixel model needs a goal image (objective.kind = \
+                         \"goal_image\"), not a goal observation"
+                            .into(),
+                    ));
+                }
+                m.encode(observation, &[])?;
+                m.goal = Some(m.z0.clone());
             }
-            m.encode(observation, &[])?;
-            m.goal = Some(m.z0.clone());
+            Objective::GoalImage { image } => {
+                let Some(eyes) = &m.eyes else {
+                    return Err(PlanError::Config(
+                        "a goal image needs a pixel model; this one sees the state \
+                         (objective.kind = \"goal\" takes a goal observation)"
+                            .into(),
+                    ));
+                };
+                let c = &eyes.config;
+                if c.state {
+                    return Err(PlanError::Config(format!(
+                        "the model sees camera `{}` and the state; a goal image shows no \
+                         state: goal images need a pixels-only model",
+                        c.camera
+                    )));
+                }
+                let goal = crate::view::png::read_png(image, &c.camera, c.channels == 1)
+                    .map_err(|e| PlanError::Config(format!("goal image: {e}")))?;
+                m.set_goal_image(&goal)?;
+            }
         }
         Ok(m)
     }
@@ -258,6 +283,26 @@ impl LearnedModel {
     /// kernel).
     pub fn inference_model(&self) -> &InferenceModel {
         self.engine.model()
+    }
+
+    /// Plans towards `image` from now on: what the model's camera would
+    /// see at the goal, held still (the image fills the model's frame
+    /// stack). It must have the camera's name, size and encoding.
+    pub fn set_goal_image(&mut self, image: &Image) -> Result<(), PlanError> {
+        let Some(eyes) = &mut self.eyes else {
+            return Err(PlanError::Config("a goal image needs a pixel model".into()));
+        };
+        // The goal is encoded as a first image of an episode, then the
+        // history is emptied for the episode's own images.
+        eyes.history.clear();
+        let zeros = vec![0.0; self.obs.len()];
+        let encoded = self.encode(&zeros, std::slice::from_ref(image));
+        if let Some(eyes) = &mut self.eyes {
+            eyes.history.clear();
+        }
+        encoded.map_err(|e| PlanError::Config(format!("goal image: {e}")))?;
+        self.goal = Some(self.z0.clone());
+        Ok(())
     }
 
     /// Encodes one physical observation (and a pixel model's image from

@@ -28,6 +28,14 @@ pub enum PngError {
     /// The scale is not in 1..=16.
     #[error("PNG scale {0}: must be in 1..=16")]
     Scale(u32),
+    /// The file could not be read as an opaque PNG image.
+    #[error("cannot read {path} as an image: {message}")]
+    Read {
+        /// The file.
+        path: String,
+        /// Why.
+        message: String,
+    },
     /// The encoder or the file failed.
     #[error("cannot write {path}: {message}")]
     Write {
@@ -77,6 +85,57 @@ pub fn write_png(image: &Image, scale: u32, path: &Path) -> Result<(), PngError>
     let pixmap = tiny_skia::Pixmap::from_vec(rgba, size)
         .ok_or_else(|| write_err("image too large".into()))?;
     pixmap.save_png(path).map_err(|e| write_err(e.to_string()))
+}
+
+/// Reads the PNG at `path` as camera `name`'s image: RGB8, or with
+/// `grey` Mono8 (then every pixel must be grey). The PNG must be opaque
+/// (a goal image is what a camera saw; transparency has no meaning there).
+/// What [`write_png`] writes at scale 1 reads back as it was.
+pub fn read_png(path: &Path, name: &str, grey: bool) -> Result<Image, PngError> {
+    let read_err = |message: String| PngError::Read {
+        path: path.display().to_string(),
+        message,
+    };
+    let bytes = std::fs::read(path).map_err(|e| read_err(e.to_string()))?;
+    let pixmap = tiny_skia::Pixmap::decode_png(&bytes).map_err(|e| read_err(e.to_string()))?;
+    let (width, height) = (pixmap.width(), pixmap.height());
+    let (Ok(w16), Ok(h16)) = (u16::try_from(width), u16::try_from(height)) else {
+        return Err(read_err(format!("{width}x{height} is too large")));
+    };
+    let mut data = Vec::with_capacity(pixmap.data().len() / 4 * if grey { 1 } else { 3 });
+    for (i, p) in pixmap.data().chunks_exact(4).enumerate() {
+        if p[3] != 255 {
+            return Err(read_err(format!(
+                "pixel ({}, {}) is not opaque (alpha {})",
+                i as u32 % width,
+                i as u32 / width,
+                p[3]
+            )));
+        }
+        if grey {
+            if p[0] != p[1] || p[1] != p[2] {
+                return Err(read_err(format!(
+                    "pixel ({}, {}) is not grey: the model sees grey images",
+                    i as u32 % width,
+                    i as u32 / width
+                )));
+            }
+            data.push(p[0]);
+        } else {
+            data.extend_from_slice(&p[..3]);
+        }
+    }
+    Ok(Image {
+        name: name.to_string(),
+        width: w16,
+        height: h16,
+        encoding: if grey {
+            ImageEncoding::Mono8
+        } else {
+            ImageEncoding::Rgb8
+        },
+        data,
+    })
 }
 
 /// Three bytes a pixel, whatever the encoding.
@@ -139,6 +198,36 @@ mod tests {
         im.data.pop();
         assert!(write_png(&im, 1, &path).is_err());
         assert!(write_png(&im, 0, &path).is_err());
+        std::fs::remove_dir_all(&dir).ok();
+    }
+
+    #[test]
+    fn a_written_png_reads_back_as_it_was() {
+        let dir = std::env::temp_dir().join(format!("umwelt-png-read-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("goal.png");
+        let rgb = Image {
+            name: "top".into(),
+            width: 3,
+            height: 2,
+            encoding: ImageEncoding::Rgb8,
+            data: (0..18).map(|i| (i * 13) as u8).collect(),
+        };
+        write_png(&rgb, 1, &path).unwrap();
+        assert_eq!(read_png(&path, "top", false).unwrap(), rgb);
+        // Not grey: refused as a grey image, naming the pixel.
+        let e = read_png(&path, "top", true).unwrap_err().to_string();
+        assert!(e.contains("not grey"), "{e}");
+        let grey = Image {
+            encoding: ImageEncoding::Mono8,
+            data: vec![0, 50, 100, 150, 200, 250],
+            ..rgb
+        };
+        write_png(&grey, 1, &path).unwrap();
+        assert_eq!(read_png(&path, "top", true).unwrap(), grey);
+        std::fs::write(&path, b"not a png").unwrap();
+        assert!(read_png(&path, "top", false).is_err());
+        assert!(read_png(&dir.join("missing.png"), "top", false).is_err());
         std::fs::remove_dir_all(&dir).ok();
     }
 }

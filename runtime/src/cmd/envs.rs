@@ -19,6 +19,9 @@ struct RobotListing {
     physics_dt: f64,
     control_period: f64,
     episode_steps: u32,
+    /// The default cameras (`umwelt sim --cameras`, `collect --camera`,
+    /// `learn --camera`).
+    cameras: Vec<umwelt_sim::CameraConfig>,
     tasks: Vec<TaskListing>,
 }
 
@@ -52,6 +55,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             physics_dt: env.config().physics_dt,
             control_period: env.control_period(),
             episode_steps: env.max_episode_steps(),
+            cameras: env.cameras().to_vec(),
             tasks,
         });
     }
@@ -67,6 +71,18 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             (r.control_period / r.physics_dt).round(),
             r.episode_steps
         );
+        let cams: Vec<String> = r
+            .cameras
+            .iter()
+            .map(|c| {
+                let kinds: Vec<&str> = [(c.rgb, "RGB"), (c.depth, "depth")]
+                    .into_iter()
+                    .filter_map(|(on, k)| on.then_some(k))
+                    .collect();
+                format!("{} ({}x{} {})", c.name, c.width, c.height, kinds.join("+"))
+            })
+            .collect();
+        outln!("  cameras: {}", cams.join(", "));
         for t in &r.tasks {
             outln!("  {}/{}: {}", r.robot, t.info.name, t.info.description);
             outln!("    success: {}", t.info.success);

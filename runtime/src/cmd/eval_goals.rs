@@ -47,6 +47,13 @@ struct Report<'a> {
     /// Of the episodes whose demonstration succeeded, the percent the goal
     /// controller also succeeded in.
     success_given_demo_success_pct: Option<f64>,
+    /// Percent of episodes that ended within the task's full-reward
+    /// distance of where the demonstration ended (tasks with a target
+    /// vector), and its Wilson 95% interval.
+    reached_pct: Option<f64>,
+    reached_ci95_pct: Option<[f64; 2]>,
+    /// Mean metres between the two end points.
+    mean_goal_distance: Option<f64>,
     mean_return: f64,
     demo_mean_return: f64,
     wall_s: f64,
@@ -80,6 +87,8 @@ pub(super) fn run(g: &GoalRun, stop: &std::sync::atomic::AtomicBool) -> anyhow::
     let n = eps.len().max(1) as f64;
     let wins = eps.iter().filter(|e| e.success).count();
     let demo_wins: Vec<&GoalEpisode> = eps.iter().filter(|e| e.demo_success).collect();
+    let reached: Vec<bool> = eps.iter().filter_map(|e| e.reached).collect();
+    let distances: Vec<f64> = eps.iter().filter_map(|e| e.goal_distance).collect();
     let report = Report {
         config: g.config.display().to_string(),
         robot: &g.r.description.robot,
@@ -95,6 +104,12 @@ pub(super) fn run(g: &GoalRun, stop: &std::sync::atomic::AtomicBool) -> anyhow::
         success_given_demo_success_pct: (!demo_wins.is_empty()).then(|| {
             100.0 * demo_wins.iter().filter(|e| e.success).count() as f64 / demo_wins.len() as f64
         }),
+        reached_pct: (reached.len() == eps.len())
+            .then(|| 100.0 * reached.iter().filter(|r| **r).count() as f64 / n),
+        reached_ci95_pct: (reached.len() == eps.len())
+            .then(|| wilson95(reached.iter().filter(|r| **r).count(), eps.len())),
+        mean_goal_distance: (distances.len() == eps.len())
+            .then(|| distances.iter().sum::<f64>() / n),
         mean_return: eps.iter().map(|e| e.ret).sum::<f64>() / n,
         demo_mean_return: eps.iter().map(|e| e.demo_return).sum::<f64>() / n,
         wall_s: t0.elapsed().as_secs_f64(),
@@ -103,16 +118,20 @@ pub(super) fn run(g: &GoalRun, stop: &std::sync::atomic::AtomicBool) -> anyhow::
     let path = g.out.join("goals.json");
     let text = serde_json::to_string_pretty(&report)?;
     std::fs::write(&path, &text).with_context(|| format!("writing {}", path.display()))?;
-    let mut csv = String::from("index,seed,demo_return,demo_success,return,success,goal_image\n");
+    let mut csv = String::from(
+        "index,seed,demo_return,demo_success,return,success,goal_distance,reached,goal_image\n",
+    );
     for e in &eps {
         csv.push_str(&format!(
-            "{},{},{:.3},{},{:.3},{},{}\n",
+            "{},{},{:.3},{},{:.3},{},{},{},{}\n",
             e.index,
             e.seed,
             e.demo_return,
             e.demo_success,
             e.ret,
             e.success,
+            e.goal_distance.map_or(String::new(), |d| format!("{d:.4}")),
+            e.reached.map_or(String::new(), |r| r.to_string()),
             e.goal_image.as_deref().unwrap_or("")
         ));
     }
@@ -136,6 +155,12 @@ pub(super) fn run(g: &GoalRun, stop: &std::sync::atomic::AtomicBool) -> anyhow::
             report.demo_success_pct,
             g.out.display()
         );
+        if let (Some(pct), Some(d)) = (report.reached_pct, report.mean_goal_distance) {
+            outln!(
+                "ended within the task's distance of where the {} ended: {pct:.0}% (mean {d:.3} m apart)",
+                g.demo_name
+            );
+        }
     }
     Ok(())
 }

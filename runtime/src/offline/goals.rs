@@ -6,6 +6,15 @@
 //! planning towards that goal alone (latent distance, never the task's
 //! reward), and the task's success rule judges where it ends.
 //!
+//! Where the task's reward is a distance to a target that the observation
+//! carries as a robot-to-target vector (the reacher's, the arm's reach),
+//! each episode also says how far the controller ended from where the
+//! demonstration ended: both episodes share the seed's target, so the
+//! difference of their final robot-to-target vectors is the distance
+//! between the two end points. Within the task's full-reward distance
+//! counts as reached. This judges goal reaching even where the
+//! demonstrator missed the task's target.
+//!
 //! Goal images are written as PNG files (what `objective.kind =
 //! "goal_image"` reads, and what people look at), so the planner reads
 //! each goal exactly as a user's goal image would be read.
@@ -44,6 +53,11 @@ pub struct GoalEpisode {
     pub ret: f64,
     /// Whether it met the task's success rule.
     pub success: bool,
+    /// Metres between where it ended and where the demonstration ended
+    /// (see the module docs); `None` for a task without a target vector.
+    pub goal_distance: Option<f64>,
+    /// `goal_distance` is within the task's full-reward distance.
+    pub reached: Option<bool>,
     /// The goal image's file, for a pixel model.
     pub goal_image: Option<String>,
 }
@@ -101,6 +115,11 @@ pub fn goal_episodes(
         std::fs::create_dir_all(images_dir)
             .map_err(|e| EvalError::Setup(format!("creating {}: {e}", images_dir.display())))?;
     }
+    // The robot-to-target vector's columns and the full-reward distance.
+    let target = env
+        .goal_relabel()
+        .ok()
+        .map(|g| (g.columns().to_vec(), g.goal_reward().within));
     let mut demonstrator = control::build(demo)?;
     let mut out = Vec::with_capacity(episodes);
     for index in 0..episodes {
@@ -178,11 +197,23 @@ pub fn goal_episodes(
             &mut env,
             seeker.as_mut(),
             s,
-            false,
+            target.is_some(),
             None,
             Some(stop),
         )
         .map_err(plant)?;
+        let goal_distance = match (&target, &run.record) {
+            (Some((columns, _)), Some(ended)) => {
+                let (a, b) = (ended.obs(ended.len()), record.obs(last));
+                let d2: f64 = columns
+                    .iter()
+                    .map(|&c| (f64::from(a[c]) - f64::from(b[c])).powi(2))
+                    .sum();
+                Some(d2.sqrt())
+            }
+            _ => None,
+        };
+        let within = target.as_ref().map(|t| t.1);
         if run.stopped {
             return Err(EvalError::Stopped {
                 done: index,
@@ -196,6 +227,8 @@ pub fn goal_episodes(
             demo_success: shown.success,
             ret: run.ret,
             success: run.success,
+            goal_distance,
+            reached: goal_distance.zip(within).map(|(d, w)| d <= w),
             goal_image: goal_image.map(|p: PathBuf| p.display().to_string()),
         };
         on_done(&e);

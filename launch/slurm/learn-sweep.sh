@@ -6,12 +6,12 @@
 #   bash launch/slurm/learn-sweep.sh     # on the login node, from the repository root: submits the array
 #
 # Array task i (1-based) is recipe (i-1) % R and seed (i-1) / R, R the
-# number of recipes, so the array must be 1-(R x seeds): 7 recipes x 3
-# seeds = 1-21. A task checks that the array matches and refuses
+# number of recipes, so the array must be 1-(R x seeds): 8 recipes x 3
+# seeds = 1-24. A task checks that the array matches and refuses
 # otherwise. A requeued task (--requeue, preemption) resumes its run.
 #
 #SBATCH --job-name=umwelt-learn-sweep
-#SBATCH --array=1-21
+#SBATCH --array=1-24
 #SBATCH --cpus-per-task=2
 #SBATCH --time=04:00:00
 #SBATCH --requeue

@@ -149,7 +149,11 @@ fn a_pixel_model_learns_from_the_side_camera_and_beats_random() {
 #[test]
 fn the_shipped_pixel_models_first_episodes_repeat_their_evaluations() {
     let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    for (task, seed) in [("cartpole_swingup", 100u64), ("reacher_easy", 102)] {
+    for (task, seed) in [
+        ("cartpole_swingup", 100u64),
+        ("reacher_easy", 102),
+        ("arm_reach", 100),
+    ] {
         let dir = common::fresh_dir(&format!("pixels-shipped-{task}"));
         let config = repo.join(format!("configs/mpc_{task}_pixels.toml"));
         let v = json(&[

@@ -33,7 +33,7 @@ fn every_shipped_model_has_a_recipe_giving_its_runs_options() {
     let recipe_files = names(&recipes, |p| {
         (p.extension()? == "toml").then(|| p.file_stem()?.to_str().map(String::from))?
     });
-    assert_eq!(learned.len(), 7, "{learned:?}");
+    assert_eq!(learned.len(), 8, "{learned:?}");
     assert_eq!(learned, recipe_files);
     for task in &learned {
         let recorded = std::fs::read_to_string(results.join(task).join("learn/learn.json"))

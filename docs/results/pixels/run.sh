@@ -25,3 +25,24 @@ sleep 1
 umwelt run --config configs/mpc_cartpole_swingup_pixels.toml --duration 21 --json \
   --zenoh-endpoint "$ep" > "$out/realtime_run.json"
 wait "$sim"
+# Reacher easy from its top camera (60k steps).
+umwelt learn --recipe configs/learn/reacher_easy_pixels.toml --out runs/reacher_pixels
+cp runs/reacher_pixels/{learn.json,curve.csv,curve.svg} docs/results/reacher_easy_pixels/learn/
+cp runs/reacher_pixels/final.uwwm models/checkpoints/reacher_easy_pixels.uwwm
+umwelt eval --config configs/mpc_reacher_easy_pixels.toml --episodes 20 --seed 100 \
+  --full-budget --baselines random --out docs/results/reacher_easy_pixels/eval
+# Goal reaching: the oracle's end as a goal image (pixel models) or a goal
+# observation (state models), seeds 100-119.
+umwelt eval --config configs/mpc_reacher_easy_pixels.toml --goals-from oracle --episodes 20 --seed 100 \
+  --full-budget --out docs/results/goals/reacher_easy_pixels
+umwelt eval --config configs/mpc_reacher_easy.toml --goals-from oracle --episodes 20 --seed 100 \
+  --full-budget --out docs/results/goals/reacher_easy_state
+umwelt eval --config configs/mpc_arm_reach.toml --goals-from oracle --episodes 20 --seed 100 \
+  --full-budget --out docs/results/goals/arm_reach_state
+umwelt learn --recipe configs/learn/arm_reach_pixels.toml --out runs/arm_pixels
+cp runs/arm_pixels/{learn.json,curve.csv,curve.svg} docs/results/arm_reach_pixels/learn/
+cp runs/arm_pixels/final.uwwm models/checkpoints/arm_reach_pixels.uwwm
+umwelt eval --config configs/mpc_arm_reach_pixels.toml --episodes 20 --seed 100 \
+  --full-budget --baselines random --out docs/results/arm_reach_pixels/eval
+umwelt eval --config configs/mpc_arm_reach_pixels.toml --goals-from oracle --episodes 20 --seed 100 \
+  --full-budget --out docs/results/goals/arm_reach_pixels

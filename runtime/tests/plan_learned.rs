@@ -37,6 +37,30 @@ fn actions(n: usize, h: usize) -> Vec<f32> {
         .collect()
 }
 
+/// The burn model's latents after `h` steps of the `n` sequences `acts`
+/// (row-major, `h` actions each) from `z`.
+fn roll(
+    wm: &WorldModel,
+    mut z: burn::tensor::Tensor<2>,
+    acts: &[f32],
+    n: usize,
+    h: usize,
+) -> Vec<f32> {
+    let device = Device::flex();
+    for t in 0..h {
+        let a: Vec<f32> = (0..n).map(|i| acts[i * h + t]).collect();
+        z = wm.next(z, tensor_from_rows(a, n, ACT, &device));
+    }
+    tensor_to_vec(z)
+}
+
+/// Squared distance of each latent row of `zh` to the goal latent `zg`.
+fn goal_distances(zh: &[f32], zg: &[f32]) -> Vec<f32> {
+    zh.chunks_exact(zg.len())
+        .map(|row| row.iter().zip(zg).map(|(a, b)| (a - b) * (a - b)).sum())
+        .collect()
+}
+
 fn begin(m: &mut LearnedModel, obs: &[f32]) {
     let env = Env::new("cartpole", "swingup").unwrap();
     let mut e = env;
@@ -111,20 +135,9 @@ fn task_and_goal_values_match_the_burn_model() {
     goal_model(Precision::Bf16)
         .evaluate(&acts, n, h, 1, &mut rounded)
         .unwrap();
-    let mut z = z0;
-    for t in 0..h {
-        let a: Vec<f32> = (0..n).map(|i| acts[i * h + t]).collect();
-        z = wm.next(z, tensor_from_rows(a, n, ACT, &device));
-    }
-    let zh = tensor_to_vec(z);
+    let zh = roll(&wm, z0, &acts, n, h);
     let zg = tensor_to_vec(wm.encode(tensor_from_rows(goal.to_vec(), 1, OBS, &device)));
-    let l = zg.len();
-    for (i, v) in values.iter().enumerate() {
-        let d: f32 = zh[i * l..(i + 1) * l]
-            .iter()
-            .zip(&zg)
-            .map(|(a, b)| (a - b) * (a - b))
-            .sum();
+    for (i, (v, d)) in values.iter().zip(goal_distances(&zh, &zg)).enumerate() {
         assert!((v + d).abs() < 1e-4, "goal {v} vs -{d}");
         assert!(*v <= 0.0);
         // Close, not equal: 8 significant bits in the products' inputs.
@@ -297,19 +310,9 @@ fn a_goal_image_is_planned_towards_as_the_encoding_of_the_image_held_still() {
             Some(px),
         )
     };
-    let mut z = encode(&start, n);
-    for t in 0..h {
-        let a: Vec<f32> = (0..n).map(|i| acts[i * h + t]).collect();
-        z = wm.next(z, tensor_from_rows(a, n, ACT, &device));
-    }
-    let (zh, zg) = (tensor_to_vec(z), tensor_to_vec(encode(&goal, 1)));
-    let l = zg.len();
-    for (i, v) in values.iter().enumerate() {
-        let d: f32 = zh[i * l..(i + 1) * l]
-            .iter()
-            .zip(&zg)
-            .map(|(a, b)| (a - b) * (a - b))
-            .sum();
+    let zh = roll(&wm, encode(&start, n), &acts, n, h);
+    let zg = tensor_to_vec(encode(&goal, 1));
+    for (v, d) in values.iter().zip(goal_distances(&zh, &zg)) {
         assert!((v + d).abs() < 1e-4, "goal image {v} vs -{d}");
     }
     // What cannot work is refused, saying why.

@@ -105,6 +105,17 @@ impl ImageEncoding {
             Self::Mono8 => 1,
         }
     }
+
+    /// The 8-bit encoding with `channels` bytes per pixel: [`Self::Mono8`]
+    /// for 1, [`Self::Rgb8`] for 3, `None` otherwise (a pixel model's
+    /// images, or a dataset's frames, are one of these two).
+    pub fn for_channels(channels: usize) -> Option<Self> {
+        match channels {
+            1 => Some(Self::Mono8),
+            3 => Some(Self::Rgb8),
+            _ => None,
+        }
+    }
 }
 
 wire_enum! {
@@ -471,4 +482,19 @@ pub(crate) fn samples() -> Vec<Message> {
         }
         .into(),
     ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_8_bit_encoding_is_found_from_its_bytes_per_pixel_and_no_other() {
+        for e in [ImageEncoding::Mono8, ImageEncoding::Rgb8] {
+            assert_eq!(ImageEncoding::for_channels(e.bytes_per_pixel()), Some(e));
+        }
+        for c in [0, 2, 4, 5] {
+            assert_eq!(ImageEncoding::for_channels(c), None, "{c}");
+        }
+    }
 }

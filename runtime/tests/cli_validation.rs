@@ -589,6 +589,16 @@ fn bad_ros2_fields_of_a_description_are_one_line_errors_of_robot_check() {
             "[[channels]]\nname = \"reward\"\nlow = 0.0\nhigh = 1.0\n\n[actuation]",
             "JointState carries no channels",
         ),
+        (
+            "[actuation]",
+            "[[camera]]\nname = \"front\"\nwidth = 64\nheight = 64\n\n[actuation]",
+            "JointState only, no images",
+        ),
+        (
+            "[actuation]",
+            "[[camera]]\nname = \"front\"\nwidth = 0\nheight = 64\n\n[actuation]",
+            "camera[0] (`front`).width = 0",
+        ),
     ];
     for (i, (from, to, key)) in cases.iter().enumerate() {
         assert!(good.contains(from), "{from}");

@@ -315,6 +315,28 @@ fn a_goal_image_is_planned_towards_as_the_encoding_of_the_image_held_still() {
     for (v, d) in values.iter().zip(goal_distances(&zh, &zg)) {
         assert!((v + d).abs() < 1e-4, "goal image {v} vs -{d}");
     }
+    // A camera that sends depth before colour under one name: the model
+    // reads the colour image, and plans as from it alone.
+    let depth = Image {
+        name: "cam".into(),
+        width: 32,
+        height: 32,
+        encoding: ImageEncoding::DepthF32,
+        data: vec![0; 32 * 32 * 4],
+    };
+    let mut both = load(&Objective::GoalImage {
+        image: path.clone(),
+    })
+    .unwrap();
+    both.begin(&PlanState {
+        observation: &o.vector,
+        sensors: &o.sensors,
+        images: &[depth, start.clone()],
+    })
+    .unwrap();
+    let mut from_both = vec![0.0; n];
+    both.evaluate(&acts, n, h, 1, &mut from_both).unwrap();
+    assert_eq!(from_both, values);
     // What cannot work is refused, saying why.
     let err = |o: &Objective, w: &WorldModel| {
         LearnedModel::from_model(

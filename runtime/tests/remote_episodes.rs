@@ -16,8 +16,9 @@ fn config(name: &str) -> String {
     format!("{}/../configs/{name}", env!("CARGO_MANIFEST_DIR"))
 }
 
-/// `umwelt sim` in lockstep on `endpoint` as `name`, killed when dropped.
-fn start_sim(endpoint: &str, task: &str, name: &str) -> Node {
+/// `umwelt sim` of the cart-pole in lockstep on `endpoint` as `name`, with
+/// `extra` flags, killed when dropped.
+fn start_sim(endpoint: &str, task: &str, name: &str, extra: &[&str]) -> Node {
     let child = Command::new(env!("CARGO_BIN_EXE_umwelt"))
         .args([
             "sim",
@@ -33,6 +34,7 @@ fn start_sim(endpoint: &str, task: &str, name: &str) -> Node {
             "--zenoh-endpoint",
             endpoint,
         ])
+        .args(extra)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -67,7 +69,7 @@ fn eval(cfg: &str, episodes: &str, remote: Option<&str>, tag: &str) -> serde_jso
 #[test]
 fn remote_evaluation_against_a_lockstep_simulator_equals_the_in_process_one() {
     let endpoint = umwelt_runtime::nodes::transport::free_loopback_endpoint().unwrap();
-    let _sim = start_sim(&endpoint, "swingup", "cartpole");
+    let _sim = start_sim(&endpoint, "swingup", "cartpole", &[]);
     for (name, episodes) in [
         ("cartpole_swingup.toml", "3"),
         ("mpc_cartpole_swingup.toml", "2"),
@@ -105,7 +107,7 @@ fn learn(out: &str, remote: Option<&str>) -> serde_json::Value {
 fn remote_learning_against_a_lockstep_simulator_equals_the_in_process_run() {
     let endpoint = umwelt_runtime::nodes::transport::free_loopback_endpoint().unwrap();
     // An instance name: the wire name differs from the robot's kind.
-    let _sim = start_sim(&endpoint, "balance", "cart_2");
+    let _sim = start_sim(&endpoint, "balance", "cart_2", &[]);
     let (a, b) = (fresh_dir("learn-remote"), fresh_dir("learn-local"));
     let remote = learn(a.to_str().unwrap(), Some(&endpoint));
     let local = learn(b.to_str().unwrap(), None);
@@ -117,7 +119,22 @@ fn remote_learning_against_a_lockstep_simulator_equals_the_in_process_run() {
     // The held-out selection too: the same episodes through the driver.
     assert!(remote["selection"]["chosen"].is_u64(), "{remote}");
     assert_eq!(remote["selection"], local["selection"]);
-    // The checkpoints: equal but for their path and training wall time.
+    // The checkpoints and the datasets (dataset.json and 2 episodes).
+    assert_eq!(same_checkpoint_and_dataset(&a, &b), 3);
+    let stats: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(a.join("remote.json")).unwrap()).unwrap();
+    assert_eq!(stats["lockstep"], true, "{stats}");
+    for zero in ["frames_missed", "late_commands", "safe_steps", "cuts"] {
+        assert_eq!(stats[zero], 0, "{zero}: {stats}");
+    }
+    std::fs::remove_dir_all(a).ok();
+    std::fs::remove_dir_all(b).ok();
+}
+
+/// Asserts that the learning runs in `a` and `b` shipped the same
+/// checkpoint (but for its path and training wall time) and wrote the same
+/// dataset, byte for byte; returns how many dataset files were compared.
+fn same_checkpoint_and_dataset(a: &std::path::Path, b: &std::path::Path) -> usize {
     let info = |d: &std::path::Path| {
         let mut v = json(&[
             "model",
@@ -131,8 +148,7 @@ fn remote_learning_against_a_lockstep_simulator_equals_the_in_process_run() {
         v["file_bytes"] = serde_json::Value::Null;
         v
     };
-    assert_eq!(info(&a), info(&b));
-    // The datasets: byte for byte.
+    assert_eq!(info(a), info(b));
     let mut files = vec!["data/dataset.json".to_string()];
     for e in std::fs::read_dir(b.join("data/episodes")).unwrap() {
         files.push(format!(
@@ -140,7 +156,6 @@ fn remote_learning_against_a_lockstep_simulator_equals_the_in_process_run() {
             e.unwrap().file_name().to_string_lossy()
         ));
     }
-    assert_eq!(files.len(), 3, "{files:?}");
     for f in &files {
         let (x, y) = (
             std::fs::read(a.join(f)).unwrap(),
@@ -148,14 +163,72 @@ fn remote_learning_against_a_lockstep_simulator_equals_the_in_process_run() {
         );
         assert!(x == y, "{f} differs");
     }
-    let stats: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(a.join("remote.json")).unwrap()).unwrap();
-    assert_eq!(stats["lockstep"], true, "{stats}");
-    for zero in ["frames_missed", "late_commands", "safe_steps", "cuts"] {
-        assert_eq!(stats[zero], 0, "{zero}: {stats}");
+    files.len()
+}
+
+/// A robot known only by its description file, cameras included, learned
+/// from its camera alone through its driver (here `umwelt sim --cameras`
+/// in lockstep): the same frames, dataset and checkpoint as the in-process
+/// run of the simulated robot.
+#[test]
+fn a_described_robot_learns_from_its_camera_through_its_driver_as_in_process() {
+    let endpoint = umwelt_runtime::nodes::transport::free_loopback_endpoint().unwrap();
+    let _sim = start_sim(&endpoint, "balance", "cart_px", &["--cameras", "side"]);
+    let (a, b) = (fresh_dir("learn-px-remote"), fresh_dir("learn-px-local"));
+    let description = a.with_extension("toml");
+    let d = description.to_str().unwrap();
+    let described = common::umwelt(&[
+        "robot", "describe", "cartpole", "--task", "balance", "--out", d,
+    ]);
+    assert!(described.status.success(), "{described:?}");
+    let text = std::fs::read_to_string(&description).unwrap();
+    assert!(text.contains("[[camera]]\nname = \"side\""), "{text}");
+    let pixels = ["--obs", "pixels", "--batch-size", "8"];
+    let mut remote_args = common::tiny_run(a.to_str().unwrap(), &pixels);
+    let at = remote_args.iter().position(|x| *x == "--robot").unwrap();
+    remote_args[at + 1] = d;
+    remote_args.extend([
+        "--remote",
+        "--name",
+        "cart_px",
+        "--zenoh-endpoint",
+        &endpoint,
+    ]);
+    let remote = json(&remote_args);
+    let local = json(&common::tiny_run(b.to_str().unwrap(), &pixels));
+    assert_eq!(remote["options"]["obs"], "pixels", "{remote}");
+    assert_eq!(
+        remote["curve"],
+        local["curve"].clone().with_wall_time_of(&remote["curve"])
+    );
+    // dataset.json, and each of 2 episodes with its frames.
+    assert_eq!(same_checkpoint_and_dataset(&a, &b), 5);
+    let info = json(&[
+        "model",
+        "info",
+        "--json",
+        a.join("final.uwwm").to_str().unwrap(),
+    ]);
+    assert_eq!(info["model"]["pixels"]["camera"], "side", "{info}");
+
+    // A description whose camera differs from what the driver sends: the
+    // first frame stops the run, naming both, and nothing is learned.
+    std::fs::write(&description, text.replace("width = 64", "width = 48")).unwrap();
+    let c = fresh_dir("learn-px-wrong");
+    let at = remote_args.iter().position(|x| *x == "--out").unwrap();
+    remote_args[at + 1] = c.to_str().unwrap();
+    let wrong = common::umwelt(&remote_args);
+    let err = String::from_utf8_lossy(&wrong.stderr);
+    assert!(!wrong.status.success());
+    assert!(
+        err.contains("camera `side` sent a 64x64 Rgb8 image; its description says 48x64 [Rgb8]"),
+        "{err}"
+    );
+    assert!(!c.join("final.uwwm").exists());
+    for d in [a, b, c] {
+        std::fs::remove_dir_all(d).ok();
     }
-    std::fs::remove_dir_all(a).ok();
-    std::fs::remove_dir_all(b).ok();
+    std::fs::remove_file(description).ok();
 }
 
 /// Curves compared without their wall-clock column.
@@ -225,7 +298,7 @@ fn dataset_files(dir: &std::path::Path) -> Vec<(String, Vec<u8>)> {
 #[test]
 fn remote_collection_with_smooth_noise_and_a_step_budget_equals_the_in_process_one() {
     let endpoint = umwelt_runtime::nodes::transport::free_loopback_endpoint().unwrap();
-    let _sim = start_sim(&endpoint, "swingup", "cart_3");
+    let _sim = start_sim(&endpoint, "swingup", "cart_3", &[]);
     for policy in ["smooth", "hold"] {
         let (a, b) = (
             fresh_dir(&format!("collect-remote-{policy}")),
@@ -259,7 +332,7 @@ fn ctrl_c_during_remote_collection_keeps_whole_episodes_and_leaves_the_safe_acti
     use zenoh::Wait;
 
     let endpoint = umwelt_runtime::nodes::transport::free_loopback_endpoint().unwrap();
-    let _sim = start_sim(&endpoint, "swingup", "cart_4");
+    let _sim = start_sim(&endpoint, "swingup", "cart_4", &[]);
     // What the collector commands, as the robot sees it.
     let session = umwelt_runtime::nodes::transport::ZenohArgs::at(&endpoint)
         .open()
@@ -379,7 +452,7 @@ fn ctrl_c_during_a_remote_held_out_selection_chooses_nothing() {
     use std::time::{Duration, Instant};
 
     let endpoint = umwelt_runtime::nodes::transport::free_loopback_endpoint().unwrap();
-    let _sim = start_sim(&endpoint, "balance", "cart_5");
+    let _sim = start_sim(&endpoint, "balance", "cart_5", &[]);
     let dir = fresh_dir("learn-select-stop");
     let d = dir.to_str().unwrap();
     let remote = [

@@ -74,8 +74,18 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                     )
                 }
             };
+            let cameras: String = d
+                .cameras
+                .iter()
+                .map(|c| {
+                    format!(
+                        ", camera `{}` {}x{} {:?}",
+                        c.name, c.width, c.height, c.encodings
+                    )
+                })
+                .collect();
             outln!(
-                "{}: robot `{}`, task `{}`: {} joints, {} actuated ({:?}), {} channels, {} observation features, {:.0} Hz, {} steps per episode{}: ok",
+                "{}: robot `{}`, task `{}`: {} joints, {} actuated ({:?}), {} channels{cameras}, {} observation features, {:.0} Hz, {} steps per episode{}: ok",
                 file.display(),
                 d.robot,
                 d.task.name,

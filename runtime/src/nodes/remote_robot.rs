@@ -317,7 +317,12 @@ impl Plant for RemoteRobot {
         };
         crate::offline::plant::resize_images(out, cameras.len());
         for (name, im) in cameras.iter().zip(out.iter_mut()) {
-            let Some(got) = f.images.iter().find(|i| &i.name == name) else {
+            // A camera may send colour and depth under one name: the 8-bit
+            // image first (what pixel models and datasets keep).
+            let named = || f.images.iter().filter(|i| &i.name == name);
+            let eight_bit =
+                |i: &&crate::wire::Image| i.encoding != crate::wire::ImageEncoding::DepthF32;
+            let Some(got) = named().find(eight_bit).or_else(|| named().next()) else {
                 let have: Vec<&str> = f.images.iter().map(|i| i.name.as_str()).collect();
                 return Err(PlantError::Camera(format!(
                     "frame {} of {} has no image from camera `{name}` (it has: {})",
@@ -330,6 +335,24 @@ impl Plant for RemoteRobot {
                     }
                 )));
             };
+            // A described camera's images are checked against it before a
+            // dataset or a model sees them.
+            if let Some(d) = self.description.camera(name)
+                && ((got.width, got.height) != (d.width, d.height)
+                    || !d.encodings.contains(&got.encoding))
+            {
+                return Err(PlantError::Camera(format!(
+                    "frame {} of {}: camera `{name}` sent a {}x{} {:?} image; its description says {}x{} {:?}",
+                    f.seq,
+                    self.wire_name,
+                    got.width,
+                    got.height,
+                    got.encoding,
+                    d.width,
+                    d.height,
+                    d.encodings
+                )));
+            }
             im.clone_from(got);
         }
         Ok(())

@@ -172,11 +172,13 @@ pub fn goal_episodes(
                     name: name.clone(),
                     width: frames.width(),
                     height: frames.height(),
-                    encoding: if frames.channels() == 3 {
-                        ImageEncoding::Rgb8
-                    } else {
-                        ImageEncoding::Mono8
-                    },
+                    encoding: ImageEncoding::for_channels(usize::from(frames.channels()))
+                        .ok_or_else(|| {
+                            EvalError::Setup(format!(
+                                "the demonstration's frames have {} bytes per pixel; 1 or 3 make an image",
+                                frames.channels()
+                            ))
+                        })?,
                     data: frames.frame(frames.len() - 1).to_vec(),
                 };
                 let path = images_dir.join(format!("goal_{s}.png"));

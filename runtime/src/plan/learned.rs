@@ -35,7 +35,20 @@ impl Eyes {
     /// returns the convolution features of the latest stack.
     fn see(&mut self, images: &[Image]) -> Result<Vec<f32>, PlanError> {
         let c = &self.config;
-        let Some(im) = images.iter().find(|i| i.name == c.camera) else {
+        let encoding = ImageEncoding::for_channels(c.channels).ok_or_else(|| {
+            PlanError::Input(format!(
+                "the model sees {} bytes per pixel; images are 1 (grey) or 3 (RGB)",
+                c.channels
+            ))
+        })?;
+        // A camera may send several images under its name (colour and
+        // depth): the one in the model's encoding, else the first, whose
+        // mismatch the check below reports.
+        let named = || images.iter().filter(|i| i.name == c.camera);
+        let Some(im) = named()
+            .find(|i| i.encoding == encoding)
+            .or_else(|| named().next())
+        else {
             let have: Vec<&str> = images.iter().map(|i| i.name.as_str()).collect();
             return Err(PlanError::Input(format!(
                 "no image from camera `{}` in the frame (it has: {}); the model sees through it",
@@ -46,11 +59,6 @@ impl Eyes {
                     have.join(", ")
                 }
             )));
-        };
-        let encoding = if c.channels == 3 {
-            ImageEncoding::Rgb8
-        } else {
-            ImageEncoding::Mono8
         };
         if (im.width as usize, im.height as usize, im.encoding) != (c.width, c.height, encoding)
             || im.data.len() != c.image_len()

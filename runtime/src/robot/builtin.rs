@@ -5,12 +5,13 @@
 
 use umwelt_sim::{ActuationMode, Env};
 
+use super::camera::CameraDescription;
 use super::description::{
     Actuation, ChannelDescription, DESCRIPTION_FORMAT, JointDescription, JointType, RewardRule,
     RobotDescription, SuccessRule, TaskDescription,
 };
-use crate::wire::CommandMode;
 use crate::wire::channels::{EPISODE, REWARD, SUCCESS};
+use crate::wire::{CommandMode, ImageEncoding};
 
 /// The description of `env`'s robot and task. Its observation and action
 /// specs equal the simulator's, so datasets and checkpoints made either way
@@ -75,6 +76,22 @@ pub fn describe(env: &Env) -> RobotDescription {
             safe_action: Some(env.safe_action()),
         },
         channels,
+        cameras: env
+            .cameras()
+            .iter()
+            .map(|c| CameraDescription {
+                name: c.name.clone(),
+                width: c.width,
+                height: c.height,
+                encodings: [
+                    (c.rgb, ImageEncoding::Rgb8),
+                    (c.depth, ImageEncoding::DepthF32),
+                ]
+                .into_iter()
+                .filter_map(|(on, e)| on.then_some(e))
+                .collect(),
+            })
+            .collect(),
         observation: env
             .observation_map()
             .features()

@@ -153,6 +153,7 @@ impl RobotDescription {
                 ));
             }
         }
+        super::camera::problems(&self.cameras)?;
         self.check_actuation()?;
         self.check_transport()?;
         let map = self.observation_map().map_err(|e| e.to_string())?;
@@ -237,6 +238,12 @@ impl RobotDescription {
             return Err(format!(
                 "channels[0] (`{}`): a ROS 2 robot's JointState carries no channels; \
                  use reward terms and success.reward_at_least instead",
+                c.name
+            ));
+        }
+        if let Some(c) = self.cameras.first() {
+            return Err(format!(
+                "camera[0] (`{}`): umwelt reads a ROS 2 robot's JointState only, no images",
                 c.name
             ));
         }

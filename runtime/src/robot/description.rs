@@ -15,6 +15,7 @@ use umwelt_sim::observation::{FeatureError, FeatureKind};
 use umwelt_sim::rewards::Sigmoid;
 use umwelt_sim::{JointKind, ObservationMap};
 
+use super::camera::CameraDescription;
 use super::ros2_settings::{Ros2Settings, Transport};
 use crate::wire::{CommandMode, RobotWireSpec};
 
@@ -40,6 +41,10 @@ pub struct RobotDescription {
     /// Named extra signals every frame carries, beyond joint states.
     #[serde(default)]
     pub channels: Vec<ChannelDescription>,
+    /// The cameras whose images every frame carries (`[[camera]]`), if any:
+    /// what a pixel model of the robot sees.
+    #[serde(default, rename = "camera", skip_serializing_if = "Vec::is_empty")]
+    pub cameras: Vec<CameraDescription>,
     /// The policy's observation features (`JOINT.pos|vel|effort|cos|sin`
     /// or a channel name), in vector order.
     pub observation: Vec<String>,
@@ -218,6 +223,11 @@ impl RobotDescription {
     /// Joint names in wire order.
     pub fn joint_names(&self) -> Vec<String> {
         self.joints.iter().map(|j| j.name.clone()).collect()
+    }
+
+    /// The camera named `name`, if the robot has one.
+    pub fn camera(&self, name: &str) -> Option<&CameraDescription> {
+        self.cameras.iter().find(|c| c.name == name)
     }
 
     /// Channel names in the description's order.

@@ -4,6 +4,7 @@
 //! loading a robot by name or file ([`load_robot`]).
 
 mod builtin;
+mod camera;
 mod check;
 mod description;
 mod judge;
@@ -11,6 +12,7 @@ mod ros2_settings;
 mod source;
 
 pub use builtin::describe;
+pub use camera::{CameraDescription, MAX_CAMERA_SIDE};
 pub use check::{DescriptionError, MAX_CONTROL_PERIOD_S, MAX_EPISODE_STEPS};
 pub use description::{
     Actuation, ChannelDescription, DESCRIPTION_FORMAT, JointDescription, JointType, RewardRule,

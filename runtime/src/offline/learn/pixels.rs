@@ -8,8 +8,9 @@ use super::options::{LearnOptions, ObsMode};
 use crate::robot::LoadedRobot;
 
 /// The pixel config of a run's model: `None` for `--obs state`; else the
-/// camera named by `--camera` (or the robot's first) at its own size.
-/// Only a simulated robot's cameras are known before its first frame.
+/// camera named by `--camera` (or the robot's first) at its own size, from
+/// the robot's description (a simulated robot's cameras, or a described
+/// robot's `[[camera]]` entries), in colour if it sends colour, else grey.
 pub(super) fn pixel_config(
     opts: &LearnOptions,
     robot: &LoadedRobot,
@@ -17,15 +18,9 @@ pub(super) fn pixel_config(
     if opts.obs == ObsMode::State {
         return Ok(None);
     }
-    let env = robot.env().map_err(|e| {
-        LearnError::Setup(format!(
-            "--obs {} needs the robot's cameras, known for simulated robots only: {e}",
-            opts.obs.name()
-        ))
-    })?;
-    let cameras = env.cameras();
+    let cameras = &robot.description.cameras;
     let camera = match &opts.camera {
-        Some(name) => cameras.iter().find(|c| &c.name == name),
+        Some(name) => robot.description.camera(name),
         None => cameras.first(),
     }
     .ok_or_else(|| {
@@ -34,19 +29,24 @@ pub(super) fn pixel_config(
             "--camera {}: the robot's cameras are: {}",
             opts.camera.as_deref().unwrap_or("(first)"),
             if have.is_empty() {
-                "none".into()
+                "none (a described robot lists its cameras as [[camera]] entries)".into()
             } else {
                 have.join(", ")
             }
         ))
     })?;
-    if !camera.rgb {
-        return Err(LearnError::Setup(format!(
-            "camera `{}` renders no RGB image; a pixel model needs one",
+    let encoding = camera.pixel_encoding().ok_or_else(|| {
+        LearnError::Setup(format!(
+            "camera `{}` sends no RGB8 or Mono8 image; a pixel model needs one",
             camera.name
-        )));
-    }
-    let mut p = PixelConfig::new(&camera.name, camera.width as usize, camera.height as usize);
+        ))
+    })?;
+    let mut p = PixelConfig::new(
+        &camera.name,
+        usize::from(camera.width),
+        usize::from(camera.height),
+    );
+    p.channels = encoding.bytes_per_pixel();
     p.state = opts.obs == ObsMode::Both;
     p.validate()
         .map_err(|e| LearnError::Setup(format!("camera `{}`: {e}", camera.name)))?;

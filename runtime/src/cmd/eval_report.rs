@@ -274,12 +274,11 @@ fn print_lines(i: &ReportInput<'_>) -> anyhow::Result<()> {
 fn print_summary(out: &mut impl Write, name: &str, s: &EvalSummary) -> anyhow::Result<()> {
     writeln!(
         out,
-        "  {name:>8}: return {:.1} (95% CI {:.1}-{:.1}), success {:.0}% (95% CI {:.0}-{:.0}%), \
+        "  {name:>8}: return {:.1} ({}), success {:.0}% (95% CI {:.0}-{:.0}%), \
          controller p50 {:.1} us p99 {:.1} us, {} deadline misses, {} safe ticks; \
          {:.1} episodes/min ({} jobs, {:.0}x real time)",
         s.avg_sum_reward,
-        s.avg_sum_reward_ci95[0],
-        s.avg_sum_reward_ci95[1],
+        s.return_interval(),
         s.pc_success,
         s.pc_success_ci95[0],
         s.pc_success_ci95[1],

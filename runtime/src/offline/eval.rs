@@ -82,6 +82,23 @@ pub struct EvalSummary {
     pub jobs: usize,
 }
 
+impl EvalSummary {
+    /// The mean return's 95% interval as words for reports, or why there
+    /// is none (one episode has no spread to estimate it from).
+    pub fn return_interval(&self) -> String {
+        let [lo, hi] = self.avg_sum_reward_ci95;
+        if lo.is_finite() && hi.is_finite() {
+            format!("95% CI {lo:.1} to {hi:.1}")
+        } else {
+            let n = self.episodes;
+            format!(
+                "no 95% CI from {n} episode{}",
+                if n == 1 { "" } else { "s" }
+            )
+        }
+    }
+}
+
 /// A whole evaluation: the summary, the rows, and the full runs (traces
 /// for plots).
 pub struct Evaluation {
@@ -523,5 +540,21 @@ mod tests {
         assert_eq!(percentile(&[1.0, 2.0, 3.0, 4.0], 50.0), 2.0);
         assert_eq!(percentile(&[1.0, 2.0, 3.0, 4.0], 99.0), 4.0);
         assert!(percentile(&[], 50.0).is_nan());
+    }
+
+    #[test]
+    fn one_episode_has_no_return_interval_and_says_so() {
+        let run = |seed, ret| EpisodeRun {
+            seed,
+            ret,
+            ..EpisodeRun::default()
+        };
+        let runs = [run(1, 10.0), run(2, 20.0)];
+        let rows: Vec<_> = runs.iter().enumerate().map(|(i, r)| report(i, r)).collect();
+        let one = summarize("c".into(), &rows[..1], &runs[..1], 1.0, 1, 0.01);
+        assert_eq!(one.return_interval(), "no 95% CI from 1 episode");
+        // Two: mean 15, half-width t(0.975; 1) * 7.07 / sqrt(2) = 63.5.
+        let two = summarize("c".into(), &rows, &runs, 1.0, 1, 0.01);
+        assert_eq!(two.return_interval(), "95% CI -48.5 to 78.5");
     }
 }

@@ -20,15 +20,14 @@ pub fn report_html(
          figure{display:inline-block;margin:8px}video{max-width:100%}</style></head><body>\n",
     );
     h.push_str(&format!(
-        "<h1>{}: {}</h1>\n<p>{} episodes: mean return {:.1} (95% CI {:.1} to {:.1}), \
+        "<h1>{}: {}</h1>\n<p>{} episodes: mean return {:.1} ({}), \
          success {:.0}%. Numbers: <a href=\"eval.json\">eval.json</a>, \
          <a href=\"episodes.csv\">episodes.csv</a>.</p>\n",
         esc(title),
         esc(&s.controller),
         s.episodes,
         s.avg_sum_reward,
-        s.avg_sum_reward_ci95[0],
-        s.avg_sum_reward_ci95[1],
+        s.return_interval(),
         s.pc_success
     ));
     if !videos.is_empty() {

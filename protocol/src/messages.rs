@@ -106,6 +106,16 @@ impl ImageEncoding {
         }
     }
 
+    /// The encoding's name in files and messages for people: `rgb8`,
+    /// `mono8`, `depth_f32` (as serde writes it).
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::DepthF32 => "depth_f32",
+            Self::Rgb8 => "rgb8",
+            Self::Mono8 => "mono8",
+        }
+    }
+
     /// The 8-bit encoding with `channels` bytes per pixel: [`Self::Mono8`]
     /// for 1, [`Self::Rgb8`] for 3, `None` otherwise (a pixel model's
     /// images, or a dataset's frames, are one of these two).
@@ -495,6 +505,10 @@ mod tests {
         }
         for c in [0, 2, 4, 5] {
             assert_eq!(ImageEncoding::for_channels(c), None, "{c}");
+        }
+        for e in ImageEncoding::ALL {
+            let json = serde_json::to_string(e).unwrap();
+            assert_eq!(json, format!("\"{}\"", e.name()));
         }
     }
 }

@@ -221,7 +221,7 @@ fn a_described_robot_learns_from_its_camera_through_its_driver_as_in_process() {
     let err = String::from_utf8_lossy(&wrong.stderr);
     assert!(!wrong.status.success());
     assert!(
-        err.contains("camera `side` sent a 64x64 Rgb8 image; its description says 48x64 [Rgb8]"),
+        err.contains("camera `side` sent a 64x64 rgb8 image; its description says 48x64 rgb8"),
         "{err}"
     );
     assert!(!c.join("final.uwwm").exists());

@@ -78,9 +78,13 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 .cameras
                 .iter()
                 .map(|c| {
+                    let encodings: Vec<&str> = c.encodings.iter().map(|e| e.name()).collect();
                     format!(
-                        ", camera `{}` {}x{} {:?}",
-                        c.name, c.width, c.height, c.encodings
+                        ", camera `{}` {}x{} {}",
+                        c.name,
+                        c.width,
+                        c.height,
+                        encodings.join("+")
                     )
                 })
                 .collect();

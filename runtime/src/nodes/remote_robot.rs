@@ -342,15 +342,19 @@ impl Plant for RemoteRobot {
                     || !d.encodings.contains(&got.encoding))
             {
                 return Err(PlantError::Camera(format!(
-                    "frame {} of {}: camera `{name}` sent a {}x{} {:?} image; its description says {}x{} {:?}",
+                    "frame {} of {}: camera `{name}` sent a {}x{} {} image; its description says {}x{} {}",
                     f.seq,
                     self.wire_name,
                     got.width,
                     got.height,
-                    got.encoding,
+                    got.encoding.name(),
                     d.width,
                     d.height,
                     d.encodings
+                        .iter()
+                        .map(|e| e.name())
+                        .collect::<Vec<_>>()
+                        .join(" or ")
                 )));
             }
             im.clone_from(got);

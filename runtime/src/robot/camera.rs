@@ -59,13 +59,15 @@ impl CameraDescription {
         }
         for (i, e) in self.encodings.iter().enumerate() {
             if self.encodings[..i].contains(e) {
-                return Err(format!("{at}.encodings: {e:?} listed twice"));
+                return Err(format!("{at}.encodings: {} listed twice", e.name()));
             }
             let bytes = usize::from(self.width) * usize::from(self.height) * e.bytes_per_pixel();
             if bytes > MAX_IMAGE_BYTES {
                 return Err(format!(
-                    "{at}: a {}x{} {e:?} image is {bytes} bytes; a frame's image holds at most {MAX_IMAGE_BYTES}",
-                    self.width, self.height
+                    "{at}: a {}x{} {} image is {bytes} bytes; a frame's image holds at most {MAX_IMAGE_BYTES}",
+                    self.width,
+                    self.height,
+                    e.name()
                 ));
             }
         }
@@ -132,7 +134,7 @@ mod tests {
                 "camera[0] (`a`).height = 9000",
             ),
             (vec![cam("a", 8, 8, &[])], "camera[0] (`a`).encodings: list"),
-            (vec![cam("a", 8, 8, &[Rgb8, Rgb8])], "Rgb8 listed twice"),
+            (vec![cam("a", 8, 8, &[Rgb8, Rgb8])], "rgb8 listed twice"),
             (
                 vec![cam("a", 8, 8, &[Rgb8]), cam("a", 4, 4, &[Mono8])],
                 "camera[1] (`a`): a second camera",

@@ -422,24 +422,53 @@ fn a_session_budget_stops_learning_between_episodes_and_resume_carries_on() {
 #[test]
 fn the_wire_comparisons_checkpoints_give_their_recorded_first_episodes() {
     // docs/results/remote/wire_vs_inprocess: each learned checkpoint's
-    // first evaluation episode (seed 100), against its episodes.csv.
+    // first evaluation episode (seed 100), against its episodes.csv; the
+    // 20,000-step runs' last checkpoints and the 100,000-step runs' final.
     let dir = format!(
         "{}/../docs/results/remote/wire_vs_inprocess",
         env!("CARGO_MANIFEST_DIR")
     );
+    let tmp = fresh_dir("wire-configs");
+    std::fs::create_dir_all(&tmp).unwrap();
     for run in ["inprocess", "realtime"] {
-        let cfg = format!("{dir}/mpc_{run}.toml");
-        let v = eval(&cfg, "1", None, &format!("wire-{run}"));
-        let got = v["episodes"][0]["ret"].as_f64().unwrap();
-        let csv = std::fs::read_to_string(format!("{dir}/output/eval_{run}/episodes.csv")).unwrap();
-        let row: Vec<&str> = csv.lines().nth(1).unwrap().split(',').collect();
-        assert_eq!(row[1], "100", "{run}: {csv}");
-        let want: f64 = row[2].parse().unwrap();
-        // The planner runs in bfloat16 with kernels chosen for the CPU
-        // (AVX512-BF16 or AVX2), whose roundings may move the trajectory a
-        // little: a step or two of reward, never more.
-        assert!((got - want).abs() <= 2.0, "{run}: {got} against {want}");
+        for (checkpoint, episodes) in [
+            (
+                format!("output/{run}/model.uwwm"),
+                format!("output/eval_{run}/episodes.csv"),
+            ),
+            (
+                format!("output_100k/{run}/final.uwwm"),
+                format!("output_100k/eval_{run}_final/episodes.csv"),
+            ),
+        ] {
+            // The run's config with that checkpoint, its paths made whole.
+            let text = std::fs::read_to_string(format!("{dir}/mpc_{run}.toml")).unwrap();
+            let shipped = format!("\"output/{run}/model.uwwm\"");
+            assert!(text.contains(&shipped), "{text}");
+            let text = text
+                .replace(&shipped, &format!("\"{dir}/{checkpoint}\""))
+                .replace(
+                    "\"reacher_dmc.toml\"",
+                    &format!("\"{dir}/reacher_dmc.toml\""),
+                );
+            let cfg = tmp.join(format!("{run}.toml"));
+            std::fs::write(&cfg, text).unwrap();
+            let v = eval(cfg.to_str().unwrap(), "1", None, &format!("wire-{run}"));
+            let got = v["episodes"][0]["ret"].as_f64().unwrap();
+            let csv = std::fs::read_to_string(format!("{dir}/{episodes}")).unwrap();
+            let row: Vec<&str> = csv.lines().nth(1).unwrap().split(',').collect();
+            assert_eq!(row[1], "100", "{episodes}: {csv}");
+            let want: f64 = row[2].parse().unwrap();
+            // The planner runs in bfloat16 with kernels chosen for the CPU
+            // (AVX512-BF16 or AVX2), whose roundings may move the trajectory a
+            // little: a step or two of reward, never more.
+            assert!(
+                (got - want).abs() <= 2.0,
+                "{checkpoint}: {got} against {want}"
+            );
+        }
     }
+    std::fs::remove_dir_all(tmp).ok();
 }
 
 /// Ctrl-C during the held-out selection of a `--remote` run: the episode in

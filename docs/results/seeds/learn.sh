@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# One shipped recipe learned with another training seed (two training
+# threads), then what the run ships (final.uwwm), its last checkpoint
+# (model.uwwm) and its curve's best (best.uwwm) on seeds 100-119; from the
+# repository root:
+#   docs/results/seeds/learn.sh cartpole_swingup 10
+# TASK names configs/learn/TASK.toml and configs/mpc_TASK.toml; the files go
+# to docs/results/seeds/TASK_sSEED, the run itself to $RUNS (default runs/seeds).
+# A checkpoint with the same bytes as one evaluated before is not evaluated
+# again (its episodes are the same): eval_<ck>.txt names the one it equals.
+set -euo pipefail
+TASK=${1:?recipe name, e.g. cartpole_swingup}
+SEED=${2:?training seed, e.g. 10}
+UMWELT=${UMWELT:-target/release/umwelt}
+OUT=docs/results/seeds/${TASK}_s$SEED
+RUN=${RUNS:-runs/seeds}/${TASK}_s$SEED
+mkdir -p "$OUT"
+if [ "${EVAL_ONLY:-0}" != 1 ]; then
+    rm -rf "$RUN"
+    uptime > "$OUT/load_start.txt"
+    "$UMWELT" learn --recipe "configs/learn/$TASK.toml" --seed "$SEED" --train-threads 2 --out "$RUN" \
+        > "$OUT/learn_stdout.txt" 2> "$OUT/learn_stderr.txt"
+    uptime > "$OUT/load_end.txt"
+    cp "$RUN"/learn.json "$RUN"/curve.csv "$RUN"/curve.svg "$OUT/"
+fi
+RUN_ABS=$(cd "$RUN" && pwd)
+declare -A SEEN=()
+for ck in final model best; do
+    sum=$(sha256sum "$RUN/$ck.uwwm" | cut -d' ' -f1)
+    if [ -n "${SEEN[$sum]:-}" ]; then
+        echo "same bytes as ${SEEN[$sum]}.uwwm" > "$OUT/eval_$ck.txt"
+        continue
+    fi
+    SEEN[$sum]=$ck
+    # The shipped run config with this run's checkpoint (absolute path); its
+    # other paths are relative to configs/, so it is written there meanwhile.
+    CFG=configs/.eval_${TASK}_s${SEED}_$ck.toml
+    sed "s|^checkpoint = .*|checkpoint = \"$RUN_ABS/$ck.uwwm\"|" "configs/mpc_$TASK.toml" > "$CFG"
+    "$UMWELT" eval --config "$CFG" --episodes 20 --seed 100 --full-budget \
+        --out "$RUN/eval_$ck" > "$OUT/eval_$ck.log" 2>&1
+    rm "$CFG"
+    cp "$RUN/eval_$ck/episodes.csv" "$OUT/eval_${ck}_episodes.csv"
+    cp "$RUN/eval_$ck/eval.json" "$OUT/eval_${ck}.json"
+done

@@ -1,0 +1,151 @@
+#!/usr/bin/env python3
+"""Summarise the recipes' training seeds: for every run, what it ships
+(final.uwwm, picked on held-out episodes), its last checkpoint (model.uwwm)
+and its curve's best (best.uwwm) on seeds 100-119, then the mean and spread
+over a task's seeds. The recipe's own seed is the run in
+../training_speed/<task>_learn (same learn command, two training threads;
+its best.uwwm was not evaluated). Writes summary.md and summary.json here.
+
+Run from the repository root: python3 docs/results/seeds/summarize.py
+"""
+
+import csv
+import json
+import os
+import statistics as st
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SPEED = os.path.join(HERE, "..", "training_speed")
+TASKS = {
+    # task: (recipe seed, its folder in ../training_speed)
+    "cartpole_swingup": (0, "cartpole_learn"),
+    "pendulum_swingup": (2, "pendulum_learn"),
+    "reacher_easy": (3, "reacher_easy_learn"),
+}
+CHECKPOINTS = ("final", "model", "best")
+
+
+def mean_return(path):
+    with open(path) as f:
+        rows = list(csv.DictReader(f))
+    if len(rows) != 20 or [int(r["seed"]) for r in rows] != list(range(100, 120)):
+        sys.exit(f"{path}: expected the 20 episodes of seeds 100-119")
+    return st.mean(float(r["return"]) for r in rows)
+
+
+def run_of(folder, seed, where):
+    """One run's figures, or None if it has not finished."""
+    learn = os.path.join(folder, "learn.json")
+    if not os.path.exists(learn) or not os.path.exists(
+        os.path.join(folder, "eval_final_episodes.csv")
+    ):
+        return None
+    with open(learn) as f:
+        lj = json.load(f)
+    out = {
+        "seed": seed,
+        "folder": os.path.relpath(folder, HERE),
+        "where": where,
+        "wall_s": lj["wall_s"],
+        "curve_best": max(p["eval_return"] for p in lj["curve"]),
+        "curve_last": lj["curve"][-1]["eval_return"],
+        "chosen_steps": lj["selection"]["chosen"],
+    }
+    for ck in CHECKPOINTS:
+        csv_path = os.path.join(folder, f"eval_{ck}_episodes.csv")
+        same = os.path.join(folder, f"eval_{ck}.txt")
+        if os.path.exists(csv_path):
+            out[ck] = mean_return(csv_path)
+        elif os.path.exists(same):
+            # "same bytes as X.uwwm": that checkpoint's episodes.
+            other = open(same).read().split()[3].removesuffix(".uwwm")
+            out[ck] = out[other]
+        else:
+            out[ck] = None
+    return out
+
+
+def spread(values):
+    values = [v for v in values if v is not None]
+    if not values:
+        return None
+    return {
+        "n": len(values),
+        "mean": st.mean(values),
+        "std": st.stdev(values) if len(values) > 1 else None,
+        "min": min(values),
+        "max": max(values),
+    }
+
+
+def fmt(v):
+    return "-" if v is None else f"{v:.1f}"
+
+
+def main():
+    summary = {}
+    lines = [
+        "# Training seeds: what each run ships, its last checkpoint, its best",
+        "",
+        "Written by `summarize.py` from the runs' files. Returns: mean over",
+        "seeds 100-119 (`umwelt eval --full-budget`, the shipped planner",
+        "config). `final` is what the run ships (held-out selection),",
+        "`last` its last checkpoint (`model.uwwm`), `best` its curve's best",
+        "3-episode evaluation (`best.uwwm`).",
+        "",
+        "| task | training seed | final | last | best | curve peak (3 episodes) | chosen at | wall time |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for task, (recipe_seed, speed_folder) in TASKS.items():
+        runs = []
+        r = run_of(os.path.join(SPEED, speed_folder), recipe_seed, "recipe seed")
+        if r:
+            runs.append(r)
+        for name in sorted(os.listdir(HERE)):
+            if name.startswith(task + "_s"):
+                seed = int(name.rsplit("_s", 1)[1])
+                r = run_of(os.path.join(HERE, name), seed, "extra seed")
+                if r:
+                    runs.append(r)
+        for r in runs:
+            lines.append(
+                f"| {task} | {r['seed']} | {fmt(r['final'])} | {fmt(r['model'])} | "
+                f"{fmt(r['best'])} | {r['curve_best']:.1f} | {r['chosen_steps']} | "
+                f"{r['wall_s'] / 60:.1f} min |"
+            )
+        agg = {ck: spread([r[ck] for r in runs]) for ck in CHECKPOINTS}
+        gains = [r["final"] - r["model"] for r in runs if None not in (r["final"], r["model"])]
+        agg["final_minus_last"] = spread(gains)
+        summary[task] = {"runs": runs, "over_seeds": agg}
+    lines += [
+        "",
+        "Over each task's training seeds (mean ± sample standard deviation, min-max):",
+        "",
+        "| task | seeds | final | last | final - last, per seed |",
+        "|---|---|---|---|---|",
+    ]
+
+    def cell(a):
+        if a is None:
+            return "-"
+        if a["std"] is None:
+            return f"{a['mean']:.1f}"
+        return f"**{a['mean']:.1f}** ± {a['std']:.1f} ({a['min']:.1f}-{a['max']:.1f})"
+
+    for task, t in summary.items():
+        agg = t["over_seeds"]
+        n = agg["final"]["n"] if agg["final"] else 0
+        lines.append(
+            f"| {task} | {n} | {cell(agg['final'])} | {cell(agg['model'])} | "
+            f"{cell(agg['final_minus_last'])} |"
+        )
+    with open(os.path.join(HERE, "summary.md"), "w") as f:
+        f.write("\n".join(lines) + "\n")
+    with open(os.path.join(HERE, "summary.json"), "w") as f:
+        json.dump(summary, f, indent=1)
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()

@@ -97,6 +97,19 @@ impl GoalRelabel {
         self.reward
     }
 
+    /// Metres between the robot's positions in observations `a` and `b` of
+    /// one goal: their robot-to-goal vectors differ by exactly that.
+    ///
+    /// # Panics
+    /// If either is shorter than the observation vector, like slice indexing.
+    pub fn distance(&self, a: &[f32], b: &[f32]) -> f64 {
+        self.columns
+            .iter()
+            .map(|&c| (f64::from(a[c]) - f64::from(b[c])).powi(2))
+            .sum::<f64>()
+            .sqrt()
+    }
+
     /// The reward of a step that ended in observation `obs`.
     ///
     /// # Panics
@@ -158,6 +171,13 @@ mod tests {
                 margin: 0.0,
             },
         )
+    }
+
+    #[test]
+    fn the_distance_between_two_observations_reads_only_the_goal_vector() {
+        let r = reach(0.06);
+        assert!((r.distance(&[9.0, 0.3, 0.4], &[-9.0, 0.0, 0.0]) - 0.5).abs() < 1e-7);
+        assert_eq!(r.distance(&[1.0, 0.3, 0.4], &[2.0, 0.3, 0.4]), 0.0);
     }
 
     #[test]

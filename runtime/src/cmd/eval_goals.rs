@@ -87,7 +87,9 @@ pub(super) fn run(g: &GoalRun, stop: &std::sync::atomic::AtomicBool) -> anyhow::
     let n = eps.len().max(1) as f64;
     let wins = eps.iter().filter(|e| e.success).count();
     let demo_wins: Vec<&GoalEpisode> = eps.iter().filter(|e| e.demo_success).collect();
+    // Goals reached, where every episode could say (a task with a target).
     let reached: Vec<bool> = eps.iter().filter_map(|e| e.reached).collect();
+    let hits = (reached.len() == eps.len()).then(|| reached.iter().filter(|r| **r).count());
     let distances: Vec<f64> = eps.iter().filter_map(|e| e.goal_distance).collect();
     let report = Report {
         config: g.config.display().to_string(),
@@ -104,10 +106,8 @@ pub(super) fn run(g: &GoalRun, stop: &std::sync::atomic::AtomicBool) -> anyhow::
         success_given_demo_success_pct: (!demo_wins.is_empty()).then(|| {
             100.0 * demo_wins.iter().filter(|e| e.success).count() as f64 / demo_wins.len() as f64
         }),
-        reached_pct: (reached.len() == eps.len())
-            .then(|| 100.0 * reached.iter().filter(|r| **r).count() as f64 / n),
-        reached_ci95_pct: (reached.len() == eps.len())
-            .then(|| wilson95(reached.iter().filter(|r| **r).count(), eps.len())),
+        reached_pct: hits.map(|h| 100.0 * h as f64 / n),
+        reached_ci95_pct: hits.map(|h| wilson95(h, eps.len())),
         mean_goal_distance: (distances.len() == eps.len())
             .then(|| distances.iter().sum::<f64>() / n),
         mean_return: eps.iter().map(|e| e.ret).sum::<f64>() / n,

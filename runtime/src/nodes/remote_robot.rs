@@ -26,7 +26,7 @@ use zenoh::pubsub::Publisher;
 use crate::nodes::node::{self, DropLog};
 use crate::nodes::transport::ZenohArgs;
 use crate::offline::plant::{Plant, PlantError, PlantStep};
-use crate::robot::{RobotDescription, TaskJudge};
+use crate::robot::{PIXEL_ENCODINGS, RobotDescription, TaskJudge};
 use crate::wire::channels::EPISODE;
 use crate::wire::fresh::FrameGate;
 use crate::wire::{
@@ -317,12 +317,15 @@ impl Plant for RemoteRobot {
         };
         crate::offline::plant::resize_images(out, cameras.len());
         for (name, im) in cameras.iter().zip(out.iter_mut()) {
-            // A camera may send colour and depth under one name: the 8-bit
-            // image first (what pixel models and datasets keep).
+            // A camera may send several images under one name (colour and
+            // depth): the one a pixel model reads, as a description's camera
+            // chooses it (what pixel models and datasets keep).
             let named = || f.images.iter().filter(|i| &i.name == name);
-            let eight_bit =
-                |i: &&crate::wire::Image| i.encoding != crate::wire::ImageEncoding::DepthF32;
-            let Some(got) = named().find(eight_bit).or_else(|| named().next()) else {
+            let Some(got) = PIXEL_ENCODINGS
+                .iter()
+                .find_map(|e| named().find(|i| i.encoding == *e))
+                .or_else(|| named().next())
+            else {
                 let have: Vec<&str> = f.images.iter().map(|i| i.name.as_str()).collect();
                 return Err(PlantError::Camera(format!(
                     "frame {} of {} has no image from camera `{name}` (it has: {})",

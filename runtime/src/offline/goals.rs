@@ -115,11 +115,8 @@ pub fn goal_episodes(
         std::fs::create_dir_all(images_dir)
             .map_err(|e| EvalError::Setup(format!("creating {}: {e}", images_dir.display())))?;
     }
-    // The robot-to-target vector's columns and the full-reward distance.
-    let target = env
-        .goal_relabel()
-        .ok()
-        .map(|g| (g.columns().to_vec(), g.goal_reward().within));
+    // Where the observation holds the robot-to-target vector, if it does.
+    let target = env.goal_relabel().ok();
     let mut demonstrator = control::build(demo)?;
     let mut out = Vec::with_capacity(episodes);
     for index in 0..episodes {
@@ -205,17 +202,9 @@ pub fn goal_episodes(
         )
         .map_err(plant)?;
         let goal_distance = match (&target, &run.record) {
-            (Some((columns, _)), Some(ended)) => {
-                let (a, b) = (ended.obs(ended.len()), record.obs(last));
-                let d2: f64 = columns
-                    .iter()
-                    .map(|&c| (f64::from(a[c]) - f64::from(b[c])).powi(2))
-                    .sum();
-                Some(d2.sqrt())
-            }
+            (Some(t), Some(ended)) => Some(t.distance(ended.obs(ended.len()), record.obs(last))),
             _ => None,
         };
-        let within = target.as_ref().map(|t| t.1);
         if run.stopped {
             return Err(EvalError::Stopped {
                 done: index,
@@ -230,7 +219,9 @@ pub fn goal_episodes(
             ret: run.ret,
             success: run.success,
             goal_distance,
-            reached: goal_distance.zip(within).map(|(d, w)| d <= w),
+            reached: goal_distance
+                .zip(target.as_ref())
+                .map(|(d, t)| d <= t.goal_reward().within),
             goal_image: goal_image.map(|p: PathBuf| p.display().to_string()),
         };
         on_done(&e);

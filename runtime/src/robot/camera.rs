@@ -6,6 +6,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::wire::{ImageEncoding, MAX_IMAGE_BYTES, MAX_IMAGES, MAX_NAME_LEN};
 
+/// The images a pixel model can read, in the order one is chosen when a
+/// camera sends several under its name: colour first, then grey.
+pub const PIXEL_ENCODINGS: [ImageEncoding; 2] = [ImageEncoding::Rgb8, ImageEncoding::Mono8];
+
 /// Largest width or height a described camera may have, in pixels.
 pub const MAX_CAMERA_SIDE: u16 = 8192;
 
@@ -34,7 +38,7 @@ impl CameraDescription {
     /// The 8-bit image a pixel model reads from this camera: RGB8 if it
     /// sends it, else Mono8; `None` for a depth-only camera.
     pub fn pixel_encoding(&self) -> Option<ImageEncoding> {
-        [ImageEncoding::Rgb8, ImageEncoding::Mono8]
+        PIXEL_ENCODINGS
             .into_iter()
             .find(|e| self.encodings.contains(e))
     }

@@ -12,7 +12,7 @@ mod ros2_settings;
 mod source;
 
 pub use builtin::describe;
-pub use camera::{CameraDescription, MAX_CAMERA_SIDE};
+pub use camera::{CameraDescription, MAX_CAMERA_SIDE, PIXEL_ENCODINGS};
 pub use check::{DescriptionError, MAX_CONTROL_PERIOD_S, MAX_EPISODE_STEPS};
 pub use description::{
     Actuation, ChannelDescription, DESCRIPTION_FORMAT, JointDescription, JointType, RewardRule,

@@ -5,11 +5,23 @@
 # real-time run against `umwelt sim --cameras side` over zenoh.
 set -euo pipefail
 out=docs/results/pixels
-umwelt learn --recipe configs/learn/cartpole_swingup_pixels.toml --out runs/cartpole_pixels
-cp runs/cartpole_pixels/{learn.json,curve.csv,curve.svg} docs/results/cartpole_swingup_pixels/learn/
-cp runs/cartpole_pixels/final.uwwm models/checkpoints/cartpole_swingup_pixels.uwwm
-umwelt eval --config configs/mpc_cartpole_swingup_pixels.toml --episodes 20 --seed 100 \
-  --full-budget --baselines random --out docs/results/cartpole_swingup_pixels/eval
+# A pixel recipe learned (runs/RUN), its files and checkpoint kept, and what
+# it ships evaluated on seeds 100-119 beside random: pixel_model TASK RUN.
+pixel_model() {
+  umwelt learn --recipe "configs/learn/$1_pixels.toml" --out "runs/$2"
+  cp "runs/$2"/{learn.json,curve.csv,curve.svg} "docs/results/$1_pixels/learn/"
+  cp "runs/$2/final.uwwm" "models/checkpoints/$1_pixels.uwwm"
+  umwelt eval --config "configs/mpc_$1_pixels.toml" --episodes 20 --seed 100 \
+    --full-budget --baselines random --out "docs/results/$1_pixels/eval"
+}
+# Goal reaching on seeds 100-119: the oracle's end as a goal image (pixel
+# models) or a goal observation (state models): goals CONFIG [FOLDER], for
+# configs/mpc_CONFIG.toml into docs/results/goals/FOLDER (default CONFIG).
+goals() {
+  umwelt eval --config "configs/mpc_$1.toml" --goals-from oracle --episodes 20 --seed 100 \
+    --full-budget --out "docs/results/goals/${2:-$1}"
+}
+pixel_model cartpole_swingup cartpole_pixels
 # Per-decision cost, the pixel model beside the state model in the same run.
 umwelt bench plan --robot cartpole --checkpoint models/checkpoints/cartpole_swingup_pixels.uwwm \
   --plans 300 --json > "$out/bench_plan_pixels.json"
@@ -25,24 +37,11 @@ sleep 1
 umwelt run --config configs/mpc_cartpole_swingup_pixels.toml --duration 21 --json \
   --zenoh-endpoint "$ep" > "$out/realtime_run.json"
 wait "$sim"
-# Reacher easy from its top camera (60k steps).
-umwelt learn --recipe configs/learn/reacher_easy_pixels.toml --out runs/reacher_pixels
-cp runs/reacher_pixels/{learn.json,curve.csv,curve.svg} docs/results/reacher_easy_pixels/learn/
-cp runs/reacher_pixels/final.uwwm models/checkpoints/reacher_easy_pixels.uwwm
-umwelt eval --config configs/mpc_reacher_easy_pixels.toml --episodes 20 --seed 100 \
-  --full-budget --baselines random --out docs/results/reacher_easy_pixels/eval
-# Goal reaching: the oracle's end as a goal image (pixel models) or a goal
-# observation (state models), seeds 100-119.
-umwelt eval --config configs/mpc_reacher_easy_pixels.toml --goals-from oracle --episodes 20 --seed 100 \
-  --full-budget --out docs/results/goals/reacher_easy_pixels
-umwelt eval --config configs/mpc_reacher_easy.toml --goals-from oracle --episodes 20 --seed 100 \
-  --full-budget --out docs/results/goals/reacher_easy_state
-umwelt eval --config configs/mpc_arm_reach.toml --goals-from oracle --episodes 20 --seed 100 \
-  --full-budget --out docs/results/goals/arm_reach_state
-umwelt learn --recipe configs/learn/arm_reach_pixels.toml --out runs/arm_pixels
-cp runs/arm_pixels/{learn.json,curve.csv,curve.svg} docs/results/arm_reach_pixels/learn/
-cp runs/arm_pixels/final.uwwm models/checkpoints/arm_reach_pixels.uwwm
-umwelt eval --config configs/mpc_arm_reach_pixels.toml --episodes 20 --seed 100 \
-  --full-budget --baselines random --out docs/results/arm_reach_pixels/eval
-umwelt eval --config configs/mpc_arm_reach_pixels.toml --goals-from oracle --episodes 20 --seed 100 \
-  --full-budget --out docs/results/goals/arm_reach_pixels
+# Reacher easy from its top camera and the arm from its oblique one (60k
+# steps each), and goal reaching with each beside its state model.
+pixel_model reacher_easy reacher_pixels
+goals reacher_easy_pixels
+goals reacher_easy reacher_easy_state
+goals arm_reach arm_reach_state
+pixel_model arm_reach arm_pixels
+goals arm_reach_pixels

@@ -271,6 +271,10 @@ const BAD_FLAGS: &[(&[&str], &str)] = &[
         "--explore-time",
     ),
     (&["bench", "sim", "--duration=-1"], "--duration"),
+    (
+        &["bench", "train", "--engine", "burn,torch"],
+        "burn or fused",
+    ),
     (&["bench", "loop", "--rates", "100,0"], "--rates"),
     (&["bench", "loop", "--duration", "inf"], "--duration"),
     (&["bench", "wire", "--rate", "inf"], "--rate"),

@@ -79,8 +79,10 @@ fn a_tiny_run_learns_checkpoints_and_resumes() {
     assert_eq!(s["updates"], 30);
     assert_eq!(s["curve"].as_array().unwrap().len(), 2);
     check_time_split(&s);
-    // New runs compute each step's gradient on two threads.
+    // New runs compute each step's gradient on two threads, with the
+    // fused engine (whose Adam state the resumes above carried on).
     assert_eq!(s["options"]["train_threads"], 2);
+    assert_eq!(s["options"]["train_engine"], "fused");
 
     // Resumed without --steps: its own budget holds (it is spent), not the
     // default's 100,000 steps.
@@ -275,6 +277,7 @@ fn bad_options_are_refused_before_anything_is_written() {
         (["--relabel=17"], "at most 16"),
         (["--train-threads=0"], "--train-threads"),
         (["--train-threads=65"], "--train-threads"),
+        (["--train-engine=torch"], "burn or fused"),
     ] {
         let args = tiny_run(out.to_str().unwrap(), &flags);
         let o = umwelt(&args);
@@ -283,6 +286,19 @@ fn bad_options_are_refused_before_anything_is_written() {
         assert!(err.contains(expected), "{flags:?}: {err}");
         assert!(!out.exists(), "{flags:?} left {}", out.display());
     }
+    // The fused engine trains state models only.
+    let args = tiny_run(
+        out.to_str().unwrap(),
+        &["--obs", "pixels", "--train-engine", "fused"],
+    );
+    let o = umwelt(&args);
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("--train-engine fused trains state models only"),
+        "{err}"
+    );
+    assert!(!out.exists());
     std::fs::remove_dir_all(dir).ok();
 }
 

@@ -18,7 +18,7 @@ mkdir -p "$OUT"
 if [ "${EVAL_ONLY:-0}" != 1 ]; then
     rm -rf "$RUN"
     uptime > "$OUT/load_start.txt"
-    "$UMWELT" learn --recipe "configs/learn/$TASK.toml" --seed "$SEED" --train-threads 2 --out "$RUN" \
+    "$UMWELT" learn --recipe "configs/learn/$TASK.toml" --seed "$SEED" --train-threads 2 --train-engine burn --out "$RUN" \
         > "$OUT/learn_stdout.txt" 2> "$OUT/learn_stderr.txt"
     uptime > "$OUT/load_end.txt"
     cp "$RUN"/learn.json "$RUN"/curve.csv "$RUN"/curve.svg "$OUT/"

@@ -10,7 +10,8 @@
 //!   consistency, reward, TD value against an EMA target ensemble, policy
 //!   prior, inverse dynamics, observation decoder on the rolled-out
 //!   latents), Adam with per-tensor gradient-norm clipping, seeded;
-//!   resumable from a checkpoint.
+//!   resumable from a checkpoint; computed by burn's autodiff or, for
+//!   state models, by a hand-written fused step ([`TrainEngine`]).
 //! - [`prediction`]: multi-step prediction error on held-out episodes
 //!   beside a constant-state baseline.
 //! - [`Checkpoint`]: one checksummed file with metadata and weights; Adam's
@@ -53,4 +54,4 @@ pub use pixels::{
 };
 pub use prediction::{HorizonError, PredictionReport, evaluate_prediction};
 pub use record::{LossTerms, OptimizerState, TrainSummary, ValidationLosses};
-pub use train::{Batch, StepTimes, Trainer, UpdateFlops, WindowSampler, update_flops};
+pub use train::{Batch, StepTimes, TrainEngine, Trainer, UpdateFlops, WindowSampler, update_flops};

@@ -3,14 +3,15 @@
 //! matrix-product GFLOP/s beside the sgemm peak measured in the same run.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Instant;
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
-use umwelt_models::dataset::Episode;
+use umwelt_models::dataset::{Episode, Frames};
 use umwelt_models::world_model::{
-    Checkpoint, StepTimes, Trainer, UpdateFlops, WorldModelConfig, update_flops,
+    Checkpoint, StepTimes, TrainEngine, Trainer, UpdateFlops, WorldModelConfig, update_flops,
 };
 
 use super::{BenchError, quantile, sgemm_gflops};
@@ -30,6 +31,9 @@ pub struct TrainBenchOptions {
     /// Thread counts each model's step is timed on, in turn
     /// ([`Trainer::set_threads`]).
     pub train_threads: Vec<usize>,
+    /// Engines to time each model's step with ([`TrainEngine`]); a model
+    /// an engine does not support is left out of that engine's rows.
+    pub engines: Vec<TrainEngine>,
     /// Seconds each sgemm baseline runs.
     pub sgemm_seconds: f64,
 }
@@ -70,6 +74,8 @@ pub struct ModelTrainBench {
     pub forward_gflop: f64,
     /// Matrix-product GFLOP of the backward pass.
     pub backward_gflop: f64,
+    /// The engine the step ran on.
+    pub engine: TrainEngine,
     /// Threads the step's gradient was computed on.
     pub train_threads: usize,
     /// Steps timed.
@@ -133,13 +139,19 @@ pub fn bench_train(o: &TrainBenchOptions) -> Result<TrainBenchReport, BenchError
         let ck = Checkpoint::load(path, &device).map_err(|e| format!("{e}"))?;
         let config = ck.meta.train.config.clone();
         let m = ck.meta.model.clone();
-        let episodes = synthetic_episodes(&m, config.horizon);
+        let episodes = synthetic_episodes(&m, config.horizon)?;
         let rows = config.horizon * config.batch_size;
         let sgemm_1_thread = sgemm_gflops(rows, m.hidden, m.hidden, 1, o.sgemm_seconds)?;
         let sgemm_all = sgemm_gflops(rows, m.hidden, m.hidden, o.threads, o.sgemm_seconds)?;
         let flops = update_flops(&m, config.batch_size, config.horizon);
-        for &train_threads in &o.train_threads {
+        let runs = o
+            .engines
+            .iter()
+            .filter(|e| e.unsupported(&m).is_none())
+            .flat_map(|&e| o.train_threads.iter().map(move |&t| (e, t)));
+        for (engine, train_threads) in runs {
             let mut trainer = Trainer::resume(&ck, config.clone(), &episodes, &device)?;
+            trainer.set_engine(engine)?;
             trainer.set_threads(train_threads);
             for _ in 0..o.warmup {
                 trainer.step();
@@ -159,6 +171,7 @@ pub fn bench_train(o: &TrainBenchOptions) -> Result<TrainBenchReport, BenchError
                 horizon: config.horizon,
                 forward_gflop: flops.forward / 1e9,
                 backward_gflop: flops.backward / 1e9,
+                engine: trainer.engine(),
                 train_threads: trainer.threads(),
                 steps: o.steps,
                 updates_per_s: o.steps as f64 / wall,
@@ -220,24 +233,42 @@ fn phases(times: &[StepTimes], flops: &UpdateFlops, peak_1: f64, peak_all: f64) 
 }
 
 /// Four seeded episodes of random values with `m`'s sizes, long enough
-/// for windows of `horizon` steps.
-fn synthetic_episodes(m: &WorldModelConfig, horizon: usize) -> Vec<Episode> {
+/// for windows of `horizon` steps; with random camera frames of its size
+/// for a pixel model.
+fn synthetic_episodes(m: &WorldModelConfig, horizon: usize) -> Result<Vec<Episode>, BenchError> {
     let mut rng = ChaCha8Rng::seed_from_u64(0);
     let len = (4 * horizon).max(100);
     (0..4)
         .map(|i| {
             let mut r =
                 |k: usize| -> Vec<f32> { (0..k).map(|_| rng.random_range(-1.0..1.0)).collect() };
-            Episode {
+            let (observations, actions, rewards) =
+                (r((len + 1) * m.obs_dim), r(len * m.act_dim), r(len));
+            let frames = match &m.pixels {
+                None => None,
+                Some(p) => {
+                    let side = |v: usize| u16::try_from(v).map_err(|_| format!("image side {v}"));
+                    let channels = u8::try_from(p.channels).map_err(|_| "image channels")?;
+                    let mut f = Frames::new(side(p.width)?, side(p.height)?, channels)
+                        .map_err(|e| format!("synthetic frames: {e}"))?;
+                    for _ in 0..=len {
+                        let frame: Vec<u8> = (0..f.frame_len()).map(|_| rng.random()).collect();
+                        f.push(&frame)
+                            .map_err(|e| format!("synthetic frames: {e}"))?;
+                    }
+                    Some(Arc::new(f))
+                }
+            };
+            Ok(Episode {
                 seed: i,
-                observations: r((len + 1) * m.obs_dim),
-                actions: r(len * m.act_dim),
-                rewards: r(len),
+                observations,
+                actions,
+                rewards,
                 terminated: false,
                 truncated: true,
                 success: false,
-                frames: None,
-            }
+                frames,
+            })
         })
         .collect()
 }

@@ -166,6 +166,12 @@ where
     }))
 }
 
+/// A training engine: `burn` or `fused`
+/// ([`umwelt_models::world_model::TrainEngine`]).
+pub fn train_engine(s: &str) -> Result<umwelt_models::world_model::TrainEngine, String> {
+    s.trim().parse()
+}
+
 /// An image size `WIDTHxHEIGHT`, each side in `1..=MAX_IMAGE_SIDE`.
 pub fn image_size(s: &str) -> Result<(u16, u16), String> {
     let bad = || format!("expected WIDTHxHEIGHT with sides 1 to {MAX_IMAGE_SIDE}, e.g. 320x240");

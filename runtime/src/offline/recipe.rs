@@ -12,7 +12,8 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::cli::args;
-use crate::offline::learn::LearnOptions;
+use crate::offline::learn::{LearnOptions, ObsMode};
+use umwelt_models::world_model::TrainEngine;
 
 /// Why a recipe could not be read or turned into options.
 #[derive(Debug, thiserror::Error)]
@@ -136,6 +137,14 @@ pub struct LearnRecipe {
     /// same on every machine [default: 2].
     #[arg(long, value_name = "N", value_parser = args::count::<usize>(1, crate::offline::learn::MAX_TRAIN_THREADS as u64))]
     pub train_threads: Option<usize>,
+    /// How each training step is computed: `fused`, a hand-written step
+    /// for state models on the CPU (about 2-4x burn's, `umwelt bench
+    /// train`), or `burn`, burn's autodiff and optimiser (every model;
+    /// the engine of runs from before `fused`). The same objective either
+    /// way, up to rounding [default: fused for --obs state, burn for
+    /// pixels].
+    #[arg(long, value_name = "ENGINE", value_parser = args::train_engine)]
+    pub train_engine: Option<TrainEngine>,
     /// Held-out episodes per candidate when the budget is spent (seeds from
     /// 3,000,000, disjoint from the curve's, the training episodes' and the
     /// reporting seeds 100-119 and 2000-2019); the best becomes
@@ -206,6 +215,7 @@ impl LearnRecipe {
             select_candidates: self.select_candidates.or(fallback.select_candidates),
             select_episodes: self.select_episodes.or(fallback.select_episodes),
             train_threads: self.train_threads.or(fallback.train_threads),
+            train_engine: self.train_engine.or(fallback.train_engine),
             obs: self.obs.or(fallback.obs),
             camera: self.camera.or(fallback.camera),
             batch_size: self.batch_size.or(fallback.batch_size),
@@ -289,6 +299,12 @@ impl LearnRecipe {
         if let Some(v) = self.obs {
             o.obs = v;
         }
+        o.train_engine = match (self.train_engine, o.obs) {
+            (Some(v), _) => v,
+            (None, ObsMode::State) => TrainEngine::Fused,
+            // Convolutions are burn's alone.
+            (None, _) => TrainEngine::Burn,
+        };
         o.camera.clone_from(&self.camera);
         if let Some(v) = self.batch_size {
             o.train.batch_size = v;

@@ -6,7 +6,8 @@ use burn::optim::grad_clipping::GradientClippingConfig;
 use burn::optim::{AdamConfig, ModuleOptimizer};
 use burn::tensor::{Bytes, Tensor};
 
-use super::Trainer;
+use super::fused::{FUSED_ADAM_MAGIC, Fused};
+use super::{TrainEngine, Trainer};
 use crate::world_model::config::ModelError;
 use crate::world_model::record::OptimizerState;
 
@@ -21,22 +22,50 @@ impl Trainer {
     /// Adam's state and the parameter ids it is keyed by, to persist beside
     /// a checkpoint.
     pub fn optimizer_state(&self) -> Result<OptimizerState, ModelError> {
-        let record = self
-            .optim
-            .into_bytes()
-            .map_err(|e| ModelError::Data(format!("optimiser state: {e}")))?;
+        let record = match &self.fused {
+            Some(f) => f.adam_bytes(),
+            None => self
+                .optim
+                .into_bytes()
+                .map_err(|e| ModelError::Data(format!("optimiser state: {e}")))?
+                .to_vec(),
+        };
         let mut ids = Ids(Vec::new());
         self.model.visit(&mut ids);
         Ok(OptimizerState {
             param_ids: ids.0,
-            record: record.to_vec(),
+            record,
         })
     }
 
     /// Restores Adam's state saved by [`Self::optimizer_state`] from a run
     /// of the same architecture: the model's parameters take the saved ids
-    /// (their values stay), then the optimiser loads its record.
+    /// (their values stay), then the optimiser loads its record. The
+    /// record's engine ([`TrainEngine`]) becomes this trainer's: Adam's
+    /// moments continue where they were only on the engine that kept them.
     pub fn restore_optimizer_state(&mut self, state: &OptimizerState) -> Result<(), ModelError> {
+        if state.record.starts_with(FUSED_ADAM_MAGIC) {
+            let mut fused = match &self.fused {
+                Some(f) => f.clone(),
+                None => Fused::new(&self.model, &self.target_q)?,
+            };
+            fused.restore_adam(&state.record)?;
+            self.reid(state)?;
+            self.fused = Some(fused);
+            return Ok(());
+        }
+        self.set_engine(TrainEngine::Burn)?;
+        self.check_ids(state)?;
+        let optim = adam(self.config.grad_clip_norm)
+            .from_bytes(Bytes::from_bytes_vec(state.record.clone()))
+            .map_err(|e| ModelError::Data(format!("optimiser state: {e}")))?;
+        self.reid(state)?;
+        self.optim = optim;
+        Ok(())
+    }
+
+    /// An error unless `state` has one id per parameter of the model.
+    fn check_ids(&self, state: &OptimizerState) -> Result<(), ModelError> {
         let mut ids = Ids(Vec::new());
         self.model.visit(&mut ids);
         if ids.0.len() != state.param_ids.len() {
@@ -46,12 +75,14 @@ impl Trainer {
                 ids.0.len()
             )));
         }
-        let optim = adam(self.config.grad_clip_norm)
-            .from_bytes(Bytes::from_bytes_vec(state.record.clone()))
-            .map_err(|e| ModelError::Data(format!("optimiser state: {e}")))?;
+        Ok(())
+    }
+
+    /// Gives the model's parameters `state`'s ids (their values stay).
+    fn reid(&mut self, state: &OptimizerState) -> Result<(), ModelError> {
+        self.check_ids(state)?;
         let mut reid = Reid(state.param_ids.clone().into_iter());
         self.model = self.model.clone().map(&mut reid);
-        self.optim = optim;
         Ok(())
     }
 }

@@ -3,6 +3,8 @@
 
 use std::path::PathBuf;
 
+use umwelt_models::world_model::TrainEngine;
+
 use umwelt_runtime::bench::{
     TrainBenchOptions, TrainBenchReport, bench_train, shipped_checkpoints,
 };
@@ -28,6 +30,11 @@ pub struct Args {
     /// (default: 1 and the cores this process may run on).
     #[arg(long, value_delimiter = ',', value_parser = umwelt_runtime::cli::args::count::<usize>(1, umwelt_runtime::cli::args::MAX_THREADS))]
     train_threads: Vec<usize>,
+    /// Training engines to time, comma-separated: `burn` (burn's autodiff
+    /// and optimiser), `fused` (the hand-written step; state models only).
+    /// Default: both.
+    #[arg(long = "engine", value_delimiter = ',', value_parser = umwelt_runtime::cli::args::train_engine)]
+    engines: Vec<TrainEngine>,
     /// Seconds each sgemm baseline runs.
     #[arg(long = "duration", value_name = "SECONDS", default_value_t = 1.0, value_parser = umwelt_runtime::cli::args::flag(umwelt_runtime::cli::args::seconds))]
     seconds: f64,
@@ -55,9 +62,15 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             train_threads.push(threads);
         }
     }
+    let engines = if args.engines.is_empty() {
+        vec![TrainEngine::Burn, TrainEngine::Fused]
+    } else {
+        args.engines
+    };
     let r = bench_train(&TrainBenchOptions {
         checkpoints,
         train_threads,
+        engines,
         steps: args.steps,
         warmup: args.warmup,
         threads,
@@ -75,10 +88,11 @@ fn print(r: &TrainBenchReport) -> anyhow::Result<()> {
     for m in &r.models {
         let c = &m.model;
         outln!(
-            "{} ({}), {} training thread(s): obs {}, act {}, latent {}, hidden {} x {} (heads {}), \
+            "{} ({}), {} engine, {} training thread(s): obs {}, act {}, latent {}, hidden {} x {} (heads {}), \
              {} Q heads; batch {} x horizon {}: {:.3} GFLOP per update (forward {:.3}, backward {:.3})",
             m.robot,
             m.checkpoint,
+            m.engine.name(),
             m.train_threads,
             c.obs_dim,
             c.act_dim,

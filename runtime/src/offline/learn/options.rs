@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
-use umwelt_models::world_model::{TrainConfig, WorldModelConfig};
+use umwelt_models::world_model::{TrainConfig, TrainEngine, WorldModelConfig};
 
 use super::LearnError;
 use super::select::{MAX_SELECT_CANDIDATES, MAX_SELECT_EPISODES};
@@ -79,6 +79,11 @@ pub struct LearnOptions {
     /// one-thread steps, bit for bit).
     #[serde(default = "one_train_thread")]
     pub train_threads: usize,
+    /// How each training step is computed ([`TrainEngine`]): new runs of
+    /// state models use the hand-written `fused` step, pixel models burn's;
+    /// runs from before the field read as burn (what they ran).
+    #[serde(default)]
+    pub train_engine: TrainEngine,
     /// What the model sees (older `learn.json`: the observation vector).
     #[serde(default)]
     pub obs: ObsMode,
@@ -184,6 +189,7 @@ impl LearnOptions {
             select_candidates: DEFAULT_SELECT_CANDIDATES,
             select_episodes: DEFAULT_SELECT_EPISODES,
             train_threads: DEFAULT_TRAIN_THREADS,
+            train_engine: TrainEngine::Fused,
             obs: ObsMode::State,
             camera: None,
         }
@@ -228,6 +234,12 @@ pub(super) fn check_options(
         return Err(LearnError::Setup(format!(
             "--relabel moves the goal in the observation vector, but the camera images would \
              still show it where it was: not with --obs {}",
+            opts.obs.name()
+        )));
+    }
+    if opts.train_engine == TrainEngine::Fused && opts.obs != ObsMode::State {
+        return Err(LearnError::Setup(format!(
+            "--train-engine fused trains state models only: not with --obs {} (use --train-engine burn)",
             opts.obs.name()
         )));
     }

@@ -218,6 +218,7 @@ pub fn learn(
         let mut t = Trainer::resume(&ck, opts.train.clone(), &set.blocks, &device)?;
         t.set_hindsight_episodes(set.copies);
         t.set_threads(opts.train_threads);
+        t.set_engine(opts.train_engine)?;
         // Unlike `umwelt train`, a sidecar that cannot be used stops the
         // run: its own files should never disagree.
         session::restore_adam(&mut t, &run.model())?;
@@ -233,6 +234,7 @@ pub fn learn(
         )?;
         t.set_hindsight_episodes(set.copies);
         t.set_threads(opts.train_threads);
+        t.set_engine(opts.train_engine)?;
         // Pre-train on the seed data, as TD-MPC2 does.
         let n = (state.env_steps as f64 * opts.updates_per_step).round() as u64;
         let t0 = Instant::now();

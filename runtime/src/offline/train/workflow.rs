@@ -241,7 +241,7 @@ impl Training {
                 (t, "new")
             }
         };
-        let model_config = trainer.model().config.clone();
+        let model_config = trainer.model_config().clone();
         let val_sampler =
             trainer
                 .sampler_for(&val_eps)

@@ -1,0 +1,259 @@
+//! The fused training engine takes burn's steps (up to rounding), is
+//! deterministic, saves and restores its optimiser state exactly, and
+//! refuses what it cannot train.
+
+use burn::module::{Module, ModuleVisitor, Param};
+use burn::tensor::{Device, Tensor};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use umwelt_models::dataset::Episode;
+use umwelt_models::world_model::*;
+
+const OBS: usize = 4;
+const ACT: usize = 2;
+
+fn episodes() -> Vec<Episode> {
+    let mut rng = ChaCha8Rng::seed_from_u64(6);
+    (0..8)
+        .map(|i| {
+            let len = 40;
+            let mut r =
+                |k: usize| -> Vec<f32> { (0..k).map(|_| rng.random_range(-1.0..1.0)).collect() };
+            Episode {
+                seed: i,
+                observations: r((len + 1) * OBS),
+                actions: r(len * ACT),
+                rewards: r(len),
+                terminated: i == 3,
+                truncated: i != 3,
+                success: false,
+                frames: None,
+            }
+        })
+        .collect()
+}
+
+fn model_config() -> WorldModelConfig {
+    WorldModelConfig {
+        latent_dim: 16,
+        hidden: 32,
+        simnorm_group: 8,
+        num_q: 3,
+        ..WorldModelConfig::new(OBS, ACT)
+    }
+}
+
+fn train_config() -> TrainConfig {
+    TrainConfig {
+        batch_size: 37,
+        horizon: 3,
+        seed: 12,
+        ..TrainConfig::default()
+    }
+}
+
+fn trainer(engine: TrainEngine, threads: usize) -> Trainer {
+    let mut t = Trainer::new(
+        &model_config(),
+        train_config(),
+        Normalization::identity(OBS, ACT),
+        &episodes(),
+        &Device::flex(),
+    )
+    .expect("a valid trainer");
+    t.set_threads(threads);
+    t.set_engine(engine).expect("a state model");
+    assert_eq!(t.engine(), engine);
+    t
+}
+
+/// Every parameter value, in visit order.
+fn params(t: &Trainer) -> Vec<f32> {
+    struct All(Vec<f32>);
+    impl ModuleVisitor for All {
+        fn visit_float<const D: usize>(&mut self, p: &Param<Tensor<D>>) {
+            self.0.extend(tensor_to_vec(p.val()));
+        }
+    }
+    let mut all = All(Vec::new());
+    t.inference_model().visit(&mut all);
+    all.0
+}
+
+fn largest_difference(a: &[f32], b: &[f32]) -> f32 {
+    assert_eq!(a.len(), b.len());
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f32::max)
+}
+
+fn terms(l: &LossTerms) -> [f32; 7] {
+    [
+        l.consistency,
+        l.reward,
+        l.value,
+        l.policy,
+        l.inverse,
+        l.decoder,
+        l.total,
+    ]
+}
+
+#[test]
+fn the_fused_engine_takes_burns_steps() {
+    let mut burn = trainer(TrainEngine::Burn, 1);
+    let mut fused = trainer(TrainEngine::Fused, 2);
+    assert_eq!(params(&burn), params(&fused));
+    let lr = burn.config().learning_rate as f32;
+    for step in 0..8 {
+        let batch = burn.sample_batch();
+        let a = burn.step_on(&batch);
+        let b = fused.step_on(&batch);
+        for (u, v) in terms(&a).into_iter().zip(terms(&b)) {
+            assert!(
+                (u - v).abs() <= 1e-3 * (1.0 + u.abs()),
+                "step {step}: burn {a:?}, fused {b:?}"
+            );
+        }
+        // Adam moves a parameter by about a learning rate per step; the
+        // engines' rounding by a small fraction of one.
+        let d = largest_difference(&params(&burn), &params(&fused));
+        eprintln!("step {step}: largest parameter difference {d:e}");
+        assert!(d < 0.05 * lr, "step {step}: {d}");
+    }
+    let mut rng = ChaCha8Rng::seed_from_u64(3);
+    let probe = burn.sample_batch_with(&mut rng);
+    let (x, y) = (burn.evaluate(&probe), fused.evaluate(&probe));
+    assert!(
+        (x.total - y.total).abs() <= 1e-3 * (1.0 + x.total.abs()),
+        "{x:?} vs {y:?}"
+    );
+    // The parameters moved: the comparison is not of untouched models.
+    let fresh = trainer(TrainEngine::Burn, 1);
+    assert!(largest_difference(&params(&fused), &params(&fresh)) > 3.0 * lr);
+    assert_eq!(fused.summary().steps, 8);
+}
+
+#[test]
+fn fused_steps_are_the_same_every_time_and_switching_back_keeps_the_values() {
+    let (mut a, mut b) = (
+        trainer(TrainEngine::Fused, 2),
+        trainer(TrainEngine::Fused, 2),
+    );
+    for _ in 0..4 {
+        assert_eq!(a.step(), b.step());
+    }
+    assert_eq!(params(&a), params(&b));
+    let mut rng = ChaCha8Rng::seed_from_u64(4);
+    let probe = a.sample_batch_with(&mut rng);
+    let before = a.evaluate(&probe);
+    a.set_engine(TrainEngine::Burn).unwrap();
+    assert_eq!(a.engine(), TrainEngine::Burn);
+    assert_eq!(params(&a), params(&b), "burn holds the fused values");
+    assert_eq!(a.evaluate(&probe), before, "and the target heads'");
+    // Both engines keep learning from there.
+    assert_ne!(a.step().total, 0.0);
+}
+
+fn tempdir(name: &str) -> std::path::PathBuf {
+    let d = std::env::temp_dir().join(format!("umwelt-fused-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+#[test]
+fn a_resumed_fused_run_continues_exactly_with_its_saved_adam_state() {
+    let device = Device::flex();
+    // tau = 1: the target heads equal the online ones after every step,
+    // as they do at a resume, so both runs compute the same thing.
+    let tc = TrainConfig {
+        learning_rate: 3e-3,
+        target_tau: 1.0,
+        ..train_config()
+    };
+    let norm = Normalization::identity(OBS, ACT);
+    let data = episodes();
+    let mut a = Trainer::new(&model_config(), tc.clone(), norm.clone(), &data, &device).unwrap();
+    a.set_engine(TrainEngine::Fused).unwrap();
+    for _ in 0..10 {
+        a.step();
+    }
+    let dir = tempdir("resume");
+    let path = dir.join("m.uwwm");
+    let field = |name: String| umwelt_models::dataset::FieldSpec::new(name, -1.0, 1.0, "1");
+    let spec = umwelt_models::dataset::DatasetSpec::new(
+        "synthetic",
+        "none",
+        (0..OBS).map(|i| field(format!("o{i}"))).collect(),
+        (0..ACT).map(|i| field(format!("a{i}"))).collect(),
+        0.02,
+    );
+    let meta = CheckpointMeta {
+        format_version: CHECKPOINT_VERSION,
+        spec,
+        model: model_config(),
+        normalization: norm,
+        train: a.summary().clone(),
+        prediction: None,
+        action_repeat: 1,
+    };
+    let state = a.optimizer_state().unwrap();
+    Checkpoint::save_with_optimizer(&path, &a.inference_model(), &meta, Some(&state)).unwrap();
+    let ckpt = Checkpoint::load(&path, &device).unwrap();
+    let saved = Checkpoint::load_optimizer(&path)
+        .unwrap()
+        .expect("a sidecar");
+    assert_eq!(saved, state);
+
+    // A resumed trainer starts on burn; the saved state brings its engine.
+    let mut with_adam = Trainer::resume(&ckpt, tc.clone(), &data, &device).unwrap();
+    with_adam.restore_optimizer_state(&saved).unwrap();
+    assert_eq!(with_adam.engine(), TrainEngine::Fused);
+    let mut fresh_adam = Trainer::resume(&ckpt, tc, &data, &device).unwrap();
+    fresh_adam.set_engine(TrainEngine::Fused).unwrap();
+
+    let mut rng = ChaCha8Rng::seed_from_u64(1);
+    let step = a.sample_batch_with(&mut rng);
+    let probe = a.sample_batch_with(&mut rng);
+    assert_eq!(a.evaluate(&probe), with_adam.evaluate(&probe));
+    a.step_on(&step);
+    with_adam.step_on(&step);
+    fresh_adam.step_on(&step);
+    assert_eq!(
+        params(&a),
+        params(&with_adam),
+        "the restored moments continue the run exactly"
+    );
+    assert_ne!(
+        params(&a),
+        params(&fresh_adam),
+        "fresh moments take another step"
+    );
+
+    // A corrupt fused state is refused and changes nothing.
+    let mut bad = saved.clone();
+    bad.record.truncate(bad.record.len() - 4);
+    let before = params(&with_adam);
+    let err = with_adam
+        .restore_optimizer_state(&bad)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("fused optimiser state"), "{err}");
+    assert_eq!(params(&with_adam), before);
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn a_pixel_model_stays_on_burn() {
+    let cfg = WorldModelConfig {
+        pixels: Some(PixelConfig::new("side", 64, 64)),
+        ..model_config()
+    };
+    assert!(TrainEngine::Fused.unsupported(&cfg).is_some());
+    assert!(TrainEngine::Burn.unsupported(&cfg).is_none());
+    assert_eq!("fused".parse::<TrainEngine>(), Ok(TrainEngine::Fused));
+    let err = "torch".parse::<TrainEngine>().unwrap_err();
+    assert!(err.contains("burn or fused"), "{err}");
+}

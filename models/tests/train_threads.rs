@@ -1,36 +1,18 @@
 //! A step's gradient computed on several threads is the one-thread step up
 //! to the order of floating-point sums, and deterministic.
 
-use burn::module::{Module, ModuleVisitor, Param};
-use burn::tensor::{Device, Tensor};
-use rand::{Rng, SeedableRng};
-use rand_chacha::ChaCha8Rng;
+use burn::tensor::Device;
 use umwelt_models::dataset::Episode;
 use umwelt_models::world_model::*;
+
+mod common;
+use common::{largest_difference, params};
 
 const OBS: usize = 4;
 const ACT: usize = 2;
 
 fn episodes() -> Vec<Episode> {
-    let mut rng = ChaCha8Rng::seed_from_u64(5);
-    (0..8)
-        .map(|i| {
-            let len = 40;
-            let mut r =
-                |k: usize| -> Vec<f32> { (0..k).map(|_| rng.random_range(-1.0..1.0)).collect() };
-            Episode {
-                seed: i,
-                observations: r((len + 1) * OBS),
-                actions: r(len * ACT),
-                rewards: r(len),
-                // A terminal episode, so the TD target's mask is exercised.
-                terminated: i == 3,
-                truncated: i != 3,
-                success: false,
-                frames: None,
-            }
-        })
-        .collect()
+    common::random_episodes(5, OBS, ACT)
 }
 
 fn trainer(threads: usize) -> Trainer {
@@ -57,27 +39,6 @@ fn trainer(threads: usize) -> Trainer {
     .expect("a valid trainer");
     t.set_threads(threads);
     t
-}
-
-/// Every parameter value, in visit order.
-fn params(t: &Trainer) -> Vec<f32> {
-    struct All(Vec<f32>);
-    impl ModuleVisitor for All {
-        fn visit_float<const D: usize>(&mut self, p: &Param<Tensor<D>>) {
-            self.0.extend(tensor_to_vec(p.val()));
-        }
-    }
-    let mut all = All(Vec::new());
-    t.inference_model().visit(&mut all);
-    all.0
-}
-
-fn largest_difference(a: &[f32], b: &[f32]) -> f32 {
-    assert_eq!(a.len(), b.len());
-    a.iter()
-        .zip(b)
-        .map(|(x, y)| (x - y).abs())
-        .fold(0.0, f32::max)
 }
 
 #[test]

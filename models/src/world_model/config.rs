@@ -12,6 +12,27 @@ pub const MAX_MODEL_LAYERS: usize = 64;
 /// The most Q heads.
 pub const MAX_Q_HEADS: usize = 64;
 
+/// One MLP's widths: `d_in -> hidden x layers -> d_out`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct MlpShape {
+    pub d_in: usize,
+    pub layers: usize,
+    pub d_out: usize,
+}
+
+/// The widths of each of a world model's MLPs ([`WorldModelConfig::shapes`]);
+/// `q` is every Q head's.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct NetworkShapes {
+    pub encoder: MlpShape,
+    pub dynamics: MlpShape,
+    pub reward: MlpShape,
+    pub q: MlpShape,
+    pub policy: MlpShape,
+    pub inverse: MlpShape,
+    pub decoder: MlpShape,
+}
+
 /// Architecture of a [`super::WorldModel`]. Serialised into every checkpoint.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
@@ -87,6 +108,32 @@ impl WorldModelConfig {
         self.head_layers = self.hidden_layers;
         self.layer_norm = false;
         self
+    }
+
+    /// Every MLP's widths, as [`super::WorldModel::new`] builds them (the
+    /// one place that knows which network reads and writes what).
+    pub(crate) fn shapes(&self) -> NetworkShapes {
+        let (l, o, a, n, k) = (
+            self.latent_dim,
+            self.obs_dim,
+            self.act_dim,
+            self.hidden_layers,
+            self.head_layers,
+        );
+        let mlp = |d_in, layers, d_out| MlpShape {
+            d_in,
+            layers,
+            d_out,
+        };
+        NetworkShapes {
+            encoder: mlp(self.encoder_input_dim(), k, l),
+            dynamics: mlp(l + a, n, l),
+            reward: mlp(l + a, n, 1),
+            q: mlp(l + a, k, 1),
+            policy: mlp(l, k, 2 * a),
+            inverse: mlp(2 * l, n, a),
+            decoder: mlp(l, n, o),
+        }
     }
 
     /// Length of the encoder MLP's input: the observation vector, or a

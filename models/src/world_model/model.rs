@@ -7,7 +7,7 @@ use burn::tensor::{Device, Tensor, TensorData};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
-use super::config::{ModelError, WorldModelConfig};
+use super::config::{MlpShape, ModelError, WorldModelConfig};
 use super::nn::{Mlp, simnorm};
 use super::pixels::PixelEncoder;
 
@@ -89,26 +89,21 @@ impl WorldModel {
         config.validate().map_err(ModelError::Config)?;
         let c = config;
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
-        let (h, l, o, a, n, k, ln) = (
-            c.hidden,
-            c.latent_dim,
-            c.obs_dim,
-            c.act_dim,
-            c.hidden_layers,
-            c.head_layers,
-            c.layer_norm,
-        );
-        let encoder = Mlp::new(c.encoder_input_dim(), h, k, l, false, ln, &mut rng, device);
-        let dynamics = Mlp::new(l + a, h, n, l, false, ln, &mut rng, device);
-        let reward = Mlp::new(l + a, h, n, 1, true, ln, &mut rng, device);
-        let q = (0..c.num_q)
-            .map(|_| Mlp::new(l + a, h, k, 1, true, ln, &mut rng, device))
-            .collect();
-        let policy = Mlp::new(l, h, k, 2 * a, false, ln, &mut rng, device);
-        let inverse = Mlp::new(2 * l, h, n, a, false, ln, &mut rng, device);
+        let (h, ln, s) = (c.hidden, c.layer_norm, c.shapes());
+        let mut mlp = |m: MlpShape, zero_last: bool| {
+            Mlp::new(
+                m.d_in, h, m.layers, m.d_out, zero_last, ln, &mut rng, device,
+            )
+        };
+        let encoder = mlp(s.encoder, false);
+        let dynamics = mlp(s.dynamics, false);
+        let reward = mlp(s.reward, true);
+        let q = (0..c.num_q).map(|_| mlp(s.q, true)).collect();
+        let policy = mlp(s.policy, false);
+        let inverse = mlp(s.inverse, false);
         // Initialised last, so the other networks of a seed are the same as
         // in models without a decoder.
-        let decoder = Mlp::new(l, h, n, o, false, ln, &mut rng, device);
+        let decoder = mlp(s.decoder, false);
         let pixel = c
             .pixels
             .as_ref()

@@ -7,7 +7,7 @@
 //! out (they are a few percent of the products at the shipped sizes, and
 //! leaving them out keeps the count comparable with an sgemm peak).
 
-use crate::world_model::config::WorldModelConfig;
+use crate::world_model::config::{MlpShape, WorldModelConfig};
 
 /// Matrix-product FLOPs of one optimiser step, forward and backward apart.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
@@ -48,11 +48,11 @@ impl UpdateFlops {
     }
 }
 
-/// The layer widths of an MLP `d_in -> hidden x layers -> d_out`.
-fn widths(d_in: usize, hidden: usize, layers: usize, d_out: usize) -> Vec<usize> {
-    let mut w = vec![d_in];
-    w.extend(std::iter::repeat_n(hidden, layers));
-    w.push(d_out);
+/// The layer widths of an MLP of shape `m` and width `hidden`.
+fn widths(m: MlpShape, hidden: usize) -> Vec<usize> {
+    let mut w = vec![m.d_in];
+    w.extend(std::iter::repeat_n(hidden, m.layers));
+    w.push(m.d_out);
     w
 }
 
@@ -64,16 +64,15 @@ fn widths(d_in: usize, hidden: usize, layers: usize, d_out: usize) -> Vec<usize>
 /// target heads (gradient into the action only), inverse dynamics and the
 /// decoder on all `horizon + 1` latents.
 pub fn update_flops(m: &WorldModelConfig, batch: usize, horizon: usize) -> UpdateFlops {
-    let (o, a, l, h) = (m.obs_dim, m.act_dim, m.latent_dim, m.hidden);
-    let (n, k) = (m.hidden_layers, m.head_layers);
+    let (s, h) = (m.shapes(), m.hidden);
     let hb = horizon * batch;
-    let encoder = widths(o, h, k, l);
-    let dynamics = widths(l + a, h, n, l);
-    let reward = widths(l + a, h, n, 1);
-    let q = widths(l + a, h, k, 1);
-    let policy = widths(l, h, k, 2 * a);
-    let inverse = widths(2 * l, h, n, a);
-    let decoder = widths(l, h, n, o);
+    let encoder = widths(s.encoder, h);
+    let dynamics = widths(s.dynamics, h);
+    let reward = widths(s.reward, h);
+    let q = widths(s.q, h);
+    let policy = widths(s.policy, h);
+    let inverse = widths(s.inverse, h);
+    let decoder = widths(s.decoder, h);
     let mut f = UpdateFlops::default();
     // Targets: latents of the true next observations, detached.
     f.apply(hb, &encoder, false, false);

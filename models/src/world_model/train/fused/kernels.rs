@@ -61,19 +61,63 @@ pub(super) fn matmul(
         return;
     }
     // The shapes come from the model's layout, never from input: a failure
-    // is a bug in this module. They guard the unsafe call below.
+    // is a bug in this module.
     assert!(dst.len() >= m * n, "matmul: dst too short");
-    assert!(lhs.fits(m, k), "matmul: lhs too short");
-    assert!(rhs.fits(k, n), "matmul: rhs too short");
-    // SAFETY: the asserts keep every index gemm touches inside the slices;
-    // `dst` is exclusively borrowed, so it aliases neither operand, and its
-    // rows (stride n) do not overlap.
+    // SAFETY: `dst` holds the m x n values (asserted) and is exclusively
+    // borrowed, so it aliases neither operand.
+    unsafe { gemm_into(dst.as_mut_ptr(), m, n, k, lhs, rhs, accumulate) }
+}
+
+/// `lhs (m x k) rhs (k x n)` as a new row-major `m x n` matrix (written
+/// by the product, never zeroed first).
+pub(super) fn product(
+    m: usize,
+    n: usize,
+    k: usize,
+    lhs: Operand<'_>,
+    rhs: Operand<'_>,
+) -> Vec<f32> {
+    if k == 0 || m == 0 || n == 0 {
+        return vec![0.0; m * n];
+    }
+    let mut out: Vec<f32> = Vec::with_capacity(m * n);
+    // SAFETY: the capacity holds m x n values and is no one else's; gemm
+    // writes every one of them without reading any (`accumulate` false),
+    // so they are initialised when the length is set.
+    unsafe {
+        gemm_into(out.as_mut_ptr(), m, n, k, lhs, rhs, false);
+        out.set_len(m * n);
+    }
+    out
+}
+
+/// The `gemm` call behind [`matmul`] and [`product`], for `m, n, k > 0`:
+/// checks that both operands lie inside their slices (a failure is a bug
+/// in this module), then writes (or, with `accumulate`, adds) the product
+/// into the `m x n` row-major values at `dst`.
+///
+/// # Safety
+/// `dst` must be valid for writes (and, with `accumulate`, reads) of
+/// `m * n` values that no operand overlaps.
+unsafe fn gemm_into(
+    dst: *mut f32,
+    m: usize,
+    n: usize,
+    k: usize,
+    lhs: Operand<'_>,
+    rhs: Operand<'_>,
+    accumulate: bool,
+) {
+    assert!(lhs.fits(m, k), "gemm: lhs too short");
+    assert!(rhs.fits(k, n), "gemm: rhs too short");
+    // SAFETY: the asserts keep every index gemm reads inside the operands;
+    // the caller vouches for `dst`, whose rows (stride n) do not overlap.
     unsafe {
         gemm::gemm(
             m,
             n,
             k,
-            dst.as_mut_ptr(),
+            dst,
             1,
             n as isize,
             accumulate,
@@ -91,54 +135,6 @@ pub(super) fn matmul(
             gemm::Parallelism::None,
         );
     }
-}
-
-/// `lhs (m x k) rhs (k x n)` as a new row-major `m x n` matrix (written
-/// by the product, never zeroed first).
-pub(super) fn product(
-    m: usize,
-    n: usize,
-    k: usize,
-    lhs: Operand<'_>,
-    rhs: Operand<'_>,
-) -> Vec<f32> {
-    if k == 0 {
-        return vec![0.0; m * n];
-    }
-    let mut out: Vec<f32> = Vec::with_capacity(m * n);
-    if m == 0 || n == 0 {
-        return out;
-    }
-    assert!(lhs.fits(m, k), "product: lhs too short");
-    assert!(rhs.fits(k, n), "product: rhs too short");
-    // SAFETY: as in `matmul`; gemm writes every one of the m x n values
-    // (read_dst is false, so it reads none of them) through the raw
-    // pointer into the reserved capacity, after which they are initialised.
-    unsafe {
-        gemm::gemm(
-            m,
-            n,
-            k,
-            out.as_mut_ptr(),
-            1,
-            n as isize,
-            false,
-            lhs.data.as_ptr(),
-            lhs.col_stride as isize,
-            lhs.row_stride as isize,
-            rhs.data.as_ptr(),
-            rhs.col_stride as isize,
-            rhs.row_stride as isize,
-            0.0,
-            1.0,
-            false,
-            false,
-            false,
-            gemm::Parallelism::None,
-        );
-        out.set_len(m * n);
-    }
-    out
 }
 
 multiversion! {
@@ -205,20 +201,18 @@ multiversion! {
 /// LayerNorm then ReLU, in place, row by row: `x` becomes
 /// `relu(gamma * xhat + beta)`; `xhat` and `rstd` (the normalised values
 /// and each row's `1 / sqrt(var + eps)`) are kept for the backward pass.
-/// `beta` is `None` for a LayerNorm without bias. The variance is of the
+/// The variance is of the
 /// centred values (two passes), as burn computes it.
 pub(super) fn layer_norm_relu(
     x: &mut [f32],
     gamma: &[f32],
-    beta: Option<&[f32]>,
+    beta: &[f32],
     eps: f32,
     xhat: &mut [f32],
     rstd: &mut [f32],
 ) {
     let d = gamma.len();
     let inv_d = 1.0 / d as f32;
-    let zeros = vec![0.0f32; d];
-    let beta = beta.unwrap_or(&zeros);
     for ((row, xh), r) in x
         .chunks_exact_mut(d)
         .zip(xhat.chunks_exact_mut(d))
@@ -443,12 +437,12 @@ mod tests {
         let loss = |x: &[f32]| -> f64 {
             let mut y = x.to_vec();
             let (mut xh, mut r) = (vec![0.0; 2 * d], vec![0.0; 2]);
-            layer_norm_relu(&mut y, &gamma, Some(&beta), 1e-5, &mut xh, &mut r);
+            layer_norm_relu(&mut y, &gamma, &beta, 1e-5, &mut xh, &mut r);
             y.iter().zip(&probe).map(|(a, b)| (a * b) as f64).sum()
         };
         let mut y = x.clone();
         let (mut xh, mut r) = (vec![0.0; 2 * d], vec![0.0; 2]);
-        layer_norm_relu(&mut y, &gamma, Some(&beta), 1e-5, &mut xh, &mut r);
+        layer_norm_relu(&mut y, &gamma, &beta, 1e-5, &mut xh, &mut r);
         let mut g = probe.clone();
         let (mut dg, mut db) = (vec![0.0; d], vec![0.0; d]);
         layer_norm_relu_backward(&mut g, &y, &xh, &r, &gamma, &mut dg, Some(&mut db));

@@ -6,7 +6,7 @@
 
 use std::ops::Range;
 
-use crate::world_model::config::WorldModelConfig;
+use crate::world_model::config::{MlpShape, WorldModelConfig};
 
 /// A dense layer's place: weight `[d_in, d_out]` row-major, bias `[d_out]`.
 #[derive(Clone, Debug, PartialEq)]
@@ -134,26 +134,18 @@ impl ModelLayout {
     /// The layout of a model of sizes `c` (a state model: `c.pixels` is
     /// not looked at; the caller checks it is `None`).
     pub fn new(c: &WorldModelConfig) -> Self {
-        let (h, l, o, a, n, k, ln) = (
-            c.hidden,
-            c.latent_dim,
-            c.obs_dim,
-            c.act_dim,
-            c.hidden_layers,
-            c.head_layers,
-            c.layer_norm,
-        );
+        let (h, ln, s) = (c.hidden, c.layer_norm, c.shapes());
         let mut next = 0;
         let mut tensors = Vec::new();
         let mut mlp =
-            |d_in, layers, d_out| MlpAt::new(&mut next, &mut tensors, (d_in, h, layers, d_out), ln);
-        let encoder = mlp(o, k, l);
-        let dynamics = mlp(l + a, n, l);
-        let reward = mlp(l + a, n, 1);
-        let q: Vec<MlpAt> = (0..c.num_q).map(|_| mlp(l + a, k, 1)).collect();
-        let policy = mlp(l, k, 2 * a);
-        let inverse = mlp(2 * l, n, a);
-        let decoder = mlp(l, n, o);
+            |m: MlpShape| MlpAt::new(&mut next, &mut tensors, (m.d_in, h, m.layers, m.d_out), ln);
+        let encoder = mlp(s.encoder);
+        let dynamics = mlp(s.dynamics);
+        let reward = mlp(s.reward);
+        let q: Vec<MlpAt> = (0..c.num_q).map(|_| mlp(s.q)).collect();
+        let policy = mlp(s.policy);
+        let inverse = mlp(s.inverse);
+        let decoder = mlp(s.decoder);
         let q_range = q[0].layers[0].weight.start..policy.layers[0].weight.start;
         Self {
             encoder,

@@ -57,7 +57,7 @@ pub(super) fn forward(mlp: &MlpAt, params: &[f32], x: &[f32], rows: usize) -> Pa
                 layer_norm_relu(
                     &mut y,
                     &params[norm.gamma.clone()],
-                    Some(&params[norm.beta.clone()]),
+                    &params[norm.beta.clone()],
                     LAYER_NORM_EPS as f32,
                     &mut xhat,
                     &mut rstd,
@@ -125,7 +125,6 @@ pub(super) fn backward(
         match (mlp.norms.get(i - 1), grads.as_deref_mut()) {
             (Some(norm), Some(g)) => {
                 let (gamma, beta) = (norm.gamma.clone(), norm.beta.clone());
-                let gamma_values = params[gamma.clone()].to_vec();
                 // gamma and beta are adjacent: split the buffer between them.
                 let (dg, db) = g.split_at_mut(beta.start);
                 layer_norm_relu_backward(
@@ -133,7 +132,7 @@ pub(super) fn backward(
                     out,
                     &pass.xhat[i - 1],
                     &pass.rstd[i - 1],
-                    &gamma_values,
+                    &params[gamma.clone()],
                     &mut dg[gamma],
                     Some(&mut db[..beta.end - beta.start]),
                 );

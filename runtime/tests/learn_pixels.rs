@@ -47,6 +47,8 @@ fn a_pixel_model_learns_from_the_side_camera_and_beats_random() {
         "3",
     ]);
     assert_eq!(s["options"]["obs"], "pixels", "{}", s["options"]);
+    // Pixel models train on the fused engine by default.
+    assert_eq!(s["options"]["train_engine"], "fused", "{}", s["options"]);
     // Every episode file has its frames: one per observation.
     let episodes = dir.join("data/episodes");
     let mut eps = 0;
@@ -143,7 +145,7 @@ fn a_pixel_model_learns_from_the_side_camera_and_beats_random() {
 
 /// Two episodes of each shipped pixel model's evaluation
 /// (`docs/results/<task>_pixels/eval`, `--full-budget`; for the reacher a
-/// miss and a hit, its first episodes all miss) come out again to the
+/// miss and a hit) come out again to the
 /// bit: the renderer, the convolutions and the plan are what they were
 /// when the figures were made.
 #[test]

@@ -1,13 +1,18 @@
 """Medians over the rounds of fused.sh's fused_*.json, as a Markdown table
 (fused_summary.md): each engine and thread count's update rate, its ratio
 to burn's 2-thread step measured in the same round, and the share of the
-same round's sgemm peak. Usage: python3 summarize_fused.py (in this folder)."""
+same round's sgemm peak. Usage: python3 summarize_fused.py [PREFIX] (in
+this folder; PREFIX defaults to `fused`: reads PREFIX_<round>.json, writes
+PREFIX_summary.md)."""
 import glob
 import json
 import statistics
+import sys
+
+prefix = sys.argv[1] if len(sys.argv) > 1 else "fused"
 
 rows = {}
-for path in sorted(glob.glob("fused_[0-9]*.json")):
+for path in sorted(glob.glob(f"{prefix}_[0-9]*.json")):
     models = json.load(open(path))["models"]
     base = {m["robot"]: m["updates_per_s"] for m in models
             if m["engine"] == "burn" and m["train_threads"] == 2}
@@ -27,5 +32,5 @@ for (robot, engine, threads), v in sorted(rows.items()):
     grad = "" if med[5] != med[5] else f"{100 * med[5]:.1f}%"
     out.append(f"| {robot} | {engine} | {threads} | {med[0]:.1f} | {med[1]:.2f} | {med[2]:.2f} | {med[3]:.1f} | "
                f"{100 * med[4]:.1f}% | {grad} | {med[6]:.3f} | {med[7]:.0f} | {len(v)} |")
-open("fused_summary.md", "w").write("\n".join(out) + "\n")
+open(f"{prefix}_summary.md", "w").write("\n".join(out) + "\n")
 print("\n".join(out))

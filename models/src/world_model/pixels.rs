@@ -21,9 +21,9 @@ use serde::{Deserialize, Serialize};
 use crate::dataset::Frames;
 
 /// Strides of the four convolutions.
-const STRIDES: [usize; 4] = [2, 2, 2, 1];
+pub(crate) const STRIDES: [usize; 4] = [2, 2, 2, 1];
 /// Their kernel size.
-const KERNEL: usize = 3;
+pub(crate) const KERNEL: usize = 3;
 /// The smallest image side the four convolutions leave a pixel of.
 pub const MIN_IMAGE_SIDE: usize = 32;
 /// The largest image side.
@@ -253,15 +253,23 @@ pub fn pixels_tensor(bytes: &[u8], rows: usize, c: &PixelConfig, device: &Device
 pub fn stack_frames(c: &PixelConfig, frames: &[&[u8]], shift: (usize, usize), out: &mut Vec<u8>) {
     let (h, w, ch) = (c.height, c.width, c.channels);
     let s = c.shift;
+    // Where each output column reads, once per stack (this runs for every
+    // image of every training batch).
+    let xs: Vec<usize> = (0..w)
+        .map(|x| (x + shift.1).saturating_sub(s).min(w - 1) * ch)
+        .collect();
+    let start = out.len();
+    out.resize(start + frames.len() * ch * h * w, 0);
+    let mut rows = out[start..].chunks_exact_mut(w);
     for f in frames {
         for k in 0..ch {
             for y in 0..h {
                 let sy = (y + shift.0).saturating_sub(s).min(h - 1);
-                let row = &f[sy * w * ch..(sy + 1) * w * ch];
-                out.extend((0..w).map(|x| {
-                    let sx = (x + shift.1).saturating_sub(s).min(w - 1);
-                    row[sx * ch + k]
-                }));
+                let row = &f[sy * w * ch + k..(sy + 1) * w * ch];
+                let Some(dst) = rows.next() else { return };
+                for (d, &i) in dst.iter_mut().zip(&xs) {
+                    *d = row[i];
+                }
             }
         }
     }

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::cli::args;
-use crate::offline::learn::{LearnOptions, ObsMode};
+use crate::offline::learn::LearnOptions;
 use umwelt_models::world_model::TrainEngine;
 
 /// Why a recipe could not be read or turned into options.
@@ -138,11 +138,10 @@ pub struct LearnRecipe {
     #[arg(long, value_name = "N", value_parser = args::count::<usize>(1, crate::offline::learn::MAX_TRAIN_THREADS as u64))]
     pub train_threads: Option<usize>,
     /// How each training step is computed: `fused`, a hand-written step
-    /// for state models on the CPU (about 2-4x burn's, `umwelt bench
-    /// train`), or `burn`, burn's autodiff and optimiser (every model;
-    /// the engine of runs from before `fused`). The same objective either
-    /// way, up to rounding [default: fused for --obs state, burn for
-    /// pixels].
+    /// on the CPU (about 3x burn's on two cores, pixel models included,
+    /// `umwelt bench train`), or `burn`, burn's autodiff and
+    /// optimiser (the engine of runs from before `fused`). The same
+    /// objective either way, up to rounding [default: fused].
     #[arg(long, value_name = "ENGINE", value_parser = args::train_engine)]
     pub train_engine: Option<TrainEngine>,
     /// Held-out episodes per candidate when the budget is spent (seeds from
@@ -299,12 +298,7 @@ impl LearnRecipe {
         if let Some(v) = self.obs {
             o.obs = v;
         }
-        o.train_engine = match (self.train_engine, o.obs) {
-            (Some(v), _) => v,
-            (None, ObsMode::State) => TrainEngine::Fused,
-            // Convolutions are burn's alone.
-            (None, _) => TrainEngine::Burn,
-        };
+        o.train_engine = self.train_engine.unwrap_or(TrainEngine::Fused);
         o.camera.clone_from(&self.camera);
         if let Some(v) = self.batch_size {
             o.train.batch_size = v;

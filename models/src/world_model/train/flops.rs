@@ -2,12 +2,14 @@
 //! structure ([`super::objective::losses`]): what a training benchmark
 //! divides its time by.
 //!
-//! Only the dense layers' matrix products are counted, at 2 FLOPs per
+//! Only the dense layers' and convolutions' matrix products are counted
+//! (a convolution as the product of its patches and kernels), at 2 FLOPs per
 //! multiply-add; biases, LayerNorm, SimNorm, activations and Adam are left
 //! out (they are a few percent of the products at the shipped sizes, and
 //! leaving them out keeps the count comparable with an sgemm peak).
 
 use crate::world_model::config::{MlpShape, WorldModelConfig};
+use crate::world_model::pixels::{KERNEL, PixelConfig};
 
 /// Matrix-product FLOPs of one optimiser step, forward and backward apart.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
@@ -48,6 +50,19 @@ impl UpdateFlops {
     }
 }
 
+/// A pixel model's convolutions on `images` stacked inputs, each layer a
+/// product of `images x pixels` patch rows and its kernels; with `params`
+/// they train (every layer's weight gradient, every layer's but the
+/// first's input gradient: the images are leaves).
+fn convs(f: &mut UpdateFlops, p: &PixelConfig, images: usize, params: bool) {
+    let mut c_in = p.input_channels();
+    for (i, (h, w)) in p.conv_sides().into_iter().enumerate() {
+        let widths = [KERNEL * KERNEL * c_in, p.conv_channels];
+        f.apply(images * h * w, &widths, params, params && i > 0);
+        c_in = p.conv_channels;
+    }
+}
+
 /// The layer widths of an MLP of shape `m` and width `hidden`.
 fn widths(m: MlpShape, hidden: usize) -> Vec<usize> {
     let mut w = vec![m.d_in];
@@ -75,9 +90,15 @@ pub fn update_flops(m: &WorldModelConfig, batch: usize, horizon: usize) -> Updat
     let decoder = widths(s.decoder, h);
     let mut f = UpdateFlops::default();
     // Targets: latents of the true next observations, detached.
+    if let Some(p) = &m.pixels {
+        convs(&mut f, p, hb, false);
+    }
     f.apply(hb, &encoder, false, false);
     // The rollout: the first latent, then `horizon` dynamics steps.
-    f.apply(batch, &encoder, true, false);
+    f.apply(batch, &encoder, true, m.pixels.is_some());
+    if let Some(p) = &m.pixels {
+        convs(&mut f, p, batch, true);
+    }
     for _ in 0..horizon {
         f.apply(batch, &dynamics, true, true);
     }
@@ -95,7 +116,10 @@ pub fn update_flops(m: &WorldModelConfig, batch: usize, horizon: usize) -> Updat
     f.apply(hb, &q, false, true);
     f.apply(hb, &q, false, true);
     f.apply(hb, &inverse, true, true);
-    f.apply((horizon + 1) * batch, &decoder, true, true);
+    // A pixel model that reads no observation vector keeps the decoder
+    // off its latent (a probe): no gradient into the latents there.
+    let probe = m.pixels.as_ref().is_some_and(|p| !p.state);
+    f.apply((horizon + 1) * batch, &decoder, true, !probe);
     f
 }
 
@@ -143,5 +167,30 @@ mod tests {
         // Linear in the batch.
         let g = update_flops(&m, 512, 3);
         assert!((g.total() / f.total() - 2.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn a_pixel_models_convolutions_count_by_hand() {
+        let p = PixelConfig::new("side", 64, 64);
+        let m = WorldModelConfig {
+            pixels: Some(p.clone()),
+            ..WorldModelConfig::new(5, 1)
+        };
+        let (b, h) = (32, 3);
+        let f = update_flops(&m, b, h);
+        let state = update_flops(&WorldModelConfig::new(5, 1), b, h);
+        // Forward: the convolutions on all (h + 1) b stacked inputs, 2
+        // FLOPs per multiply-add, on top of the MLPs (whose encoder now
+        // reads the features).
+        let conv_forward = 2.0 * p.forward_macs() * ((h + 1) * b) as f64;
+        assert!(f.forward > state.forward + conv_forward, "{f:?}");
+        // Backward on the b kept inputs: weight gradients of all four
+        // layers, input gradients of the last three.
+        let first = 2.0 * 31.0 * 31.0 * 81.0 * 32.0 * b as f64;
+        let conv_backward = 2.0 * 2.0 * p.forward_macs() * b as f64 - first;
+        let mut c = UpdateFlops::default();
+        convs(&mut c, &p, b, true);
+        assert!((c.backward - conv_backward).abs() < 1.0, "{c:?}");
+        assert!(f.total() > 1.8e9 && f.total() < 2.2e9, "{f:?}");
     }
 }

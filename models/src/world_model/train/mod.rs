@@ -73,7 +73,7 @@ pub enum TrainEngine {
     /// every backend).
     #[default]
     Burn,
-    /// The hand-written step on the CPU ([`fused`]): state models only,
+    /// The hand-written step on the CPU ([`fused`]), convolutions included,
     /// several times faster than burn's on the CPU (`umwelt bench train`).
     Fused,
 }

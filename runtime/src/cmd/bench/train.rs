@@ -31,7 +31,7 @@ pub struct Args {
     #[arg(long, value_delimiter = ',', value_parser = umwelt_runtime::cli::args::count::<usize>(1, umwelt_runtime::cli::args::MAX_THREADS))]
     train_threads: Vec<usize>,
     /// Training engines to time, comma-separated: `burn` (burn's autodiff
-    /// and optimiser), `fused` (the hand-written step; state models only).
+    /// and optimiser), `fused` (the hand-written step).
     /// Default: both.
     #[arg(long = "engine", value_delimiter = ',', value_parser = umwelt_runtime::cli::args::train_engine)]
     engines: Vec<TrainEngine>,

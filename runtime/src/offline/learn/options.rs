@@ -79,9 +79,9 @@ pub struct LearnOptions {
     /// one-thread steps, bit for bit).
     #[serde(default = "one_train_thread")]
     pub train_threads: usize,
-    /// How each training step is computed ([`TrainEngine`]): new runs of
-    /// state models use the hand-written `fused` step, pixel models burn's;
-    /// runs from before the field read as burn (what they ran).
+    /// How each training step is computed ([`TrainEngine`]): new runs use
+    /// the hand-written `fused` step; runs from before the field read as
+    /// burn (what they ran).
     #[serde(default)]
     pub train_engine: TrainEngine,
     /// What the model sees (older `learn.json`: the observation vector).
@@ -234,12 +234,6 @@ pub(super) fn check_options(
         return Err(LearnError::Setup(format!(
             "--relabel moves the goal in the observation vector, but the camera images would \
              still show it where it was: not with --obs {}",
-            opts.obs.name()
-        )));
-    }
-    if opts.train_engine == TrainEngine::Fused && opts.obs != ObsMode::State {
-        return Err(LearnError::Setup(format!(
-            "--train-engine fused trains state models only: not with --obs {} (use --train-engine burn)",
             opts.obs.name()
         )));
     }

@@ -11,17 +11,20 @@ use super::Fused;
 use crate::dataset::Episode;
 use crate::world_model::config::{TrainConfig, WorldModelConfig};
 use crate::world_model::normalize::Normalization;
+use crate::world_model::pixels::PixelConfig;
 use crate::world_model::train::objective::losses;
 use crate::world_model::train::{TrainEngine, Trainer};
 
-fn episodes(obs: usize, act: usize) -> Vec<Episode> {
+/// Six random episodes; with `camera`, each observation has a random
+/// frame of the camera's size.
+fn episodes(obs: usize, act: usize, camera: Option<&PixelConfig>) -> Vec<Episode> {
     let mut rng = ChaCha8Rng::seed_from_u64(9);
     (0..6)
         .map(|i| {
             let len = 30;
             let mut r =
                 |k: usize| -> Vec<f32> { (0..k).map(|_| rng.random_range(-1.0..1.0)).collect() };
-            Episode {
+            let mut e = Episode {
                 seed: i,
                 observations: r((len + 1) * obs),
                 actions: r(len * act),
@@ -30,7 +33,15 @@ fn episodes(obs: usize, act: usize) -> Vec<Episode> {
                 truncated: i != 2,
                 success: false,
                 frames: None,
+            };
+            if let Some(c) = camera {
+                for _ in 0..=len {
+                    let frame: Vec<u8> = (0..c.image_len()).map(|_| rng.random()).collect();
+                    e.push_frame(c.width as u16, c.height as u16, c.channels as u8, &frame)
+                        .expect("a frame of the camera's size");
+                }
             }
+            e
         })
         .collect()
 }
@@ -61,7 +72,7 @@ fn check(model: WorldModelConfig, threads: usize) {
         target_tau: 0.3,
         ..TrainConfig::default()
     };
-    let data = episodes(o, a);
+    let data = episodes(o, a, model.pixels.as_ref());
     let mut t = Trainer::new(
         &model,
         config.clone(),
@@ -80,7 +91,7 @@ fn check(model: WorldModelConfig, threads: usize) {
     let mut burn = Grads(&grads, Vec::new());
     t.model.visit(&mut burn);
 
-    t.set_engine(TrainEngine::Fused).expect("a state model");
+    t.set_engine(TrainEngine::Fused).expect("the fused engine");
     let fused: &mut Fused = t.fused.as_mut().expect("fused");
     let (fterms, flat) = fused.gradient(&batch, pair, &config, threads);
     let close = |x: f32, y: f32| (x - y).abs() <= 1e-4 * (1.0 + x.abs().max(y.abs()));
@@ -142,4 +153,29 @@ fn the_fused_gradient_is_burns_without_layer_norm() {
         ..WorldModelConfig::new(3, 1)
     };
     check(model, 3);
+}
+
+#[test]
+fn the_fused_gradient_is_burns_for_pixel_models() {
+    let mut camera = PixelConfig::new("cam", 36, 40);
+    camera.frames = 2;
+    camera.conv_channels = 6;
+    camera.shift = 2;
+    let pixels_only = WorldModelConfig {
+        latent_dim: 16,
+        hidden: 24,
+        pixels: Some(camera.clone()),
+        ..WorldModelConfig::new(4, 2)
+    };
+    check(pixels_only, 2);
+    camera.state = true;
+    camera.channels = 1;
+    let both = WorldModelConfig {
+        latent_dim: 16,
+        hidden: 24,
+        layer_norm: false,
+        pixels: Some(camera),
+        ..WorldModelConfig::new(3, 1)
+    };
+    check(both, 1);
 }

@@ -1,11 +1,13 @@
 //! Where each of a world model's parameters lies in one flat `f32`
 //! buffer: burn's module visit order (encoder, dynamics, reward, the Q
-//! heads, policy, inverse, decoder; in each MLP its layers' weight and
-//! bias, then its LayerNorms' gamma and beta), so values and gradients
+//! heads, policy, inverse, decoder, then a pixel model's convolutions; in
+//! each MLP its layers' weight and bias, then its LayerNorms' gamma and
+//! beta), so values and gradients
 //! move between burn and the fused step by one walk over the module.
 
 use std::ops::Range;
 
+use super::conv::ConvStackAt;
 use crate::world_model::config::{MlpShape, WorldModelConfig};
 
 /// A dense layer's place: weight `[d_in, d_out]` row-major, bias `[d_out]`.
@@ -112,7 +114,7 @@ impl MlpAt {
     }
 }
 
-/// Every network of a state world model in one flat buffer.
+/// Every network of a world model in one flat buffer.
 #[derive(Clone, Debug, PartialEq)]
 pub(super) struct ModelLayout {
     pub encoder: MlpAt,
@@ -122,6 +124,8 @@ pub(super) struct ModelLayout {
     pub policy: MlpAt,
     pub inverse: MlpAt,
     pub decoder: MlpAt,
+    /// A pixel model's convolutions.
+    pub pixel: Option<ConvStackAt>,
     /// Every parameter tensor's range, in visit order (Adam clips each).
     pub tensors: Vec<Range<usize>>,
     /// All the Q heads, one contiguous range (the target ensemble copies it).
@@ -131,8 +135,7 @@ pub(super) struct ModelLayout {
 }
 
 impl ModelLayout {
-    /// The layout of a model of sizes `c` (a state model: `c.pixels` is
-    /// not looked at; the caller checks it is `None`).
+    /// The layout of a model of sizes `c`.
     pub fn new(c: &WorldModelConfig) -> Self {
         let (h, ln, s) = (c.hidden, c.layer_norm, c.shapes());
         let mut next = 0;
@@ -146,6 +149,10 @@ impl ModelLayout {
         let policy = mlp(s.policy);
         let inverse = mlp(s.inverse);
         let decoder = mlp(s.decoder);
+        let pixel = c
+            .pixels
+            .as_ref()
+            .map(|p| ConvStackAt::new(p, &mut next, &mut tensors));
         let q_range = q[0].layers[0].weight.start..policy.layers[0].weight.start;
         Self {
             encoder,
@@ -155,6 +162,7 @@ impl ModelLayout {
             policy,
             inverse,
             decoder,
+            pixel,
             tensors,
             q_range,
             len: next,

@@ -1,6 +1,7 @@
 //! The fused training step: TD-MPC2's objective, its gradient, Adam and
 //! the target heads' update written by hand over one flat `f32` buffer
-//! per network set, for state models on the CPU.
+//! per network set, on the CPU; a pixel model's convolutions as one
+//! product per layer ([`conv`]).
 //!
 //! Why by hand: burn's CPU backend runs the step as some hundreds of
 //! small eager operations (a few hundred rows each), and their fixed cost
@@ -16,6 +17,7 @@
 mod adam;
 #[cfg(test)]
 mod check;
+mod conv;
 mod kernels;
 mod layout;
 mod mlp;
@@ -45,9 +47,6 @@ pub(super) const FUSED_ADAM_MAGIC: &[u8; 8] = b"UWFADAM1";
 
 /// Why a model cannot train on the fused path (`None`: it can).
 pub(super) fn unsupported(c: &WorldModelConfig) -> Option<&'static str> {
-    if c.pixels.is_some() {
-        return Some("pixel models (convolutions) train on burn's path");
-    }
     if c.num_q < 2 {
         return Some("the fused path needs at least two Q heads");
     }

@@ -1,8 +1,9 @@
 //! TD-MPC2's joint objective on rows of a batch, forward and backward by
 //! hand: the same terms, in the same order, as burn's
 //! [`crate::world_model::train`] objective (which the tests check these
-//! gradients against), for a state model.
+//! gradients against), for a state or a pixel model.
 
+use super::conv;
 use super::kernels::{add_column_block, concat_columns, simnorm, simnorm_backward};
 use super::layout::{MlpAt, ModelLayout};
 use super::mlp::{InputGrad, backward, forward};
@@ -105,12 +106,52 @@ pub(super) fn part(
     let w_all = step_weights(c.rho, h + 1, b, whole);
     let mut grads = vec![0.0f32; lay.len];
 
+    // What the encoder MLP reads: the observations, or a pixel model's
+    // convolution features (joined by the observations when it reads both).
+    let stack = lay.pixel.as_ref();
+    let reads_state = m.pixels.as_ref().is_some_and(|pc| pc.state);
+    // Stacked images of steps `t` (none given: zeros, as burn's).
+    let images = |t: std::ops::Range<usize>| -> Vec<u8> {
+        if batch.pixels.len() == h + 1 {
+            batch.pixels[t].concat()
+        } else {
+            Vec::new()
+        }
+    };
+    let encoder_input = |features: Vec<f32>, obs: &[f32], rows: usize, f: usize| {
+        if reads_state {
+            concat_columns(&features, f, obs, o, rows)
+        } else {
+            features
+        }
+    };
+
     // Targets: the encoder's latents of the true next observations.
-    let mut next_z = forward(&lay.encoder, p, obs_next, hb).out;
+    let next_in = match stack {
+        Some(st) => {
+            let f = conv::forward(st, p, &images(1..h + 1), hb, false).features;
+            encoder_input(f, obs_next, hb, st.feature_len())
+        }
+        None => obs_next.to_vec(),
+    };
+    let mut next_z = forward(&lay.encoder, p, &next_in, hb).out;
     simnorm(&mut next_z, g);
+    drop(next_in);
 
     // The latent rollout; z_all holds z_0..z_H, t-major.
-    let enc = forward(&lay.encoder, p, &obs_all[..b * o], b);
+    let obs0 = &obs_all[..b * o];
+    let (x0, conv0) = match stack {
+        Some(st) => {
+            let mut pass = conv::forward(st, p, &images(0..1), b, true);
+            let f = std::mem::take(&mut pass.features);
+            (
+                encoder_input(f, obs0, b, st.feature_len()),
+                Some((st, pass)),
+            )
+        }
+        None => (obs0.to_vec(), None),
+    };
+    let enc = forward(&lay.encoder, p, &x0, b);
     let mut z_all = enc.out.clone();
     simnorm(&mut z_all, g);
     let mut dyn_passes = Vec::with_capacity(h);
@@ -282,16 +323,18 @@ pub(super) fn part(
             dd[r * o + j] = c.decoder_coef * w_all[r] * 2.0 * e / o as f32;
         }
     }
-    let dzd = backward(
-        &lay.decoder,
-        p,
-        &z_all,
-        &dp,
-        dd,
-        Some(&mut grads),
-        InputGrad::Columns(0, l),
-    );
-    add_rows(&mut dz, &dzd);
+    // A pixel model that sees no observation vector keeps the decoder from
+    // shaping its latent (a probe, as burn's objective detaches it there).
+    let pixels_only = m.pixels.as_ref().is_some_and(|pc| !pc.state);
+    let wanted = if pixels_only {
+        InputGrad::None
+    } else {
+        InputGrad::Columns(0, l)
+    };
+    let dzd = backward(&lay.decoder, p, &z_all, &dp, dd, Some(&mut grads), wanted);
+    if !pixels_only {
+        add_rows(&mut dz, &dzd);
+    }
 
     // Back through the rollout, last step first, then the encoder.
     for t in (0..h).rev() {
@@ -312,15 +355,14 @@ pub(super) fn part(
     }
     let mut d0 = dz[..b * l].to_vec();
     simnorm_backward(&mut d0, &z_all[..b * l], g);
-    backward(
-        &lay.encoder,
-        p,
-        &obs_all[..b * o],
-        &enc,
-        d0,
-        Some(&mut grads),
-        InputGrad::None,
-    );
+    let wanted = match &conv0 {
+        Some((st, _)) => InputGrad::Columns(0, st.feature_len()),
+        None => InputGrad::None,
+    };
+    let dfeatures = backward(&lay.encoder, p, &x0, &enc, d0, Some(&mut grads), wanted);
+    if let Some((st, pass)) = &conv0 {
+        conv::backward(st, p, pass, &dfeatures, &mut grads);
+    }
 
     let total = c.consistency_coef * consistency
         + c.reward_coef * reward

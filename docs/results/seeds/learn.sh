@@ -6,6 +6,8 @@
 #   docs/results/seeds/learn.sh cartpole_swingup 10
 # TASK names configs/learn/TASK.toml and configs/mpc_TASK.toml; the files go
 # to docs/results/seeds/TASK_sSEED, the run itself to $RUNS (default runs/seeds).
+# ENGINE: the training engine (default burn, the state recipes' runs; the
+# pixel recipes train with fused).
 # A checkpoint with the same bytes as one evaluated before is not evaluated
 # again (its episodes are the same): eval_<ck>.txt names the one it equals.
 set -euo pipefail
@@ -18,7 +20,7 @@ mkdir -p "$OUT"
 if [ "${EVAL_ONLY:-0}" != 1 ]; then
     rm -rf "$RUN"
     uptime > "$OUT/load_start.txt"
-    "$UMWELT" learn --recipe "configs/learn/$TASK.toml" --seed "$SEED" --train-threads 2 --train-engine burn --out "$RUN" \
+    "$UMWELT" learn --recipe "configs/learn/$TASK.toml" --seed "$SEED" --train-threads 2 --train-engine "${ENGINE:-burn}" --out "$RUN" \
         > "$OUT/learn_stdout.txt" 2> "$OUT/learn_stderr.txt"
     uptime > "$OUT/load_end.txt"
     cp "$RUN"/learn.json "$RUN"/curve.csv "$RUN"/curve.svg "$OUT/"

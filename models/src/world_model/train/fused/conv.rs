@@ -242,8 +242,8 @@ pub(super) fn forward(
     keep: bool,
 ) -> ConvPass {
     let kernels: Vec<Vec<f32>> = stack.convs.iter().map(|c| kernels(c, params)).collect();
-    let x = input(stack, bytes, rows);
     if keep {
+        let x = input(stack, bytes, rows);
         let (patches, outputs) = layers(stack, params, &kernels, x, rows, true);
         let features = outputs
             .last()
@@ -257,10 +257,16 @@ pub(super) fn forward(
     }
     let mut features = Vec::with_capacity(rows * stack.feature_len());
     let n = stack.input_bytes();
+    // Images missing or of the wrong size: zeros, as `input` gives.
+    let given = bytes.len() == rows * n;
     for lo in (0..rows).step_by(PIECE) {
         let k = PIECE.min(rows - lo);
-        let piece = x[lo * n..(lo + k) * n].to_vec();
-        let (_, outputs) = layers(stack, params, &kernels, piece, k, false);
+        let piece = if given {
+            &bytes[lo * n..(lo + k) * n]
+        } else {
+            &[]
+        };
+        let (_, outputs) = layers(stack, params, &kernels, input(stack, piece, k), k, false);
         if let Some(y) = outputs.last() {
             features.extend(channels_first(stack, y, k));
         }
@@ -283,10 +289,10 @@ fn layers(
     rows: usize,
     keep: bool,
 ) -> (Vec<Vec<f32>>, Vec<Vec<f32>>) {
-    let (mut patches, mut outputs) = (Vec::new(), Vec::new());
-    let mut input = x;
+    // `outputs` starts with the input: each layer reads the last entry.
+    let (mut patches, mut outputs) = (Vec::new(), vec![x]);
     for (conv, k) in stack.convs.iter().zip(kernels) {
-        let cols = im2col(conv, &input, rows);
+        let cols = im2col(conv, &outputs[outputs.len() - 1], rows);
         let mut y = product(
             rows * conv.output_pixels(),
             conv.c_out,
@@ -298,12 +304,14 @@ fn layers(
         relu(&mut y);
         if keep {
             patches.push(cols);
-            outputs.push(y.clone());
+        } else {
+            outputs.clear();
         }
-        input = y;
+        outputs.push(y);
     }
-    if !keep {
-        outputs.push(input);
+    if keep {
+        // The input is not a layer's output.
+        outputs.remove(0);
     }
     (patches, outputs)
 }

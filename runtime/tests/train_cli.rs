@@ -459,6 +459,108 @@ fn bad_inputs_are_clear_errors_and_lose_nothing() {
     assert_contains(&err, &[s(&old), "format version 1"]);
 }
 
+/// The engine and threads of each step: fused on two threads by default,
+/// burn when asked; both take the same first step (the same objective,
+/// up to rounding); a run is repeatable to the bit; a resume keeps the
+/// sidecar's engine, and another engine restarts Adam's moments, saying so.
+#[test]
+fn train_engines_and_threads() {
+    let tmp = TempDir::new("engines");
+    let data = tmp.join("data");
+    collect(&data, "cartpole", 3);
+    let d = s(&data);
+    let (fused, burn) = (tmp.join("fused.uwwm"), tmp.join("burn.uwwm"));
+    let (f, b) = (s(&fused), s(&burn));
+
+    let rf = json(&train_args(d, f, "20", &["--json"]));
+    assert_eq!(rf["engine"], "fused");
+    assert_eq!(rf["threads"], 2);
+    let rb = json(&train_args(
+        d,
+        b,
+        "20",
+        &["--train-engine", "burn", "--train-threads", "1", "--json"],
+    ));
+    assert_eq!(rb["engine"], "burn");
+    assert_eq!(rb["threads"], 1);
+    let first = |o: &str| json(&["model", "info", o, "--json"])["train"]["first_losses"].clone();
+    let (lf, lb) = (first(f), first(b));
+    for term in ["total", "consistency", "reward", "value", "decoder"] {
+        let (x, y) = (
+            lf[term].as_f64().expect("fused loss"),
+            lb[term].as_f64().expect("burn loss"),
+        );
+        assert!(
+            (x - y).abs() <= 1e-4 * (1.0 + y.abs()),
+            "first step's {term}: fused {x}, burn {y}"
+        );
+    }
+    // Twenty steps later they still agree, up to rounding.
+    let (x, y) = (
+        rf["final_train_losses"]["total"].as_f64().expect("fused"),
+        rb["final_train_losses"]["total"].as_f64().expect("burn"),
+    );
+    assert!(
+        (x - y).abs() <= 1e-3 * y.abs(),
+        "after 20 steps: fused {x}, burn {y}"
+    );
+    // The same run again: the same losses to the bit.
+    let again = tmp.join("again.uwwm");
+    let ra = json(&train_args(d, s(&again), "20", &["--json"]));
+    assert_eq!(ra["final_train_losses"], rf["final_train_losses"]);
+    assert_eq!(ra["validation"], rf["validation"]);
+
+    // A resume goes on with the sidecar's engine and its moments.
+    let r = json(&train_args(d, b, "5", &["--resume", b, "--json"]));
+    assert_eq!(
+        (&r["engine"], &r["adam"]),
+        (&"burn".into(), &"restored".into())
+    );
+    let r = json(&train_args(d, f, "5", &["--resume", f, "--json"]));
+    assert_eq!(
+        (&r["engine"], &r["adam"]),
+        (&"fused".into(), &"restored".into())
+    );
+    // Another engine starts the moments afresh, and says so.
+    let out = umwelt(&train_args(
+        d,
+        b,
+        "5",
+        &["--resume", b, "--train-engine", "fused", "--json"],
+    ));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let r: Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(
+        (&r["engine"], &r["adam"]),
+        (&"fused".into(), &"restarted".into())
+    );
+    assert_eq!(r["steps"], 30);
+    assert_contains(
+        &String::from_utf8_lossy(&out.stderr),
+        &["--train-engine fused", "burn's moments", "restart at zero"],
+    );
+
+    // What cannot run is refused before any work.
+    let none = tmp.join("none.uwwm");
+    let n = s(&none);
+    let err = fails(&train_args(d, n, "5", &["--train-threads", "0"]));
+    assert_contains(&err, &["--train-threads", "1 to"]);
+    let err = fails(&train_args(d, n, "5", &["--train-engine", "magic"]));
+    assert_contains(&err, &["--train-engine", "magic"]);
+    let err = fails(&train_args(
+        d,
+        n,
+        "5",
+        &["--device", "wgpu", "--train-engine", "fused"],
+    ));
+    assert_contains(&err, &["--train-engine fused computes on the CPU", "burn"]);
+    assert!(!none.exists());
+}
+
 #[test]
 fn help_explains_train_and_model_info() {
     let out = umwelt(&["train", "--help"]);
@@ -481,6 +583,8 @@ fn help_explains_train_and_model_info() {
             "--hidden",
             "--latent",
             "--json",
+            "--train-engine",
+            "--train-threads",
             "constant-state baseline",
         ],
     );

@@ -5,6 +5,7 @@
 //! (`umwelt learn`): starting or resuming a trainer, Adam's moments, running
 //! updates, saving the checkpoint.
 
+mod engine;
 mod error;
 mod options;
 mod report;

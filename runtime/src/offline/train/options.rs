@@ -2,6 +2,8 @@
 
 use std::path::PathBuf;
 
+use umwelt_models::world_model::TrainEngine;
+
 use crate::offline::learn::ObsMode;
 
 /// The options of one training run ([`super::Training::prepare`]). A
@@ -68,4 +70,12 @@ pub struct TrainOptions {
     /// frames, which a controller using the model reads); with `obs`
     /// pixels or both.
     pub camera: Option<String>,
+    /// How each step is computed; `None`: on resume, the engine of the
+    /// checkpoint's Adam sidecar (so that its moments continue), else
+    /// `fused` on the CPU and `burn` on a GPU. `fused` runs on the CPU
+    /// only; an engine other than the sidecar's restarts Adam's moments.
+    pub engine: Option<TrainEngine>,
+    /// Threads each step's gradient is computed on (at least 1): a fixed
+    /// count, so a run is the same on every machine.
+    pub threads: usize,
 }

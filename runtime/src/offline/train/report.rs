@@ -58,6 +58,10 @@ pub struct TrainReport {
     pub steps_per_second: f64,
     /// Adam's moments: `new`, `restored` (from the sidecar) or `restarted`.
     pub adam: &'static str,
+    /// The engine that computed the steps: `burn` or `fused`.
+    pub engine: &'static str,
+    /// Threads each step's gradient was computed on.
+    pub threads: usize,
     /// Episodes trained on.
     pub train_episodes: usize,
     /// File numbers of the held-out episodes.

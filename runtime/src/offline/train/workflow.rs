@@ -18,6 +18,7 @@ use umwelt_models::world_model::{
 
 use crate::offline::learn::ObsMode;
 
+use super::engine;
 use super::session::{self, CheckpointOrigin};
 use super::{TrainError, TrainEvent, TrainOptions, TrainReport};
 
@@ -47,7 +48,8 @@ impl Training {
     /// (held-out episodes by the seed), cuts the episodes into blocks of the
     /// action repeat, and builds a trainer on `backend`: a new model, or the
     /// resumed checkpoint with its hyper-parameters (options given override
-    /// them) and Adam's moments. A sidecar that cannot be used is no error:
+    /// them) and Adam's moments, stepping with the chosen engine and threads
+    /// (see [`TrainOptions::engine`]). A sidecar that cannot be used is no error:
     /// `warn` hears why, and the moments restart at zero.
     pub fn prepare(
         options: TrainOptions,
@@ -56,6 +58,7 @@ impl Training {
     ) -> Result<Self, TrainError> {
         let started = Instant::now();
         check_out(&options)?;
+        engine::check(options.engine, options.threads, backend)?;
         let device = backend.device()?;
         let args = &options;
         let data = Dataset::open(&args.data)?;
@@ -152,7 +155,7 @@ impl Training {
             .validate()
             .map_err(|e| TrainError::Setup(format!("invalid training options: {e}")))?;
 
-        let (trainer, adam) = match &resumed {
+        let (mut trainer, adam) = match &resumed {
             Some(ckpt) => {
                 let m = &ckpt.meta.model;
                 for (flag, given, has) in [
@@ -241,6 +244,7 @@ impl Training {
                 (t, "new")
             }
         };
+        let adam = engine::apply(&mut trainer, args.engine, args.threads, backend, adam, warn)?;
         let model_config = trainer.model_config().clone();
         let val_sampler =
             trainer
@@ -384,6 +388,8 @@ impl Training {
                 0.0
             },
             adam: self.adam,
+            engine: trainer.engine().name(),
+            threads: trainer.threads(),
             train_episodes: self.train_episodes,
             validation_episodes: self.validation_episodes.clone(),
             transitions: s.transitions,

@@ -4,7 +4,8 @@
 and its curve's best (best.uwwm) on seeds 100-119, then the mean and spread
 over a task's seeds. The recipe's own seed is the run in
 ../training_speed/<task>_learn (same learn command, two training threads;
-its best.uwwm was not evaluated). Writes summary.md and summary.json here.
+its best.uwwm was not evaluated), for the pixel recipes the shipped run
+(../<task>/learn, its final.uwwm evaluated in ../<task>/eval). Writes summary.md and summary.json here.
 
 Run from the repository root: python3 docs/results/seeds/summarize.py
 """
@@ -17,11 +18,25 @@ import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SPEED = os.path.join(HERE, "..", "training_speed")
+RESULTS = os.path.join(HERE, "..")
 TASKS = {
-    # task: (recipe seed, its folder in ../training_speed)
-    "cartpole_swingup": (0, "cartpole_learn"),
-    "pendulum_swingup": (2, "pendulum_learn"),
-    "reacher_easy": (3, "reacher_easy_learn"),
+    # task: (recipe seed, its learn.json, its final.uwwm's episodes.csv
+    # when not beside learn.json as eval_final_episodes.csv)
+    "cartpole_swingup": (0, os.path.join(SPEED, "cartpole_learn", "learn.json"), None),
+    "pendulum_swingup": (2, os.path.join(SPEED, "pendulum_learn", "learn.json"), None),
+    "reacher_easy": (3, os.path.join(SPEED, "reacher_easy_learn", "learn.json"), None),
+    # The pixel recipes' own runs are the shipped models' (their final.uwwm
+    # evaluated in ../<task>/eval).
+    "cartpole_swingup_pixels": (
+        0,
+        os.path.join(RESULTS, "cartpole_swingup_pixels", "learn", "learn.json"),
+        os.path.join(RESULTS, "cartpole_swingup_pixels", "eval", "episodes.csv"),
+    ),
+    "reacher_easy_pixels": (
+        0,
+        os.path.join(RESULTS, "reacher_easy_pixels", "learn", "learn.json"),
+        os.path.join(RESULTS, "reacher_easy_pixels", "eval", "episodes.csv"),
+    ),
 }
 CHECKPOINTS = ("final", "model", "best")
 
@@ -34,12 +49,12 @@ def mean_return(path):
     return st.mean(float(r["return"]) for r in rows)
 
 
-def run_of(folder, seed, where):
-    """One run's figures, or None if it has not finished."""
-    learn = os.path.join(folder, "learn.json")
-    if not os.path.exists(learn) or not os.path.exists(
-        os.path.join(folder, "eval_final_episodes.csv")
-    ):
+def run_of(learn, seed, where, final_csv=None):
+    """One run's figures (its learn.json, the evaluations beside it, or
+    final.uwwm's in `final_csv`), or None if it has not finished."""
+    folder = os.path.dirname(learn)
+    final_csv = final_csv or os.path.join(folder, "eval_final_episodes.csv")
+    if not os.path.exists(learn) or not os.path.exists(final_csv):
         return None
     with open(learn) as f:
         lj = json.load(f)
@@ -54,6 +69,8 @@ def run_of(folder, seed, where):
     }
     for ck in CHECKPOINTS:
         csv_path = os.path.join(folder, f"eval_{ck}_episodes.csv")
+        if ck == "final":
+            csv_path = final_csv
         same = os.path.join(folder, f"eval_{ck}.txt")
         if os.path.exists(csv_path):
             out[ck] = mean_return(csv_path)
@@ -61,6 +78,10 @@ def run_of(folder, seed, where):
             # "same bytes as X.uwwm": that checkpoint's episodes.
             other = open(same).read().split()[3].removesuffix(".uwwm")
             out[ck] = out[other]
+        elif ck == "model" and lj["selection"]["chosen"] == lj["selection"]["env_steps"]:
+            # Not evaluated on its own, but what the selection chose: the
+            # last checkpoint is final.uwwm.
+            out[ck] = out["final"]
         else:
             out[ck] = None
     return out
@@ -97,15 +118,15 @@ def main():
         "| task | training seed | final | last | best | curve peak (3 episodes) | chosen at | wall time |",
         "|---|---|---|---|---|---|---|---|",
     ]
-    for task, (recipe_seed, speed_folder) in TASKS.items():
+    for task, (recipe_seed, recipe_learn, recipe_final) in TASKS.items():
         runs = []
-        r = run_of(os.path.join(SPEED, speed_folder), recipe_seed, "recipe seed")
+        r = run_of(recipe_learn, recipe_seed, "recipe seed", recipe_final)
         if r:
             runs.append(r)
         for name in sorted(os.listdir(HERE)):
             if name.startswith(task + "_s"):
                 seed = int(name.rsplit("_s", 1)[1])
-                r = run_of(os.path.join(HERE, name), seed, "extra seed")
+                r = run_of(os.path.join(HERE, name, "learn.json"), seed, "extra seed")
                 if r:
                     runs.append(r)
         for r in runs:

@@ -7,20 +7,25 @@
 # TASK names configs/learn/TASK.toml and configs/mpc_TASK.toml; the files go
 # to docs/results/seeds/TASK_sSEED, the run itself to $RUNS (default runs/seeds).
 # ENGINE: the training engine (default burn, the state recipes' runs; the
-# pixel recipes train with fused).
+# pixel recipes train with fused). THREADS: training threads (default 2;
+# two runs side by side on two cores take 1 each). UPDATES: updates per
+# environment step instead of the recipe's (an experiment: the folders are
+# then named TASK_upsUPDATES_sSEED).
 # A checkpoint with the same bytes as one evaluated before is not evaluated
 # again (its episodes are the same): eval_<ck>.txt names the one it equals.
 set -euo pipefail
 TASK=${1:?recipe name, e.g. cartpole_swingup}
 SEED=${2:?training seed, e.g. 10}
 UMWELT=${UMWELT:-target/release/umwelt}
-OUT=docs/results/seeds/${TASK}_s$SEED
-RUN=${RUNS:-runs/seeds}/${TASK}_s$SEED
+NAME=${TASK}${UPDATES:+_ups$UPDATES}_s$SEED
+OUT=docs/results/seeds/$NAME
+RUN=${RUNS:-runs/seeds}/$NAME
 mkdir -p "$OUT"
 if [ "${EVAL_ONLY:-0}" != 1 ]; then
     rm -rf "$RUN"
     uptime > "$OUT/load_start.txt"
-    "$UMWELT" learn --recipe "configs/learn/$TASK.toml" --seed "$SEED" --train-threads 2 --train-engine "${ENGINE:-burn}" --out "$RUN" \
+    "$UMWELT" learn --recipe "configs/learn/$TASK.toml" --seed "$SEED" --train-threads "${THREADS:-2}" --train-engine "${ENGINE:-burn}" \
+        ${UPDATES:+--updates-per-step "$UPDATES"} --out "$RUN" \
         > "$OUT/learn_stdout.txt" 2> "$OUT/learn_stderr.txt"
     uptime > "$OUT/load_end.txt"
     cp "$RUN"/learn.json "$RUN"/curve.csv "$RUN"/curve.svg "$OUT/"
@@ -36,7 +41,7 @@ for ck in final model best; do
     SEEN[$sum]=$ck
     # The shipped run config with this run's checkpoint (absolute path); its
     # other paths are relative to configs/, so it is written there meanwhile.
-    CFG=configs/.eval_${TASK}_s${SEED}_$ck.toml
+    CFG=configs/.eval_${NAME}_$ck.toml
     sed "s|^checkpoint = .*|checkpoint = \"$RUN_ABS/$ck.uwwm\"|" "configs/mpc_$TASK.toml" > "$CFG"
     "$UMWELT" eval --config "$CFG" --episodes 20 --seed 100 --full-budget \
         --out "$RUN/eval_$ck" > "$OUT/eval_$ck.log" 2>&1

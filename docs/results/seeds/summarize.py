@@ -5,7 +5,11 @@ and its curve's best (best.uwwm) on seeds 100-119, then the mean and spread
 over a task's seeds. The recipe's own seed is the run in
 ../training_speed/<task>_learn (same learn command, two training threads;
 its best.uwwm was not evaluated), for the pixel recipes the shipped run
-(../<task>/learn, its final.uwwm evaluated in ../<task>/eval). Writes summary.md and summary.json here.
+(../<task>/learn, its final.uwwm evaluated in ../<task>/eval). Runs of
+a recipe with other updates per environment step (`UPDATES=1.0 learn.sh`,
+folders <task>_ups<u>_s<seed>, and the experiments in EXTRA) are grouped
+apart: each (task, updates per step) has its own mean. Writes summary.md
+and summary.json here.
 
 Run from the repository root: python3 docs/results/seeds/summarize.py
 """
@@ -38,6 +42,11 @@ TASKS = {
         os.path.join(RESULTS, "reacher_easy_pixels", "eval", "episodes.csv"),
     ),
 }
+# Runs kept outside this folder that are a task's runs too (their
+# final.uwwm evaluated beside learn.json as eval_final_episodes.csv).
+EXTRA = {
+    "cartpole_swingup_pixels": [os.path.join(RESULTS, "pixels", "more_updates", "learn.json")],
+}
 CHECKPOINTS = ("final", "model", "best")
 
 
@@ -60,6 +69,8 @@ def run_of(learn, seed, where, final_csv=None):
         lj = json.load(f)
     out = {
         "seed": seed,
+        "updates_per_step": lj["options"]["updates_per_step"],
+        "train_threads": lj["options"].get("train_threads"),
         "folder": os.path.relpath(folder, HERE),
         "where": where,
         "wall_s": lj["wall_s"],
@@ -115,36 +126,64 @@ def main():
         "`last` its last checkpoint (`model.uwwm`), `best` its curve's best",
         "3-episode evaluation (`best.uwwm`).",
         "",
-        "| task | training seed | final | last | best | curve peak (3 episodes) | chosen at | wall time |",
-        "|---|---|---|---|---|---|---|---|",
+        "| task | updates per step | training seed | final | last | best | curve peak (3 episodes) | chosen at | wall time |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for task, (recipe_seed, recipe_learn, recipe_final) in TASKS.items():
         runs = []
         r = run_of(recipe_learn, recipe_seed, "recipe seed", recipe_final)
         if r:
             runs.append(r)
+        found = []
         for name in sorted(os.listdir(HERE)):
-            if name.startswith(task + "_s"):
-                seed = int(name.rsplit("_s", 1)[1])
-                r = run_of(os.path.join(HERE, name, "learn.json"), seed, "extra seed")
-                if r:
-                    runs.append(r)
+            rest = name.removeprefix(task + "_")
+            if rest == name or not (rest.startswith("s") or rest.startswith("ups")):
+                continue
+            seed = int(name.rsplit("_s", 1)[1])
+            found.append((os.path.join(HERE, name, "learn.json"), seed, "extra seed"))
+        for learn in EXTRA.get(task, []):
+            if os.path.exists(learn):
+                with open(learn) as f:
+                    seed = json.load(f)["options"]["seed"]
+                found.append((learn, seed, "experiment"))
+        for learn, seed, where in found:
+            r = run_of(learn, seed, where)
+            if r:
+                runs.append(r)
+        # One run per (updates per step, seed, wall time): the shipped run
+        # may be an experiment's files copied.
+        seen, unique = set(), []
+        for r in runs:
+            key = (r["updates_per_step"], r["seed"], r["wall_s"])
+            if key not in seen:
+                seen.add(key)
+                unique.append(r)
+        runs = sorted(unique, key=lambda r: (r["updates_per_step"], r["seed"]))
         for r in runs:
             lines.append(
-                f"| {task} | {r['seed']} | {fmt(r['final'])} | {fmt(r['model'])} | "
-                f"{fmt(r['best'])} | {r['curve_best']:.1f} | {r['chosen_steps']} | "
-                f"{r['wall_s'] / 60:.1f} min |"
+                f"| {task} | {r['updates_per_step']} | {r['seed']} | {fmt(r['final'])} | "
+                f"{fmt(r['model'])} | {fmt(r['best'])} | {r['curve_best']:.1f} | "
+                f"{r['chosen_steps']} | {r['wall_s'] / 60:.1f} min |"
             )
-        agg = {ck: spread([r[ck] for r in runs]) for ck in CHECKPOINTS}
-        gains = [r["final"] - r["model"] for r in runs if None not in (r["final"], r["model"])]
-        agg["final_minus_last"] = spread(gains)
-        summary[task] = {"runs": runs, "over_seeds": agg}
+        for ups in sorted({r["updates_per_step"] for r in runs}):
+            group = [r for r in runs if r["updates_per_step"] == ups]
+            agg = {ck: spread([r[ck] for r in group]) for ck in CHECKPOINTS}
+            gains = [
+                r["final"] - r["model"] for r in group if None not in (r["final"], r["model"])
+            ]
+            agg["final_minus_last"] = spread(gains)
+            summary[f"{task}@{ups}"] = {
+                "task": task,
+                "updates_per_step": ups,
+                "runs": group,
+                "over_seeds": agg,
+            }
     lines += [
         "",
         "Over each task's training seeds (mean ± sample standard deviation, min-max):",
         "",
-        "| task | seeds | final | last | final - last, per seed |",
-        "|---|---|---|---|---|",
+        "| task | updates per step | seeds | final | last | final - last, per seed |",
+        "|---|---|---|---|---|---|",
     ]
 
     def cell(a):
@@ -154,11 +193,12 @@ def main():
             return f"{a['mean']:.1f}"
         return f"**{a['mean']:.1f}** ± {a['std']:.1f} ({a['min']:.1f}-{a['max']:.1f})"
 
-    for task, t in summary.items():
+    for t in summary.values():
         agg = t["over_seeds"]
         n = agg["final"]["n"] if agg["final"] else 0
         lines.append(
-            f"| {task} | {n} | {cell(agg['final'])} | {cell(agg['model'])} | "
+            f"| {t['task']} | {t['updates_per_step']} | {n} | {cell(agg['final'])} | "
+            f"{cell(agg['model'])} | "
             f"{cell(agg['final_minus_last'])} |"
         )
     with open(os.path.join(HERE, "summary.md"), "w") as f:

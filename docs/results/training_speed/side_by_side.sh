@@ -10,6 +10,7 @@ OUT=docs/results/training_speed/side_by_side
 CK=models/checkpoints/cartpole_swingup_pixels.uwwm
 mkdir -p "$OUT"
 bench() { "$UMWELT" bench train --engine fused --steps 300 --threads 1 --checkpoint "$CK" --json "$@"; }
+lscpu > "$OUT/lscpu.txt"
 uptime > "$OUT/load_before.txt"
 for r in 1 2 3; do
     bench --train-threads 1,2 > "$OUT/alone_$r.json"

@@ -41,16 +41,15 @@ def main():
         ("one process, 2 threads", base, two),
         ("two 1-thread processes at once (sum)", st.median(pair), pair),
     ]
-    cpu = "unknown CPU"
-    if os.path.exists("/proc/cpuinfo"):
-        for line in open("/proc/cpuinfo"):
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
+    # The machine that ran the rounds (side_by_side.sh's lscpu), not the
+    # one summarising them.
+    with open(os.path.join(HERE, "lscpu.txt")) as f:
+        lscpu = dict(line.split(":", 1) for line in f if ":" in line)
+    cpu = f"{lscpu['Model name'].strip()}, {lscpu['CPU(s)'].strip()} CPUs"
     lines = [
         "Written by summarize_side_by_side.py from side_by_side.sh's reports.",
         "",
-        f"Cart-pole pixel model, fused engine, batch 64; {len(rounds)} rounds, medians; {cpu}, {os.cpu_count()} CPUs.",
+        f"Cart-pole pixel model, fused engine, batch 64; {len(rounds)} rounds, medians; {cpu}.",
         "",
         "| how | updates/s (median) | x one process on 2 threads | rounds |",
         "|---|---:|---:|---|",

@@ -361,3 +361,41 @@ fn a_recipe_sets_the_options_and_flags_win_over_it() {
     }
     std::fs::remove_dir_all(dir).ok();
 }
+
+/// A run stopped after every episode and resumed each time evaluates at the
+/// episodes an uninterrupted run would (every 2nd planner episode, and at
+/// the end), not every 2nd episode of each session (which, one episode a
+/// session, would never come).
+#[test]
+fn a_run_resumed_one_episode_at_a_time_keeps_its_evaluation_schedule() {
+    let dir = common::fresh_dir("learn-eval-schedule");
+    let out = dir.to_str().unwrap();
+    let mut tiny = TINY.to_vec();
+    let at = |flag: &str| tiny.iter().position(|a| *a == flag).unwrap() + 1;
+    let (every, select) = (at("--eval-every"), at("--select-episodes"));
+    tiny[every] = "2";
+    tiny[select] = "0";
+    let mut sessions = 0;
+    let mut s = serde_json::Value::Null;
+    while sessions == 0 || common::num(&s, "/env_steps") < 6000.0 {
+        let mut args = vec!["learn", "--json", "--out", out, "--steps", "6000"];
+        args.extend(["--max-episodes", "1"]);
+        if sessions > 0 {
+            args.push("--resume");
+        }
+        args.extend(&tiny);
+        s = json(&args);
+        sessions += 1;
+        assert!(sessions <= 6, "6 episodes take 6 sessions: {s}");
+    }
+    // One seed episode, then planner episodes 2 to 6: evaluated after the
+    // 2nd and 4th of them and at the budget's end.
+    let evaluated: Vec<u64> = s["curve"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| common::num(p, "/episodes") as u64)
+        .collect();
+    assert_eq!(evaluated, [3, 5, 6], "{}", s["curve"]);
+    std::fs::remove_dir_all(dir).ok();
+}

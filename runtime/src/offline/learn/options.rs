@@ -36,7 +36,8 @@ pub struct LearnOptions {
     pub explore_time: f64,
     /// Gradient updates per environment step collected.
     pub updates_per_step: f64,
-    /// Evaluate after every this many planner episodes.
+    /// Evaluate after every this many planner episodes, counted over the
+    /// whole run (a resumed run keeps an uninterrupted run's schedule).
     pub eval_every: usize,
     /// Noise-free planner episodes per evaluation.
     pub eval_episodes: usize,

@@ -257,7 +257,16 @@ pub fn learn(
     let gamma = opts.train.gamma;
     let collect_cfg = resolved(&opts, true, opts.seed)?;
     let eval_cfg = resolved(&opts, false, opts.seed)?;
-    let mut since_eval = 0usize;
+    // Counted from the last evaluation (or the seed episodes), not from
+    // this session's start: a run stopped and resumed evaluates at the
+    // episodes an uninterrupted run would, and one resumed a few episodes
+    // at a time (`--max-episodes` on hardware) still evaluates at all. An
+    // evaluation a stop interrupted is made up after the next episode.
+    let evaluated_at = state
+        .curve
+        .last()
+        .map_or(opts.seed_episodes, |p| p.episodes);
+    let mut since_eval = state.episodes.saturating_sub(evaluated_at);
     let origin = CheckpointOrigin {
         spec: &spec,
         model: &model_cfg,

@@ -1,6 +1,6 @@
 //! The README's ```sh blocks run, shortened (fewer steps, episodes and seconds)
-//! but otherwise as written, in a copy of the repository: each command ends
-//! well and writes only where it says.
+//! but otherwise as written, in a copy of the folders they read: each
+//! command ends well and writes only under `runs/`.
 
 use super::*;
 

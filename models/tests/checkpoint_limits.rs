@@ -1,13 +1,14 @@
 //! Checkpoints whose sizes are absurd but whose checksum is valid are
 //! refused with an error before anything is allocated, never an abort.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 
 use burn::module::Module;
 use burn::tensor::Device;
 use umwelt_models::world_model::{
-    CHECKPOINT_HEADER_LEN, Checkpoint, CheckpointError, MAX_MODEL_WIDTH, WorldModel,
-    WorldModelConfig,
+    Checkpoint, CheckpointError, MAX_MODEL_WIDTH, WorldModel, WorldModelConfig,
 };
 
 /// A shipped checkpoint, whose metadata the tests rewrite.
@@ -19,22 +20,7 @@ fn shipped() -> Vec<u8> {
 /// `bytes` with `model.<key>` of the metadata set to `value`, the header's
 /// lengths and CRC rewritten to match (as a valid file would have them).
 fn with_model_size(bytes: &[u8], key: &str, value: u64) -> Vec<u8> {
-    let h = CHECKPOINT_HEADER_LEN;
-    let m = u64::from_le_bytes(bytes[8..16].try_into().expect("8 bytes")) as usize;
-    let (json, weights) = bytes[h..].split_at(m);
-    let mut meta: serde_json::Value = serde_json::from_slice(json).expect("metadata JSON");
-    meta["model"][key] = serde_json::Value::from(value);
-    let json = serde_json::to_vec(&meta).expect("JSON");
-    let mut crc = crc32fast::Hasher::new();
-    crc.update(&json);
-    crc.update(weights);
-    let mut out = bytes[..8].to_vec();
-    out.extend_from_slice(&(json.len() as u64).to_le_bytes());
-    out.extend_from_slice(&(weights.len() as u64).to_le_bytes());
-    out.extend_from_slice(&crc.finalize().to_le_bytes());
-    out.extend_from_slice(&json);
-    out.extend_from_slice(weights);
-    out
+    common::with_meta_edited(bytes, |meta| meta["model"][key] = value.into())
 }
 
 fn write(name: &str, bytes: &[u8]) -> PathBuf {

@@ -1,5 +1,8 @@
-//! What several training tests build on: random episodes and a trainer's
-//! parameter values.
+//! What several tests build on: random episodes, a trainer's parameter
+//! values, and checkpoints with edited metadata.
+
+// Each test binary that includes this module uses a part of it.
+#![allow(dead_code)]
 
 use burn::module::{Module, ModuleVisitor, Param};
 use burn::tensor::Tensor;
@@ -52,4 +55,26 @@ pub fn largest_difference(a: &[f32], b: &[f32]) -> f32 {
         .zip(b)
         .map(|(x, y)| (x - y).abs())
         .fold(0.0, f32::max)
+}
+
+/// `bytes` (a current checkpoint) with its metadata JSON changed by `edit`,
+/// re-checksummed.
+pub fn with_meta_edited(bytes: &[u8], edit: impl FnOnce(&mut serde_json::Value)) -> Vec<u8> {
+    let u64_at = |o: usize| u64::from_le_bytes(bytes[o..o + 8].try_into().unwrap()) as usize;
+    let h = umwelt_models::world_model::CHECKPOINT_HEADER_LEN;
+    let (m, w) = (u64_at(8), u64_at(16));
+    let mut json: serde_json::Value = serde_json::from_slice(&bytes[h..h + m]).unwrap();
+    edit(&mut json);
+    let json = serde_json::to_vec_pretty(&json).unwrap();
+    let weights = &bytes[h + m..h + m + w];
+    let mut crc = crc32fast::Hasher::new();
+    crc.update(&json);
+    crc.update(weights);
+    let mut out = bytes[..8].to_vec();
+    out.extend_from_slice(&(json.len() as u64).to_le_bytes());
+    out.extend_from_slice(&(weights.len() as u64).to_le_bytes());
+    out.extend_from_slice(&crc.finalize().to_le_bytes());
+    out.extend_from_slice(&json);
+    out.extend_from_slice(weights);
+    out
 }

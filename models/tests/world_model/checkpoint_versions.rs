@@ -54,7 +54,7 @@ fn version_2_checkpoints_load_as_models_without_layer_norm() {
         action_repeat: 1,
     };
     let v3 = Checkpoint::to_bytes(&model, &meta).unwrap();
-    let mut v2 = with_meta_edited(&v3, |json| {
+    let mut v2 = common::with_meta_edited(&v3, |json| {
         let fields = json["model"].as_object_mut().unwrap();
         assert!(fields.remove("head_layers").is_some() && fields.remove("layer_norm").is_some());
     });
@@ -76,28 +76,6 @@ fn version_2_checkpoints_load_as_models_without_layer_norm() {
     std::fs::remove_dir_all(dir).ok();
 }
 
-/// `bytes` (a current checkpoint) with its metadata JSON changed by `edit`,
-/// re-checksummed.
-fn with_meta_edited(bytes: &[u8], edit: impl FnOnce(&mut serde_json::Value)) -> Vec<u8> {
-    let u64_at = |o: usize| u64::from_le_bytes(bytes[o..o + 8].try_into().unwrap()) as usize;
-    let h = CHECKPOINT_HEADER_LEN;
-    let (m, w) = (u64_at(8), u64_at(16));
-    let mut json: serde_json::Value = serde_json::from_slice(&bytes[h..h + m]).unwrap();
-    edit(&mut json);
-    let json = serde_json::to_vec_pretty(&json).unwrap();
-    let weights = &bytes[h + m..h + m + w];
-    let mut crc = crc32fast::Hasher::new();
-    crc.update(&json);
-    crc.update(weights);
-    let mut out = bytes[..8].to_vec();
-    out.extend_from_slice(&(json.len() as u64).to_le_bytes());
-    out.extend_from_slice(&(weights.len() as u64).to_le_bytes());
-    out.extend_from_slice(&crc.finalize().to_le_bytes());
-    out.extend_from_slice(&json);
-    out.extend_from_slice(weights);
-    out
-}
-
 #[test]
 fn the_action_repeat_round_trips_defaults_to_1_and_0_is_refused() {
     let device = Device::flex();
@@ -108,7 +86,7 @@ fn the_action_repeat_round_trips_defaults_to_1_and_0_is_refused() {
     let back = Checkpoint::from_bytes(&bytes, p, &device).unwrap();
     assert_eq!(back.meta.action_repeat, 2);
     // Checkpoints written before the field existed: one control step.
-    let old = with_meta_edited(&bytes, |j| {
+    let old = common::with_meta_edited(&bytes, |j| {
         assert!(j.as_object_mut().unwrap().remove("action_repeat").is_some());
     });
     assert_eq!(
@@ -118,7 +96,7 @@ fn the_action_repeat_round_trips_defaults_to_1_and_0_is_refused() {
             .action_repeat,
         1
     );
-    let zero = with_meta_edited(&bytes, |j| j["action_repeat"] = 0.into());
+    let zero = common::with_meta_edited(&bytes, |j| j["action_repeat"] = 0.into());
     let err = Checkpoint::from_bytes(&zero, p, &device).unwrap_err();
     assert!(
         matches!(err, CheckpointError::Metadata { .. })

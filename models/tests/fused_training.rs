@@ -1,6 +1,7 @@
 //! The fused training engine takes burn's steps (up to rounding), is
 //! for state and pixel models, is deterministic, saves and restores its
-//! optimiser state exactly, and refuses what it cannot train.
+//! optimiser state exactly (a resumed run, on either engine, takes the
+//! uninterrupted run's steps), and refuses what it cannot train.
 
 use burn::tensor::Device;
 use rand::{Rng, SeedableRng};
@@ -166,8 +167,9 @@ fn tempdir(name: &str) -> std::path::PathBuf {
 #[test]
 fn a_resumed_fused_run_continues_exactly_with_its_saved_adam_state() {
     let device = Device::flex();
-    // tau = 1: the target heads equal the online ones after every step,
-    // as they do at a resume, so both runs compute the same thing.
+    // tau = 1: the target heads equal the online ones after every step, as
+    // they do in a trainer resumed without its sidecar, so the one with
+    // fresh moments below differs from the others in its moments alone.
     let tc = TrainConfig {
         learning_rate: 3e-3,
         target_tau: 1.0,
@@ -182,25 +184,7 @@ fn a_resumed_fused_run_continues_exactly_with_its_saved_adam_state() {
     }
     let dir = tempdir("resume");
     let path = dir.join("m.uwwm");
-    let field = |name: String| umwelt_models::dataset::FieldSpec::new(name, -1.0, 1.0, "1");
-    let spec = umwelt_models::dataset::DatasetSpec::new(
-        "synthetic",
-        "none",
-        (0..OBS).map(|i| field(format!("o{i}"))).collect(),
-        (0..ACT).map(|i| field(format!("a{i}"))).collect(),
-        0.02,
-    );
-    let meta = CheckpointMeta {
-        format_version: CHECKPOINT_VERSION,
-        spec,
-        model: model_config(),
-        normalization: norm,
-        train: a.summary().clone(),
-        prediction: None,
-        action_repeat: 1,
-    };
-    let state = a.optimizer_state().unwrap();
-    Checkpoint::save_with_optimizer(&path, &a.inference_model(), &meta, Some(&state)).unwrap();
+    let state = save_with_sidecar(&a, &path);
     let ckpt = Checkpoint::load(&path, &device).unwrap();
     let saved = Checkpoint::load_optimizer(&path)
         .unwrap()
@@ -243,6 +227,107 @@ fn a_resumed_fused_run_continues_exactly_with_its_saved_adam_state() {
     assert!(err.contains("fused optimiser state"), "{err}");
     assert_eq!(params(&with_adam), before);
     let _ = std::fs::remove_dir_all(dir);
+}
+
+/// Saves `t` as checkpoint `path` with its optimiser sidecar, as a learning
+/// run does; returns the state it saved.
+fn save_with_sidecar(t: &Trainer, path: &std::path::Path) -> OptimizerState {
+    let field = |name: String| umwelt_models::dataset::FieldSpec::new(name, -1.0, 1.0, "1");
+    let spec = umwelt_models::dataset::DatasetSpec::new(
+        "synthetic",
+        "none",
+        (0..OBS).map(|i| field(format!("o{i}"))).collect(),
+        (0..ACT).map(|i| field(format!("a{i}"))).collect(),
+        0.02,
+    );
+    let meta = CheckpointMeta {
+        format_version: CHECKPOINT_VERSION,
+        spec,
+        model: t.model_config().clone(),
+        normalization: t.normalization().clone(),
+        train: t.summary().clone(),
+        prediction: None,
+        action_repeat: 1,
+    };
+    let state = t.optimizer_state().unwrap();
+    Checkpoint::save_with_optimizer(path, &t.inference_model(), &meta, Some(&state)).unwrap();
+    state
+}
+
+/// A run saved with its sidecar and resumed takes the uninterrupted run's
+/// next steps bit for bit on either engine: its own batches, and target
+/// heads that have lagged the online ones (`target_tau` as trained, not 1).
+/// Without the sidecar's resume part (sidecars before version 4) the target
+/// heads restart from the online ones and the batches from a new stream:
+/// other steps.
+#[test]
+fn a_resumed_run_takes_the_uninterrupted_runs_steps_on_either_engine() {
+    let device = Device::flex();
+    let data = episodes();
+    for (engine, threads) in [(TrainEngine::Burn, 1), (TrainEngine::Fused, 2)] {
+        let mut whole = trainer(engine, threads);
+        let mut first = trainer(engine, threads);
+        for _ in 0..5 {
+            assert_eq!(terms(&whole.step()), terms(&first.step()));
+        }
+        let dir = tempdir(&format!("exact-{engine:?}"));
+        let path = dir.join("m.uwwm");
+        save_with_sidecar(&first, &path);
+        let ckpt = Checkpoint::load(&path, &device).unwrap();
+        let saved = Checkpoint::load_optimizer(&path)
+            .unwrap()
+            .expect("a sidecar");
+        assert!(
+            saved.resume.is_some(),
+            "version {OPTIMIZER_VERSION} keeps it"
+        );
+        let resumed = |state: &OptimizerState| {
+            let mut t = Trainer::resume(&ckpt, train_config(), &data, &device).unwrap();
+            t.set_threads(threads);
+            t.set_engine(engine).unwrap();
+            t.restore_optimizer_state(state).unwrap();
+            assert_eq!(t.engine(), engine);
+            t
+        };
+        let mut exact = resumed(&saved);
+        let mut without = resumed(&OptimizerState {
+            resume: None,
+            ..saved.clone()
+        });
+        let probe = whole.sample_batch_with(&mut ChaCha8Rng::seed_from_u64(9));
+        assert_eq!(
+            terms(&exact.evaluate(&probe)),
+            terms(&whole.evaluate(&probe))
+        );
+        assert_ne!(
+            terms(&without.evaluate(&probe)),
+            terms(&whole.evaluate(&probe)),
+            "{engine:?}: the target heads had moved off the online ones"
+        );
+        for _ in 0..5 {
+            let step = whole.step();
+            assert_eq!(terms(&exact.step()), terms(&step), "{engine:?}");
+            without.step();
+        }
+        assert_eq!(params(&exact), params(&whole), "{engine:?}");
+        assert_eq!(
+            terms(&exact.evaluate(&probe)),
+            terms(&whole.evaluate(&probe))
+        );
+        assert_ne!(params(&without), params(&whole), "{engine:?}");
+
+        // Target values of another count are refused, changing nothing.
+        let mut short = saved.clone();
+        short.resume.as_mut().unwrap().target_q.pop();
+        let before = params(&exact);
+        let err = exact
+            .restore_optimizer_state(&short)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("target-head values"), "{err}");
+        assert_eq!(params(&exact), before);
+        let _ = std::fs::remove_dir_all(dir);
+    }
 }
 
 #[test]

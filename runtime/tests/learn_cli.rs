@@ -365,7 +365,7 @@ fn a_recipe_sets_the_options_and_flags_win_over_it() {
 /// A run stopped after every episode and resumed each time evaluates at the
 /// episodes an uninterrupted run would (every 2nd planner episode, and at
 /// the end), not every 2nd episode of each session (which, one episode a
-/// session, would never come).
+/// session, would never come), and is that run, bit for bit.
 #[test]
 fn a_run_resumed_one_episode_at_a_time_keeps_its_evaluation_schedule() {
     let dir = common::fresh_dir("learn-eval-schedule");
@@ -396,5 +396,59 @@ fn a_run_resumed_one_episode_at_a_time_keeps_its_evaluation_schedule() {
         .map(|p| num(p, "/episodes") as u64)
         .collect();
     assert_eq!(evaluated, [3, 5, 6], "{}", s["curve"]);
+
+    // The same run without stops: the same weights, bit for bit, and the
+    // same evaluations (the sidecar carries Adam, the target heads and the
+    // batch generator; the planner and robot are seeded per episode).
+    let whole_dir = common::fresh_dir("learn-eval-schedule-whole");
+    let whole_out = whole_dir.to_str().unwrap();
+    let mut args = vec!["learn", "--json", "--out", whole_out, "--steps", "6000"];
+    args.extend(&tiny);
+    let whole = json(&args);
+    let points = |s: &serde_json::Value| -> Vec<serde_json::Value> {
+        let mut c = s["curve"].as_array().unwrap().clone();
+        for p in &mut c {
+            p.as_object_mut().unwrap().remove("wall_s");
+        }
+        c
+    };
+    assert_eq!(points(&whole), points(&s));
+    assert_eq!(whole["updates"], s["updates"]);
+    let (whole_t, resumed_t) = (tensors(&whole_dir), tensors(&dir));
+    let differ: Vec<&String> = whole_t
+        .iter()
+        .filter(|(name, t)| resumed_t.get(*name) != Some(t))
+        .map(|(name, _)| name)
+        .collect();
+    assert!(
+        differ.is_empty() && whole_t.len() == resumed_t.len(),
+        "the resumed run's weights differ: {differ:?}"
+    );
+    std::fs::remove_dir_all(whole_dir).ok();
     std::fs::remove_dir_all(dir).ok();
+}
+
+/// The tensors of a run's `model.uwwm`, by name: the checkpoint's
+/// safetensors part parsed (its JSON header lists the tensors in no fixed
+/// order, so its bytes may differ between equal models).
+fn tensors(run: &std::path::Path) -> std::collections::BTreeMap<String, Vec<u8>> {
+    let b = std::fs::read(run.join("model.uwwm")).expect("a checkpoint");
+    let len = |b: &[u8], at: usize| u64::from_le_bytes(b[at..at + 8].try_into().unwrap()) as usize;
+    let weights = &b[28 + len(&b, 8)..];
+    let header_len = len(weights, 0);
+    let header: serde_json::Value =
+        serde_json::from_slice(&weights[8..8 + header_len]).expect("a safetensors header");
+    let data = &weights[8 + header_len..];
+    let out: std::collections::BTreeMap<String, Vec<u8>> = header
+        .as_object()
+        .unwrap()
+        .iter()
+        .filter(|(name, _)| *name != "__metadata__")
+        .map(|(name, t)| {
+            let at = |i: usize| t["data_offsets"][i].as_u64().unwrap() as usize;
+            (name.clone(), data[at(0)..at(1)].to_vec())
+        })
+        .collect();
+    assert!(out.len() > 10, "{} tensors", out.len());
+    out
 }

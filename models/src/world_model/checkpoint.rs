@@ -19,19 +19,10 @@
 //! `layer_norm` to the model config (and the LayerNorm weights); version 2
 //! files still load, as models without either.
 //!
-//! Adam's state may sit beside a checkpoint `FILE` in `FILE.adam`
-//! ([`optimizer_sidecar_path`]), tied to that exact checkpoint by its CRC:
-//!
-//! ```text
-//! 0   4  magic "UWAD"
-//! 4   4  u32 format version (CHECKPOINT_VERSION)
-//! 8   4  u32 the checkpoint's payload CRC32 (its header's bytes 24..28)
-//! 12  4  u32 number of parameter ids N
-//! 16  8  u64 record length R
-//! 24  4  u32 CRC32 of the 8N + R bytes that follow
-//! 28  8N parameter ids, u64, in the model's visit order
-//! ..  R  Adam's record (burnpack, `ModuleOptimizer::into_bytes`)
-//! ```
+//! A trainer's state beyond its weights (Adam's moments, the target heads,
+//! the batch generator) may sit beside a checkpoint `FILE` in `FILE.adam`
+//! ([`optimizer_sidecar_path`]), tied to that exact checkpoint by its CRC;
+//! its layout is in [`super::sidecar`].
 
 use std::path::{Path, PathBuf};
 
@@ -45,6 +36,7 @@ use super::model::WorldModel;
 use super::normalize::Normalization;
 use super::prediction::PredictionReport;
 use super::record::{OptimizerState, TrainSummary};
+use super::sidecar;
 use crate::dataset::DatasetSpec;
 
 /// First four bytes of a checkpoint file.
@@ -56,9 +48,6 @@ pub const CHECKPOINT_VERSION: u32 = 3;
 /// no `head_layers`/`layer_norm` in their model config and are read as
 /// [`WorldModelConfig::legacy`] models.
 pub const CHECKPOINT_OLDEST_VERSION: u32 = 2;
-/// First four bytes of an optimiser-state sidecar file.
-pub const OPTIMIZER_MAGIC: [u8; 4] = *b"UWAD";
-const OPTIMIZER_HEADER_LEN: usize = 28;
 
 /// The optimiser-state sidecar of checkpoint `path`: `path` + `.adam`.
 pub fn optimizer_sidecar_path(path: &Path) -> PathBuf {
@@ -189,24 +178,6 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), CheckpointError> {
     })
 }
 
-/// The sidecar bytes of `state` for the checkpoint whose payload CRC is `crc`.
-fn optimizer_bytes(state: &OptimizerState, crc: u32) -> Vec<u8> {
-    let mut payload = Vec::with_capacity(state.param_ids.len() * 8 + state.record.len());
-    for id in &state.param_ids {
-        payload.extend_from_slice(&id.to_le_bytes());
-    }
-    payload.extend_from_slice(&state.record);
-    let mut out = Vec::with_capacity(OPTIMIZER_HEADER_LEN + payload.len());
-    out.extend_from_slice(&OPTIMIZER_MAGIC);
-    out.extend_from_slice(&CHECKPOINT_VERSION.to_le_bytes());
-    out.extend_from_slice(&crc.to_le_bytes());
-    out.extend_from_slice(&(state.param_ids.len() as u32).to_le_bytes());
-    out.extend_from_slice(&(state.record.len() as u64).to_le_bytes());
-    out.extend_from_slice(&crc32fast::hash(&payload).to_le_bytes());
-    out.extend_from_slice(&payload);
-    out
-}
-
 /// A world model with its metadata.
 #[derive(Debug, Clone)]
 pub struct Checkpoint {
@@ -245,12 +216,13 @@ impl Checkpoint {
         if let Some(state) = optimizer {
             let crc = u32::from_le_bytes([bytes[24], bytes[25], bytes[26], bytes[27]]);
             let side = optimizer_sidecar_path(path);
-            write_atomic(&side, &optimizer_bytes(state, crc))?;
+            write_atomic(&side, &sidecar::encode(state, crc))?;
         }
         write_atomic(path, &bytes)
     }
 
-    /// Adam's state saved beside checkpoint `path` by
+    /// The trainer state (Adam's moments and, from sidecar version 4, the
+    /// target heads and batch generator) saved beside checkpoint `path` by
     /// [`Self::save_with_optimizer`]: `None` without a sidecar; an error if
     /// the sidecar is corrupt or belongs to another version of the checkpoint.
     pub fn load_optimizer(
@@ -274,54 +246,8 @@ impl Checkpoint {
         if header.len() < CHECKPOINT_HEADER_LEN {
             return Err(bad("its checkpoint is truncated".into()));
         }
-        if bytes.len() < OPTIMIZER_HEADER_LEN || bytes[..4] != OPTIMIZER_MAGIC {
-            return Err(bad(
-                "not an optimiser-state file (bad magic or truncated)".into()
-            ));
-        }
-        let u32_at = |b: &[u8], o: usize| u32::from_le_bytes([b[o], b[o + 1], b[o + 2], b[o + 3]]);
-        let version = u32_at(&bytes, 4);
-        if !(CHECKPOINT_OLDEST_VERSION..=CHECKPOINT_VERSION).contains(&version) {
-            return Err(bad(format!(
-                "format version {version}, this build reads version {CHECKPOINT_VERSION}"
-            )));
-        }
-        if u32_at(&bytes, 8) != u32_at(&header, 24) {
-            return Err(bad(
-                "written for another version of the checkpoint (stale)".into()
-            ));
-        }
-        let n = u32_at(&bytes, 12) as u64;
-        let mut r = [0u8; 8];
-        r.copy_from_slice(&bytes[16..24]);
-        let r = u64::from_le_bytes(r);
-        let expected = (OPTIMIZER_HEADER_LEN as u64)
-            .checked_add(n * 8)
-            .and_then(|x| x.checked_add(r));
-        if expected != Some(bytes.len() as u64) {
-            return Err(bad(format!(
-                "truncated or padded: {} bytes, header says {}",
-                bytes.len(),
-                expected.unwrap_or(u64::MAX)
-            )));
-        }
-        let payload = &bytes[OPTIMIZER_HEADER_LEN..];
-        if crc32fast::hash(payload) != u32_at(&bytes, 24) {
-            return Err(bad("checksum mismatch (corrupted)".into()));
-        }
-        let (ids, record) = payload.split_at(n as usize * 8);
-        let param_ids = ids
-            .chunks_exact(8)
-            .map(|c| {
-                let mut a = [0u8; 8];
-                a.copy_from_slice(c);
-                u64::from_le_bytes(a)
-            })
-            .collect();
-        Ok(Some(OptimizerState {
-            param_ids,
-            record: record.to_vec(),
-        }))
+        let crc = u32::from_le_bytes([header[24], header[25], header[26], header[27]]);
+        sidecar::decode(&bytes, crc).map(Some).map_err(bad)
     }
 
     /// The checkpoint file's bytes.

@@ -31,11 +31,12 @@ mod normalize;
 mod pixels;
 pub mod prediction;
 mod record;
+mod sidecar;
 mod train;
 
 pub use checkpoint::{
     CHECKPOINT_HEADER_LEN, CHECKPOINT_MAGIC, CHECKPOINT_OLDEST_VERSION, CHECKPOINT_VERSION,
-    Checkpoint, CheckpointError, CheckpointMeta, OPTIMIZER_MAGIC, optimizer_sidecar_path,
+    Checkpoint, CheckpointError, CheckpointMeta, optimizer_sidecar_path,
 };
 pub use config::{
     MAX_MODEL_LAYERS, MAX_MODEL_WIDTH, MAX_Q_HEADS, ModelError, TrainConfig, WorldModelConfig,
@@ -53,5 +54,6 @@ pub use pixels::{
     stack_frames,
 };
 pub use prediction::{HorizonError, PredictionReport, evaluate_prediction};
-pub use record::{LossTerms, OptimizerState, TrainSummary, ValidationLosses};
+pub use record::{LossTerms, OptimizerState, ResumeState, TrainSummary, ValidationLosses};
+pub use sidecar::{OPTIMIZER_MAGIC, OPTIMIZER_VERSION};
 pub use train::{Batch, StepTimes, TrainEngine, Trainer, UpdateFlops, WindowSampler, update_flops};

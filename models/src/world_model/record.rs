@@ -72,13 +72,35 @@ pub struct ValidationLosses {
     pub losses: LossTerms,
 }
 
-/// Adam's state, to persist beside a checkpoint: the optimiser's record
-/// (burnpack bytes, keyed by parameter id) and the model's parameter ids in
-/// visit order, so that a model loaded later can take the same ids.
+/// A trainer's state beyond its weights, to persist beside a checkpoint:
+/// Adam's record (burnpack bytes keyed by parameter id, or the fused
+/// engine's) with the model's parameter ids in visit order, so that a model
+/// loaded later can take the same ids; and, from sidecars of version 4 on,
+/// what else the next step depends on ([`ResumeState`]).
 #[derive(Clone, Debug, PartialEq)]
 pub struct OptimizerState {
     /// Parameter ids of the model, in module visit order.
     pub param_ids: Vec<u64>,
-    /// `ModuleOptimizer::into_bytes` of the optimiser.
+    /// `ModuleOptimizer::into_bytes` of the optimiser, or the fused
+    /// engine's moments.
     pub record: Vec<u8>,
+    /// The target heads and the batch generator's position; `None` in a
+    /// sidecar written before version 4 (the target heads then restart
+    /// from the online ones and batches from a fresh generator).
+    pub resume: Option<ResumeState>,
+}
+
+/// What a trainer's next step depends on besides its weights and Adam: with
+/// it, training resumed from a checkpoint takes the steps the uninterrupted
+/// run would have taken, bit for bit.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ResumeState {
+    /// The target Q heads' values, flat in module visit order (finite).
+    pub target_q: Vec<f32>,
+    /// The batch generator (ChaCha8): its seed, stream and word position.
+    pub rng_seed: [u8; 32],
+    /// The generator's stream.
+    pub rng_stream: u64,
+    /// The generator's position in its stream, in 32-bit words.
+    pub rng_word_pos: u128,
 }

@@ -156,10 +156,11 @@ impl Trainer {
     /// A trainer that continues training `checkpoint` (weights,
     /// normalisation, step count and summary) on `episodes` with `config`
     /// (pass `checkpoint.meta.train.config` to keep its hyper-parameters).
-    /// The target Q ensemble starts as a copy of the online one, and Adam's
-    /// moments start at zero unless [`Self::restore_optimizer_state`] is
-    /// called. Batches are drawn from a stream seeded by the seed and the
-    /// step count, so a resumed run does not repeat the first run's batches.
+    /// Until [`Self::restore_optimizer_state`] brings back the saved ones,
+    /// the target Q ensemble starts as a copy of the online one, Adam's
+    /// moments at zero, and batches are drawn from a stream seeded by the
+    /// seed and the step count (so a run resumed without its sidecar does
+    /// not repeat the first run's batches).
     pub fn resume(
         checkpoint: &Checkpoint,
         config: TrainConfig,

@@ -25,12 +25,12 @@ mod objective;
 mod simd;
 mod workers;
 
-use burn::module::{Module, ModuleMapper, ModuleVisitor, Param};
-use burn::tensor::{Tensor, TensorData};
+use burn::module::Module;
 use std::sync::Arc;
 use std::time::Instant;
 
 use super::parallel::split;
+use super::params::{flat_values, with_flat_values};
 use super::sampler::Batch;
 use crate::world_model::config::{ModelError, TrainConfig, WorldModelConfig};
 use crate::world_model::model::WorldModel;
@@ -185,22 +185,12 @@ impl Fused {
     /// `model` (this layout's architecture) holding the current values,
     /// each parameter keeping its id and its device, trainable.
     pub fn write_model(&self, model: WorldModel) -> WorldModel {
-        model.map(&mut Write {
-            values: &self.params,
-            at: 0,
-            trainable: true,
-        })
+        with_flat_values(model, &self.params, true)
     }
 
     /// `targets` holding the target heads' current values, without gradient.
     pub fn write_targets(&self, targets: Vec<Mlp>) -> Vec<Mlp> {
-        targets
-            .map(&mut Write {
-                values: &self.target,
-                at: 0,
-                trainable: false,
-            })
-            .no_grad()
+        with_flat_values(targets, &self.target, false).no_grad()
     }
 
     /// Adam's state as bytes: [`FUSED_ADAM_MAGIC`], the step count, the
@@ -280,55 +270,14 @@ fn read_values<M: Module>(
     expected: &[std::ops::Range<usize>],
     what: &str,
 ) -> Result<Vec<f32>, ModelError> {
-    let mut read = Read(Vec::new(), Vec::new());
-    module.visit(&mut read);
+    let (values, found) = flat_values(module);
     let sizes: Vec<usize> = expected.iter().map(|r| r.len()).collect();
-    if read.1 != sizes {
+    if found != sizes {
         return Err(ModelError::Data(format!(
             "{what}: its tensors ({} of them) do not have the fused layout's sizes ({})",
-            read.1.len(),
+            found.len(),
             sizes.len()
         )));
     }
-    Ok(read.0)
-}
-
-/// Collects parameter values in visit order, and each tensor's size.
-struct Read(Vec<f32>, Vec<usize>);
-
-impl ModuleVisitor for Read {
-    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
-        let data = param.val().into_data();
-        let values = data.try_into_vec::<f32>().unwrap_or_default();
-        self.1.push(values.len());
-        self.0.extend(values);
-    }
-}
-
-/// Puts consecutive values of `values` into the parameters it maps, in
-/// visit order, on each parameter's device.
-struct Write<'a> {
-    values: &'a [f32],
-    at: usize,
-    trainable: bool,
-}
-
-impl ModuleMapper for Write<'_> {
-    fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
-        let (values, trainable) = (self.values, self.trainable);
-        let at = &mut self.at;
-        param.map(|t| {
-            let dims = t.dims();
-            let n: usize = dims.iter().product();
-            let device = t.device();
-            let chunk = values[*at..*at + n].to_vec();
-            *at += n;
-            let fresh = Tensor::<D>::from_data(TensorData::new(chunk, dims), &device);
-            if trainable {
-                fresh.require_grad()
-            } else {
-                fresh
-            }
-        })
-    }
+    Ok(values)
 }

@@ -37,8 +37,8 @@ sleep 1
 umwelt run --config configs/mpc_cartpole_swingup_pixels.toml --duration 21 --json \
   --zenoh-endpoint "$ep" > "$out/realtime_run.json"
 wait "$sim"
-# Reacher easy from its top camera (100k steps) and the arm from its oblique
-# one (60k), and goal reaching with each beside its state model.
+# Reacher easy from its top camera and the arm from its oblique one (100k
+# steps each), and goal reaching with each beside its state model.
 pixel_model reacher_easy reacher_pixels
 goals reacher_easy_pixels
 goals reacher_easy reacher_easy_state

@@ -452,3 +452,41 @@ fn tensors(run: &std::path::Path) -> std::collections::BTreeMap<String, Vec<u8>>
     assert!(out.len() > 10, "{} tensors", out.len());
     out
 }
+
+/// A run whose sidecar predates version 4 (Adam's moments only) still
+/// resumes, and says once, in `--json` mode too, that it cannot be the run
+/// that was stopped; a current sidecar resumes without a word.
+#[test]
+fn a_resume_from_a_version_3_sidecar_warns_that_it_is_not_exact() {
+    let dir = tempdir("v3-sidecar");
+    let out = dir.to_str().unwrap();
+    json(&tiny_run(out, &[]));
+    let resume = |steps: &'static str| {
+        let mut args = vec![
+            "learn", "--json", "--resume", "--out", out, "--steps", steps,
+        ];
+        args.extend(TINY);
+        let o = umwelt(&args);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        String::from_utf8_lossy(&o.stderr)
+            .matches("predates version 4")
+            .count()
+    };
+    assert_eq!(resume("3000"), 0, "a version 4 sidecar");
+    // The sidecar as a build before version 4 wrote it: a 28-byte header,
+    // no resume part, the payload's checksum over ids and record only.
+    let side = dir.join("model.uwwm.adam");
+    let b = std::fs::read(&side).unwrap();
+    let word = |at: usize| u64::from_le_bytes(b[at..at + 8].try_into().unwrap()) as usize;
+    assert_eq!(&b[..4], b"UWAD");
+    assert_eq!(u32::from_le_bytes(b[4..8].try_into().unwrap()), 4);
+    let ids = u32::from_le_bytes(b[12..16].try_into().unwrap()) as usize;
+    let payload = &b[36..36 + ids * 8 + word(16)];
+    let mut v3 = b[..28].to_vec();
+    v3[4..8].copy_from_slice(&3u32.to_le_bytes());
+    v3[24..28].copy_from_slice(&crc32fast::hash(payload).to_le_bytes());
+    v3.extend_from_slice(payload);
+    std::fs::write(&side, v3).unwrap();
+    assert_eq!(resume("4000"), 1, "a version 3 sidecar");
+    std::fs::remove_dir_all(dir).ok();
+}

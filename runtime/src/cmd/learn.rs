@@ -141,6 +141,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 "held-out selection: candidate {candidate} of {of} ({env_steps} steps)"
             ));
         }
+        // In every mode, --json included: it changes what the run is.
+        LearnEvent::Warning(why) => bar.suspend(|| eprintln!("warning: {why}")),
         LearnEvent::Selected(sel) => {
             for c in &sel.candidates {
                 bar.println(format!(

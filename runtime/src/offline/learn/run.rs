@@ -221,7 +221,14 @@ pub fn learn(
         t.set_engine(opts.train_engine)?;
         // Unlike `umwelt train`, a sidecar that cannot be used stops the
         // run: its own files should never disagree.
-        session::restore_adam(&mut t, &run.model())?;
+        if session::restore_adam(&mut t, &run.model())? == session::Restored::MomentsOnly {
+            let why = format!(
+                "{}.adam: {}",
+                run.model().display(),
+                session::INEXACT_RESUME
+            );
+            on_event(LearnEvent::Warning(&why));
+        }
         t
     } else {
         let mut t = session::new_trainer(

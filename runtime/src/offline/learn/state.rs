@@ -171,6 +171,9 @@ pub enum LearnEvent<'a> {
     },
     /// The held-out selection chose `final.uwwm`.
     Selected(&'a Selection),
+    /// Something the run's user should know that does not stop it (one
+    /// line), e.g. a resume that cannot be bit-identical.
+    Warning(&'a str),
 }
 
 /// The paths of a run directory.

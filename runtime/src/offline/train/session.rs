@@ -30,17 +30,38 @@ pub fn new_trainer(
     Ok(Trainer::new(model, config, norm, episodes, device)?)
 }
 
-/// Restores Adam's moments saved beside `checkpoint` into `trainer`: `true`
-/// when they were restored, `false` when the checkpoint has no sidecar (the
-/// moments stay at zero). An error for a sidecar that is unreadable,
+/// What [`restore_adam`] brought back.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Restored {
+    /// No sidecar: Adam's moments start at zero.
+    Nothing,
+    /// A sidecar from before version 4: Adam's moments continue, the target
+    /// heads restart from the online ones and batches come from a new
+    /// stream ([`INEXACT_RESUME`]).
+    MomentsOnly,
+    /// Everything the next step depends on: the run continues bit for bit.
+    Everything,
+}
+
+/// Why a run resumed from a sidecar of before version 4 is not the run
+/// that was stopped, for a warning.
+pub const INEXACT_RESUME: &str = "the sidecar predates version 4: Adam's moments continue, \
+     but the target Q heads restart from the online ones and batches come from a new stream, \
+     so the run is not bit-identical to one never stopped";
+
+/// Restores the trainer state saved beside `checkpoint` into `trainer`
+/// ([`Restored`] says how much). An error for a sidecar that is unreadable,
 /// corrupt, stale, or does not fit the model; the caller decides whether
 /// that stops it.
-pub fn restore_adam(trainer: &mut Trainer, checkpoint: &Path) -> Result<bool, TrainError> {
+pub fn restore_adam(trainer: &mut Trainer, checkpoint: &Path) -> Result<Restored, TrainError> {
     let Some(state) = Checkpoint::load_optimizer(checkpoint)? else {
-        return Ok(false);
+        return Ok(Restored::Nothing);
     };
     trainer.restore_optimizer_state(&state)?;
-    Ok(true)
+    Ok(match state.resume {
+        Some(_) => Restored::Everything,
+        None => Restored::MomentsOnly,
+    })
 }
 
 /// Takes `n` optimiser steps, fewer if `stop` is given and gets set (checked

@@ -203,8 +203,16 @@ impl Training {
                 let mut t = Trainer::resume(ckpt, config.clone(), &train_eps, &device)?;
                 let path = args.resume.as_deref().unwrap_or(Path::new(""));
                 let adam = match session::restore_adam(&mut t, path) {
-                    Ok(true) => "restored",
-                    Ok(false) => {
+                    Ok(session::Restored::Everything) => "restored",
+                    Ok(session::Restored::MomentsOnly) => {
+                        warn(format!(
+                            "{}.adam: {}",
+                            path.display(),
+                            session::INEXACT_RESUME
+                        ));
+                        "restored"
+                    }
+                    Ok(session::Restored::Nothing) => {
                         warn(format!(
                             "no {}.adam beside the checkpoint; Adam's moments restart at zero",
                             path.display()

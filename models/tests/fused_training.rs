@@ -219,14 +219,17 @@ fn a_resumed_fused_run_continues_exactly_with_its_saved_adam_state() {
     // A corrupt fused state is refused and changes nothing.
     let mut bad = saved.clone();
     bad.record.truncate(bad.record.len() - 4);
-    let before = params(&with_adam);
-    let err = with_adam
-        .restore_optimizer_state(&bad)
-        .unwrap_err()
-        .to_string();
-    assert!(err.contains("fused optimiser state"), "{err}");
-    assert_eq!(params(&with_adam), before);
+    refused_changing_nothing(&mut with_adam, &bad, "fused optimiser state");
     let _ = std::fs::remove_dir_all(dir);
+}
+
+/// `state` is refused by `t` with an error that names `needle`, and `t`'s
+/// parameters stay as they were.
+fn refused_changing_nothing(t: &mut Trainer, state: &OptimizerState, needle: &str) {
+    let before = params(t);
+    let err = t.restore_optimizer_state(state).unwrap_err().to_string();
+    assert!(err.contains(needle), "{err}");
+    assert_eq!(params(t), before);
 }
 
 /// Saves `t` as checkpoint `path` with its optimiser sidecar, as a learning
@@ -319,13 +322,7 @@ fn a_resumed_run_takes_the_uninterrupted_runs_steps_on_either_engine() {
         // Target values of another count are refused, changing nothing.
         let mut short = saved.clone();
         short.resume.as_mut().unwrap().target_q.pop();
-        let before = params(&exact);
-        let err = exact
-            .restore_optimizer_state(&short)
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains("target-head values"), "{err}");
-        assert_eq!(params(&exact), before);
+        refused_changing_nothing(&mut exact, &short, "target-head values");
         let _ = std::fs::remove_dir_all(dir);
     }
 }

@@ -77,10 +77,25 @@ pub(super) fn product(
     lhs: Operand<'_>,
     rhs: Operand<'_>,
 ) -> Vec<f32> {
+    product_in(Vec::new(), m, n, k, lhs, rhs)
+}
+
+/// [`product`] written into `out`'s memory (its values are replaced; only
+/// its capacity is reused, grown if short).
+pub(super) fn product_in(
+    mut out: Vec<f32>,
+    m: usize,
+    n: usize,
+    k: usize,
+    lhs: Operand<'_>,
+    rhs: Operand<'_>,
+) -> Vec<f32> {
+    out.clear();
     if k == 0 || m == 0 || n == 0 {
-        return vec![0.0; m * n];
+        out.resize(m * n, 0.0);
+        return out;
     }
-    let mut out: Vec<f32> = Vec::with_capacity(m * n);
+    out.reserve(m * n);
     // SAFETY: the capacity holds m x n values and is no one else's; gemm
     // writes every one of them without reading any (`accumulate` false),
     // so they are initialised when the length is set.
@@ -135,6 +150,16 @@ unsafe fn gemm_into(
             gemm::Parallelism::None,
         );
     }
+}
+
+multiversion! {
+/// `dst = src / 255 - 0.5`, byte by byte (burn's pixel scaling,
+/// `pixels_tensor`, to the bit: a vector division rounds as a scalar one).
+pub(super) fn scale_bytes(dst: &mut [f32], src: &[u8]) {
+    for (d, &v) in dst.iter_mut().zip(src) {
+        *d = f32::from(v) / 255.0 - 0.5;
+    }
+}
 }
 
 multiversion! {

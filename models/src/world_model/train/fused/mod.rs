@@ -22,6 +22,7 @@ mod kernels;
 mod layout;
 mod mlp;
 mod objective;
+mod scratch;
 mod simd;
 mod workers;
 

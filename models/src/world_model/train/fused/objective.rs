@@ -129,7 +129,7 @@ pub(super) fn part(
     // Targets: the encoder's latents of the true next observations.
     let next_in = match stack {
         Some(st) => {
-            let f = conv::forward(st, p, &images(1..h + 1), hb, false).features;
+            let f = conv::forward(st, p, &images(1..h + 1), hb, false).into_features();
             encoder_input(f, obs_next, hb, st.feature_len())
         }
         None => obs_next.to_vec(),

@@ -6,7 +6,9 @@
 //! touch (`perf` of a fused pixel step: ~7% in `clear_page`, with
 //! mimalloc's purge delay off too). Taken from this pool they are pages
 //! the thread already owns. Training threads are persistent
-//! ([`super::workers`]), so each pool lives as long as its trainer.
+//! ([`super::workers`]), so each pool lives as long as its trainer. The
+//! price: a thread that has trained keeps one step's buffers (tens of
+//! megabytes for a pixel batch of 64) until it ends.
 //!
 //! A buffer's contents never carry from one use to the next: [`take`]
 //! gives an empty vector (only its capacity is reused), [`zeroed`] one of

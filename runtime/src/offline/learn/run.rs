@@ -222,12 +222,7 @@ pub fn learn(
         // Unlike `umwelt train`, a sidecar that cannot be used stops the
         // run: its own files should never disagree.
         if session::restore_adam(&mut t, &run.model())? == session::Restored::MomentsOnly {
-            let why = format!(
-                "{}.adam: {}",
-                run.model().display(),
-                session::INEXACT_RESUME
-            );
-            on_event(LearnEvent::Warning(&why));
+            on_event(LearnEvent::Warning(&session::inexact_resume(&run.model())));
         }
         t
     } else {

@@ -37,17 +37,22 @@ pub enum Restored {
     Nothing,
     /// A sidecar from before version 4: Adam's moments continue, the target
     /// heads restart from the online ones and batches come from a new
-    /// stream ([`INEXACT_RESUME`]).
+    /// stream ([`inexact_resume`]).
     MomentsOnly,
     /// Everything the next step depends on: the run continues bit for bit.
     Everything,
 }
 
-/// Why a run resumed from a sidecar of before version 4 is not the run
-/// that was stopped, for a warning.
-pub const INEXACT_RESUME: &str = "the sidecar predates version 4: Adam's moments continue, \
-     but the target Q heads restart from the online ones and batches come from a new stream, \
-     so the run is not bit-identical to one never stopped";
+/// The warning for a run resumed from `checkpoint` whose sidecar predates
+/// version 4: why it is not the run that was stopped.
+pub fn inexact_resume(checkpoint: &Path) -> String {
+    format!(
+        "{}.adam: the sidecar predates version 4: Adam's moments continue, but the target Q \
+         heads restart from the online ones and batches come from a new stream, so the run is \
+         not bit-identical to one never stopped",
+        checkpoint.display()
+    )
+}
 
 /// Restores the trainer state saved beside `checkpoint` into `trainer`
 /// ([`Restored`] says how much). An error for a sidecar that is unreadable,

@@ -205,11 +205,7 @@ impl Training {
                 let adam = match session::restore_adam(&mut t, path) {
                     Ok(session::Restored::Everything) => "restored",
                     Ok(session::Restored::MomentsOnly) => {
-                        warn(format!(
-                            "{}.adam: {}",
-                            path.display(),
-                            session::INEXACT_RESUME
-                        ));
+                        warn(session::inexact_resume(path));
                         "restored"
                     }
                     Ok(session::Restored::Nothing) => {

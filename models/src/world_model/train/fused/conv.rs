@@ -148,10 +148,10 @@ impl Drop for ConvPass {
 fn input(stack: &ConvStackAt, bytes: &[u8], rows: usize) -> Vec<f32> {
     let (h, w, c) = (stack.image.0, stack.image.1, stack.channels);
     let n = stack.input_bytes();
-    if bytes.len() != rows * n {
-        return scratch::zeroed(rows * n);
-    }
     let mut x = scratch::zeroed(rows * n);
+    if bytes.len() != rows * n {
+        return x;
+    }
     // A plane at a time, scaled in one vectorised pass, then woven into
     // its pixels' channels: a scalar division per value was most of this
     // function's ~9% of a pixel step (`perf`).

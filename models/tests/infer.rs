@@ -1,5 +1,5 @@
 //! The hand-written inference engine against the burn world model: same
-//! encodings, rollouts and policy trajectories up to float rounding,
+//! encodings, rollouts, policy trajectories and decodings up to float rounding,
 //! bit-identical whatever the thread count, typed errors for bad input.
 
 #[global_allocator]
@@ -14,6 +14,8 @@ use rand_distr::{Distribution, StandardNormal};
 use umwelt_models::dataset::Episode;
 use umwelt_models::world_model::*;
 
+#[path = "infer/decode.rs"]
+mod decode;
 #[path = "infer/workers.rs"]
 mod workers;
 
@@ -48,6 +50,7 @@ fn random_model(c: &WorldModelConfig, seed: u64) -> WorldModel {
         &mut m.dynamics,
         &mut m.reward,
         &mut m.policy,
+        &mut m.decoder,
     ];
     for net in nets.into_iter().chain(m.q.iter_mut()) {
         for norm in &mut net.norms {

@@ -328,11 +328,18 @@ fn collect_keeps_a_cameras_frames_and_train_learns_a_pixel_model_from_them() {
 /// Goal reaching from a goal image, end to end: `eval --goals-from oracle`
 /// saves the image the shipped pixel cart-pole's camera saw where the
 /// oracle ended, plans towards it, and a run config that names that file
-/// as its `goal_image` objective plays the same episode to the bit.
+/// as its `goal_image` objective plays the same episode to the bit; with
+/// either distance (latent, or the decoder's observations).
 #[test]
 fn a_goal_image_from_the_oracles_end_is_planned_towards_as_a_config_names_it() {
+    for distance in ["latent", "observation"] {
+        goal_image_end_to_end(distance);
+    }
+}
+
+fn goal_image_end_to_end(distance: &str) {
     let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let dir = common::fresh_dir("goal-image");
+    let dir = common::fresh_dir(&format!("goal-image-{distance}"));
     let config = repo.join("configs/mpc_cartpole_swingup_pixels.toml");
     let g = json(&[
         "eval",
@@ -341,6 +348,8 @@ fn a_goal_image_from_the_oracles_end_is_planned_towards_as_a_config_names_it() {
         config.to_str().unwrap(),
         "--goals-from",
         "oracle",
+        "--goal-distance",
+        distance,
         "--episodes",
         "1",
         "--seed",
@@ -350,6 +359,7 @@ fn a_goal_image_from_the_oracles_end_is_planned_towards_as_a_config_names_it() {
         dir.to_str().unwrap(),
     ]);
     assert_eq!(g["goals"], "image", "{g}");
+    assert_eq!(g["goal_distance"], distance, "{g}");
     assert_eq!(num(&g, "/episodes"), 1.0);
     let e = &g["per_episode"][0];
     assert_eq!(num(e, "/seed"), 7.0);
@@ -375,7 +385,7 @@ fn a_goal_image_from_the_oracles_end_is_planned_towards_as_a_config_names_it() {
     std::fs::write(
         &own,
         format!(
-            "{text}\n[controller.objective]\nkind = \"goal_image\"\nimage = \"goals/goal_7.png\"\n"
+            "{text}\n[controller.objective]\nkind = \"goal_image\"\nimage = \"goals/goal_7.png\"\ndistance = \"{distance}\"\n"
         ),
     )
     .unwrap();

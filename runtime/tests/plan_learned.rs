@@ -2,7 +2,8 @@
 //! burn model they were copied from (closely in bfloat16), and planning over
 //! it is deterministic for a seed, whatever the thread count, and stays
 //! within the action bounds. A goal image is planned towards as its
-//! encoding.
+//! encoding; with the observation distance, as the decoder's reading of
+//! both latents.
 
 use std::time::Instant;
 
@@ -13,7 +14,7 @@ use umwelt_models::world_model::{
 };
 use umwelt_runtime::control::mpc::{Mpc, Objective};
 use umwelt_runtime::control::{ControlInput, Controller};
-use umwelt_runtime::plan::{LearnedModel, PlanModel, PlanState, PlannerConfig};
+use umwelt_runtime::plan::{GoalDistance, LearnedModel, PlanModel, PlanState, PlannerConfig};
 use umwelt_runtime::view::png::write_png;
 use umwelt_runtime::wire::{Image, ImageEncoding};
 use umwelt_sim::Env;
@@ -116,6 +117,7 @@ fn task_and_goal_values_match_the_burn_model() {
             1,
             &Objective::Goal {
                 observation: goal.to_vec(),
+                distance: GoalDistance::Latent,
             },
             precision,
             2,
@@ -147,6 +149,42 @@ fn task_and_goal_values_match_the_burn_model() {
             r.to_bits(),
             v.to_bits(),
             "bf16 gave f32's value: it did not round"
+        );
+    }
+
+    // By observation: minus the squared distance between the decoder's
+    // readings of the last latent and of the goal's, on 1 and 2 threads.
+    let by_obs = |threads| {
+        let mut m = LearnedModel::from_model(
+            &wm,
+            Normalization::identity(OBS, ACT),
+            gamma,
+            1,
+            &Objective::Goal {
+                observation: goal.to_vec(),
+                distance: GoalDistance::Observation,
+            },
+            Precision::F32,
+            threads,
+            n,
+            h,
+        )
+        .unwrap();
+        begin(&mut m, &obs);
+        let mut v = vec![0.0; n];
+        m.evaluate(&acts, n, h, 1, &mut v).unwrap();
+        v
+    };
+    let obs_values = by_obs(1);
+    assert_eq!(by_obs(2), obs_values, "thread count changed the values");
+    let decode = |z: Vec<f32>, rows: usize| {
+        tensor_to_vec(wm.decode(tensor_from_rows(z, rows, zg.len(), &device)))
+    };
+    let (oh, og) = (decode(zh.clone(), n), decode(zg.clone(), 1));
+    for (v, d) in obs_values.iter().zip(goal_distances(&oh, &og)) {
+        assert!(
+            (v + d).abs() < 1e-4 * d.max(1.0),
+            "goal by observation {v} vs -{d}"
         );
     }
 
@@ -284,6 +322,7 @@ fn a_goal_image_is_planned_towards_as_the_encoding_of_the_image_held_still() {
     };
     let mut m = load(&Objective::GoalImage {
         image: path.clone(),
+        distance: GoalDistance::Latent,
     })
     .unwrap();
     let mut e = Env::new("cartpole", "swingup").unwrap();
@@ -315,6 +354,36 @@ fn a_goal_image_is_planned_towards_as_the_encoding_of_the_image_held_still() {
     for (v, d) in values.iter().zip(goal_distances(&zh, &zg)) {
         assert!((v + d).abs() < 1e-4, "goal image {v} vs -{d}");
     }
+    // By observation: the decoder's reading of both latents (the robot's
+    // observation vector, though the model never reads it).
+    let mut by_obs = load(&Objective::GoalImage {
+        image: path.clone(),
+        distance: GoalDistance::Observation,
+    })
+    .unwrap();
+    by_obs
+        .begin(&PlanState {
+            observation: &o.vector,
+            sensors: &o.sensors,
+            images: std::slice::from_ref(&start),
+        })
+        .unwrap();
+    let mut obs_values = vec![0.0; n];
+    by_obs.evaluate(&acts, n, h, 1, &mut obs_values).unwrap();
+    let decode =
+        |z: Vec<f32>, rows: usize| tensor_to_vec(wm.decode(tensor_from_rows(z, rows, 16, &device)));
+    let (oh, og) = (decode(zh.clone(), n), decode(zg.clone(), 1));
+    assert_eq!(og.len(), OBS);
+    for (v, d) in obs_values.iter().zip(goal_distances(&oh, &og)) {
+        assert!(
+            (v + d).abs() < 1e-4 * d.max(1.0),
+            "goal image by observation {v} vs -{d}"
+        );
+    }
+    assert_ne!(
+        obs_values, values,
+        "the two distances are not the same measure"
+    );
     // A camera that sends depth before colour under one name: the model
     // reads the colour image, and plans as from it alone.
     let depth = Image {
@@ -326,6 +395,7 @@ fn a_goal_image_is_planned_towards_as_the_encoding_of_the_image_held_still() {
     };
     let mut both = load(&Objective::GoalImage {
         image: path.clone(),
+        distance: GoalDistance::Latent,
     })
     .unwrap();
     both.begin(&PlanState {
@@ -356,10 +426,12 @@ fn a_goal_image_is_planned_towards_as_the_encoding_of_the_image_held_still() {
     };
     let by_image = Objective::GoalImage {
         image: path.clone(),
+        distance: GoalDistance::Latent,
     };
     assert!(err(&by_image, &model()).contains("needs a pixel model"));
     let by_state = Objective::Goal {
         observation: vec![0.0; OBS],
+        distance: GoalDistance::Latent,
     };
     assert!(err(&by_state, &wm).contains("goal_image"));
     let small = Image {
@@ -373,6 +445,7 @@ fn a_goal_image_is_planned_towards_as_the_encoding_of_the_image_held_still() {
     assert!(e.contains("16x16") && e.contains("32x32"), "{e}");
     let missing = Objective::GoalImage {
         image: dir.join("missing.png"),
+        distance: GoalDistance::Latent,
     };
     assert!(err(&missing, &wm).contains("missing.png"));
     std::fs::remove_dir_all(&dir).ok();

@@ -17,6 +17,7 @@ use umwelt_runtime::offline::eval::{
 };
 use umwelt_runtime::offline::eval_runs;
 use umwelt_runtime::offline::eval_shard::{EvalIdentity, ShardInfo, ShardSpec, fingerprint};
+use umwelt_runtime::plan::GoalDistance;
 use umwelt_runtime::plan::presets::oracle_planner;
 
 use super::eval_report::{Baseline, ReportInput, write_report};
@@ -146,6 +147,17 @@ struct EvalArgs {
     /// success rule judges its end. Writes DIR/goals.json and goals.csv.
     #[arg(long, value_enum, value_name = "DEMONSTRATOR", conflicts_with_all = ["remote", "sil", "shard", "baselines", "record", "video"])]
     goals_from: Option<GoalsFrom>,
+    /// With --goals-from: how closeness to a goal is measured at the end
+    /// of each sampled rollout (the config's objective is replaced by the
+    /// goal)
+    #[arg(
+        long,
+        value_enum,
+        value_name = "DISTANCE",
+        default_value = "latent",
+        requires = "goals_from"
+    )]
+    goal_distance: GoalDistance,
     #[command(flatten)]
     zenoh: ZenohArgs,
 }
@@ -343,6 +355,7 @@ fn run_eval(args: EvalArgs) -> anyhow::Result<()> {
             seed: args.seed,
             out: &args.out,
             full_budget: args.full_budget,
+            distance: args.goal_distance,
             json: args.json,
         };
         return super::eval_goals::run(&g, &stop);

@@ -10,6 +10,7 @@ use serde::Serialize;
 use umwelt_runtime::control::resolve::Resolved;
 use umwelt_runtime::offline::eval::wilson95;
 use umwelt_runtime::offline::goals::{GoalEpisode, GoalKind, goal_episodes};
+use umwelt_runtime::plan::GoalDistance;
 
 /// One goal evaluation to run.
 pub(super) struct GoalRun<'a> {
@@ -25,6 +26,8 @@ pub(super) struct GoalRun<'a> {
     pub seed: u64,
     pub out: &'a Path,
     pub full_budget: bool,
+    /// How the controller measures closeness to a goal.
+    pub distance: GoalDistance,
     pub json: bool,
 }
 
@@ -35,6 +38,8 @@ struct Report<'a> {
     task: &'a str,
     demonstrator: &'a str,
     goals: GoalKind,
+    /// How the controller measured closeness to a goal.
+    goal_distance: GoalDistance,
     seed: u64,
     full_budget: bool,
     episodes: usize,
@@ -82,7 +87,9 @@ pub(super) fn run(g: &GoalRun, stop: &std::sync::atomic::AtomicBool) -> anyhow::
             }
         ));
     };
-    let (kind, eps) = goal_episodes(g.r, g.demo, g.episodes, g.seed, &images, stop, &on_done)?;
+    let (kind, eps) = goal_episodes(
+        g.r, g.demo, g.distance, g.episodes, g.seed, &images, stop, &on_done,
+    )?;
     bar.finish_and_clear();
     let n = eps.len().max(1) as f64;
     let wins = eps.iter().filter(|e| e.success).count();
@@ -97,6 +104,7 @@ pub(super) fn run(g: &GoalRun, stop: &std::sync::atomic::AtomicBool) -> anyhow::
         task: &g.r.description.task.name,
         demonstrator: g.demo_name,
         goals: kind,
+        goal_distance: g.distance,
         seed: g.seed,
         full_budget: g.full_budget,
         episodes: eps.len(),

@@ -104,7 +104,7 @@ fn check_controller(c: &ControllerConfig) -> Result<(), String> {
                     m.threads
                 ));
             }
-            if let Objective::Goal { observation } = &m.objective
+            if let Objective::Goal { observation, .. } = &m.objective
                 && let Some(i) = observation.iter().position(|v| !v.is_finite())
             {
                 return Err(format!(

@@ -61,7 +61,7 @@ impl RunConfig {
             {
                 m.checkpoint = Some(base.join(ck));
             }
-            if let Objective::GoalImage { image } = &mut m.objective
+            if let Objective::GoalImage { image, .. } = &mut m.objective
                 && image.is_relative()
             {
                 *image = base.join(&*image);

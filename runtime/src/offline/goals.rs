@@ -30,7 +30,7 @@ use super::eval::EvalError;
 use crate::control::config::{ControllerConfig, RunConfig};
 use crate::control::resolve::Resolved;
 use crate::control::{self, ControllerError};
-use crate::plan::Objective;
+use crate::plan::{GoalDistance, Objective};
 use crate::view::png::write_png;
 use crate::wire::{Image, ImageEncoding};
 
@@ -76,11 +76,13 @@ pub enum GoalKind {
 /// learned MPC controller of `r`, with goals from the demonstrations of
 /// `demo`, one after another. Goal images go to `images_dir`
 /// (`goal_<seed>.png`). The goals are images when the controller's model
-/// sees a camera, observation vectors otherwise. `on_done` hears each
-/// episode.
+/// sees a camera, observation vectors otherwise; the controller measures
+/// closeness to them as `distance` says. `on_done` hears each episode.
+#[allow(clippy::too_many_arguments)]
 pub fn goal_episodes(
     r: &Resolved,
     demo: &Resolved,
+    distance: GoalDistance,
     episodes: usize,
     seed: u64,
     images_dir: &Path,
@@ -158,6 +160,7 @@ pub fn goal_episodes(
             None => (
                 Objective::Goal {
                     observation: record.obs(last).to_vec(),
+                    distance,
                 },
                 None,
             ),
@@ -183,6 +186,7 @@ pub fn goal_episodes(
                 (
                     Objective::GoalImage {
                         image: path.clone(),
+                        distance,
                     },
                     Some(path),
                 )

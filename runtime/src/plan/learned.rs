@@ -91,18 +91,32 @@ impl Eyes {
         Ok(tensor_to_vec(self.conv.forward(x)))
     }
 }
-use super::objective::Objective;
+use super::objective::{GoalDistance, Objective};
+
+/// Where goal mode plans towards, in the space its distance is measured in.
+enum Goal {
+    /// The goal's latent.
+    Latent(Vec<f32>),
+    /// What the decoder reads from the goal's latent (a normalised
+    /// observation vector).
+    Observation(Vec<f32>),
+}
 
 /// A checkpoint's world model, planning for the task (predicted rewards and
-/// terminal value) or towards a goal observation (latent distance).
+/// terminal value) or towards a goal observation or image (the distance of
+/// the rollout's last latent to the goal's, or of their decodings).
 pub struct LearnedModel {
     engine: RolloutEngine,
     norm: Normalization,
     gamma: f32,
     /// Control steps per model step (the checkpoint's action repeat).
     action_repeat: usize,
-    /// The goal's latent in goal mode.
-    goal: Option<Vec<f32>>,
+    /// The goal in goal mode.
+    goal: Option<Goal>,
+    /// How goal mode measures closeness (kept for a goal image set later).
+    distance: GoalDistance,
+    /// The rollouts' last latents decoded (observation distance only).
+    decoded: Vec<f32>,
     /// A pixel model's convolutions and frame history.
     eyes: Option<Eyes>,
     /// The encoder MLP's input: the normalised observation, or a pixel
@@ -226,6 +240,8 @@ impl LearnedModel {
             gamma,
             action_repeat,
             goal: None,
+            distance: GoalDistance::Latent,
+            decoded: Vec::new(),
             eyes,
             input: vec![0.0; input_dim],
             obs: vec![0.0; obs_dim],
@@ -234,7 +250,10 @@ impl LearnedModel {
         };
         match objective {
             Objective::Task => {}
-            Objective::Goal { observation } => {
+            Objective::Goal {
+                observation,
+                distance,
+            } => {
                 if m.eyes.is_some() {
                     return Err(PlanError::Config(
                         "goal mode of a pixel model needs a goal image (objective.kind = \
@@ -242,10 +261,11 @@ impl LearnedModel {
                             .into(),
                     ));
                 }
+                m.distance = *distance;
                 m.encode(observation, &[])?;
-                m.goal = Some(m.z0.clone());
+                m.set_goal_at_z0()?;
             }
-            Objective::GoalImage { image } => {
+            Objective::GoalImage { image, distance } => {
                 let Some(eyes) = &m.eyes else {
                     return Err(PlanError::Config(
                         "a goal image needs a pixel model; this one sees the state \
@@ -263,6 +283,7 @@ impl LearnedModel {
                 }
                 let goal = crate::view::png::read_png(image, &c.camera, c.channels == 1)
                     .map_err(|e| PlanError::Config(format!("goal image: {e}")))?;
+                m.distance = *distance;
                 m.set_goal_image(&goal)?;
             }
         }
@@ -309,7 +330,22 @@ impl LearnedModel {
             eyes.history.clear();
         }
         encoded.map_err(|e| PlanError::Config(format!("goal image: {e}")))?;
-        self.goal = Some(self.z0.clone());
+        self.set_goal_at_z0()
+    }
+
+    /// The goal is the latent just encoded (`self.z0`), or what the
+    /// decoder reads from it, as `self.distance` says.
+    fn set_goal_at_z0(&mut self) -> Result<(), PlanError> {
+        self.goal = Some(match self.distance {
+            GoalDistance::Latent => Goal::Latent(self.z0.clone()),
+            GoalDistance::Observation => {
+                let mut decoded = vec![0.0; self.engine.model().decoded_dim()];
+                self.engine
+                    .decode(&self.z0, 1, &mut decoded)
+                    .map_err(|e| PlanError::Model(format!("decoding the goal: {e}")))?;
+                Goal::Observation(decoded)
+            }
+        });
         Ok(())
     }
 
@@ -410,15 +446,21 @@ impl PlanModel for LearnedModel {
                     *v = g + d * self.out.values[i];
                 }
             }
-            Some(goal) => {
-                let l = goal.len();
-                for (i, v) in values[..n].iter_mut().enumerate() {
-                    let z = &self.out.final_latents[i * l..(i + 1) * l];
-                    *v = -z
-                        .iter()
-                        .zip(goal)
-                        .map(|(a, b)| (a - b) * (a - b))
-                        .sum::<f32>();
+            Some(Goal::Latent(goal)) => {
+                let ends = self.out.final_latents.chunks_exact(goal.len());
+                for (v, z) in values[..n].iter_mut().zip(ends) {
+                    *v = -squared_distance(z, goal);
+                }
+            }
+            Some(Goal::Observation(goal)) => {
+                let l = self.z0.len();
+                self.decoded.resize(n * goal.len(), 0.0);
+                self.engine
+                    .decode(&self.out.final_latents[..n * l], n, &mut self.decoded)
+                    .map_err(|e| PlanError::Model(e.to_string()))?;
+                let ends = self.decoded.chunks_exact(goal.len());
+                for (v, o) in values[..n].iter_mut().zip(ends) {
+                    *v = -squared_distance(o, goal);
                 }
             }
         }
@@ -437,4 +479,9 @@ impl PlanModel for LearnedModel {
             .map_err(|e| PlanError::Model(e.to_string()))?;
         Ok(true)
     }
+}
+
+/// `|a - b|^2`.
+fn squared_distance(a: &[f32], b: &[f32]) -> f32 {
+    a.iter().zip(b).map(|(x, y)| (x - y) * (x - y)).sum()
 }

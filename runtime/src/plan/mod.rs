@@ -17,5 +17,5 @@ pub use config::{
 pub use learned::LearnedModel;
 pub use model::{PlanError, PlanModel, PlanState};
 pub use mppi::{PlanOutcome, Planner};
-pub use objective::Objective;
+pub use objective::{GoalDistance, Objective};
 pub use oracle::OracleModel;

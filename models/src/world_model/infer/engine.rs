@@ -79,9 +79,10 @@ impl RolloutEngine {
         }
         let c = model.config.clone();
         let (l, a, o) = (c.latent_dim, c.act_dim, c.obs_dim);
+        let d = model.decoded_dim();
         // Workers' buffers only where there are workers.
         let (batch_len, tiles) = if threads > 1 {
-            (max_samples * (max_horizon * a).max(o), tiles)
+            (max_samples * (max_horizon * a).max(o).max(l), tiles)
         } else {
             (0, 0)
         };
@@ -97,7 +98,7 @@ impl RolloutEngine {
                         rewards: vec![0.0; TILE_ROWS * max_horizon],
                         values: vec![0.0; TILE_ROWS],
                         latents: vec![0.0; TILE_ROWS * l],
-                        output: vec![0.0; TILE_ROWS * (max_horizon * a).max(l)],
+                        output: vec![0.0; TILE_ROWS * (max_horizon * a).max(l).max(d)],
                         ..TileOut::default()
                     })
                 })
@@ -358,6 +359,33 @@ impl RolloutEngine {
         )
     }
 
+    /// Decodes `n` latents (`n x latent_dim`, row-major) into normalised
+    /// observations (`n x decoded_dim`), as [`WorldModel::decode`] up to
+    /// rounding; results do not depend on the thread count.
+    pub fn decode(&mut self, z: &[f32], n: usize, obs: &mut [f32]) -> Result<(), ModelError> {
+        let l = self.shared.model.config.latent_dim;
+        let d = self.shared.model.decoded_dim();
+        self.check_batch("decode", n, 0)?;
+        check_len("decode latents", z.len(), n * l, "n x latent_dim")?;
+        check_len("decode observations", obs.len(), n * d, "n x decoded_dim")?;
+        check_finite("decode latents", z)?;
+        self.run(
+            Job::Decode,
+            n,
+            0,
+            |batch| batch.input[..n * l].copy_from_slice(z),
+            obs,
+            |m, s, r, obs| {
+                let work = Work::Decode {
+                    z: &z[r.start * l..r.end * l],
+                    obs: &mut obs[r.start * d..r.end * d],
+                };
+                compute(m, s, r.len(), work)
+            },
+            |out, r, obs| obs[r.start * d..r.end * d].copy_from_slice(&out.output[..r.len() * d]),
+        )
+    }
+
     /// Rolls out `n` samples that all start at latent `z0` (`latent_dim`)
     /// under `actions` (`n x h x act_dim`, row-major by sample, normalised
     /// to `[-1, 1]`), as [`WorldModel::rollout`]; fills `out` (its Vecs
@@ -518,74 +546,5 @@ impl Drop for RolloutEngine {
 }
 
 #[cfg(test)]
-mod tests {
-    use std::time::Duration;
-
-    use super::*;
-    use crate::world_model::WorldModelConfig;
-
-    /// A worker stuck mid-tile (here: blocked on its tile's output, which
-    /// the test holds) neither hangs the calls nor changes their results:
-    /// the caller computes the stuck tile itself, and two calls later,
-    /// finding the stuck worker still reading that call's buffers, runs the
-    /// call alone.
-    #[test]
-    fn a_stuck_worker_neither_hangs_calls_nor_changes_results() {
-        let c = WorldModelConfig {
-            obs_dim: 3,
-            act_dim: 1,
-            ..WorldModelConfig::default()
-        };
-        let model = crate::world_model::WorldModel::new(&c, 0, &burn::tensor::Device::flex())
-            .expect("model");
-        let im = Arc::new(InferenceModel::from_model(&model).expect("inference model"));
-        let (n, h) = (512, 3);
-        let z0 = vec![1.0 / 8.0; c.latent_dim];
-        let actions: Vec<f32> = (0..n * h)
-            .map(|i| ((i * 37 % 200) as f32 / 100.0) - 1.0)
-            .collect();
-        let mut one = RolloutEngine::new(im.clone(), n, h, 1).expect("engine");
-        let mut want = RolloutOutput::default();
-        one.rollout(&z0, &actions, n, h, &mut want)
-            .expect("rollout");
-
-        let mut engine = RolloutEngine::new(im, n, h, 2).expect("engine");
-        let shared = engine.shared.clone();
-        // The first call uses the odd buffers: hold every tile's output, so a
-        // worker that claims one blocks there, still reading the batch.
-        let held: Vec<_> = shared
-            .buffers(1)
-            .tiles
-            .iter()
-            .map(|t| t.lock().expect("lock"))
-            .collect();
-        let (tx, rx) = std::sync::mpsc::channel();
-        let (z, a) = (z0.clone(), actions.clone());
-        let calls = std::thread::spawn(move || {
-            let mut outs = Vec::new();
-            for _ in 0..4 {
-                let mut out = RolloutOutput::default();
-                engine.rollout(&z, &a, n, h, &mut out).expect("rollout");
-                outs.push(out);
-            }
-            let _ = tx.send(outs);
-            engine
-        });
-        let outs = rx
-            .recv_timeout(Duration::from_secs(60))
-            .expect("the calls finished while a worker was stuck");
-        drop(held);
-        let mut engine = calls.join().expect("calls");
-        for (i, out) in outs.iter().enumerate() {
-            assert_eq!(out.values, want.values, "call {i}");
-            assert_eq!(out.rewards, want.rewards, "call {i}");
-            assert_eq!(out.final_latents, want.final_latents, "call {i}");
-        }
-        // Once released, the worker rejoins and results stay the same.
-        let mut out = RolloutOutput::default();
-        engine
-            .rollout(&z0, &actions, n, h, &mut out)
-            .expect("rollout");
-        assert_eq!(out.values, want.values);
-    }
-}
+#[path = "engine_tests.rs"]
+mod tests;

@@ -11,7 +11,8 @@ use super::weights::{Bf16Weights, Net};
 
 /// Immutable plain-f32 copy of a [`WorldModel`]'s inference networks
 /// (encoder, dynamics, reward, the two Q heads the planner's value uses,
-/// policy). `Send + Sync`: share one between engines with an `Arc`.
+/// policy, and the decoder that goal mode's observation distance reads).
+/// `Send + Sync`: share one between engines with an `Arc`.
 #[derive(Clone, Debug)]
 pub struct InferenceModel {
     pub(super) config: WorldModelConfig,
@@ -20,6 +21,9 @@ pub struct InferenceModel {
     pub(super) reward: Net,
     pub(super) q: [Net; 2],
     pub(super) policy: Net,
+    /// Latent -> the normalised observation vector (of the robot's
+    /// features, also for a pixel model).
+    pub(super) decoder: Net,
     pub(super) precision: Precision,
     /// How the bfloat16 products are computed, chosen when the model was
     /// set to [`Precision::Bf16`] (`F32` under [`Precision::F32`]).
@@ -40,6 +44,7 @@ impl InferenceModel {
     /// ([`WorldModel::encoder_input`]) and encodes their output here.
     pub fn from_model(model: &WorldModel) -> Result<Self, ModelError> {
         model.config.validate().map_err(ModelError::Config)?;
+        let observed = model.config.obs_dim;
         let mut flat = model.config.clone();
         flat.obs_dim = flat.encoder_input_dim();
         flat.pixels = None;
@@ -61,6 +66,7 @@ impl InferenceModel {
                 Net::from_burn(&model.q[1], "q1", l + a, 1, k, c)?,
             ],
             policy: Net::from_burn(&model.policy, "policy", l, 2 * a, k, c)?,
+            decoder: Net::from_burn(&model.decoder, "decoder", l, observed, n, c)?,
             config: c.clone(),
             precision: Precision::F32,
             bf16_kernel: Bf16Kernel::F32,
@@ -80,7 +86,7 @@ impl InferenceModel {
         let nets = [&mut self.encoder, &mut self.dynamics, &mut self.reward]
             .into_iter()
             .chain(self.q.iter_mut())
-            .chain([&mut self.policy]);
+            .chain([&mut self.policy, &mut self.decoder]);
         for net in nets {
             for l in &mut net.layers {
                 l.bf16 = (precision == Precision::Bf16 && l.d_out.is_multiple_of(16))
@@ -110,6 +116,13 @@ impl InferenceModel {
     /// How the wide layers multiply.
     pub fn precision(&self) -> Precision {
         self.precision
+    }
+
+    /// Values the decoder writes per latent: the robot's observation
+    /// vector (a pixel model's too, though its `config().obs_dim` is the
+    /// encoder MLP's input).
+    pub fn decoded_dim(&self) -> usize {
+        self.decoder.layers.last().map_or(0, |l| l.d_out)
     }
 
     /// The sizes of the model.

@@ -48,6 +48,7 @@ pub(super) enum Job {
     Rollout,
     Policy,
     Encode,
+    Decode,
 }
 
 /// Bits of the claim counter that hold the next tile; the rest hold the
@@ -82,7 +83,7 @@ pub(super) struct TileOut {
     pub(super) rewards: Vec<f32>,
     pub(super) values: Vec<f32>,
     pub(super) latents: Vec<f32>,
-    /// Policy actions or encoded latents.
+    /// Policy actions, encoded latents or decoded observations.
     pub(super) output: Vec<f32>,
 }
 
@@ -161,6 +162,13 @@ fn run_tile(model: &InferenceModel, s: &mut Scratch, batch: &Batch, t: usize, ou
             obs: &batch.input[r.start * o..r.end * o],
             z: &mut out.output[..m * l],
         },
+        Job::Decode => {
+            let d = model.decoded_dim();
+            Work::Decode {
+                z: &batch.input[r.start * l..r.end * l],
+                obs: &mut out.output[..m * d],
+            }
+        }
     };
     compute(model, s, m, work);
 }

@@ -267,6 +267,24 @@ fn encode_tile(model: &InferenceModel, s: &mut Scratch, obs: &[f32], m: usize, z
     simnorm_rows(z, l, m, l, c.simnorm_group);
 }
 
+/// Decodes `m <= TILE_ROWS` latents into normalised observations.
+#[inline(always)]
+fn decode_tile(model: &InferenceModel, s: &mut Scratch, z: &[f32], m: usize, obs: &mut [f32]) {
+    let d = model.decoded_dim();
+    forward(
+        &model.decoder,
+        m,
+        Input::Rows(z, model.config.latent_dim),
+        &mut s.ha,
+        &mut s.hb,
+        &mut s.pre,
+        &mut s.bf16,
+        d,
+        obs,
+        d,
+    );
+}
+
 /// One thread's share of a call: rows `0..rows` of its inputs and outputs.
 pub(super) enum Work<'a> {
     /// Nothing (a round trip).
@@ -288,6 +306,10 @@ pub(super) enum Work<'a> {
     Encode {
         obs: &'a [f32],
         z: &'a mut [f32],
+    },
+    Decode {
+        z: &'a [f32],
+        obs: &'a mut [f32],
     },
 }
 
@@ -347,6 +369,14 @@ fn run_rows(model: &InferenceModel, s: &mut Scratch, rows: usize, work: Work<'_>
             while r < rows {
                 let m = TILE_ROWS.min(rows - r);
                 encode_tile(model, s, &obs[r * o..], m, &mut z[r * l..]);
+                r += m;
+            }
+        }
+        Work::Decode { z, obs } => {
+            let d = model.decoded_dim();
+            while r < rows {
+                let m = TILE_ROWS.min(rows - r);
+                decode_tile(model, s, &z[r * l..], m, &mut obs[r * d..]);
                 r += m;
             }
         }

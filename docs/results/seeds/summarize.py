@@ -8,7 +8,7 @@ its best.uwwm was not evaluated), for the pixel recipes the shipped run
 (../<task>/learn, its final.uwwm evaluated in ../<task>/eval). Runs of
 a recipe with other updates per environment step (`UPDATES=1.0 learn.sh`,
 folders <task>_ups<u>_s<seed>, and the experiments in EXTRA) are grouped
-apart: each (task, updates per step) has its own mean. Writes summary.md
+apart, as are the runs of an experiment's own recipe (reacher_easy_pixels_ar4): each (task, updates per step) has its own mean. Writes summary.md
 and summary.json here.
 
 Run from the repository root: python3 docs/results/seeds/summarize.py
@@ -41,6 +41,9 @@ TASKS = {
         os.path.join(RESULTS, "reacher_easy_pixels", "learn", "learn.json"),
         os.path.join(RESULTS, "reacher_easy_pixels", "eval", "episodes.csv"),
     ),
+    # An experiment, not a shipped recipe: every run (seed 0 included) is
+    # in this folder.
+    "reacher_easy_pixels_ar4": (None, None, None),
 }
 # Runs kept outside this folder that are a task's runs too (their
 # final.uwwm evaluated beside learn.json as eval_final_episodes.csv).
@@ -131,7 +134,7 @@ def main():
     ]
     for task, (recipe_seed, recipe_learn, recipe_final) in TASKS.items():
         runs = []
-        r = run_of(recipe_learn, recipe_seed, "recipe seed", recipe_final)
+        r = recipe_learn and run_of(recipe_learn, recipe_seed, "recipe seed", recipe_final)
         if r:
             runs.append(r)
         found = []

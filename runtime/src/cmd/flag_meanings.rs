@@ -51,6 +51,7 @@ const MEANINGS: &[(&str, &str)] = &[
     ("from-recording", "recording"),
     ("full-budget", "every planner iteration"),
     ("gamma", "discount"),
+    ("goal-distance", "closeness to a goal"),
     ("goals-from", "goal"),
     ("head-layers", "hidden layers"),
     ("hidden", "width"),

@@ -109,7 +109,7 @@ fn task_and_goal_values_match_the_burn_model() {
     }
 
     // Goal: minus the squared latent distance of the last state to the goal's.
-    let goal_model = |precision| {
+    let goal_values = |distance, precision, threads| {
         let mut m = LearnedModel::from_model(
             &wm,
             Normalization::identity(OBS, ACT),
@@ -117,26 +117,23 @@ fn task_and_goal_values_match_the_burn_model() {
             1,
             &Objective::Goal {
                 observation: goal.to_vec(),
-                distance: GoalDistance::Latent,
+                distance,
             },
             precision,
-            2,
+            threads,
             n,
             h,
         )
         .unwrap();
         begin(&mut m, &obs);
-        m
+        let mut v = vec![0.0; n];
+        m.evaluate(&acts, n, h, 1, &mut v).unwrap();
+        v
     };
-    goal_model(Precision::F32)
-        .evaluate(&acts, n, h, 1, &mut values)
-        .unwrap();
+    let mut values = goal_values(GoalDistance::Latent, Precision::F32, 2);
     // And in bfloat16 (a fresh model's reward and Q heads are zero, so the
     // task values above would not show it).
-    let mut rounded = vec![0.0; n];
-    goal_model(Precision::Bf16)
-        .evaluate(&acts, n, h, 1, &mut rounded)
-        .unwrap();
+    let rounded = goal_values(GoalDistance::Latent, Precision::Bf16, 2);
     let zh = roll(&wm, z0, &acts, n, h);
     let zg = tensor_to_vec(wm.encode(tensor_from_rows(goal.to_vec(), 1, OBS, &device)));
     for (i, (v, d)) in values.iter().zip(goal_distances(&zh, &zg)).enumerate() {
@@ -153,30 +150,12 @@ fn task_and_goal_values_match_the_burn_model() {
     }
 
     // By observation: minus the squared distance between the decoder's
-    // readings of the last latent and of the goal's, on 1 and 2 threads.
-    let by_obs = |threads| {
-        let mut m = LearnedModel::from_model(
-            &wm,
-            Normalization::identity(OBS, ACT),
-            gamma,
-            1,
-            &Objective::Goal {
-                observation: goal.to_vec(),
-                distance: GoalDistance::Observation,
-            },
-            Precision::F32,
-            threads,
-            n,
-            h,
-        )
-        .unwrap();
-        begin(&mut m, &obs);
-        let mut v = vec![0.0; n];
-        m.evaluate(&acts, n, h, 1, &mut v).unwrap();
-        v
-    };
-    let obs_values = by_obs(1);
-    assert_eq!(by_obs(2), obs_values, "thread count changed the values");
+    // readings of the last latent and of the goal's.
+    let obs_values = goal_values(GoalDistance::Observation, Precision::F32, 1);
+    assert_eq!(
+        goal_values(GoalDistance::Observation, Precision::F32, 2),
+        obs_values
+    );
     let decode = |z: Vec<f32>, rows: usize| {
         tensor_to_vec(wm.decode(tensor_from_rows(z, rows, zg.len(), &device)))
     };

@@ -240,6 +240,15 @@ fn check_against_burn(m: &WorldModel, label: &str) {
     }
 }
 
+/// The message of `r`'s data error; a panic naming `what` for anything
+/// else.
+fn data_error(r: Result<(), ModelError>, what: &str) -> String {
+    match r {
+        Err(ModelError::Data(msg)) => msg,
+        other => panic!("{what}: expected a data error, got {other:?}"),
+    }
+}
+
 fn cartpole_sized() -> WorldModelConfig {
     WorldModelConfig::new(5, 1)
 }
@@ -447,9 +456,8 @@ fn bad_input_is_a_data_error_not_a_panic() {
     let mut eng = RolloutEngine::new(im, 100, 4, 2).expect("engine");
     let z0 = vec![0.125; l];
     let mut out = RolloutOutput::default();
-    let is_data = |r: Result<(), ModelError>, what: &str| match r {
-        Err(ModelError::Data(msg)) => eprintln!("{what}: {msg}"),
-        other => panic!("{what}: expected a data error, got {other:?}"),
+    let is_data = |r: Result<(), ModelError>, what: &str| {
+        eprintln!("{what}: {}", data_error(r, what));
     };
     is_data(
         eng.rollout(&z0, &[0.0; 50], 10, 5, &mut out),

@@ -156,10 +156,10 @@ fn task_and_goal_values_match_the_burn_model() {
         goal_values(GoalDistance::Observation, Precision::F32, 2),
         obs_values
     );
-    let decode = |z: Vec<f32>, rows: usize| {
-        tensor_to_vec(wm.decode(tensor_from_rows(z, rows, zg.len(), &device)))
+    let decode = |z: &[f32], rows: usize| {
+        tensor_to_vec(wm.decode(tensor_from_rows(z.to_vec(), rows, zg.len(), &device)))
     };
-    let (oh, og) = (decode(zh.clone(), n), decode(zg.clone(), 1));
+    let (oh, og) = (decode(&zh, n), decode(&zg, 1));
     for (v, d) in obs_values.iter().zip(goal_distances(&oh, &og)) {
         assert!(
             (v + d).abs() < 1e-4 * d.max(1.0),
@@ -299,21 +299,26 @@ fn a_goal_image_is_planned_towards_as_the_encoding_of_the_image_held_still() {
             h,
         )
     };
-    let mut m = load(&Objective::GoalImage {
-        image: path.clone(),
-        distance: GoalDistance::Latent,
-    })
-    .unwrap();
     let mut e = Env::new("cartpole", "swingup").unwrap();
     let o = e.reset(0).unwrap();
-    m.begin(&PlanState {
-        observation: &o.vector,
-        sensors: &o.sensors,
-        images: std::slice::from_ref(&start),
-    })
-    .unwrap();
-    let mut values = vec![0.0; n];
-    m.evaluate(&acts, n, h, 1, &mut values).unwrap();
+    // The values of a plan from `images` towards the goal image.
+    let goal_values = |distance, images: &[Image]| {
+        let mut m = load(&Objective::GoalImage {
+            image: path.clone(),
+            distance,
+        })
+        .unwrap();
+        m.begin(&PlanState {
+            observation: &o.vector,
+            sensors: &o.sensors,
+            images,
+        })
+        .unwrap();
+        let mut values = vec![0.0; n];
+        m.evaluate(&acts, n, h, 1, &mut values).unwrap();
+        values
+    };
+    let values = goal_values(GoalDistance::Latent, std::slice::from_ref(&start));
     // What burn says: the goal is the encoding of the goal image filling
     // the frame stack, the start the encoding of the start image likewise.
     let encode = |im: &Image, rows: usize| {
@@ -335,23 +340,11 @@ fn a_goal_image_is_planned_towards_as_the_encoding_of_the_image_held_still() {
     }
     // By observation: the decoder's reading of both latents (the robot's
     // observation vector, though the model never reads it).
-    let mut by_obs = load(&Objective::GoalImage {
-        image: path.clone(),
-        distance: GoalDistance::Observation,
-    })
-    .unwrap();
-    by_obs
-        .begin(&PlanState {
-            observation: &o.vector,
-            sensors: &o.sensors,
-            images: std::slice::from_ref(&start),
-        })
-        .unwrap();
-    let mut obs_values = vec![0.0; n];
-    by_obs.evaluate(&acts, n, h, 1, &mut obs_values).unwrap();
-    let decode =
-        |z: Vec<f32>, rows: usize| tensor_to_vec(wm.decode(tensor_from_rows(z, rows, 16, &device)));
-    let (oh, og) = (decode(zh.clone(), n), decode(zg.clone(), 1));
+    let obs_values = goal_values(GoalDistance::Observation, std::slice::from_ref(&start));
+    let decode = |z: &[f32], rows: usize| {
+        tensor_to_vec(wm.decode(tensor_from_rows(z.to_vec(), rows, zg.len(), &device)))
+    };
+    let (oh, og) = (decode(&zh, n), decode(&zg, 1));
     assert_eq!(og.len(), OBS);
     for (v, d) in obs_values.iter().zip(goal_distances(&oh, &og)) {
         assert!(
@@ -372,19 +365,7 @@ fn a_goal_image_is_planned_towards_as_the_encoding_of_the_image_held_still() {
         encoding: ImageEncoding::DepthF32,
         data: vec![0; 32 * 32 * 4],
     };
-    let mut both = load(&Objective::GoalImage {
-        image: path.clone(),
-        distance: GoalDistance::Latent,
-    })
-    .unwrap();
-    both.begin(&PlanState {
-        observation: &o.vector,
-        sensors: &o.sensors,
-        images: &[depth, start.clone()],
-    })
-    .unwrap();
-    let mut from_both = vec![0.0; n];
-    both.evaluate(&acts, n, h, 1, &mut from_both).unwrap();
+    let from_both = goal_values(GoalDistance::Latent, &[depth, start.clone()]);
     assert_eq!(from_both, values);
     // What cannot work is refused, saying why.
     let err = |o: &Objective, w: &WorldModel| {

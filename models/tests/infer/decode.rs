@@ -84,9 +84,9 @@ fn bad_latents_are_refused_with_a_data_error() {
     let (l, o) = (c.latent_dim, c.obs_dim);
     let mut eng = RolloutEngine::new(im, 64, 2, 1).expect("engine");
     let mut obs = vec![0.0; 2 * o];
-    let is_data = |r: Result<(), ModelError>, what: &str| match r {
-        Err(ModelError::Data(msg)) => assert!(msg.contains("decode"), "{what}: {msg}"),
-        other => panic!("{what}: expected a data error, got {other:?}"),
+    let is_data = |r: Result<(), ModelError>, what: &str| {
+        let msg = data_error(r, what);
+        assert!(msg.contains("decode"), "{what}: {msg}");
     };
     is_data(
         eng.decode(&vec![0.1; 2 * l + 1], 2, &mut obs),

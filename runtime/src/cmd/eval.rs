@@ -154,7 +154,7 @@ struct EvalArgs {
         long,
         value_enum,
         value_name = "DISTANCE",
-        default_value = "latent",
+        default_value_t = GoalDistance::default(),
         requires = "goals_from"
     )]
     goal_distance: GoalDistance,

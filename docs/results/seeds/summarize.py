@@ -8,7 +8,8 @@ its best.uwwm was not evaluated), for the pixel recipes the shipped run
 (../<task>/learn, its final.uwwm evaluated in ../<task>/eval). Runs of
 a recipe with other updates per environment step (`UPDATES=1.0 learn.sh`,
 folders <task>_ups<u>_s<seed>, and the experiments in EXTRA) are grouped
-apart, as are the runs of an experiment's own recipe (reacher_easy_pixels_ar4): each (task, updates per step) has its own mean. Writes summary.md
+apart, as are the runs of an experiment's own recipe (reacher_easy_pixels_ar4,
+cartpole_swingup_pixels_ar8): each (task, updates per step) has its own mean. Writes summary.md
 and summary.json here.
 
 Run from the repository root: python3 docs/results/seeds/summarize.py
@@ -44,6 +45,7 @@ TASKS = {
     # An experiment, not a shipped recipe: every run (seed 0 included) is
     # in this folder.
     "reacher_easy_pixels_ar4": (None, None, None),
+    "cartpole_swingup_pixels_ar8": (None, None, None),
 }
 # Runs kept outside this folder that are a task's runs too (their
 # final.uwwm evaluated beside learn.json as eval_final_episodes.csv).

@@ -92,6 +92,13 @@ fn a_tiny_run_learns_checkpoints_and_resumes() {
     assert_eq!(s["env_steps"], 3000);
     assert_eq!(s["options"]["env_steps"], 3000);
     assert_eq!(s["episodes"], 3);
+
+    // `--resume --out DIR` alone, as a stopped run prints it: the run's
+    // own options (robot included) come from its learn.json.
+    let s = json(&["learn", "--json", "--resume", "--out", out]);
+    assert_eq!(s["env_steps"], 3000);
+    assert_eq!(s["options"]["robot"], "cartpole");
+    assert_eq!(s["options"]["model"]["num_q"], 3);
     std::fs::remove_dir_all(dir).ok();
 }
 

@@ -65,14 +65,22 @@ pub struct Args {
     zenoh: ZenohArgs,
 }
 
-/// The step budget of the run in `out` (its learn.json), if readable.
-fn resumed_budget(out: &Path) -> Option<u64> {
-    let run = RunDir {
+/// The options of the run in `out` (its learn.json), which a resumed run
+/// keeps whatever recipe or flags are given: only `steps`, when larger than
+/// its budget, extends it. So `--resume --out DIR`, what a stopped run
+/// prints, is the whole command.
+fn resumed_options(out: &Path, steps: Option<u64>) -> anyhow::Result<LearnOptions> {
+    let path = RunDir {
         root: out.to_path_buf(),
-    };
-    let text = std::fs::read_to_string(run.state()).ok()?;
-    let state: LearnState = serde_json::from_str(&text).ok()?;
-    Some(state.options.env_steps)
+    }
+    .state();
+    let text = std::fs::read_to_string(&path)
+        .map_err(|e| anyhow::anyhow!("{}: {e} (no run to resume there)", path.display()))?;
+    let state: LearnState =
+        serde_json::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    let mut o = state.options;
+    o.env_steps = o.env_steps.max(steps.unwrap_or(0));
+    Ok(o)
 }
 
 /// Runs `umwelt learn`.
@@ -81,13 +89,12 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         Some(path) => args.options.clone().or(LearnRecipe::load(path)?),
         None => args.options.clone(),
     };
-    let mut o = recipe.options()?;
-    if args.resume && recipe.steps.is_none() {
-        // Without --steps a resumed run keeps its own budget: the default
-        // would otherwise extend any run to 100,000 steps. (An unreadable
-        // learn.json is `learn`'s error to report.)
-        o.env_steps = resumed_budget(&args.out).unwrap_or(0);
-    }
+    // Without --steps a resumed run keeps its own budget: the default would
+    // otherwise extend any run to 100,000 steps.
+    let o = match args.resume {
+        true => resumed_options(&args.out, recipe.steps)?,
+        false => recipe.options()?,
+    };
     let steps = o.env_steps;
     let stop = super::stop_flag()?;
     // The time left is our own, per phase: indicatif's `{eta}` divides by

@@ -28,7 +28,7 @@ umwelt bench plan --robot cartpole --checkpoint models/checkpoints/cartpole_swin
 umwelt bench plan --robot cartpole --checkpoint models/checkpoints/cartpole_swingup.uwwm \
   --plans 300 --json > "$out/bench_plan_state.json"
 # 100 Hz over zenoh on loopback: the simulator renders the camera into every
-# frame, the controller encodes it every 4th tick (its action repeat).
+# frame, the controller encodes it every 8th tick (its action repeat).
 ep=tcp/127.0.0.1:28391
 umwelt sim --robot cartpole --task swingup --cameras side --episodes 2 --json \
   --zenoh-endpoint "$ep" > "$out/realtime_sim.json" &

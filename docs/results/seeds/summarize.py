@@ -31,19 +31,19 @@ TASKS = {
     "pendulum_swingup": (2, os.path.join(SPEED, "pendulum_learn", "learn.json"), None),
     "reacher_easy": (3, os.path.join(SPEED, "reacher_easy_learn", "learn.json"), None),
     # The pixel recipes' own runs are the shipped models' (their final.uwwm
-    # evaluated in ../<task>/eval).
-    "cartpole_swingup_pixels": (
-        0,
-        os.path.join(RESULTS, "cartpole_swingup_pixels", "learn", "learn.json"),
-        os.path.join(RESULTS, "cartpole_swingup_pixels", "eval", "episodes.csv"),
-    ),
+    # evaluated in ../<task>/eval). The cart-pole's recipe holds actions 8
+    # steps since 2026-12-05: its runs are cartpole_swingup_pixels_ar8's
+    # (seed 0 is the shipped model's run); these rows are the recipe before
+    # (action repeat 4; its seed 0 at 1.0 is ../pixels/more_updates/).
+    "cartpole_swingup_pixels": (None, None, None),
     "reacher_easy_pixels": (
         0,
         os.path.join(RESULTS, "reacher_easy_pixels", "learn", "learn.json"),
         os.path.join(RESULTS, "reacher_easy_pixels", "eval", "episodes.csv"),
     ),
-    # An experiment, not a shipped recipe: every run (seed 0 included) is
-    # in this folder.
+    # Every run (seed 0 included) is in this folder: an experiment's
+    # (reacher_easy_pixels_ar4), or the experiment that became the
+    # cart-pole's recipe (cartpole_swingup_pixels_ar8).
     "reacher_easy_pixels_ar4": (None, None, None),
     "cartpole_swingup_pixels_ar8": (None, None, None),
 }

@@ -14,6 +14,19 @@
 set -euo pipefail
 UMWELT=${UMWELT:-target/release/umwelt}
 RUN_CONFIG=${RUN_CONFIG:-docs/results/seeds/experiments/mpc_reacher_easy_pixels_ar4.toml}
+# Twenty noise-free episodes of candidate CK from SEED, kept as
+# $out/<steps>_KIND.{log,json} and _episodes.csv: play CK SEED KIND.
+play() {
+    local ck=$1 seed=$2 kind=$3 steps cfg
+    steps=$(basename "$ck" .uwwm)
+    cfg=configs/.eval_reselect_${name}_$steps.toml
+    sed "s|^checkpoint = .*|checkpoint = \"$ck\"|" "$RUN_CONFIG" > "$cfg"
+    "$UMWELT" eval --config "$cfg" --episodes 20 --seed "$seed" --full-budget \
+        --out "$run/${kind}_$steps" > "$out/${steps}_$kind.log" 2>&1
+    rm "$cfg"
+    cp "$run/${kind}_$steps/eval.json" "$out/${steps}_$kind.json"
+    cp "$run/${kind}_$steps/episodes.csv" "$out/${steps}_${kind}_episodes.csv"
+}
 for name in "$@"; do
     run=$(cd "runs/seeds/$name" && pwd)
     out=docs/results/selection/held_out_20/$name
@@ -21,13 +34,7 @@ for name in "$@"; do
     for ck in "$run"/candidates/steps_*.uwwm; do
         steps=$(basename "$ck" .uwwm)
         [ -f "$out/${steps}_held_out.json" ] && continue
-        cfg=configs/.eval_reselect_${name}_$steps.toml
-        sed "s|^checkpoint = .*|checkpoint = \"$ck\"|" "$RUN_CONFIG" > "$cfg"
-        "$UMWELT" eval --config "$cfg" --episodes 20 --seed 3000000 --full-budget \
-            --out "$run/reselect_$steps" > "$out/${steps}_held_out.log" 2>&1
-        rm "$cfg"
-        cp "$run/reselect_$steps/eval.json" "$out/${steps}_held_out.json"
-        cp "$run/reselect_$steps/episodes.csv" "$out/${steps}_held_out_episodes.csv"
+        play "$ck" 3000000 held_out
         sha256sum "$ck" | cut -d' ' -f1 > "$out/${steps}.sha256"
     done
     [ "${REPORT:-0}" = 1 ] || continue
@@ -42,12 +49,6 @@ for name in "$@"; do
             fi
         done
         [ "$evaluated" = 1 ] || [ -f "$out/${steps}_report_episodes.csv" ] && continue
-        cfg=configs/.eval_reselect_${name}_$steps.toml
-        sed "s|^checkpoint = .*|checkpoint = \"$ck\"|" "$RUN_CONFIG" > "$cfg"
-        "$UMWELT" eval --config "$cfg" --episodes 20 --seed 100 --full-budget \
-            --out "$run/report_$steps" > "$out/${steps}_report.log" 2>&1
-        rm "$cfg"
-        cp "$run/report_$steps/eval.json" "$out/${steps}_report.json"
-        cp "$run/report_$steps/episodes.csv" "$out/${steps}_report_episodes.csv"
+        play "$ck" 100 report
     done
 done

@@ -38,16 +38,16 @@ def sha(path):
 
 
 def report_return(name, steps, digest):
-    """The candidate's mean on seeds 100-119, and where it comes from."""
+    """The candidate's mean on seeds 100-119, or None if never played there."""
     for ck in ("final", "model", "best"):
         path = os.path.join(RUNS, name, f"{ck}.uwwm")
         episodes = os.path.join(SEEDS, name, f"eval_{ck}_episodes.csv")
         if os.path.isfile(path) and os.path.isfile(episodes) and sha(path) == digest:
-            return mean(returns(episodes)), f"../../seeds/{name}/eval_{ck}_episodes.csv"
+            return mean(returns(episodes))
     own = os.path.join(HERE, name, f"steps_{steps}_report_episodes.csv")
     if os.path.isfile(own):
-        return mean(returns(own)), f"{name}/steps_{steps}_report_episodes.csv"
-    return None, "not evaluated"
+        return mean(returns(own))
+    return None
 
 
 def main():
@@ -55,7 +55,9 @@ def main():
         "| run | candidate (env steps) | held-out, 5 episodes (`learn`) | held-out, 20 episodes | report seeds 100-119 | shipped by the run (5 episodes) |",
         "|---|---|---|---|---|---|",
     ]
-    picks = []
+    # Per experiment (a run's name less its `_s<seed>`): the report returns
+    # of the candidates chosen on 20 episodes, and of those the runs shipped.
+    groups = {}
     for d in sorted(glob.glob(os.path.join(HERE, "*_s*"))):
         name = os.path.basename(d)
         with open(os.path.join(SEEDS, name, "learn.json")) as f:
@@ -74,24 +76,19 @@ def main():
         if not scored:
             continue
         best = max(scored, key=lambda s: (s[2], s[0]))
+        chosen_here, shipped_here = groups.setdefault(name.rsplit("_s", 1)[0], ([], []))
         for steps, m5, m20, digest in scored:
-            rep, src = report_return(name, steps, digest)
+            rep = report_return(name, steps, digest)
             mark = " **(20)**" if steps == best[0] else ""
             ship = "yes" if steps == shipped else ""
             rep_s = f"{rep:.1f}" if rep is not None else "-"
             m5_s = f"{m5:.1f}" if m5 is not None else "-"
             lines.append(f"| {name} | {steps}{mark} | {m5_s} | {m20:.1f} | {rep_s} | {ship} |")
             if steps == best[0]:
-                picks.append((name, rep))
+                chosen_here.append(rep)
             if steps == shipped:
-                picks.append((name + " shipped", rep))
+                shipped_here.append(rep)
     lines.append("")
-    # Means per experiment (a run's name less its `_s<seed>`).
-    groups = {}
-    for name, rep in picks:
-        shipped_row = name.endswith(" shipped")
-        experiment = name.removesuffix(" shipped").rsplit("_s", 1)[0]
-        groups.setdefault(experiment, ([], []))[shipped_row].append(rep)
     for experiment, (chosen, ship) in sorted(groups.items()):
         if chosen and all(r is not None for r in chosen + ship):
             lines.append(

@@ -276,7 +276,7 @@ fn camera_entries_parse_and_bad_ones_name_their_field() {
         (c.name.as_str(), c.attach.as_str(), c.width, c.height),
         ("close", "world", 84, 48)
     );
-    assert!(c.rgb && c.depth && c.fov_deg == 45.0);
+    assert!(c.rgb && c.depth && c.fov_deg == 45.0 && c.supersample == 1);
 
     let camera =
         "[[camera]]\nname = \"c\"\nposition = [0.0, -2.0, 0.0]\nlook_at = [0.0, 0.0, 0.0]\n";
@@ -287,6 +287,8 @@ fn camera_entries_parse_and_bad_ones_name_their_field() {
         ("fov_deg = 0.5\n", "fov_deg = 0.5"),
         ("up = [0.0, 1.0, 0.0]\n", "camera[0] (`c`).up"),
         ("rgb = false\n", "camera[0] (`c`).rgb"),
+        ("supersample = 0\n", "camera[0] (`c`).supersample = 0"),
+        ("supersample = 9\n", "camera[0] (`c`).supersample = 9"),
     ] {
         let e = RobotConfig::from_toml(&cartpole_with(&format!("{camera}{extra}")), "c.toml")
             .unwrap_err()

@@ -9,6 +9,7 @@ its best.uwwm was not evaluated), for the pixel recipes the shipped run
 a recipe with other updates per environment step (`UPDATES=1.0 learn.sh`,
 folders <task>_ups<u>_s<seed>, and the experiments in EXTRA) are grouped
 apart, as are the runs of an experiment's own recipe (reacher_easy_pixels_ar4,
+reacher_easy_pixels_ar4_zoom, reacher_easy_pixels_ar4_aa,
 cartpole_swingup_pixels_ar8): each (task, updates per step) has its own mean. Writes summary.md
 and summary.json here.
 
@@ -46,6 +47,8 @@ TASKS = {
     # cart-pole's recipe (cartpole_swingup_pixels_ar8).
     "reacher_easy_pixels_ar4": (None, None, None),
     "cartpole_swingup_pixels_ar8": (None, None, None),
+    "reacher_easy_pixels_ar4_zoom": (None, None, None),
+    "reacher_easy_pixels_ar4_aa": (None, None, None),
 }
 # Runs kept outside this folder that are a task's runs too (their
 # final.uwwm evaluated beside learn.json as eval_final_episodes.csv).

@@ -13,7 +13,10 @@
 //!
 //! What a frame is:
 //! - pixel `(px, py)` is row-major from the top left; its ray passes
-//!   through the pixel's centre (see [`View`]);
+//!   through the pixel's centre (see [`View`]); with a camera's
+//!   `supersample = n > 1`, its colour is the mean of `n x n` rays spread
+//!   evenly over the pixel (anti-aliased edges), its depth still the
+//!   centre ray's;
 //! - RGB8: 3 bytes a pixel; Lambert shading of each solid's colour under one
 //!   fixed light from above, front-left ([`TO_LIGHT`]) plus [`AMBIENT`];
 //!   no shadows, no transparency (markers' alpha is ignored);
@@ -120,19 +123,57 @@ impl Renderer {
             out.clear();
             out.reserve(w * h);
         }
+        let n = usize::from(view.supersample.max(1));
         for py in 0..h {
             let y = view.ray_y(py);
             for px in 0..w {
                 let x = view.ray_x(px);
-                let (t, color) = self.trace(view, backdrop, px, py, x, y);
+                if n == 1 {
+                    let (t, color) = self.trace(view, backdrop, px, py, x, y);
+                    if let Some(out) = rgb.as_deref_mut() {
+                        out.extend_from_slice(&color);
+                    }
+                    if let Some(out) = depth.as_deref_mut() {
+                        out.push(t);
+                    }
+                    continue;
+                }
                 if let Some(out) = rgb.as_deref_mut() {
-                    out.extend_from_slice(&color);
+                    out.extend_from_slice(&self.supersampled(view, backdrop, px, py, n));
                 }
                 if let Some(out) = depth.as_deref_mut() {
-                    out.push(t);
+                    out.push(self.trace(view, backdrop, px, py, x, y).0);
                 }
             }
         }
+    }
+
+    /// The colour of pixel `(px, py)` as the mean of `n x n` rays spread
+    /// evenly over it (the centres of an `n x n` grid of sub-pixels),
+    /// rounded to the nearest byte.
+    fn supersampled(
+        &self,
+        view: &View,
+        backdrop: &Backdrop,
+        px: usize,
+        py: usize,
+        n: usize,
+    ) -> [u8; 3] {
+        let mut sum = [0u32; 3];
+        let step = 1.0 / n as f32;
+        for j in 0..n {
+            let y = view.ray_y_at(py as f32 + (j as f32 + 0.5) * step);
+            for i in 0..n {
+                let x = view.ray_x_at(px as f32 + (i as f32 + 0.5) * step);
+                let (_, c) = self.trace(view, backdrop, px, py, x, y);
+                for (s, c) in sum.iter_mut().zip(c) {
+                    *s += u32::from(c);
+                }
+            }
+        }
+        let count = (n * n) as u32;
+        // Each mean is at most 255, so the cast cannot truncate.
+        sum.map(|s| ((s + count / 2) / count) as u8)
     }
 
     /// Fills the scratch with the solids and markers that may show.

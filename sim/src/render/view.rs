@@ -25,6 +25,8 @@ pub struct View {
     pub width: u16,
     /// Image height, pixels.
     pub height: u16,
+    /// Rays per pixel side for colour ([`CameraConfig::supersample`]).
+    pub supersample: u8,
     /// Tangent of half the vertical field of view.
     tan_y: f32,
     /// Tangent of half the horizontal field of view.
@@ -68,6 +70,7 @@ impl View {
             up,
             width: cam.width,
             height: cam.height,
+            supersample: cam.supersample.max(1),
             tan_y,
             tan_x,
         }
@@ -76,13 +79,26 @@ impl View {
     /// The `x` of column `px`'s ray (tangent of its angle to the right).
     #[inline]
     pub fn ray_x(&self, px: usize) -> f32 {
-        ((px as f32 + 0.5) / f32::from(self.width) * 2.0 - 1.0) * self.tan_x
+        self.ray_x_at(px as f32 + 0.5)
     }
 
     /// The `y` of row `py`'s ray (tangent of its angle upwards; row 0 is the top).
     #[inline]
     pub fn ray_y(&self, py: usize) -> f32 {
-        (1.0 - (py as f32 + 0.5) / f32::from(self.height) * 2.0) * self.tan_y
+        self.ray_y_at(py as f32 + 0.5)
+    }
+
+    /// The `x` of the ray through `u` pixels from the image's left edge
+    /// (`px + 0.5` is column `px`'s centre).
+    #[inline]
+    pub fn ray_x_at(&self, u: f32) -> f32 {
+        (u / f32::from(self.width) * 2.0 - 1.0) * self.tan_x
+    }
+
+    /// The `y` of the ray through `v` pixels below the image's top edge.
+    #[inline]
+    pub fn ray_y_at(&self, v: f32) -> f32 {
+        (1.0 - v / f32::from(self.height) * 2.0) * self.tan_y
     }
 
     /// The pixels a ball at `centre` of `radius` may cover, a pixel wider

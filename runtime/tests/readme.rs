@@ -1,8 +1,9 @@
 //! The README's commands cannot go stale: every `umwelt` and `umwelt-attack`
-//! command in its ```sh blocks (and in docs/GUIDE.md's), and every row of its
-//! command table, must name subcommands that exist (`umwelt <subcommand>
-//! --help` succeeds) and flags that their `--help` lists, checked with
-//! `--help` alone; [`run`] then runs the ```sh blocks' commands.
+//! command in its ```sh blocks (and in those of docs/GUIDE.md and
+//! docs/EVALUATION.md), and every row of its command table, must name
+//! subcommands that exist (`umwelt <subcommand> --help` succeeds) and flags
+//! that their `--help` lists, checked with `--help` alone; [`run`] then
+//! runs the ```sh blocks' commands.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -267,11 +268,24 @@ fn readme_commands_name_real_subcommands_and_flags() {
 
 #[test]
 fn guide_commands_name_real_subcommands_and_flags() {
-    let guide = repo_file("docs/GUIDE.md");
-    let calls = sh_calls(&guide);
+    // The reference pages beside the README: the guide and its evaluation page.
+    let pages = ["docs/GUIDE.md", "docs/EVALUATION.md"];
+    let mut calls = Vec::new();
+    for page in pages {
+        let found = sh_calls(&repo_file(page));
+        assert!(
+            !found.is_empty(),
+            "no umwelt commands found in {page}'s sh blocks"
+        );
+        calls.extend(
+            found
+                .into_iter()
+                .map(|(line, bin, args)| (format!("{page}: {line}"), bin, args)),
+        );
+    }
     assert!(
         calls.len() >= 10,
-        "only {} umwelt commands found in docs/GUIDE.md's sh blocks",
+        "only {} umwelt commands found in the guide's sh blocks",
         calls.len()
     );
     let mut helps = Helps(HashMap::new());
@@ -281,7 +295,7 @@ fn guide_commands_name_real_subcommands_and_flags() {
         .collect();
     assert!(
         errors.is_empty(),
-        "stale docs/GUIDE.md commands:\n{}",
+        "stale guide commands:\n{}",
         errors.join("\n")
     );
 }

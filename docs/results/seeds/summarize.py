@@ -10,7 +10,8 @@ a recipe with other updates per environment step (`UPDATES=1.0 learn.sh`,
 folders <task>_ups<u>_s<seed>, and the experiments in EXTRA) are grouped
 apart, as are the runs of an experiment's own recipe (reacher_easy_pixels_ar4,
 reacher_easy_pixels_ar4_zoom, reacher_easy_pixels_ar4_aa,
-reacher_easy_pixels_ar4_g98, cartpole_swingup_pixels_ar8): each (task, updates per step) has its own mean. Writes summary.md
+reacher_easy_pixels_ar4_g98, reacher_easy_pixels_ar4_sel20,
+cartpole_swingup_pixels_ar8): each (task, updates per step) has its own mean. Writes summary.md
 and summary.json here.
 
 Run from the repository root: python3 docs/results/seeds/summarize.py
@@ -50,6 +51,7 @@ TASKS = {
     "reacher_easy_pixels_ar4_zoom": (None, None, None),
     "reacher_easy_pixels_ar4_aa": (None, None, None),
     "reacher_easy_pixels_ar4_g98": (None, None, None),
+    "reacher_easy_pixels_ar4_sel20": (None, None, None),
 }
 # Runs kept outside this folder that are a task's runs too (their
 # final.uwwm evaluated beside learn.json as eval_final_episodes.csv).

@@ -58,14 +58,14 @@ def main():
     base = {s: (r, "reselect.md") for s, r in reselected().items()}
     for s, d in runs("reacher_easy_pixels_ar4_sel20").items():
         base.setdefault(s, (shipped(d)[0], os.path.basename(d)))
-    rows, diffs, a_all, b_all = [], [], [], []
+    rows, a_all, b_all = [], [], []
     for s in sorted(set(aa) & set(base)):
         a, succ = shipped(aa[s])
         b, src = base[s]
         rows.append(f"| {s} | {a:.1f} ({succ:.0f}%) | {b:.1f} | {a - b:+.1f} | {src} |")
-        diffs.append(a - b)
         a_all.append(a)
         b_all.append(b)
+    diffs = [a - b for a, b in zip(a_all, b_all)]
     n = len(diffs)
     sd = st.stdev(diffs) if n > 1 else float("nan")
     text = [
